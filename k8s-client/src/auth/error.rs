@@ -1,0 +1,36 @@
+use std::path::PathBuf;
+
+/// Credentials could not be obtained.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AuthError {
+    /// A credential file (token, certificate, key) could not be read.
+    #[error("reading {what} {path}: {source}")]
+    ReadFile {
+        /// What the file holds (`token file`, `client certificate`, ...).
+        what: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// A certificate or key is not valid PEM, or holds nothing usable.
+    #[error("{what}: {message}")]
+    BadPem {
+        /// Which material (`client certificate from /path`, ...).
+        what: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// The exec credential plugin failed or printed something unusable.
+    #[error("exec credential plugin {command}: {message}")]
+    Exec {
+        /// The plugin command.
+        command: String,
+        /// What went wrong, including the plugin's stderr when it failed.
+        message: String,
+    },
+    /// A credential cannot be put into an HTTP header.
+    #[error("{0}")]
+    InvalidHeader(String),
+}

@@ -1,0 +1,210 @@
+//! Where the API server is and how to reach it: kubeconfig files, in-cluster service-account
+//! files, and explicit overrides, resolved into one [`Config`]. Pure data plus file loading;
+//! nothing here touches the network.
+//!
+//! ```no_run
+//! use k8s_client::config::{Config, KubeConfigOptions};
+//!
+//! # async fn run() -> Result<(), k8s_client::Error> {
+//! // What `kubectl` would use: $KUBECONFIG or ~/.kube/config, its current context.
+//! let config = Config::from_kubeconfig(&KubeConfigOptions::default()).await?;
+//! println!("talking to {}", config.cluster_url);
+//! # Ok(())
+//! # }
+//! ```
+
+mod error;
+mod incluster;
+mod kubeconfig;
+mod load;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+pub use error::ConfigError;
+pub use incluster::InClusterPaths;
+pub use kubeconfig::{
+    AuthInfo, Cluster, Context, ExecConfig, ExecEnvVar, ExecInteractiveMode, Kubeconfig,
+    NamedAuthInfo, NamedCluster, NamedContext,
+};
+pub use load::KubeConfigOptions;
+
+use crate::util::secret::Secret;
+
+/// Everything a [`Client`](crate::Client) needs to talk to one API server as one identity.
+///
+/// Built by [`Config::from_kubeconfig`], [`Config::incluster`] or [`Config::infer`], or by
+/// hand with [`Config::new`]. Every field is public so a program can adjust it before making
+/// a client.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// The API server's base URL, such as `https://127.0.0.1:6443` (may carry a path prefix).
+    pub cluster_url: http::Uri,
+    /// The namespace `Api::default_namespaced` uses.
+    pub default_namespace: String,
+    /// How the server's certificate is verified.
+    pub tls: TlsConfig,
+    /// Who we are: the credential source.
+    pub auth: AuthConfig,
+    /// Act as another user (the `Impersonate-*` headers).
+    pub impersonate: Option<Impersonation>,
+    /// An explicit proxy (`http://`, `https://` or `socks5://`); `None` means no proxy unless
+    /// [`Config::proxy_from_env`] filled it.
+    pub proxy_url: Option<http::Uri>,
+    /// Hosts that bypass the proxy (the `NO_PROXY` syntax: names, `.suffix`, IPs, CIDRs).
+    pub no_proxy: Vec<String>,
+    /// Per-request timeout (`None`: no timeout; watches use their own server-side timeout).
+    pub timeout: Option<Duration>,
+    /// Client-side rate limit shared by every handle made from one `Client`
+    /// (`None`: no limit). Default: 5 QPS, burst 10, as client-go.
+    pub rate_limit: Option<RateLimit>,
+    /// How often failed requests are retried (429, 5xx, connection errors on idempotent verbs).
+    pub retry: RetryPolicy,
+    /// The `User-Agent` header. Default: `k8s-client/<version> (<os>/<arch>)`.
+    pub user_agent: String,
+    /// Interval of HTTP/2 keep-alive pings (`None`: off). Default: 30 s.
+    pub keep_alive: Option<Duration>,
+    /// Where the config came from, for error messages (`kubeconfig /path, context x`).
+    pub origin: String,
+}
+
+/// How the server certificate is checked.
+#[derive(Clone, Default)]
+pub struct TlsConfig {
+    /// Extra trusted CA certificates (PEM). When empty, the platform's roots are used.
+    pub root_certs_pem: Vec<Vec<u8>>,
+    /// Skip verification of the server certificate (`insecure-skip-tls-verify`).
+    pub insecure_skip_verify: bool,
+    /// The name to verify the server certificate against instead of the URL's host.
+    pub server_name: Option<String>,
+}
+
+impl std::fmt::Debug for TlsConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TlsConfig")
+            .field("root_certs", &self.root_certs_pem.len())
+            .field("insecure_skip_verify", &self.insecure_skip_verify)
+            .field("server_name", &self.server_name)
+            .finish()
+    }
+}
+
+/// Data given inline or a file read when needed (and re-read when it changes).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DataSource {
+    /// Bytes given directly (kubeconfig `*-data`, already base64-decoded).
+    Data(Secret<Vec<u8>>),
+    /// A file path (absolute, or resolved against the kubeconfig file that named it).
+    File(PathBuf),
+}
+
+/// The credential source of a [`Config`]. At most one of token, token file, basic auth and
+/// exec gives the `Authorization` header; a client certificate may accompany any of them.
+#[derive(Clone, Debug, Default)]
+pub struct AuthConfig {
+    /// A static bearer token.
+    pub token: Option<Secret<String>>,
+    /// A file holding a bearer token, re-read periodically (rotating service-account tokens).
+    pub token_file: Option<PathBuf>,
+    /// Basic authentication (user name, password).
+    pub basic: Option<(String, Secret<String>)>,
+    /// Client certificate and key (PEM), re-read when the files change.
+    pub client_cert: Option<ClientCertConfig>,
+    /// An exec credential plugin.
+    pub exec: Option<ExecConfig>,
+}
+
+/// A client certificate and its private key, PEM.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClientCertConfig {
+    /// The certificate chain.
+    pub cert: DataSource,
+    /// The private key.
+    pub key: DataSource,
+}
+
+/// `Impersonate-*` headers: act as this user.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Impersonation {
+    /// `Impersonate-User`.
+    pub user: String,
+    /// `Impersonate-Uid`.
+    pub uid: Option<String>,
+    /// `Impersonate-Group`, one header each.
+    pub groups: Vec<String>,
+    /// `Impersonate-Extra-<key>`, one header per value.
+    pub extra: BTreeMap<String, Vec<String>>,
+}
+
+/// A token bucket: `qps` tokens a second, at most `burst` saved up.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RateLimit {
+    /// Sustained requests per second.
+    pub qps: f32,
+    /// Requests allowed at once after a quiet period.
+    pub burst: u32,
+}
+
+impl Default for RateLimit {
+    fn default() -> Self {
+        RateLimit { qps: 5.0, burst: 10 }
+    }
+}
+
+/// How failed requests are retried.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RetryPolicy {
+    /// Attempts after the first (0: never retry). Default: 10, as client-go's `maxRetries`.
+    pub max_retries: u32,
+    /// First backoff when the server gives no `Retry-After`. Default: 1 s.
+    pub initial_backoff: Duration,
+    /// Longest single wait. Default: 30 s.
+    pub max_backoff: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            max_retries: 10,
+            initial_backoff: Duration::from_secs(1),
+            max_backoff: Duration::from_secs(30),
+        }
+    }
+}
+
+/// The default `User-Agent`: `k8s-client/<version> (<os>/<arch>)`.
+pub fn default_user_agent() -> String {
+    format!(
+        "k8s-client/{} ({}/{})",
+        env!("CARGO_PKG_VERSION"),
+        std::env::consts::OS,
+        std::env::consts::ARCH
+    )
+}
+
+impl Config {
+    /// A config for `cluster_url` with no credentials and every other setting at its default.
+    ///
+    /// ```
+    /// let config = k8s_client::Config::new("https://127.0.0.1:6443".parse().unwrap());
+    /// assert_eq!(config.default_namespace, "default");
+    /// ```
+    pub fn new(cluster_url: http::Uri) -> Self {
+        Config {
+            cluster_url,
+            default_namespace: "default".to_string(),
+            tls: TlsConfig::default(),
+            auth: AuthConfig::default(),
+            impersonate: None,
+            proxy_url: None,
+            no_proxy: Vec::new(),
+            timeout: Some(Duration::from_secs(295)),
+            rate_limit: Some(RateLimit::default()),
+            retry: RetryPolicy::default(),
+            user_agent: default_user_agent(),
+            keep_alive: Some(Duration::from_secs(30)),
+            origin: "explicit".to_string(),
+        }
+    }
+}

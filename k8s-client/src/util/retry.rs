@@ -1,0 +1,1 @@
+//! `retry_on_conflict`, as client-go's `retry.RetryOnConflict` with `retry.DefaultRetry`.

@@ -1,0 +1,3 @@
+module k8s-client/testcluster
+
+go 1.24.0

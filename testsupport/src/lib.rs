@@ -1,0 +1,158 @@
+//! Test support for k8s-client: finds the test control plane that `scripts/test.sh` started,
+//! makes clients for its kubeconfig contexts, and hands out a fresh namespace per test that is
+//! deleted when the test ends.
+//!
+//! When no control plane is reachable every function here panics with the reason, so a test
+//! that needs one fails loudly instead of passing by skipping.
+//!
+//! ```no_run
+//! # async fn t() {
+//! use k8s_client_testsupport as ts;
+//! let ns = ts::namespace("demo").await;
+//! let client = ts::client().await;
+//! // ... create objects in `ns.name` ...
+//! # drop((ns, client));
+//! # }
+//! ```
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use k8s_client::api::{DeleteParams, PostParams};
+use k8s_client::config::KubeConfigOptions;
+use k8s_client::{Api, Client, Config};
+use k8s_openapi::api::core::v1::Namespace;
+
+/// The environment variable that names the test control plane's kubeconfig.
+pub const KUBECONFIG_ENV: &str = "K8S_CLIENT_TEST_KUBECONFIG";
+
+/// The namespace in which the `restricted` context may read (and nothing else).
+pub const RESTRICTED_NAMESPACE: &str = "restricted-ns";
+
+/// The kubeconfig of the running test control plane (from `K8S_CLIENT_TEST_KUBECONFIG`).
+///
+/// # Panics
+/// When the variable is unset or names a missing file: run the tests with `scripts/test.sh`,
+/// or start a control plane with `scripts/testcluster.sh start` and export the variable.
+pub fn kubeconfig_path() -> PathBuf {
+    let path = std::env::var_os(KUBECONFIG_ENV).unwrap_or_else(|| {
+        panic!(
+            "{KUBECONFIG_ENV} is not set: these tests need the real control plane. \
+             Run them with scripts/test.sh, or start one with `scripts/testcluster.sh start` \
+             and export {KUBECONFIG_ENV}=<its dir>/kubeconfig"
+        )
+    });
+    let path = PathBuf::from(path);
+    assert!(
+        path.is_file(),
+        "{KUBECONFIG_ENV}={} does not exist: is the test control plane running? \
+         (scripts/testcluster.sh start)",
+        path.display()
+    );
+    path
+}
+
+/// The directory of the test control plane (certificates in `pki/`, logs).
+pub fn cluster_dir() -> PathBuf {
+    let kc = kubeconfig_path();
+    kc.parent().map(PathBuf::from).unwrap_or_default()
+}
+
+/// The config of one context of the test kubeconfig: `admin` (client certificate),
+/// `admin-token`, `admin-token-2` (static tokens, cluster admins) or `restricted`.
+pub async fn config(context: &str) -> Config {
+    let path = kubeconfig_path();
+    let options = KubeConfigOptions {
+        path: Some(path.clone()),
+        context: Some(context.to_string()),
+        ..KubeConfigOptions::default()
+    };
+    Config::from_kubeconfig(&options).await.unwrap_or_else(|e| {
+        panic!("loading context {context} of {}: {e}", path.display())
+    })
+}
+
+/// A client for one context of the test kubeconfig, checked to reach the server.
+pub async fn client_for(context: &str) -> Client {
+    let config = config(context).await;
+    let server = config.cluster_url.clone();
+    let client = Client::try_from(config)
+        .unwrap_or_else(|e| panic!("making a client for context {context}: {e}"));
+    let version = http::Request::get("/version").body(Vec::new()).expect("static request");
+    if let Err(e) = client.request::<serde_json::Value>(version).await {
+        panic!("the test control plane at {server} does not answer (context {context}): {e}");
+    }
+    client
+}
+
+/// An admin client (the `admin` context: client certificate in system:masters).
+pub async fn client() -> Client {
+    client_for("admin").await
+}
+
+/// A namespace made for one test; deleted (in the background) when dropped.
+#[derive(Debug)]
+pub struct TestNamespace {
+    /// The namespace's name.
+    pub name: String,
+    client: Client,
+}
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+/// Creates a fresh namespace named `<prefix>-<unique suffix>`.
+pub async fn namespace(prefix: &str) -> TestNamespace {
+    let client = client().await;
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let name = format!(
+        "{}-{:x}{:x}-{n}",
+        prefix.to_lowercase(),
+        std::process::id() % 0xffff,
+        nanos % 0xfffff
+    );
+    let ns = Namespace {
+        metadata: k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
+            name: Some(name.clone()),
+            labels: Some([("k8s-client-test".to_string(), "true".to_string())].into()),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    Api::<Namespace>::all(client.clone())
+        .create(&PostParams::default(), &ns)
+        .await
+        .unwrap_or_else(|e| panic!("creating test namespace {name}: {e}"));
+    TestNamespace { name, client }
+}
+
+impl Drop for TestNamespace {
+    fn drop(&mut self) {
+        // Delete on a thread of its own: Drop cannot await, and the test's runtime may be
+        // shutting down. Failures are reported, not fatal: the namespace is disposable.
+        let client = self.client.clone();
+        let name = self.name.clone();
+        let handle = std::thread::spawn(move || {
+            let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+                Ok(rt) => rt,
+                Err(e) => {
+                    eprintln!("testsupport: cannot delete namespace {name}: {e}");
+                    return;
+                }
+            };
+            rt.block_on(async move {
+                let api = Api::<Namespace>::all(client);
+                if let Err(e) = api.delete(&name, &DeleteParams::default()).await {
+                    if !e.is_not_found() {
+                        eprintln!("testsupport: deleting namespace {name}: {e}");
+                    }
+                }
+            });
+        });
+        let _ = handle.join();
+    }
+}
