@@ -96,7 +96,7 @@ pub async fn client() -> Client {
 pub struct TestNamespace {
     /// The namespace's name.
     pub name: String,
-    client: Client,
+    config: Config,
 }
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);
@@ -104,6 +104,7 @@ static COUNTER: AtomicU32 = AtomicU32::new(0);
 /// Creates a fresh namespace named `<prefix>-<unique suffix>`.
 pub async fn namespace(prefix: &str) -> TestNamespace {
     let client = client().await;
+    let config = client.config().clone();
     let nanos = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.subsec_nanos())
@@ -127,14 +128,15 @@ pub async fn namespace(prefix: &str) -> TestNamespace {
         .create(&PostParams::default(), &ns)
         .await
         .unwrap_or_else(|e| panic!("creating test namespace {name}: {e}"));
-    TestNamespace { name, client }
+    TestNamespace { name, config }
 }
 
 impl Drop for TestNamespace {
     fn drop(&mut self) {
-        // Delete on a thread of its own: Drop cannot await, and the test's runtime may be
-        // shutting down. Failures are reported, not fatal: the namespace is disposable.
-        let client = self.client.clone();
+        // Delete on a thread of its own with a client of its own: Drop cannot await, and the
+        // test's runtime (which drives the test's pooled connections) is blocked while we
+        // wait. Failures are reported, not fatal: the namespace is disposable.
+        let config = self.config.clone();
         let name = self.name.clone();
         let handle = std::thread::spawn(move || {
             let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
@@ -145,6 +147,13 @@ impl Drop for TestNamespace {
                 }
             };
             rt.block_on(async move {
+                let client = match Client::try_from(config) {
+                    Ok(c) => c,
+                    Err(e) => {
+                        eprintln!("testsupport: cannot delete namespace {name}: {e}");
+                        return;
+                    }
+                };
                 let api = Api::<Namespace>::all(client);
                 if let Err(e) = api.delete(&name, &DeleteParams::default()).await {
                     if !e.is_not_found() {

@@ -1,0 +1,129 @@
+//! The seed walkthrough, end to end, against the cluster of $KUBECONFIG (or ~/.kube/config):
+//! list pods in all namespaces; create, update (retry on conflict), list and delete a
+//! Deployment; the same with untyped JSON; discovery of API groups and core/v1 resources.
+//!
+//! Run it with `scripts/demo.sh` (which starts a local control plane) or
+//! `cargo run -p k8s-client --example demo` against your own cluster.
+
+use k8s_client::api::{DeleteParams, ListParams, PostParams, PropagationPolicy};
+use k8s_client::util::{retry_on_conflict, Backoff};
+use k8s_client::{Api, Client, Error};
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::Pod;
+use serde_json::{json, Value};
+
+fn deployment_json(name: &str) -> Value {
+    json!({
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name},
+        "spec": {
+            "replicas": 2,
+            "selector": {"matchLabels": {"app": "demo"}},
+            "template": {
+                "metadata": {"labels": {"app": "demo"}},
+                "spec": {"containers": [{
+                    "name": "web",
+                    "image": "nginx:1.12",
+                    "ports": [{"name": "http", "protocol": "TCP", "containerPort": 80}]
+                }]}
+            }
+        }
+    })
+}
+
+fn get(path: &str) -> http::Request<Vec<u8>> {
+    http::Request::get(path).body(Vec::new()).expect("a static path is a valid URI")
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    let client = Client::try_default().await?;
+    println!("== connected to {} as configured by {}", client.config().cluster_url, client.config().origin);
+    let namespace = client.default_namespace().to_string();
+
+    // 1. List pods in all namespaces.
+    let pods: Api<Pod> = Api::all(client.clone());
+    let list = pods.list(&ListParams::default()).await?;
+    println!("== there are {} pods in the cluster", list.items.len());
+    for p in &list.items {
+        println!("   {}/{}", p.metadata.namespace.as_deref().unwrap_or(""), p.metadata.name.as_deref().unwrap_or(""));
+    }
+
+    // 2. A Deployment: create, update with retry on conflict, list, delete.
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), &namespace);
+    let name = "demo-deployment";
+    let desired: Deployment = serde_json::from_value(deployment_json(name))
+        .map_err(|e| Error::Request(format!("demo deployment: {e}")))?;
+    println!("== creating deployment {namespace}/{name} (2 replicas, nginx:1.12)");
+    let created = deployments.create(&PostParams::default(), &desired).await?;
+    println!("   created, resourceVersion {}", created.metadata.resource_version.unwrap_or_default());
+
+    println!("== updating it to 1 replica and nginx:1.13, retrying on conflict");
+    retry_on_conflict(Backoff::default_retry(), || async {
+        let mut current = deployments.get(name).await?;
+        if let Some(spec) = current.spec.as_mut() {
+            spec.replicas = Some(1);
+            if let Some(c) = spec.template.spec.as_mut().and_then(|s| s.containers.first_mut()) {
+                c.image = Some("nginx:1.13".to_string());
+            }
+        }
+        deployments.replace(name, &PostParams::default(), &current).await
+    })
+    .await?;
+
+    println!("== deployments in {namespace}:");
+    for d in deployments.list(&ListParams::default()).await?.items {
+        let spec = d.spec.as_ref();
+        let image = spec
+            .and_then(|s| s.template.spec.as_ref())
+            .and_then(|s| s.containers.first())
+            .and_then(|c| c.image.clone())
+            .unwrap_or_default();
+        println!("   {} replicas={} image={}", d.metadata.name.unwrap_or_default(), spec.and_then(|s| s.replicas).unwrap_or(0), image);
+    }
+
+    println!("== deleting it with foreground propagation");
+    let dp = DeleteParams { propagation_policy: Some(PropagationPolicy::Foreground), ..DeleteParams::default() };
+    deployments.delete(name, &dp).await?;
+    println!("   deleted");
+
+    // 3. The same with untyped JSON (no Rust type for the object).
+    let untyped = "demo-deployment-untyped";
+    let path = format!("/apis/apps/v1/namespaces/{namespace}/deployments");
+    println!("== creating {namespace}/{untyped} from untyped JSON");
+    let body = serde_json::to_vec(&deployment_json(untyped)).map_err(|e| Error::Request(e.to_string()))?;
+    let req = http::Request::post(&path).body(body).map_err(|e| Error::Request(e.to_string()))?;
+    let obj: Value = client.request(req).await?;
+    println!("   created uid {}", obj["metadata"]["uid"]);
+    let listed: Value = client.request(get(&path)).await?;
+    let names: Vec<&str> = listed["items"].as_array().map(|a| a.iter().filter_map(|i| i["metadata"]["name"].as_str()).collect()).unwrap_or_default();
+    println!("   deployments now: {names:?}");
+    let del = http::Request::delete(format!("{path}/{untyped}")).body(Vec::new()).map_err(|e| Error::Request(e.to_string()))?;
+    let _: Value = client.request(del).await?;
+    println!("   deleted {untyped}");
+
+    // 4. Discovery: API groups and the core/v1 resources.
+    let groups: Value = client.request(get("/apis")).await?;
+    println!("== API groups:");
+    for g in groups["groups"].as_array().into_iter().flatten() {
+        println!("   {} (preferred {})", g["name"].as_str().unwrap_or(""), g["preferredVersion"]["groupVersion"].as_str().unwrap_or(""));
+    }
+    let core: Value = client.request(get("/api/v1")).await?;
+    println!("== core/v1 resources:");
+    for r in core["resources"].as_array().into_iter().flatten() {
+        println!("   {:<36} {:<28} namespaced={}", r["name"].as_str().unwrap_or(""), r["kind"].as_str().unwrap_or(""), r["namespaced"]);
+    }
+
+    // 5. A missing object is a typed error.
+    match pods_in(&client, &namespace).get("no-such-pod").await {
+        Err(e) if e.is_not_found() => println!("== get of a missing pod: not found ({e})"),
+        Err(e) => return Err(e),
+        Ok(_) => println!("== unexpectedly found no-such-pod"),
+    }
+    Ok(())
+}
+
+fn pods_in(client: &Client, ns: &str) -> Api<Pod> {
+    Api::namespaced(client.clone(), ns)
+}
