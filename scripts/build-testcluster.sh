@@ -15,7 +15,7 @@ export GOTOOLCHAIN=local GOFLAGS=-mod=mod
 gover=$(go env GOVERSION)
 kver=$(grep -oE "k8s.io/kubernetes v1\.[0-9]+\.[0-9]+" "$modfile" | head -1 | cut -d" " -f2)
 [ -n "$kver" ] || { echo "build-testcluster: no 'require k8s.io/kubernetes' line in $modfile" >&2; exit 2; }
-key=$(cat "$modfile" "${modfile%.mod}.sum" "$src"/*.go "$0" | { cat; echo "$gover"; } | sha256sum | cut -c1-16)
+key=$(cat "$modfile" "${modfile%.mod}.sum" "$src"/*.go "$src"/*.yaml "$0" | { cat; echo "$gover"; } | sha256sum | cut -c1-16)
 cache=${K8S_CLIENT_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/k8s-client}
 out="$cache/testcluster/$minor-$key/testcluster"
 if [ -x "$out" ]; then

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	_ "embed"
 	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
@@ -84,6 +85,9 @@ func run(o options) error {
 	if err := p.issue("kubelet-client", "kube-apiserver-kubelet-client", []string{"system:masters"}, nil, nil, false); err != nil {
 		return err
 	}
+	if err := p.issue("kubelet", "kwok-kubelet", nil, loop, []string{"localhost"}, true); err != nil {
+		return err
+	}
 	if err := p.serviceAccountKeys(); err != nil {
 		return err
 	}
@@ -134,6 +138,7 @@ func run(o options) error {
 		"--token-auth-file=" + p.path("tokens.csv"),
 		"--kubelet-client-certificate=" + p.path("kubelet-client.crt"),
 		"--kubelet-client-key=" + p.path("kubelet-client.key"),
+		"--kubelet-preferred-address-types=InternalIP",
 		"--service-account-issuer=https://kubernetes.default.svc.cluster.local",
 		"--service-account-key-file=" + p.path("sa.pub"),
 		"--service-account-signing-key-file=" + p.path("sa.key"),
@@ -186,7 +191,7 @@ func run(o options) error {
 		children = append(children, c)
 	}
 	if o.kwok != "" {
-		c, err := startKwok(o.dir, o.kwok, kubeconfig, o.kwokArgs)
+		c, err := startKwok(o.dir, o.kwok, kubeconfig, p, o.kwokArgs)
 		if err != nil {
 			return err
 		}
@@ -330,8 +335,28 @@ func startControllerManager(dir, kubeconfig string, p *pki) (*exec.Cmd, error) {
 	})
 }
 
-func startKwok(dir, bin, kubeconfig, extra string) (*exec.Cmd, error) {
+//go:embed kwok-stages.yaml
+var kwokStages []byte
+
+// startKwok runs KWOK: it manages the nodes annotated kwok.x-k8s.io/node=fake (and their
+// pods) with its default stages, and serves their kubelet API (logs, exec, attach,
+// port-forward) over TLS on 127.0.0.1, where the apiserver reaches it.
+func startKwok(dir, bin, kubeconfig string, p *pki, extra string) (*exec.Cmd, error) {
+	ports, err := freePorts(1)
+	if err != nil {
+		return nil, err
+	}
+	port := strconv.Itoa(ports[0])
+	stages := filepath.Join(dir, "kwok-stages.yaml")
+	if err := os.WriteFile(stages, kwokStages, 0o600); err != nil {
+		return nil, err
+	}
 	args := []string{
+		"--config=" + stages,
+		"--server-address=127.0.0.1:" + port,
+		"--node-port=" + port,
+		"--tls-cert-file=" + p.path("kubelet.crt"),
+		"--tls-private-key-file=" + p.path("kubelet.key"),
 		"--kubeconfig=" + kubeconfig,
 		"--manage-all-nodes=false",
 		"--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
@@ -339,7 +364,6 @@ func startKwok(dir, bin, kubeconfig, extra string) (*exec.Cmd, error) {
 		"--disregard-status-with-annotation-selector=kwok.x-k8s.io/status=custom",
 		"--disregard-status-with-label-selector=",
 		"--node-ip=127.0.0.1",
-		"--node-port=10247",
 		"--cidr=10.0.1.0/24",
 	}
 	args = append(args, strings.Fields(extra)...)
