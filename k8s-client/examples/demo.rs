@@ -33,13 +33,19 @@ fn deployment_json(name: &str) -> Value {
 }
 
 fn get(path: &str) -> http::Request<Vec<u8>> {
-    http::Request::get(path).body(Vec::new()).expect("a static path is a valid URI")
+    http::Request::get(path)
+        .body(Vec::new())
+        .expect("a static path is a valid URI")
 }
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     let client = Client::try_default().await?;
-    println!("== connected to {} as configured by {}", client.config().cluster_url, client.config().origin);
+    println!(
+        "== connected to {} as configured by {}",
+        client.config().cluster_url,
+        client.config().origin
+    );
     let namespace = client.default_namespace().to_string();
 
     // 1. List pods in all namespaces.
@@ -47,7 +53,11 @@ async fn main() -> Result<(), Error> {
     let list = pods.list(&ListParams::default()).await?;
     println!("== there are {} pods in the cluster", list.items.len());
     for p in &list.items {
-        println!("   {}/{}", p.metadata.namespace.as_deref().unwrap_or(""), p.metadata.name.as_deref().unwrap_or(""));
+        println!(
+            "   {}/{}",
+            p.metadata.namespace.as_deref().unwrap_or(""),
+            p.metadata.name.as_deref().unwrap_or("")
+        );
     }
 
     // 2. A Deployment: create, update with retry on conflict, list, delete.
@@ -57,34 +67,46 @@ async fn main() -> Result<(), Error> {
         .map_err(|e| Error::Request(format!("demo deployment: {e}")))?;
     println!("== creating deployment {namespace}/{name} (2 replicas, nginx:1.12)");
     let created = deployments.create(&PostParams::default(), &desired).await?;
-    println!("   created, resourceVersion {}", created.metadata.resource_version.unwrap_or_default());
+    println!(
+        "   created, resourceVersion {}",
+        created.metadata.resource_version.unwrap_or_default()
+    );
 
     println!("== updating it to 1 replica and nginx:1.13, retrying on conflict");
     retry_on_conflict(Backoff::default_retry(), || async {
-        let mut current = deployments.get(name).await?;
-        if let Some(spec) = current.spec.as_mut() {
-            spec.replicas = Some(1);
-            if let Some(c) = spec.template.spec.as_mut().and_then(|s| s.containers.first_mut()) {
-                c.image = Some("nginx:1.13".to_string());
-            }
-        }
-        deployments.replace(name, &PostParams::default(), &current).await
+        let current = deployments.get(name).await?;
+        // Edit through JSON so the demo reads the same on every Kubernetes version feature
+        // (whether `spec` is optional differs between k8s-openapi versions).
+        let mut value =
+            serde_json::to_value(&current).map_err(|e| Error::Request(e.to_string()))?;
+        value["spec"]["replicas"] = json!(1);
+        value["spec"]["template"]["spec"]["containers"][0]["image"] = json!("nginx:1.13");
+        let updated: Deployment =
+            serde_json::from_value(value).map_err(|e| Error::Request(e.to_string()))?;
+        deployments
+            .replace(name, &PostParams::default(), &updated)
+            .await
     })
     .await?;
 
     println!("== deployments in {namespace}:");
     for d in deployments.list(&ListParams::default()).await?.items {
-        let spec = d.spec.as_ref();
-        let image = spec
-            .and_then(|s| s.template.spec.as_ref())
-            .and_then(|s| s.containers.first())
-            .and_then(|c| c.image.clone())
-            .unwrap_or_default();
-        println!("   {} replicas={} image={}", d.metadata.name.unwrap_or_default(), spec.and_then(|s| s.replicas).unwrap_or(0), image);
+        let v = serde_json::to_value(&d).map_err(|e| Error::Request(e.to_string()))?;
+        println!(
+            "   {} replicas={} image={}",
+            v["metadata"]["name"].as_str().unwrap_or(""),
+            v["spec"]["replicas"],
+            v["spec"]["template"]["spec"]["containers"][0]["image"]
+                .as_str()
+                .unwrap_or("")
+        );
     }
 
     println!("== deleting it with foreground propagation");
-    let dp = DeleteParams { propagation_policy: Some(PropagationPolicy::Foreground), ..DeleteParams::default() };
+    let dp = DeleteParams {
+        propagation_policy: Some(PropagationPolicy::Foreground),
+        ..DeleteParams::default()
+    };
     deployments.delete(name, &dp).await?;
     println!("   deleted");
 
@@ -92,14 +114,26 @@ async fn main() -> Result<(), Error> {
     let untyped = "demo-deployment-untyped";
     let path = format!("/apis/apps/v1/namespaces/{namespace}/deployments");
     println!("== creating {namespace}/{untyped} from untyped JSON");
-    let body = serde_json::to_vec(&deployment_json(untyped)).map_err(|e| Error::Request(e.to_string()))?;
-    let req = http::Request::post(&path).body(body).map_err(|e| Error::Request(e.to_string()))?;
+    let body =
+        serde_json::to_vec(&deployment_json(untyped)).map_err(|e| Error::Request(e.to_string()))?;
+    let req = http::Request::post(&path)
+        .body(body)
+        .map_err(|e| Error::Request(e.to_string()))?;
     let obj: Value = client.request(req).await?;
     println!("   created uid {}", obj["metadata"]["uid"]);
     let listed: Value = client.request(get(&path)).await?;
-    let names: Vec<&str> = listed["items"].as_array().map(|a| a.iter().filter_map(|i| i["metadata"]["name"].as_str()).collect()).unwrap_or_default();
+    let names: Vec<&str> = listed["items"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|i| i["metadata"]["name"].as_str())
+                .collect()
+        })
+        .unwrap_or_default();
     println!("   deployments now: {names:?}");
-    let del = http::Request::delete(format!("{path}/{untyped}")).body(Vec::new()).map_err(|e| Error::Request(e.to_string()))?;
+    let del = http::Request::delete(format!("{path}/{untyped}"))
+        .body(Vec::new())
+        .map_err(|e| Error::Request(e.to_string()))?;
     let _: Value = client.request(del).await?;
     println!("   deleted {untyped}");
 
@@ -107,12 +141,21 @@ async fn main() -> Result<(), Error> {
     let groups: Value = client.request(get("/apis")).await?;
     println!("== API groups:");
     for g in groups["groups"].as_array().into_iter().flatten() {
-        println!("   {} (preferred {})", g["name"].as_str().unwrap_or(""), g["preferredVersion"]["groupVersion"].as_str().unwrap_or(""));
+        println!(
+            "   {} (preferred {})",
+            g["name"].as_str().unwrap_or(""),
+            g["preferredVersion"]["groupVersion"].as_str().unwrap_or("")
+        );
     }
     let core: Value = client.request(get("/api/v1")).await?;
     println!("== core/v1 resources:");
     for r in core["resources"].as_array().into_iter().flatten() {
-        println!("   {:<36} {:<28} namespaced={}", r["name"].as_str().unwrap_or(""), r["kind"].as_str().unwrap_or(""), r["namespaced"]);
+        println!(
+            "   {:<36} {:<28} namespaced={}",
+            r["name"].as_str().unwrap_or(""),
+            r["kind"].as_str().unwrap_or(""),
+            r["namespaced"]
+        );
     }
 
     // 5. A missing object is a typed error.

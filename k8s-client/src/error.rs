@@ -216,14 +216,20 @@ mod tests {
         let err: Error = ApiError::from_response(404, body).into();
         assert!(err.is_not_found());
         assert!(!err.is_conflict());
-        assert_eq!(err.to_string(), "pods \"x\" not found (HTTP 404, reason NotFound)");
+        assert_eq!(
+            err.to_string(),
+            "pods \"x\" not found (HTTP 404, reason NotFound)"
+        );
     }
 
     #[test]
     fn non_status_body_falls_back_to_code() {
         let err: Error = ApiError::from_response(403, b"forbidden by proxy").into();
         assert!(err.is_forbidden());
-        assert_eq!(err.status().unwrap().message.as_deref(), Some("forbidden by proxy"));
+        assert_eq!(
+            err.status().unwrap().message.as_deref(),
+            Some("forbidden by proxy")
+        );
         let err: Error = ApiError::from_response(410, b"").into();
         assert!(err.is_gone());
         assert!(ApiError::from_response(502, b"").message().contains("502"));

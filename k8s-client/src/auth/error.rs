@@ -33,4 +33,8 @@ pub enum AuthError {
     /// A credential cannot be put into an HTTP header.
     #[error("{0}")]
     InvalidHeader(String),
+    /// The credential configuration contradicts itself (for example a token and basic
+    /// auth both set).
+    #[error("invalid credential configuration: {0}")]
+    Invalid(String),
 }

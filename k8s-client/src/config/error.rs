@@ -47,7 +47,9 @@ pub enum ConfigError {
     #[error("not running in a cluster: {0}")]
     NotInCluster(String),
     /// Neither a kubeconfig nor the in-cluster environment gave a configuration.
-    #[error("no configuration found; tried kubeconfig: {kubeconfig}; tried in-cluster: {incluster}")]
+    #[error(
+        "no configuration found; tried kubeconfig: {kubeconfig}; tried in-cluster: {incluster}"
+    )]
     NoConfig {
         /// Why the kubeconfig attempt failed.
         kubeconfig: String,

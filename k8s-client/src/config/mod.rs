@@ -23,12 +23,12 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 pub use error::ConfigError;
-pub use incluster::InClusterPaths;
+pub use incluster::{InClusterPaths, SERVICE_ACCOUNT_DIR};
 pub use kubeconfig::{
     AuthInfo, Cluster, Context, ExecConfig, ExecEnvVar, ExecInteractiveMode, Kubeconfig,
-    NamedAuthInfo, NamedCluster, NamedContext,
+    NamedAuthInfo, NamedCluster, NamedContext, NamedExtension, EXEC_CLUSTER_EXTENSION,
 };
-pub use load::KubeConfigOptions;
+pub use load::{KubeConfigOptions, EXEC_API_V1, EXEC_API_V1BETA1};
 
 use crate::util::secret::Secret;
 
@@ -148,7 +148,10 @@ pub struct RateLimit {
 
 impl Default for RateLimit {
     fn default() -> Self {
-        RateLimit { qps: 5.0, burst: 10 }
+        RateLimit {
+            qps: 5.0,
+            burst: 10,
+        }
     }
 }
 

@@ -1,45 +1,304 @@
 //! One pooled HTTPS client per [`Client`](crate::Client): hyper over rustls, HTTP/2 chosen by
 //! ALPN with HTTP/1.1 as fallback, keep-alive pings, gzip, proxies.
+//!
+//! * **TLS**: rustls with the ring provider (chosen explicitly; the process-wide default
+//!   provider is never used). The server certificate is checked against
+//!   [`TlsConfig::root_certs_pem`](crate::config::TlsConfig::root_certs_pem), or the
+//!   platform's certificate store when that is empty; `insecure_skip_verify` turns checking
+//!   off (dangerous); `server_name` replaces the URL's host in SNI and verification.
+//! * **HTTP/2** is offered by ALPN (`h2`, then `http/1.1`); the server picks. With keep-alive
+//!   configured, idle HTTP/2 connections are pinged every
+//!   [`Config::keep_alive`](crate::Config::keep_alive) and dropped when a ping gets no answer
+//!   within [`PING_TIMEOUT`], so a dead server is noticed even by a quiet watch.
+//! * **gzip**: `Accept-Encoding: gzip` is sent (unless the request sets its own), and a
+//!   gzip answer is decompressed as it streams in.
+//! * **Proxies**: [`Config::proxy_url`](crate::Config::proxy_url) (`http://` proxies via
+//!   `CONNECT`, `socks5://`), bypassed for hosts in
+//!   [`Config::no_proxy`](crate::Config::no_proxy). Environment variables are read only when
+//!   the program calls [`proxy_from_env`].
 
+mod body;
+mod connector;
 mod error;
+mod proxy;
+mod tls;
+
+use std::sync::Arc;
+use std::time::Duration;
 
 pub use error::TransportError;
+pub use proxy::proxy_from_env;
 
 use bytes::Bytes;
+use http::header::{HeaderValue, ACCEPT_ENCODING, CONTENT_ENCODING, CONTENT_LENGTH};
 use http_body_util::combinators::BoxBody;
+use http_body_util::Full;
+use hyper_util::client::legacy::Client as HyperClient;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
+use rustls::pki_types::ServerName;
 
 use crate::auth::Authenticator;
 use crate::config::Config;
 
+use connector::{ConnectError, Connector};
+
 /// A response body as the transport hands it out: already un-gzipped.
 pub type ResponseBody = BoxBody<Bytes, TransportError>;
+
+/// How long an HTTP/2 keep-alive ping may go unanswered before the connection is closed.
+pub const PING_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// How long opening a connection (TCP, proxy tunnel, and then the TLS handshake) may take by
+/// default.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How long an unused pooled connection is kept.
+const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(90);
+
+/// Marks a response (in its [`extensions`](http::Response::extensions)) whose body the
+/// transport decompressed: the server sent it gzip-compressed.
+///
+/// ```no_run
+/// # async fn run(client: k8s_client::Client) -> Result<(), k8s_client::Error> {
+/// let request = http::Request::get("/api/v1/configmaps").body(Vec::new()).unwrap();
+/// let response = client.send(request).await?;
+/// let compressed = response.extensions().get::<k8s_client::transport::GzipDecoded>().is_some();
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct GzipDecoded;
+
+/// Transport settings that are not part of [`Config`] (they are about this program's
+/// connections, not about the server or the identity).
+///
+/// ```
+/// use k8s_client::transport::TransportOptions;
+/// // Force HTTP/1.1, as when debugging with a proxy that cannot do HTTP/2.
+/// let options = TransportOptions::new().http2(false);
+/// assert!(!options.is_http2());
+/// ```
+#[derive(Clone, Debug)]
+pub struct TransportOptions {
+    http2: bool,
+    connect_timeout: Duration,
+}
+
+impl Default for TransportOptions {
+    fn default() -> Self {
+        TransportOptions {
+            http2: true,
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+        }
+    }
+}
+
+impl TransportOptions {
+    /// The defaults: HTTP/2 offered, [`DEFAULT_CONNECT_TIMEOUT`].
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Offer HTTP/2 in ALPN (default `true`); `false` forces HTTP/1.1.
+    pub fn http2(mut self, enabled: bool) -> Self {
+        self.http2 = enabled;
+        self
+    }
+
+    /// Whether HTTP/2 is offered.
+    pub fn is_http2(&self) -> bool {
+        self.http2
+    }
+
+    /// How long opening a connection may take (TCP, proxy, TLS handshake each).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+}
 
 /// The connection pool and TLS setup shared by every request of one client.
 #[derive(Clone)]
 pub struct Transport {
-    // Filled in by the transport implementation.
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    /// The pool in use; replaced (and the old one left to drain) by
+    /// [`Transport::reset_connections`].
+    client: std::sync::RwLock<HyperClient<Connector, Full<Bytes>>>,
+    builder: hyper_util::client::legacy::Builder,
+    connector: Connector,
+    server: String,
 }
 
 impl std::fmt::Debug for Transport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Transport").finish_non_exhaustive()
+        f.debug_struct("Transport")
+            .field("server", &self.shared.server)
+            .finish_non_exhaustive()
     }
 }
 
 impl Transport {
     /// Builds the transport for `config`, taking the client certificate from `auth`.
     pub fn new(config: &Config, auth: &Authenticator) -> Result<Self, TransportError> {
-        let _ = (config, auth);
-        todo!("transport implementation")
+        Self::with_options(config, auth, &TransportOptions::default())
+    }
+
+    /// As [`Transport::new`], with settings that are not part of [`Config`].
+    pub fn with_options(
+        config: &Config,
+        auth: &Authenticator,
+        options: &TransportOptions,
+    ) -> Result<Self, TransportError> {
+        let server = config.cluster_url.to_string();
+        let https = match config.cluster_url.scheme_str() {
+            Some("https") => true,
+            Some("http") => false,
+            other => {
+                return Err(TransportError::Config(format!(
+                    "server URL {server}: the scheme must be https:// or http://, not {other:?}"
+                )))
+            }
+        };
+        if config.cluster_url.host().is_none() {
+            return Err(TransportError::Config(format!(
+                "server URL {server} has no host"
+            )));
+        }
+
+        let tls = if https {
+            let tls = tls::client_config(&config.tls, auth.client_cert_resolver(), options.http2)?;
+            Some(Arc::new(tls))
+        } else {
+            None
+        };
+        let server_name = match &config.tls.server_name {
+            Some(name) if !name.is_empty() => {
+                Some(ServerName::try_from(name.clone()).map_err(|e| {
+                    TransportError::Config(format!("tls-server-name {name:?} is invalid: {e}"))
+                })?)
+            }
+            _ => None,
+        };
+        let proxy = match &config.proxy_url {
+            Some(url) => Some(proxy::Proxy::new(url, &config.no_proxy)?),
+            None => None,
+        };
+        let connector = Connector::new(tls, server_name, proxy, options.connect_timeout);
+
+        let mut builder = HyperClient::builder(TokioExecutor::new());
+        builder
+            .timer(TokioTimer::new())
+            .pool_timer(TokioTimer::new())
+            .pool_idle_timeout(POOL_IDLE_TIMEOUT)
+            .http2_adaptive_window(true);
+        if let Some(interval) = config.keep_alive {
+            builder
+                .http2_keep_alive_interval(interval)
+                .http2_keep_alive_timeout(PING_TIMEOUT)
+                .http2_keep_alive_while_idle(true);
+        }
+        Ok(Transport {
+            shared: Arc::new(Shared {
+                client: std::sync::RwLock::new(builder.build(connector.clone())),
+                builder,
+                connector,
+                server,
+            }),
+        })
+    }
+
+    /// Starts a fresh connection pool: later requests open new connections (with the current
+    /// client certificate), while requests under way finish on the old ones, which close
+    /// when they fall idle. Used when the client certificate rotates, as client-go closes
+    /// its connections then.
+    pub fn reset_connections(&self) {
+        let fresh = self.shared.builder.build(self.shared.connector.clone());
+        let mut client = self
+            .shared
+            .client
+            .write()
+            .unwrap_or_else(|p| p.into_inner());
+        *client = fresh;
     }
 
     /// Sends one request (its URI already absolute) and returns the response head with a
     /// streaming, decompressed body. No retries, no status checks.
+    ///
+    /// `Accept-Encoding: gzip` is added unless the request has an `Accept-Encoding` header;
+    /// only then is a gzip answer decompressed here (and its `Content-Encoding` and
+    /// `Content-Length` headers removed).
     pub async fn send(
         &self,
         request: http::Request<Bytes>,
     ) -> Result<http::Response<ResponseBody>, TransportError> {
-        let _ = request;
-        todo!("transport implementation")
+        let (mut parts, body) = request.into_parts();
+        if parts.uri.scheme().is_none() || parts.uri.authority().is_none() {
+            return Err(TransportError::Config(format!(
+                "request URI {} is not absolute",
+                parts.uri
+            )));
+        }
+        let we_asked_gzip = !parts.headers.contains_key(ACCEPT_ENCODING);
+        if we_asked_gzip {
+            parts
+                .headers
+                .insert(ACCEPT_ENCODING, HeaderValue::from_static("gzip"));
+        }
+        let uri = parts.uri.clone();
+        let request = http::Request::from_parts(parts, Full::new(body));
+        let client = self
+            .shared
+            .client
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        let response = client
+            .request(request)
+            .await
+            .map_err(|e| classify(&e, &uri))?;
+
+        let (mut parts, body) = response.into_parts();
+        let gzipped = we_asked_gzip
+            && parts
+                .headers
+                .get(CONTENT_ENCODING)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.trim().eq_ignore_ascii_case("gzip"));
+        let body = if gzipped {
+            parts.headers.remove(CONTENT_ENCODING);
+            parts.headers.remove(CONTENT_LENGTH);
+            parts.extensions.insert(GzipDecoded);
+            body::gunzip(body)
+        } else {
+            body::plain(body)
+        };
+        Ok(http::Response::from_parts(parts, body))
+    }
+}
+
+/// Turns hyper's error into ours: connection and TLS failures keep their kind.
+fn classify(e: &hyper_util::client::legacy::Error, uri: &http::Uri) -> TransportError {
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        if let Some(ce) = s.downcast_ref::<ConnectError>() {
+            return ce.to_transport_error();
+        }
+        source = s.source();
+    }
+    let message = body::describe(e);
+    if e.is_connect() {
+        TransportError::Connect {
+            url: format!(
+                "{}://{}",
+                uri.scheme_str().unwrap_or(""),
+                uri.authority().map(|a| a.as_str()).unwrap_or("")
+            ),
+            message,
+        }
+    } else {
+        TransportError::Http(message)
     }
 }

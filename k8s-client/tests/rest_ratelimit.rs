@@ -1,0 +1,52 @@
+//! The client-side rate limiter against the real control plane.
+
+use std::time::{Duration, Instant};
+
+use k8s_client::config::RateLimit;
+use k8s_client::Client;
+use k8s_client_testsupport as ts;
+
+#[tokio::test]
+async fn fifty_gets_at_10_qps_burst_5_take_at_least_4_5_seconds() {
+    let mut config = ts::config("admin").await;
+    config.rate_limit = Some(RateLimit {
+        qps: 10.0,
+        burst: 5,
+    });
+    let client = Client::try_from(config).unwrap();
+    let start = Instant::now();
+    // Half sequential, half from concurrent clones: they share one bucket.
+    for _ in 0..25 {
+        let request = http::Request::get("/version").body(Vec::new()).unwrap();
+        client.request::<serde_json::Value>(request).await.unwrap();
+    }
+    let mut tasks = Vec::new();
+    for _ in 0..25 {
+        let c = client.clone();
+        tasks.push(tokio::spawn(async move {
+            let request = http::Request::get("/version").body(Vec::new()).unwrap();
+            c.request::<serde_json::Value>(request).await
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap().unwrap();
+    }
+    let took = start.elapsed();
+    // 5 at once, then 45 at 10 a second.
+    assert!(took >= Duration::from_millis(4500), "took only {took:?}");
+    assert!(took < Duration::from_secs(15), "took {took:?}");
+}
+
+#[tokio::test]
+async fn no_rate_limit_is_fast() {
+    let mut config = ts::config("admin").await;
+    config.rate_limit = None;
+    let client = Client::try_from(config).unwrap();
+    let start = Instant::now();
+    for _ in 0..50 {
+        let request = http::Request::get("/version").body(Vec::new()).unwrap();
+        client.request::<serde_json::Value>(request).await.unwrap();
+    }
+    let took = start.elapsed();
+    assert!(took < Duration::from_millis(4500), "took {took:?}");
+}

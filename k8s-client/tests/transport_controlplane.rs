@@ -1,0 +1,160 @@
+//! The transport against the real control plane: HTTP/2 by ALPN, forced HTTP/1.1, gzip, TLS
+//! verification (wrong CA, skipped verification, server name override).
+
+use std::time::{Duration, Instant};
+
+use k8s_client::transport::{GzipDecoded, TransportError, TransportOptions};
+use k8s_client::{Client, Error};
+use k8s_client_testsupport as ts;
+
+fn get(path: &str) -> http::Request<Vec<u8>> {
+    http::Request::get(path).body(Vec::new()).unwrap()
+}
+
+async fn version_of(client: &Client) -> http::Version {
+    let response = client.send(get("/version")).await.unwrap();
+    assert_eq!(response.status(), 200);
+    response.version()
+}
+
+#[tokio::test]
+async fn http2_is_negotiated_by_alpn() {
+    let client = ts::client().await;
+    assert_eq!(version_of(&client).await, http::Version::HTTP_2);
+    // Also with a bearer token.
+    let client = ts::client_for("admin-token").await;
+    assert_eq!(version_of(&client).await, http::Version::HTTP_2);
+}
+
+#[tokio::test]
+async fn http1_when_http2_is_turned_off() {
+    let config = ts::config("admin").await;
+    let client =
+        Client::try_from_with_options(config, &TransportOptions::new().http2(false)).unwrap();
+    assert_eq!(version_of(&client).await, http::Version::HTTP_11);
+    let v: serde_json::Value = client.request(get("/version")).await.unwrap();
+    assert!(v["gitVersion"].as_str().unwrap().starts_with('v'));
+}
+
+#[tokio::test]
+async fn many_concurrent_requests_share_the_pool() {
+    let client = ts::client().await;
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..8 {
+        let c = client.clone();
+        tasks.push(tokio::spawn(async move {
+            c.request::<serde_json::Value>(get("/version")).await
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap().unwrap();
+    }
+    assert!(start.elapsed() < Duration::from_secs(10));
+}
+
+#[tokio::test]
+async fn large_lists_arrive_gzipped_and_are_decoded() {
+    let ns = ts::namespace("transport-gzip").await;
+    let client = ts::client().await;
+    // 40 config maps of 8 KiB each: a list of ~330 KB, above the server's 128 KB
+    // compression threshold.
+    let filler = "x".repeat(8 * 1024);
+    for i in 0..40 {
+        let body = serde_json::json!({
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": format!("cm-{i}")},
+            "data": {"filler": filler},
+        });
+        let request = http::Request::post(format!("/api/v1/namespaces/{}/configmaps", ns.name))
+            .body(serde_json::to_vec(&body).unwrap())
+            .unwrap();
+        client.request::<serde_json::Value>(request).await.unwrap();
+    }
+    let path = format!("/api/v1/namespaces/{}/configmaps", ns.name);
+    let response = client.send(get(&path)).await.unwrap();
+    assert!(
+        response.extensions().get::<GzipDecoded>().is_some(),
+        "the server did not gzip a large list: headers {:?}",
+        response.headers()
+    );
+    assert!(response.headers().get("content-encoding").is_none());
+    use http_body_util::BodyExt;
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    let list: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    // Ours, and possibly the kube-root-ca.crt config map of every namespace.
+    let ours = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|cm| cm["metadata"]["name"].as_str().unwrap().starts_with("cm-"))
+        .count();
+    assert_eq!(ours, 40);
+
+    // A small answer is not compressed.
+    let response = client.send(get("/version")).await.unwrap();
+    assert!(response.extensions().get::<GzipDecoded>().is_none());
+}
+
+#[tokio::test]
+async fn wrong_ca_is_a_tls_error() {
+    let mut config = ts::config("admin").await;
+    // A certificate that did not sign the server's: the admin client certificate.
+    let pem = std::fs::read(ts::cluster_dir().join("pki/admin.crt")).unwrap();
+    config.tls.root_certs_pem = vec![pem];
+    let client = Client::try_from(config).unwrap();
+    let start = Instant::now();
+    let err = client.request_text(get("/version")).await.unwrap_err();
+    match &err {
+        Error::Transport(TransportError::Tls(message)) => {
+            assert!(message.contains("certificate"), "{message}")
+        }
+        other => panic!("expected a TLS error, got {other:?}"),
+    }
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "TLS errors are not retried"
+    );
+}
+
+#[tokio::test]
+async fn insecure_skip_verify_accepts_the_server() {
+    let mut config = ts::config("admin-token").await;
+    config.tls.root_certs_pem.clear();
+    config.tls.insecure_skip_verify = true;
+    let client = Client::try_from(config).unwrap();
+    assert_eq!(version_of(&client).await, http::Version::HTTP_2);
+}
+
+#[tokio::test]
+async fn tls_server_name_overrides_the_host() {
+    let mut config = ts::config("admin").await;
+    assert_eq!(config.cluster_url.host(), Some("127.0.0.1"));
+    config.tls.server_name = Some("localhost".to_string());
+    let client = Client::try_from(config.clone()).unwrap();
+    assert_eq!(version_of(&client).await, http::Version::HTTP_2);
+
+    config.tls.server_name = Some("not-the-server.example".to_string());
+    let client = Client::try_from(config).unwrap();
+    let err = client.request_text(get("/version")).await.unwrap_err();
+    assert!(
+        matches!(&err, Error::Transport(TransportError::Tls(m)) if m.contains("not valid for name")),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn plain_http_with_credentials_is_refused() {
+    let mut config = ts::config("admin-token").await;
+    let url = config
+        .cluster_url
+        .to_string()
+        .replacen("https://", "http://", 1);
+    config.cluster_url = url.parse().unwrap();
+    let err = Client::try_from(config).unwrap_err();
+    assert!(
+        matches!(err, Error::Transport(TransportError::Config(_))),
+        "{err:?}"
+    );
+}
