@@ -15,7 +15,7 @@ trap '"$root/scripts/testcluster.sh" stop "$dir" || true' EXIT
 K8S_MINOR=$minor "$root/scripts/testcluster.sh" start "$dir" --controller-manager
 export K8S_CLIENT_TEST_KUBECONFIG="$dir/kubeconfig"
 status=0
-cargo test --workspace "$@" || status=$?
+cargo test --workspace --no-fail-fast "$@" || status=$?
 if [ $status -ne 0 ]; then
   echo "test.sh: tests failed (status $status); control plane log: $dir/testcluster.log" >&2
 fi

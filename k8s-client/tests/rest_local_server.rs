@@ -454,6 +454,19 @@ async fn gzip_answers_are_decompressed() {
     .await;
     let client = Client::try_from(server.config()).unwrap();
     assert_eq!(client.request_text(get("/big")).await.unwrap(), text);
+    let response = client.send(get("/big")).await.unwrap();
+    assert!(response
+        .extensions()
+        .get::<k8s_client::transport::GzipDecoded>()
+        .is_some());
+    assert!(response.headers().get("content-encoding").is_none());
+
+    // A request that asks for an encoding itself gets the raw bytes.
+    let mut raw = get("/big");
+    raw.headers_mut()
+        .insert("accept-encoding", "gzip".parse().unwrap());
+    let response = client.send(raw).await.unwrap();
+    assert_eq!(response.headers()["content-encoding"], "gzip");
 
     // A broken gzip stream is a body error, not a panic.
     let server = Server::start(|_, _| {

@@ -1,7 +1,12 @@
 //! The transport against the real control plane: HTTP/2 by ALPN, forced HTTP/1.1, gzip, TLS
 //! verification (wrong CA, skipped verification, server name override).
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use k8s_client::transport::{GzipDecoded, TransportError, TransportOptions};
 use k8s_client::{Client, Error};
@@ -157,4 +162,77 @@ async fn plain_http_with_credentials_is_refused() {
         matches!(err, Error::Transport(TransportError::Config(_))),
         "{err:?}"
     );
+}
+
+/// A TCP forwarder to `target` that can be frozen: it then keeps the connections open but
+/// passes nothing, as a server that died without closing its sockets (or a dropped network).
+async fn freezable_forwarder(target: String) -> (u16, Arc<AtomicBool>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let frozen = Arc::new(AtomicBool::new(false));
+    let f = frozen.clone();
+    tokio::spawn(async move {
+        loop {
+            let (client, _) = listener.accept().await.unwrap();
+            let upstream = tokio::net::TcpStream::connect(&target).await.unwrap();
+            let (cr, cw) = client.into_split();
+            let (ur, uw) = upstream.into_split();
+            tokio::spawn(pump(cr, uw, f.clone()));
+            tokio::spawn(pump(ur, cw, f.clone()));
+        }
+    });
+    (port, frozen)
+}
+
+async fn pump(
+    mut from: tokio::net::tcp::OwnedReadHalf,
+    mut to: tokio::net::tcp::OwnedWriteHalf,
+    frozen: Arc<AtomicBool>,
+) {
+    let mut buf = vec![0u8; 16 * 1024];
+    loop {
+        let n = match from.read(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+        };
+        if frozen.load(Ordering::SeqCst) {
+            // Swallow everything from now on, keeping both sockets open.
+            std::future::pending::<()>().await;
+        }
+        if to.write_all(&buf[..n]).await.is_err() {
+            return;
+        }
+    }
+}
+
+#[tokio::test]
+async fn keep_alive_pings_notice_a_dead_connection() {
+    let mut config = ts::config("admin").await;
+    let target = config.cluster_url.authority().unwrap().to_string();
+    let (port, frozen) = freezable_forwarder(target).await;
+    config.cluster_url = format!("https://127.0.0.1:{port}").parse().unwrap();
+    config.keep_alive = Some(Duration::from_millis(300));
+    let options = TransportOptions::new().ping_timeout(Duration::from_millis(500));
+    let client = Client::try_from_with_options(config, &options).unwrap();
+    assert_eq!(version_of(&client).await, http::Version::HTTP_2);
+
+    // A quiet watch that the server would keep open for a minute.
+    let mut stream = client
+        .request_stream(get(
+            "/api/v1/namespaces/default/configmaps?watch=true&timeoutSeconds=60&labelSelector=none%3Dnone",
+        ))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    frozen.store(true, Ordering::SeqCst);
+    let start = Instant::now();
+    let end = tokio::time::timeout(Duration::from_secs(20), stream.next())
+        .await
+        .expect("the dead connection was not noticed within 20 s");
+    let took = start.elapsed();
+    match end {
+        Some(Err(Error::Transport(e))) => eprintln!("watch ended after {took:?}: {e}"),
+        other => panic!("expected a transport error, got {other:?}"),
+    }
+    assert!(took < Duration::from_secs(5), "noticed only after {took:?}");
 }

@@ -46,8 +46,8 @@ mod tests {
 
     #[test]
     fn describe_joins_causes() {
-        let inner = std::io::Error::new(std::io::ErrorKind::Other, "reset by peer");
-        let outer = std::io::Error::new(std::io::ErrorKind::Other, inner);
+        let inner = std::io::Error::other("reset by peer");
+        let outer = std::io::Error::other(inner);
         assert_eq!(describe(&outer), "reset by peer");
         let e = TransportError::Body("x".into());
         assert_eq!(describe(&e), "reading response body: x");

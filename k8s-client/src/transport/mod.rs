@@ -9,7 +9,7 @@
 //! * **HTTP/2** is offered by ALPN (`h2`, then `http/1.1`); the server picks. With keep-alive
 //!   configured, idle HTTP/2 connections are pinged every
 //!   [`Config::keep_alive`](crate::Config::keep_alive) and dropped when a ping gets no answer
-//!   within [`PING_TIMEOUT`], so a dead server is noticed even by a quiet watch.
+//!   within [`PING_TIMEOUT`] (see [`TransportOptions::ping_timeout`]), so a dead server is noticed even by a quiet watch.
 //! * **gzip**: `Accept-Encoding: gzip` is sent (unless the request sets its own), and a
 //!   gzip answer is decompressed as it streams in.
 //! * **Proxies**: [`Config::proxy_url`](crate::Config::proxy_url) (`http://` proxies via
@@ -82,6 +82,7 @@ pub struct GzipDecoded;
 pub struct TransportOptions {
     http2: bool,
     connect_timeout: Duration,
+    ping_timeout: Duration,
 }
 
 impl Default for TransportOptions {
@@ -89,6 +90,7 @@ impl Default for TransportOptions {
         TransportOptions {
             http2: true,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            ping_timeout: PING_TIMEOUT,
         }
     }
 }
@@ -113,6 +115,14 @@ impl TransportOptions {
     /// How long opening a connection may take (TCP, proxy, TLS handshake each).
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
         self.connect_timeout = timeout;
+        self
+    }
+
+    /// How long an HTTP/2 keep-alive ping may go unanswered before the connection (and every
+    /// request on it) fails. Default: [`PING_TIMEOUT`]. Pings are sent every
+    /// [`Config::keep_alive`].
+    pub fn ping_timeout(mut self, timeout: Duration) -> Self {
+        self.ping_timeout = timeout;
         self
     }
 }
@@ -197,7 +207,7 @@ impl Transport {
         if let Some(interval) = config.keep_alive {
             builder
                 .http2_keep_alive_interval(interval)
-                .http2_keep_alive_timeout(PING_TIMEOUT)
+                .http2_keep_alive_timeout(options.ping_timeout)
                 .http2_keep_alive_while_idle(true);
         }
         Ok(Transport {

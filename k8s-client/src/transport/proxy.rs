@@ -32,11 +32,12 @@ use crate::util::Secret;
 /// ]);
 /// let (proxy, no_proxy) =
 ///     k8s_client::transport::proxy_from_env(|name| env.get(name).map(|v| v.to_string()));
-/// assert_eq!(proxy.unwrap().to_string(), "http://proxy.corp:3128/");
+/// assert_eq!(proxy.as_ref().unwrap().to_string(), "http://proxy.corp:3128/");
 /// assert!(no_proxy.contains(&".svc".to_string()));
 ///
 /// let mut config = k8s_client::Config::new("https://10.1.2.3:6443".parse().unwrap());
-/// (config.proxy_url, config.no_proxy) = (None, no_proxy);
+/// config.proxy_url = proxy;
+/// config.no_proxy = no_proxy;
 /// ```
 pub fn proxy_from_env(lookup: impl Fn(&str) -> Option<String>) -> (Option<http::Uri>, Vec<String>) {
     let first = |names: [&str; 2]| {
