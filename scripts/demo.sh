@@ -11,7 +11,7 @@ if [ "${1:-}" = "--kubeconfig" ]; then kubeconfig=${2:?--kubeconfig needs a file
 if [ -z "$kubeconfig" ]; then
   dir="$root/.cache/testcluster-demo"
   trap '"$root/scripts/testcluster.sh" stop "$dir" >/dev/null || true' EXIT
-  "$root/scripts/testcluster.sh" start "$dir" --controller-manager
+  "$root/scripts/testcluster.sh" start "$dir" --controller-manager --kwok
   kubeconfig="$dir/kubeconfig"
 fi
 KUBECONFIG="$kubeconfig" cargo run -q -p k8s-client --example demo

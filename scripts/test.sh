@@ -12,7 +12,7 @@ minor=${K8S_MINOR:-1.36}
 dir=${K8S_TESTCLUSTER_DIR:-$root/.cache/testcluster-test-$minor}
 "$root/scripts/testcluster.sh" stop "$dir" >/dev/null 2>&1 || true
 trap '"$root/scripts/testcluster.sh" stop "$dir" || true' EXIT
-K8S_MINOR=$minor "$root/scripts/testcluster.sh" start "$dir" --controller-manager
+K8S_MINOR=$minor "$root/scripts/testcluster.sh" start "$dir" --controller-manager --kwok
 export K8S_CLIENT_TEST_KUBECONFIG="$dir/kubeconfig"
 status=0
 cargo test --workspace --no-fail-fast "$@" || status=$?

@@ -348,7 +348,12 @@ func startKwok(dir, bin, kubeconfig string, p *pki, extra string) (*exec.Cmd, er
 	}
 	port := strconv.Itoa(ports[0])
 	stages := filepath.Join(dir, "kwok-stages.yaml")
-	if err := os.WriteFile(stages, kwokStages, 0o600); err != nil {
+	logs := filepath.Join(dir, "kwok-pod.log")
+	if err := os.WriteFile(logs, []byte("2026-01-01T00:00:00.000000000Z stdout F kwok pod log line 1\n2026-01-01T00:00:01.000000000Z stdout F kwok pod log line 2\n"), 0o600); err != nil {
+		return nil, err
+	}
+	conf := strings.ReplaceAll(string(kwokStages), "KWOK_LOGS_FILE", logs)
+	if err := os.WriteFile(stages, []byte(conf), 0o600); err != nil {
 		return nil, err
 	}
 	args := []string{
