@@ -47,5 +47,8 @@ async fn kwok_node_and_pod_run_and_serve_logs() {
         .expect("logs through the apiserver from KWOK's kubelet API");
     assert!(logs.contains("kwok pod log line 1"), "{logs:?}");
 
-    nodes.delete(&node_name, &DeleteParams::default()).await.unwrap();
+    nodes
+        .delete(&node_name, &DeleteParams::default())
+        .await
+        .unwrap();
 }

@@ -68,9 +68,9 @@ pub async fn config(context: &str) -> Config {
         context: Some(context.to_string()),
         ..KubeConfigOptions::default()
     };
-    Config::from_kubeconfig(&options).await.unwrap_or_else(|e| {
-        panic!("loading context {context} of {}: {e}", path.display())
-    })
+    Config::from_kubeconfig(&options)
+        .await
+        .unwrap_or_else(|e| panic!("loading context {context} of {}: {e}", path.display()))
 }
 
 /// A client for one context of the test kubeconfig, checked to reach the server.
@@ -79,7 +79,9 @@ pub async fn client_for(context: &str) -> Client {
     let server = config.cluster_url.clone();
     let client = Client::try_from(config)
         .unwrap_or_else(|e| panic!("making a client for context {context}: {e}"));
-    let version = http::Request::get("/version").body(Vec::new()).expect("static request");
+    let version = http::Request::get("/version")
+        .body(Vec::new())
+        .expect("static request");
     if let Err(e) = client.request::<serde_json::Value>(version).await {
         panic!("the test control plane at {server} does not answer (context {context}): {e}");
     }
@@ -139,7 +141,10 @@ impl Drop for TestNamespace {
         let config = self.config.clone();
         let name = self.name.clone();
         let handle = std::thread::spawn(move || {
-            let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+            let rt = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
                 Ok(rt) => rt,
                 Err(e) => {
                     eprintln!("testsupport: cannot delete namespace {name}: {e}");

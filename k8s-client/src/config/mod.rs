@@ -37,7 +37,7 @@ use crate::util::secret::Secret;
 /// Built by [`Config::from_kubeconfig`], [`Config::incluster`] or [`Config::infer`], or by
 /// hand with [`Config::new`]. Every field is public so a program can adjust it before making
 /// a client.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Config {
     /// The API server's base URL, such as `https://127.0.0.1:6443` (may carry a path prefix).
     pub cluster_url: http::Uri,
@@ -50,7 +50,7 @@ pub struct Config {
     /// Act as another user (the `Impersonate-*` headers).
     pub impersonate: Option<Impersonation>,
     /// An explicit proxy (`http://`, `https://` or `socks5://`); `None` means no proxy unless
-    /// [`Config::proxy_from_env`] filled it.
+    /// the program set one, for example from [`transport::proxy_from_env`](crate::transport::proxy_from_env).
     pub proxy_url: Option<http::Uri>,
     /// Hosts that bypass the proxy (the `NO_PROXY` syntax: names, `.suffix`, IPs, CIDRs).
     pub no_proxy: Vec<String>,
@@ -67,6 +67,46 @@ pub struct Config {
     pub keep_alive: Option<Duration>,
     /// Where the config came from, for error messages (`kubeconfig /path, context x`).
     pub origin: String,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // A proxy URL may carry `user:password@`: show only scheme, host and port.
+        let proxy = self.proxy_url.as_ref().map(|u| {
+            let host = u.host().unwrap_or_default();
+            match u.port_u16() {
+                Some(p) => format!("{}://{host}:{p}", u.scheme_str().unwrap_or("http")),
+                None => format!("{}://{host}", u.scheme_str().unwrap_or("http")),
+            }
+        });
+        f.debug_struct("Config")
+            .field("cluster_url", &self.cluster_url)
+            .field("default_namespace", &self.default_namespace)
+            .field("tls", &self.tls)
+            .field("auth", &self.auth)
+            .field("impersonate", &self.impersonate)
+            .field("proxy_url", &proxy)
+            .field("no_proxy", &self.no_proxy)
+            .field("timeout", &self.timeout)
+            .field("rate_limit", &self.rate_limit)
+            .field("retry", &self.retry)
+            .field("user_agent", &self.user_agent)
+            .field("keep_alive", &self.keep_alive)
+            .field("origin", &self.origin)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod debug_tests {
+    #[test]
+    fn proxy_credentials_are_not_in_debug() {
+        let mut c = super::Config::new("https://127.0.0.1:6443".parse().unwrap());
+        c.proxy_url = Some("http://user:hunter2@proxy.local:3128".parse().unwrap());
+        let d = format!("{c:?}");
+        assert!(!d.contains("hunter2"), "{d}");
+        assert!(d.contains("proxy.local:3128"), "{d}");
+    }
 }
 
 /// How the server certificate is checked.
