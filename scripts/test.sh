@@ -14,6 +14,9 @@ dir=${K8S_TESTCLUSTER_DIR:-$root/.cache/testcluster-test-$minor}
 trap '"$root/scripts/testcluster.sh" stop "$dir" || true' EXIT
 K8S_MINOR=$minor "$root/scripts/testcluster.sh" start "$dir" --controller-manager --kwok
 export K8S_CLIENT_TEST_KUBECONFIG="$dir/kubeconfig"
+# Tests that need a private control plane (restarts, compaction) start this binary themselves.
+K8S_CLIENT_TESTCLUSTER_BIN=$(K8S_MINOR=$minor "$root/scripts/build-testcluster.sh")
+export K8S_CLIENT_TESTCLUSTER_BIN
 status=0
 cargo test --workspace --no-fail-fast "$@" || status=$?
 if [ $status -ne 0 ]; then

@@ -4,7 +4,11 @@
 //! [`config`] (where the server is and who we are) -> [`auth`] (credentials that can change
 //! while the program runs) -> [`transport`] (one pooled HTTPS client, HTTP/2 by ALPN) ->
 //! [`rest`] (request building without I/O, rate limiting, retries, decoding, typed errors) ->
-//! [`api`] (the typed [`Api<K>`] over the k8s-openapi types).
+//! the clients ([`api`]: the typed [`Api<K>`] over the k8s-openapi types; [`dynamic`]:
+//! untyped objects by group/version/resource; [`metadata`]: metadata-only) and
+//! [`discovery`] (what the server serves) -> [`cache`] (reflectors, stores, informers) ->
+//! [`runtime`] (work queues, controllers, leader election, events) and [`remote`] (exec,
+//! attach, port-forward, logs).
 //!
 //! ```no_run
 //! use k8s_client::{Api, Client, api::ListParams};
@@ -24,9 +28,15 @@
 
 pub mod api;
 pub mod auth;
+pub mod cache;
 pub mod config;
+pub mod discovery;
+pub mod dynamic;
 pub mod error;
+pub mod metadata;
+pub mod remote;
 pub mod rest;
+pub mod runtime;
 pub mod transport;
 pub mod util;
 

@@ -15,6 +15,9 @@
 //! # }
 //! ```
 
+pub mod controlplane;
+pub mod kwok;
+
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};

@@ -20,6 +20,7 @@
 //! # }
 //! ```
 
+mod object;
 mod params;
 mod watch;
 
@@ -34,6 +35,7 @@ use k8s_openapi::{NamespaceResourceScope, Resource};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+pub use object::Object;
 pub use params::{
     DeleteParams, EvictParams, FieldValidation, ListParams, Patch, PatchParams, PostParams,
     Preconditions, PropagationPolicy, ResourceVersionMatch, WatchParams,

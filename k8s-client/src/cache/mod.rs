@@ -1,0 +1,1 @@
+//! Reflectors, stores with indexers, shared informers and listers (client-go `tools/cache`).

@@ -1,0 +1,1 @@
+//! What the server serves: versions, groups, resources; memory and disk caches; kind/resource mapping; version-skew checks.

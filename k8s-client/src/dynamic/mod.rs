@@ -1,0 +1,1 @@
+//! Untyped objects addressed by group/version/resource: the dynamic client.

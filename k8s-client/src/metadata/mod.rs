@@ -1,0 +1,1 @@
+//! Metadata-only access to any resource (`PartialObjectMetadata`).

@@ -1,0 +1,1 @@
+//! Streaming subresources over upgraded connections: exec, attach, port-forward, logs.

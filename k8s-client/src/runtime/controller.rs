@@ -1,0 +1,1 @@
+//! The controller loop: informers feed keys to a work queue, workers reconcile them.

@@ -1,0 +1,1 @@
+//! Watch utilities: a retrying watcher and `wait_until` helpers.

@@ -1,0 +1,1 @@
+//! Work queues: dedupe, one worker per key, delaying and rate-limited queues.

@@ -1,0 +1,1 @@
+//! A private control plane per test, for tests that restart or reconfigure the server.

@@ -1,0 +1,1 @@
+//! KWOK helpers: fake nodes and pods whose exec/logs/attach/port-forward work.
