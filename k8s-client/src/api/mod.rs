@@ -22,6 +22,7 @@
 
 mod object;
 mod params;
+mod resource;
 mod watch;
 
 use std::fmt;
@@ -39,6 +40,9 @@ pub use object::Object;
 pub use params::{
     DeleteParams, EvictParams, FieldValidation, ListParams, Patch, PatchParams, PostParams,
     Preconditions, PropagationPolicy, ResourceVersionMatch, WatchParams,
+};
+pub use resource::{
+    join_api_version, split_api_version, ApiResource, GroupVersionKind, GroupVersionResource,
 };
 pub use watch::{decode_stream, Bookmark, WatchEvent, INITIAL_EVENTS_END_ANNOTATION};
 
