@@ -110,9 +110,10 @@ async fn churn(mode: WatchListMode) {
         .iter()
         .map(|o| (o.key(), o.resource_version().unwrap_or_default().to_string()))
         .collect();
+    let per_writer = OBJECTS / WRITERS;
     assert_eq!(
         truth.keys().filter(|k| k.contains("/churn-")).count(),
-        OBJECTS - OBJECTS / WRITERS / 3 * WRITERS - WRITERS,
+        WRITERS * (per_writer - per_writer.div_ceil(3)),
         "the writers did not leave the expected objects"
     );
 
@@ -161,15 +162,17 @@ async fn churn(mode: WatchListMode) {
     assert!(stats.lists >= 1, "{stats:?}");
     match mode {
         WatchListMode::Off => {
+            // The first list asks for resourceVersion 0, which the watch cache serves whole
+            // (as for client-go); pagination is exercised in cache_private.rs.
             assert_eq!(stats.streaming_lists, 0, "{stats:?}");
-            assert!(stats.list_pages >= 4, "the initial list was not paginated: {stats:?}");
+            assert!(stats.list_pages >= 1, "{stats:?}");
         }
         WatchListMode::Auto => {
             if server_minor(&client).await >= 34 {
                 assert!(stats.streaming_lists >= 1, "no streaming list: {stats:?}");
             } else {
                 assert!(stats.streaming_refused >= 1, "{stats:?}");
-                assert!(stats.list_pages >= 4, "{stats:?}");
+                assert!(stats.list_pages >= 1, "{stats:?}");
             }
         }
     }

@@ -80,6 +80,7 @@ async fn expired_resource_version_makes_the_reflector_relist() {
         api.clone(),
         InformerOptions::default()
             .labels("kind=watched")
+            .page_size(2)
             .min_watch_timeout(Duration::from_secs(1)),
     );
     informer.start();
@@ -110,6 +111,8 @@ async fn expired_resource_version_makes_the_reflector_relist() {
     converged(&informer, &api, "kind=watched").await;
     let stats = informer.stats();
     assert!(stats.lists >= 2, "no relist after the 410: {stats:?}");
+    // Without the watch cache every list is served by etcd, in pages of 2.
+    assert!(stats.list_pages >= 3 * stats.lists, "lists were not paginated: {stats:?}");
     eprintln!("expired after {n} noise writes; stats {stats:?}");
 }
 
