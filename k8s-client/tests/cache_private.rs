@@ -7,7 +7,11 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use k8s_client::api::{DeleteParams, ListParams, Object, Patch, PatchParams, PostParams};
-use k8s_client::cache::{Event, InformerOptions, SharedInformer};
+use futures::future::BoxFuture;
+use k8s_client::api::{ObjectList, WatchParams};
+use k8s_client::cache::{
+    BoxWatchStream, Event, InformerOptions, ListWatch, SharedInformer, WatchListMode,
+};
 use k8s_client::{Api, Client};
 use k8s_client_testsupport::controlplane::PrivateControlPlane;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
@@ -80,6 +84,7 @@ async fn expired_resource_version_makes_the_reflector_relist() {
         api.clone(),
         InformerOptions::default()
             .labels("kind=watched")
+            .watch_list(WatchListMode::Off)
             .page_size(2)
             .min_watch_timeout(Duration::from_secs(1)),
     );
@@ -116,6 +121,47 @@ async fn expired_resource_version_makes_the_reflector_relist() {
     eprintln!("expired after {n} noise writes; stats {stats:?}");
 }
 
+/// The real API behind a gate the test can close: list and watch calls wait while it is
+/// closed. It keeps the informer away from the server while the test changes things.
+#[derive(Clone)]
+struct Gated {
+    api: Api<ConfigMap>,
+    open: Arc<tokio::sync::watch::Sender<bool>>,
+}
+
+impl Gated {
+    async fn wait_open(&self) {
+        let mut rx = self.open.subscribe();
+        let _ = rx.wait_for(|open| *open).await;
+    }
+}
+
+impl ListWatch for Gated {
+    type Object = ConfigMap;
+    fn list<'a>(
+        &'a self,
+        params: &'a ListParams,
+    ) -> BoxFuture<'a, k8s_client::Result<ObjectList<ConfigMap>>> {
+        Box::pin(async move {
+            self.wait_open().await;
+            self.api.list(params).await
+        })
+    }
+    fn watch<'a>(
+        &'a self,
+        params: &'a WatchParams,
+        resource_version: &'a str,
+    ) -> BoxFuture<'a, k8s_client::Result<BoxWatchStream<ConfigMap>>> {
+        Box::pin(async move {
+            self.wait_open().await;
+            ListWatch::watch(&self.api, params, resource_version).await
+        })
+    }
+    fn describe(&self) -> String {
+        format!("gated {}", self.api.describe())
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 enum Last {
     Present(String),
@@ -133,7 +179,12 @@ async fn informer_recovers_from_a_control_plane_restart() {
             .await
             .unwrap();
     }
-    let informer = SharedInformer::new(api.clone(), InformerOptions::default());
+    let gate = Arc::new(tokio::sync::watch::channel(true).0);
+    let source = Gated {
+        api: api.clone(),
+        open: gate.clone(),
+    };
+    let informer = SharedInformer::new(source, InformerOptions::default());
     let last: Arc<Mutex<HashMap<String, Last>>> = Arc::default();
     let l = last.clone();
     let _reg = informer.add_handler(move |ev: Event<ConfigMap>| {
@@ -154,9 +205,11 @@ async fn informer_recovers_from_a_control_plane_restart() {
         .expect("no sync within 30 s");
     let before = informer.stats();
 
+    // The informer's next list or watch waits for the gate, so the changes below happen
+    // while it is disconnected.
+    gate.send_replace(false);
     cp.stop().await;
     cp.start_again().await;
-    // Right after the restart (the informer is still backing off): delete, update, create.
     let fresh: Api<ConfigMap> = Api::namespaced(cp.client().await, "restart");
     for i in 0..3 {
         fresh
@@ -175,6 +228,7 @@ async fn informer_recovers_from_a_control_plane_restart() {
             .await
             .unwrap();
     }
+    gate.send_replace(true);
     converged(&informer, &fresh, "").await;
 
     let truth = snapshot(fresh.list(&ListParams::default()).await.unwrap().items.iter());
@@ -197,7 +251,20 @@ async fn informer_recovers_from_a_control_plane_restart() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let after = informer.stats();
-    assert!(after.errors > before.errors, "the outage went unnoticed: {after:?}");
+    assert!(after.watches > before.watches, "no new watch: {after:?}");
+    // The restarted server's watch cache starts after our resourceVersion: the watch
+    // expires, the relist finds the deleted objects gone, and tombstones report them.
+    if after.expired > before.expired {
+        assert!(after.lists > before.lists, "{after:?}");
+        let seen = last.lock().unwrap().clone();
+        for i in 0..3 {
+            assert_eq!(
+                seen.get(&format!("restart/a-{i}")),
+                Some(&Last::Deleted { tombstone: true }),
+                "{seen:?}"
+            );
+        }
+    }
     eprintln!(
         "restart: stats before {before:?}, after {after:?}; deletes: {:?}",
         (0..3)
