@@ -152,6 +152,7 @@ fn pod(i: usize) -> Pod {
             "dnsPolicy": "ClusterFirst",
             "securityContext": {"runAsNonRoot": true, "runAsUser": 1000, "fsGroup": 2000},
             "schedulerName": "default-scheduler",
+            "serviceAccountName": "default",
             "enableServiceLinks": true
         }
     }))
@@ -207,9 +208,23 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .create(&PostParams::default(), &ns)
         .await?;
     let api: Api<Pod> = Api::namespaced(client.clone(), &ns_name);
+    let outcome = run(&api, &args).await;
+    if !args.keep {
+        Api::<Namespace>::all(client)
+            .delete(&ns_name, &DeleteParams::default())
+            .await?;
+        println!("deleted namespace {ns_name}");
+    }
+    outcome
+}
 
+async fn run(api: &Api<Pod>, args: &Args) -> Result<(), Box<dyn std::error::Error>> {
+    let ns_name = api.namespace().unwrap_or_default();
+    // One first, so a template the server rejects fails at once.
+    api.create(&PostParams::default().field_manager("kube-controller-manager"), &pod(0))
+        .await?;
     let started = Instant::now();
-    let creates = futures::stream::iter(0..args.pods)
+    let creates = futures::stream::iter(1..args.pods)
         .map(|i| {
             let api = api.clone();
             async move {
@@ -242,28 +257,22 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let n = args.pods;
     let off = WatchListMode::Off;
-    measure(&api, n, "list+watch, as served", InformerOptions::default().watch_list(off)).await;
+    measure(api, n, "list+watch, as served", InformerOptions::default().watch_list(off)).await;
     measure(
-        &api,
+        api,
         n,
         "list+watch, managedFields stripped",
         InformerOptions::default().watch_list(off).transform(strip_managed_fields()),
     )
     .await;
-    measure(&api, n, "streaming list (if served), as served", InformerOptions::default()).await;
+    measure(api, n, "streaming list (if served), as served", InformerOptions::default()).await;
     measure(
-        &api,
+        api,
         n,
         "streaming list (if served), stripped",
         InformerOptions::default().transform(strip_managed_fields()),
     )
     .await;
 
-    if !args.keep {
-        Api::<Namespace>::all(client)
-            .delete(&ns_name, &DeleteParams::default())
-            .await?;
-        println!("deleted namespace {ns_name}");
-    }
     Ok(())
 }
