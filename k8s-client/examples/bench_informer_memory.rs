@@ -52,7 +52,10 @@ unsafe impl GlobalAlloc for Counting {
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         let p = unsafe { System.realloc(ptr, layout, new_size) };
         if !p.is_null() {
-            LIVE.fetch_add(new_size as isize - layout.size() as isize, Ordering::Relaxed);
+            LIVE.fetch_add(
+                new_size as isize - layout.size() as isize,
+                Ordering::Relaxed,
+            );
         }
         p
     }
@@ -69,6 +72,7 @@ struct Args {
     kubeconfig: Option<PathBuf>,
     pods: usize,
     keep: bool,
+    namespace: Option<String>,
 }
 
 fn args() -> Result<Args, String> {
@@ -76,23 +80,35 @@ fn args() -> Result<Args, String> {
         kubeconfig: None,
         pods: 10_000,
         keep: false,
+        namespace: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
         match arg.as_str() {
-            "--kubeconfig" => a.kubeconfig = Some(it.next().ok_or("--kubeconfig needs a path")?.into()),
+            "--kubeconfig" => {
+                a.kubeconfig = Some(it.next().ok_or("--kubeconfig needs a path")?.into())
+            }
             "--pods" => {
                 let n = it.next().ok_or("--pods needs a number")?;
-                a.pods = n.parse().map_err(|_| format!("--pods: {n:?} is not a number"))?;
+                a.pods = n
+                    .parse()
+                    .map_err(|_| format!("--pods: {n:?} is not a number"))?;
             }
             "--keep" => a.keep = true,
-            other => return Err(format!("unknown argument {other:?} (use --kubeconfig PATH, --pods N, --keep)")),
+            "--namespace" => a.namespace = Some(it.next().ok_or("--namespace needs a name")?),
+            other => {
+                return Err(format!(
+                    "unknown argument {other:?} (use --kubeconfig PATH, --pods N, --keep, \
+                     --namespace NS to reuse the Pods of an earlier --keep run)"
+                ))
+            }
         }
     }
     Ok(a)
 }
 
-/// A Pod as a Deployment would make it.
+/// A Pod as a Deployment would make it (without the owner reference: the garbage collector
+/// would delete Pods whose ReplicaSet does not exist).
 fn pod(i: usize) -> Pod {
     let hash = "7d9f8c6b5";
     serde_json::from_value(json!({
@@ -103,11 +119,7 @@ fn pod(i: usize) -> Pod {
                 "kubectl.kubernetes.io/restartedAt": "2026-01-01T00:00:00Z",
                 "prometheus.io/scrape": "true",
                 "prometheus.io/port": "9090"
-            },
-            "ownerReferences": [{
-                "apiVersion": "apps/v1", "kind": "ReplicaSet", "name": format!("web-{hash}"),
-                "uid": "6f1c2a3e-9b7d-4c1e-8f2a-1234567890ab", "controller": true, "blockOwnerDeletion": true
-            }]
+            }
         },
         "spec": {
             "containers": [{
@@ -171,10 +183,21 @@ async fn measure(api: &Api<Pod>, n: usize, label: &str, options: InformerOptions
     let informer = SharedInformer::new(api.clone(), options);
     informer.start();
     informer.wait_for_sync().await;
+    // The first list may be served (at resourceVersion 0) from a watch cache that is behind:
+    // wait for the watch to bring the rest.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while informer.store().len() < n {
+        if Instant::now() > deadline {
+            println!(
+                "{label}: the store has {} pods after 120 s, expected {n}",
+                informer.store().len()
+            );
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let synced = started.elapsed();
     let after = settle().await;
-    let cached = informer.store().len();
-    assert_eq!(cached, n, "the store has {cached} pods, expected {n}");
     let stats = informer.stats();
     let per_pod = (after - before) as f64 / n as f64;
     println!(
@@ -201,14 +224,20 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     config.rate_limit = None;
     let client = Client::try_from(config)?;
-    let ns_name = format!("bench-mem-{}", std::process::id());
-    let mut ns = Namespace::default();
-    ns.metadata.name = Some(ns_name.clone());
-    Api::<Namespace>::all(client.clone())
-        .create(&PostParams::default(), &ns)
-        .await?;
+    let reuse = args.namespace.is_some();
+    let ns_name = args
+        .namespace
+        .clone()
+        .unwrap_or_else(|| format!("bench-mem-{}", std::process::id()));
+    if !reuse {
+        let mut ns = Namespace::default();
+        ns.metadata.name = Some(ns_name.clone());
+        Api::<Namespace>::all(client.clone())
+            .create(&PostParams::default(), &ns)
+            .await?;
+    }
     let api: Api<Pod> = Api::namespaced(client.clone(), &ns_name);
-    let outcome = run(&api, &args).await;
+    let outcome = run(&api, &args, reuse).await;
     if !args.keep {
         Api::<Namespace>::all(client)
             .delete(&ns_name, &DeleteParams::default())
@@ -218,29 +247,46 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     outcome
 }
 
-async fn run(api: &Api<Pod>, args: &Args) -> Result<(), Box<dyn std::error::Error>> {
+async fn create_pods(api: &Api<Pod>, n: usize) -> Result<(), Box<dyn std::error::Error>> {
     let ns_name = api.namespace().unwrap_or_default();
     // One first, so a template the server rejects fails at once.
-    api.create(&PostParams::default().field_manager("kube-controller-manager"), &pod(0))
-        .await?;
+    api.create(
+        &PostParams::default().field_manager("kube-controller-manager"),
+        &pod(0),
+    )
+    .await?;
     let started = Instant::now();
-    let creates = futures::stream::iter(1..args.pods)
+    let creates = futures::stream::iter(1..n)
         .map(|i| {
             let api = api.clone();
             async move {
-                api.create(&PostParams::default().field_manager("kube-controller-manager"), &pod(i))
-                    .await
+                api.create(
+                    &PostParams::default().field_manager("kube-controller-manager"),
+                    &pod(i),
+                )
+                .await
             }
         })
         .buffer_unordered(32);
     let results: Vec<_> = creates.collect().await;
     let failed = results.iter().filter(|r| r.is_err()).count();
     if let Some(Err(e)) = results.iter().find(|r| r.is_err()) {
-        return Err(format!("{failed} of {} creates failed, first: {e}", args.pods).into());
+        return Err(format!("{failed} of {} creates failed, first: {e}", n).into());
     }
     drop(results);
-    println!("created {} pods in {ns_name} in {:.1?}", args.pods, started.elapsed());
+    println!(
+        "created {} pods in {ns_name} in {:.1?}",
+        n,
+        started.elapsed()
+    );
 
+    Ok(())
+}
+
+async fn run(api: &Api<Pod>, args: &Args, reuse: bool) -> Result<(), Box<dyn std::error::Error>> {
+    if !reuse {
+        create_pods(api, args.pods).await?;
+    }
     // For scale: the size of one Pod as JSON, as the server sends it.
     let sample = api.list(&ListParams::default().limit(1)).await?;
     if let Some(p) = sample.items.first() {
@@ -257,15 +303,29 @@ async fn run(api: &Api<Pod>, args: &Args) -> Result<(), Box<dyn std::error::Erro
 
     let n = args.pods;
     let off = WatchListMode::Off;
-    measure(api, n, "list+watch, as served", InformerOptions::default().watch_list(off)).await;
+    measure(
+        api,
+        n,
+        "list+watch, as served",
+        InformerOptions::default().watch_list(off),
+    )
+    .await;
     measure(
         api,
         n,
         "list+watch, managedFields stripped",
-        InformerOptions::default().watch_list(off).transform(strip_managed_fields()),
+        InformerOptions::default()
+            .watch_list(off)
+            .transform(strip_managed_fields()),
     )
     .await;
-    measure(api, n, "streaming list (if served), as served", InformerOptions::default()).await;
+    measure(
+        api,
+        n,
+        "streaming list (if served), as served",
+        InformerOptions::default(),
+    )
+    .await;
     measure(
         api,
         n,

@@ -55,7 +55,9 @@ async fn writer(api: Api<ConfigMap>, id: usize) {
     }
     for (i, name) in names.iter().enumerate() {
         let patch = Patch::Merge(serde_json::json!({"data": {"v": format!("{i}")}}));
-        api.patch(name, &PatchParams::default(), &patch).await.unwrap();
+        api.patch(name, &PatchParams::default(), &patch)
+            .await
+            .unwrap();
         if i % 3 == 0 {
             api.delete(name, &DeleteParams::default()).await.unwrap();
         }
@@ -70,7 +72,11 @@ async fn churn(mode: WatchListMode) {
     let pre: Vec<_> = (0..PRE_EXISTING)
         .map(|i| {
             let api = api.clone();
-            async move { api.create(&PostParams::default(), &cm(&format!("pre-{i}"))).await.unwrap() }
+            async move {
+                api.create(&PostParams::default(), &cm(&format!("pre-{i}")))
+                    .await
+                    .unwrap()
+            }
         })
         .collect();
     futures::future::join_all(pre).await;
@@ -108,7 +114,12 @@ async fn churn(mode: WatchListMode) {
     let truth: BTreeMap<String, String> = truth
         .items
         .iter()
-        .map(|o| (o.key(), o.resource_version().unwrap_or_default().to_string()))
+        .map(|o| {
+            (
+                o.key(),
+                o.resource_version().unwrap_or_default().to_string(),
+            )
+        })
         .collect();
     let per_writer = OBJECTS / WRITERS;
     assert_eq!(
@@ -123,19 +134,29 @@ async fn churn(mode: WatchListMode) {
             .store()
             .list()
             .iter()
-            .map(|o| (o.key(), o.resource_version().unwrap_or_default().to_string()))
+            .map(|o| {
+                (
+                    o.key(),
+                    o.resource_version().unwrap_or_default().to_string(),
+                )
+            })
             .collect();
         let handler_problems = {
             let last = last.lock().unwrap();
             let mut problems = Vec::new();
             for (key, rv) in &truth {
                 if last.get(key) != Some(&Last::Present(rv.clone())) {
-                    problems.push(format!("{key}: handler saw {:?}, server has {rv}", last.get(key)));
+                    problems.push(format!(
+                        "{key}: handler saw {:?}, server has {rv}",
+                        last.get(key)
+                    ));
                 }
             }
             for (key, state) in last.iter() {
                 if !truth.contains_key(key) && *state != Last::Deleted {
-                    problems.push(format!("{key}: deleted on the server, handler's last is {state:?}"));
+                    problems.push(format!(
+                        "{key}: deleted on the server, handler's last is {state:?}"
+                    ));
                 }
             }
             problems
@@ -144,8 +165,16 @@ async fn churn(mode: WatchListMode) {
             break;
         }
         if Instant::now() > deadline {
-            let missing: Vec<_> = truth.iter().filter(|(k, v)| store.get(*k) != Some(v)).take(5).collect();
-            let extra: Vec<_> = store.keys().filter(|k| !truth.contains_key(*k)).take(5).collect();
+            let missing: Vec<_> = truth
+                .iter()
+                .filter(|(k, v)| store.get(*k) != Some(v))
+                .take(5)
+                .collect();
+            let extra: Vec<_> = store
+                .keys()
+                .filter(|k| !truth.contains_key(*k))
+                .take(5)
+                .collect();
             panic!(
                 "the informer did not converge within 60 s ({mode:?}): store has {} objects, \
                  server {}; differing: {missing:?}; extra: {extra:?}; handler: {:?}; stats {:?}",
@@ -158,7 +187,10 @@ async fn churn(mode: WatchListMode) {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let stats = informer.stats();
-    eprintln!("{mode:?}: writers took {wrote:?}; converged {:?} after; stats {stats:?}", started.elapsed() - wrote);
+    eprintln!(
+        "{mode:?}: writers took {wrote:?}; converged {:?} after; stats {stats:?}",
+        started.elapsed() - wrote
+    );
     assert!(stats.lists >= 1, "{stats:?}");
     match mode {
         WatchListMode::Off => {

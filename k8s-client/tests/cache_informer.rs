@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use k8s_client::api::{DeleteParams, Object, PatchParams, Patch, PostParams};
+use k8s_client::api::{DeleteParams, Object, Patch, PatchParams, PostParams};
 use k8s_client::cache::{
     strip_managed_fields, DeletedObject, Event, InformerFactory, InformerOptions, SharedInformer,
 };
@@ -37,7 +37,10 @@ fn app(o: &ConfigMap) -> Option<String> {
 async fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     while !cond() {
-        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
@@ -63,9 +66,7 @@ async fn handlers_late_handlers_deletes_indexers_and_listers() {
     informer
         .add_indexer(
             "app",
-            Arc::new(|c: &ConfigMap| {
-                app(c).into_iter().collect()
-            }),
+            Arc::new(|c: &ConfigMap| app(c).into_iter().collect()),
         )
         .unwrap();
     let early: Arc<Mutex<Vec<String>>> = Arc::default();
@@ -95,7 +96,10 @@ async fn handlers_late_handlers_deletes_indexers_and_listers() {
     assert_eq!(initial, ["add a", "add b", "add c"]);
 
     // The transform ran before caching.
-    let a = informer.store().get_by_key(&format!("{}/a", ns.name)).unwrap();
+    let a = informer
+        .store()
+        .get_by_key(&format!("{}/a", ns.name))
+        .unwrap();
     assert!(a.metadata.managed_fields.is_none());
 
     // Indexer and lister.
@@ -109,7 +113,10 @@ async fn handlers_late_handlers_deletes_indexers_and_listers() {
     web.sort();
     assert_eq!(web, ["a", "b"]);
     let lister = informer.lister().by_namespace(&ns.name);
-    assert_eq!(lister.list_selected("app in (db),!missing").unwrap().len(), 1);
+    assert_eq!(
+        lister.list_selected("app in (db),!missing").unwrap().len(),
+        1
+    );
     assert_eq!(lister.list_selected("app!=web").unwrap().len(), 2); // c and kube-root-ca.crt
     assert!(lister.list_selected("app in (").is_err());
     assert!(lister.get("a").is_some());
@@ -158,10 +165,8 @@ async fn factory_shares_informers_and_waits_for_all() {
     let one = factory.namespaced_informer::<ConfigMap>(&ns.name);
     let two = factory.namespaced_informer::<ConfigMap>(&ns.name);
     assert!(one.ptr_eq(&two));
-    let labelled = factory.informer_with_options(
-        api.clone(),
-        InformerOptions::default().labels("app=web"),
-    );
+    let labelled =
+        factory.informer_with_options(api.clone(), InformerOptions::default().labels("app=web"));
     assert!(!labelled.ptr_eq(&one));
     assert!(!factory.has_synced());
     factory.start();

@@ -6,8 +6,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use k8s_client::api::{DeleteParams, ListParams, Object, Patch, PatchParams, PostParams};
 use futures::future::BoxFuture;
+use k8s_client::api::{DeleteParams, ListParams, Object, Patch, PatchParams, PostParams};
 use k8s_client::api::{ObjectList, WatchParams};
 use k8s_client::cache::{
     BoxWatchStream, Event, InformerOptions, ListWatch, SharedInformer, WatchListMode,
@@ -33,8 +33,13 @@ async fn namespace(client: &Client, name: &str) {
 }
 
 fn snapshot<'a>(objs: impl Iterator<Item = &'a ConfigMap>) -> BTreeMap<String, String> {
-    objs.map(|o| (o.key(), o.resource_version().unwrap_or_default().to_string()))
-        .collect()
+    objs.map(|o| {
+        (
+            o.key(),
+            o.resource_version().unwrap_or_default().to_string(),
+        )
+    })
+    .collect()
 }
 
 /// Waits until the informer's store equals a fresh list of `api` (with `labels`).
@@ -64,8 +69,8 @@ async fn converged(informer: &SharedInformer<ConfigMap>, api: &Api<ConfigMap>, l
 async fn expired_resource_version_makes_the_reflector_relist() {
     // Without the watch cache, watches are served by etcd, which answers a compacted
     // revision with 410 Expired; compaction runs every second.
-    let cp = PrivateControlPlane::start(&["--watch-cache=false", "--etcd-compaction-interval=1s"])
-        .await;
+    let cp =
+        PrivateControlPlane::start(&["--watch-cache=false", "--etcd-compaction-interval=1s"]).await;
     let client = cp.client().await;
     namespace(&client, "expiry").await;
     let api: Api<ConfigMap> = Api::namespaced(client.clone(), "expiry");
@@ -117,7 +122,10 @@ async fn expired_resource_version_makes_the_reflector_relist() {
     let stats = informer.stats();
     assert!(stats.lists >= 2, "no relist after the 410: {stats:?}");
     // Without the watch cache every list is served by etcd, in pages of 2.
-    assert!(stats.list_pages >= 3 * stats.lists, "lists were not paginated: {stats:?}");
+    assert!(
+        stats.list_pages >= 3 * stats.lists,
+        "lists were not paginated: {stats:?}"
+    );
     eprintln!("expired after {n} noise writes; stats {stats:?}");
 }
 
@@ -231,12 +239,22 @@ async fn informer_recovers_from_a_control_plane_restart() {
     gate.send_replace(true);
     converged(&informer, &fresh, "").await;
 
-    let truth = snapshot(fresh.list(&ListParams::default()).await.unwrap().items.iter());
+    let truth = snapshot(
+        fresh
+            .list(&ListParams::default())
+            .await
+            .unwrap()
+            .items
+            .iter(),
+    );
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let seen = last.lock().unwrap().clone();
         let deletes_ok = (0..3).all(|i| {
-            matches!(seen.get(&format!("restart/a-{i}")), Some(Last::Deleted { .. }))
+            matches!(
+                seen.get(&format!("restart/a-{i}")),
+                Some(Last::Deleted { .. })
+            )
         });
         let present_ok = truth
             .iter()

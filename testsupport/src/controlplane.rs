@@ -82,8 +82,7 @@ impl PrivateControlPlane {
             std::process::id(),
             COUNTER.fetch_add(1, Ordering::Relaxed)
         ));
-        std::fs::create_dir_all(&dir)
-            .unwrap_or_else(|e| panic!("creating {}: {e}", dir.display()));
+        std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("creating {}: {e}", dir.display()));
         let mut cp = PrivateControlPlane {
             bin,
             dir,
@@ -131,7 +130,10 @@ impl PrivateControlPlane {
     /// (Re)starts the control plane (same port, data, certificates and tokens as before)
     /// and waits until it is ready.
     pub async fn start_again(&mut self) {
-        assert!(self.child.is_none(), "the private control plane is running already");
+        assert!(
+            self.child.is_none(),
+            "the private control plane is running already"
+        );
         let ready = self.dir.join("ready");
         let _ = std::fs::remove_file(&ready);
         let log_path = self.dir.join("testcluster.log");

@@ -65,14 +65,23 @@ mod tests {
         let mut b = Backoff::default();
         let t0 = Instant::now();
         let d1 = b.next_at(t0);
-        assert!(d1 >= Duration::from_millis(800) && d1 <= Duration::from_millis(1600), "{d1:?}");
+        assert!(
+            d1 >= Duration::from_millis(800) && d1 <= Duration::from_millis(1600),
+            "{d1:?}"
+        );
         let d2 = b.next_at(t0 + Duration::from_secs(1));
-        assert!(d2 >= Duration::from_millis(1600) && d2 <= Duration::from_millis(3200), "{d2:?}");
+        assert!(
+            d2 >= Duration::from_millis(1600) && d2 <= Duration::from_millis(3200),
+            "{d2:?}"
+        );
         for i in 0..10 {
             let d = b.next_at(t0 + Duration::from_secs(2 + i));
             assert!(d <= Duration::from_secs(30));
         }
-        assert_eq!(b.next_at(t0 + Duration::from_secs(20)), Duration::from_secs(30));
+        assert_eq!(
+            b.next_at(t0 + Duration::from_secs(20)),
+            Duration::from_secs(30)
+        );
         let after_calm = b.next_at(t0 + Duration::from_secs(200));
         assert!(after_calm <= Duration::from_millis(1600), "{after_calm:?}");
     }

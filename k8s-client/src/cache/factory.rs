@@ -186,7 +186,10 @@ impl InformerFactory {
         };
         let mut informers = self.lock();
         if let Some(existing) = informers.get(&key) {
-            if let Some(informer) = existing.as_any().downcast_ref::<SharedInformer<S::Object>>() {
+            if let Some(informer) = existing
+                .as_any()
+                .downcast_ref::<SharedInformer<S::Object>>()
+            {
                 return informer.clone();
             }
         }

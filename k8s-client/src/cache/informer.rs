@@ -470,7 +470,8 @@ impl<K: Object + Send + Sync + 'static> SharedInformer<K> {
         let resync_task = resync.filter(|p| !p.is_zero()).map(|period| {
             let weak = Arc::downgrade(&self.inner);
             tokio::spawn(async move {
-                let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+                let mut ticks =
+                    tokio::time::interval_at(tokio::time::Instant::now() + period, period);
                 loop {
                     ticks.tick().await;
                     match weak.upgrade() {
@@ -583,7 +584,11 @@ mod tests {
             ),
             Event::Deleted(DeletedObject::Known(o)) => format!("delete {}", o.key()),
             Event::Deleted(DeletedObject::FinalStateUnknown(t)) => {
-                format!("tombstone {}@{}", t.key, t.obj.resource_version().unwrap_or(""))
+                format!(
+                    "tombstone {}@{}",
+                    t.key,
+                    t.obj.resource_version().unwrap_or("")
+                )
             }
         }
     }
@@ -591,7 +596,9 @@ mod tests {
     fn recorder() -> (Arc<Mutex<Vec<String>>>, impl EventHandler<ConfigMap>) {
         let seen: Arc<Mutex<Vec<String>>> = Arc::default();
         let s = seen.clone();
-        (seen, move |ev: Event<ConfigMap>| lock(&s).push(describe(&ev)))
+        (seen, move |ev: Event<ConfigMap>| {
+            lock(&s).push(describe(&ev))
+        })
     }
 
     async fn wait_for(seen: &Arc<Mutex<Vec<String>>>, n: usize) -> Vec<String> {
@@ -679,7 +686,10 @@ mod tests {
         let (resynced, handler) = recorder();
         let _reg = informer.add_handler_with_resync(handler, Some(Duration::from_millis(50)));
         let events = wait_for(&resynced, 3).await;
-        assert_eq!(events, ["add ns/b@11", "update ns/b@11->11", "update ns/b@11->11"]);
+        assert_eq!(
+            events,
+            ["add ns/b@11", "update ns/b@11->11", "update ns/b@11->11"]
+        );
         assert!(lock(&removed).is_empty());
     }
 }

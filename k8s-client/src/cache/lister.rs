@@ -40,7 +40,9 @@ impl<K> Clone for Lister<K> {
 
 impl<K: Object> fmt::Debug for Lister<K> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Lister").field("store", &self.store).finish()
+        f.debug_struct("Lister")
+            .field("store", &self.store)
+            .finish()
     }
 }
 

@@ -45,11 +45,13 @@ mod transform;
 
 pub use error::CacheError;
 pub use factory::InformerFactory;
-pub use handler::{DeletedFinalStateUnknown, DeletedObject, Event, EventHandler, HandlerRegistration};
+pub use handler::{
+    DeletedFinalStateUnknown, DeletedObject, Event, EventHandler, HandlerRegistration,
+};
 pub use informer::{InformerOptions, SharedInformer, WatchListMode};
 pub use lister::{Lister, NamespaceLister};
 pub use reflector::ReflectorStats;
 pub use selector::{Requirement, Selector};
 pub use source::{BoxWatchStream, ListWatch};
-pub use store::{IndexFn, Store, StoreWriter, Change, NAMESPACE_INDEX};
+pub use store::{Change, IndexFn, Store, StoreWriter, NAMESPACE_INDEX};
 pub use transform::{strip_managed_fields, Transform};

@@ -672,7 +672,10 @@ mod tests {
     fn bookmark(rv: &str, end: bool) -> WatchEvent<ConfigMap> {
         let mut annotations = BTreeMap::new();
         if end {
-            annotations.insert(INITIAL_EVENTS_END_ANNOTATION.to_string(), "true".to_string());
+            annotations.insert(
+                INITIAL_EVENTS_END_ANNOTATION.to_string(),
+                "true".to_string(),
+            );
         }
         WatchEvent::Bookmark(Bookmark {
             resource_version: rv.into(),
@@ -718,7 +721,9 @@ mod tests {
         assert_eq!(p.limit, Some(500));
         assert_eq!(p.resource_version.as_deref(), Some("0"));
         assert_eq!(p.resource_version_match, None);
-        assert!(m.on_list(Ok(page(vec![cm("a", "1")], "10", Some("tok")))).is_none());
+        assert!(m
+            .on_list(Ok(page(vec![cm("a", "1")], "10", Some("tok"))))
+            .is_none());
         let p = expect_list(&mut m);
         assert_eq!(p.continue_token.as_deref(), Some("tok"));
         assert_eq!(p.resource_version, None);
@@ -749,10 +754,16 @@ mod tests {
         expect_list(&mut m);
         m.on_list(Ok(page(vec![], "10", None)));
         expect_watch(&mut m);
-        assert_eq!(m.on_event(Ok(WatchEvent::Added(cm("a", "11")))), Some(Output::Apply(cm("a", "11"))));
+        assert_eq!(
+            m.on_event(Ok(WatchEvent::Added(cm("a", "11")))),
+            Some(Output::Apply(cm("a", "11")))
+        );
         assert_eq!(m.on_event(Ok(bookmark("15", false))), None);
         assert_eq!(m.resource_version(), "15");
-        assert_eq!(m.on_event(Ok(WatchEvent::Deleted(cm("a", "16")))), Some(Output::Delete(cm("a", "16"))));
+        assert_eq!(
+            m.on_event(Ok(WatchEvent::Deleted(cm("a", "16")))),
+            Some(Output::Delete(cm("a", "16")))
+        );
         m.on_watch_ended();
         // A watch that ends cleanly is reopened from the last resourceVersion, at once.
         let (_, rv) = expect_watch(&mut m);
@@ -778,7 +789,10 @@ mod tests {
         // Relist at once, not older than what we had.
         let p = expect_list(&mut m);
         assert_eq!(p.resource_version.as_deref(), Some("10"));
-        assert_eq!(p.resource_version_match, Some(ResourceVersionMatch::NotOlderThan));
+        assert_eq!(
+            p.resource_version_match,
+            Some(ResourceVersionMatch::NotOlderThan)
+        );
         // That is too old as well: list the newest.
         m.on_list(Err(api_err(410, "Expired")));
         let p = expect_list(&mut m);
@@ -831,11 +845,17 @@ mod tests {
         };
         let mut m = list_mode();
         expect_list(&mut m);
-        apply(m.on_list(Ok(page(vec![cm("a", "1"), cm("b", "2")], "10", None))).unwrap());
+        apply(
+            m.on_list(Ok(page(vec![cm("a", "1"), cm("b", "2")], "10", None)))
+                .unwrap(),
+        );
         expect_watch(&mut m);
         m.on_watch_failed(&api_err(410, "Expired"));
         expect_list(&mut m);
-        let changes = apply(m.on_list(Ok(page(vec![cm("b", "12"), cm("c", "13")], "20", None))).unwrap());
+        let changes = apply(
+            m.on_list(Ok(page(vec![cm("b", "12"), cm("c", "13")], "20", None)))
+                .unwrap(),
+        );
         let mut seen: Vec<String> = changes
             .iter()
             .map(|c| match c {
@@ -872,7 +892,10 @@ mod tests {
         }
         // The same watch goes on with changes.
         assert!(m.is_watching());
-        assert_eq!(m.on_event(Ok(WatchEvent::Modified(cm("b", "8")))), Some(Output::Apply(cm("b", "8"))));
+        assert_eq!(
+            m.on_event(Ok(WatchEvent::Modified(cm("b", "8")))),
+            Some(Output::Apply(cm("b", "8")))
+        );
         m.on_watch_ended();
         let (params, rv) = expect_watch(&mut m);
         assert!(!params.send_initial_events);

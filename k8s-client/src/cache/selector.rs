@@ -300,7 +300,10 @@ mod tests {
     use super::*;
 
     fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
@@ -364,7 +367,11 @@ mod tests {
             ("a in ()", 7),
         ] {
             match Selector::parse(bad) {
-                Err(CacheError::Selector { selector, position, message }) => {
+                Err(CacheError::Selector {
+                    selector,
+                    position,
+                    message,
+                }) => {
                     assert_eq!(selector, bad);
                     assert_eq!(position, at, "{bad:?}: {message}");
                 }

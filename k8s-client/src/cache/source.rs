@@ -25,7 +25,10 @@ pub trait ListWatch: Clone + Send + Sync + 'static {
     type Object: Object + Clone + DeserializeOwned + Send + Sync + 'static;
 
     /// Lists one page.
-    fn list<'a>(&'a self, params: &'a ListParams) -> BoxFuture<'a, Result<ObjectList<Self::Object>>>;
+    fn list<'a>(
+        &'a self,
+        params: &'a ListParams,
+    ) -> BoxFuture<'a, Result<ObjectList<Self::Object>>>;
 
     /// Starts a watch from `resource_version` (see [`Api::watch`]).
     fn watch<'a>(
@@ -66,7 +69,11 @@ where
 }
 
 /// `api_version/resource in namespace` (or `in all namespaces`).
-pub(crate) fn describe_resource(api_version: &str, resource: &str, namespace: Option<&str>) -> String {
+pub(crate) fn describe_resource(
+    api_version: &str,
+    resource: &str,
+    namespace: Option<&str>,
+) -> String {
     struct Scope<'a>(Option<&'a str>);
     impl fmt::Display for Scope<'_> {
         fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -227,7 +227,10 @@ impl<K: Object> Store<K> {
         if !inner.indexers.contains_key(index) {
             return Err(CacheError::UnknownIndex { name: index.into() });
         }
-        Ok(inner.indices.get(index).and_then(|values| values.get(value)))
+        Ok(inner
+            .indices
+            .get(index)
+            .and_then(|values| values.get(value)))
     }
 
     /// Adds an index, computed at once for the objects already stored and kept up to date
@@ -384,12 +387,21 @@ mod tests {
         let w = StoreWriter::new();
         let s = w.store();
         s.add_indexer("node", by_node()).unwrap();
-        assert!(matches!(w.apply(pod("a", "p1", Some("n1"), "1")), Change::Added(_)));
+        assert!(matches!(
+            w.apply(pod("a", "p1", Some("n1"), "1")),
+            Change::Added(_)
+        ));
         w.apply(pod("a", "p2", Some("n1"), "2"));
         w.apply(pod("b", "p1", None, "3"));
         assert_eq!(s.len(), 3);
-        assert_eq!(sorted(s.index_keys("node", "n1").unwrap()), ["a/p1", "a/p2"]);
-        assert_eq!(sorted(s.index_keys(NAMESPACE_INDEX, "a").unwrap()), ["a/p1", "a/p2"]);
+        assert_eq!(
+            sorted(s.index_keys("node", "n1").unwrap()),
+            ["a/p1", "a/p2"]
+        );
+        assert_eq!(
+            sorted(s.index_keys(NAMESPACE_INDEX, "a").unwrap()),
+            ["a/p1", "a/p2"]
+        );
 
         // Moving a pod to another node moves it in the index.
         match w.apply(pod("a", "p1", Some("n2"), "4")) {
@@ -403,7 +415,10 @@ mod tests {
         assert_eq!(s.index_keys("node", "n2").unwrap(), ["a/p1"]);
         assert_eq!(sorted(s.index_values("node").unwrap()), ["n1", "n2"]);
 
-        assert!(matches!(w.delete(pod("a", "p2", Some("n1"), "5")), Some(Change::Deleted(_))));
+        assert!(matches!(
+            w.delete(pod("a", "p2", Some("n1"), "5")),
+            Some(Change::Deleted(_))
+        ));
         assert!(w.delete(pod("a", "p2", Some("n1"), "5")).is_none());
         assert!(s.index_keys("node", "n1").unwrap().is_empty());
         assert_eq!(s.index_values("node").unwrap(), ["n2"]);
@@ -427,11 +442,15 @@ mod tests {
         let s = w.store();
         assert_eq!(
             s.by_index("node", "x").unwrap_err(),
-            CacheError::UnknownIndex { name: "node".into() }
+            CacheError::UnknownIndex {
+                name: "node".into()
+            }
         );
         assert_eq!(
             s.add_indexer(NAMESPACE_INDEX, by_node()).unwrap_err(),
-            CacheError::IndexExists { name: NAMESPACE_INDEX.into() }
+            CacheError::IndexExists {
+                name: NAMESPACE_INDEX.into()
+            }
         );
     }
 
@@ -450,7 +469,10 @@ mod tests {
         s.add_indexer("node", by_node()).unwrap();
         w.apply(pod("a", "keep", Some("n1"), "1"));
         w.apply(pod("a", "gone", Some("n1"), "2"));
-        let changes = w.replace(vec![pod("a", "keep", Some("n1"), "5"), pod("a", "new", Some("n2"), "6")]);
+        let changes = w.replace(vec![
+            pod("a", "keep", Some("n1"), "5"),
+            pod("a", "new", Some("n2"), "6"),
+        ]);
         let mut seen: Vec<String> = changes
             .iter()
             .map(|c| match c {
@@ -468,7 +490,10 @@ mod tests {
             })
             .collect();
         seen.sort();
-        assert_eq!(seen, ["added a/new", "updated a/keep 1->5", "vanished a/gone 2"]);
+        assert_eq!(
+            seen,
+            ["added a/new", "updated a/keep 1->5", "vanished a/gone 2"]
+        );
         assert_eq!(s.index_keys("node", "n1").unwrap(), ["a/keep"]);
         assert_eq!(s.index_keys("node", "n2").unwrap(), ["a/new"]);
         assert_eq!(s.len(), 2);
