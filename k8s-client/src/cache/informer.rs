@@ -567,8 +567,10 @@ mod tests {
     }
 
     fn list(items: Vec<ConfigMap>, rv: &str) -> ObjectList<ConfigMap> {
-        let mut l = ObjectList::default();
-        l.items = items;
+        let mut l = ObjectList {
+            items,
+            ..ObjectList::default()
+        };
         l.metadata.resource_version = Some(rv.into());
         l
     }

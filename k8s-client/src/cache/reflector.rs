@@ -649,8 +649,10 @@ mod tests {
     }
 
     fn page(items: Vec<ConfigMap>, rv: &str, cont: Option<&str>) -> ObjectList<ConfigMap> {
-        let mut l = ObjectList::default();
-        l.items = items;
+        let mut l = ObjectList {
+            items,
+            ..ObjectList::default()
+        };
         l.metadata.resource_version = Some(rv.into());
         l.metadata.continue_ = cont.map(String::from);
         l
