@@ -300,6 +300,22 @@ async fn run(api: &Api<Pod>, args: &Args, reuse: bool) -> Result<(), Box<dyn std
         println!("one pod as JSON: {json} bytes, of which managedFields {managed} bytes");
     }
     drop(sample);
+    // What the typed structs cost before any string or vector is allocated.
+    {
+        use k8s_openapi::api::core::v1::{Container, PodSpec, PodStatus, Volume};
+        use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+        use std::mem::size_of;
+        println!(
+            "inline struct sizes: Pod {} B, ObjectMeta {} B, PodSpec {} B, PodStatus {} B, \
+             Container {} B, Volume {} B",
+            size_of::<Pod>(),
+            size_of::<ObjectMeta>(),
+            size_of::<PodSpec>(),
+            size_of::<PodStatus>(),
+            size_of::<Container>(),
+            size_of::<Volume>()
+        );
+    }
 
     let n = args.pods;
     let off = WatchListMode::Off;
