@@ -603,14 +603,18 @@ mod tests {
         })
     }
 
-    async fn wait_for(seen: &Arc<Mutex<Vec<String>>>, n: usize) -> Vec<String> {
+    /// The first `n` events, once there are that many.
+    async fn wait_for(seen_all: &Arc<Mutex<Vec<String>>>, n: usize) -> Vec<String> {
         for _ in 0..500 {
-            if lock(seen).len() >= n {
-                return lock(seen).clone();
+            {
+                let seen = lock(seen_all);
+                if seen.len() >= n {
+                    return seen[..n].to_vec();
+                }
             }
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
-        panic!("expected {n} events, got {:?}", lock(seen));
+        panic!("expected {n} events, got {:?}", lock(seen_all));
     }
 
     fn expired() -> WatchEvent<ConfigMap> {
@@ -693,5 +697,40 @@ mod tests {
             ["add ns/b@11", "update ns/b@11->11", "update ns/b@11->11"]
         );
         assert!(lock(&removed).is_empty());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_stuck_handler_does_not_hold_up_the_others() {
+        let source = Scripted::default();
+        lock(&source.lists).push_back(list(vec![cm("a", "1")], "10"));
+        lock(&source.watches).push_back(vec![
+            WatchEvent::Added(cm("b", "11")),
+            WatchEvent::Added(cm("c", "12")),
+        ]);
+        let informer = SharedInformer::new(
+            source,
+            InformerOptions::default().watch_list(WatchListMode::Off),
+        );
+        let (release, blocked) = std::sync::mpsc::channel::<()>();
+        let (stuck, record) = recorder();
+        let mut record = Some(record);
+        let blocked = Mutex::new(blocked);
+        let _stuck_reg = informer.add_handler(move |ev: Event<ConfigMap>| {
+            // Blocks its own task (and thread) until the test releases it.
+            let _ = lock(&blocked).recv();
+            if let Some(r) = record.as_mut() {
+                r.on_event(ev);
+            }
+        });
+        let (free, handler) = recorder();
+        let _free_reg = informer.add_handler(handler);
+        informer.start();
+        let events = wait_for(&free, 3).await;
+        assert_eq!(events, ["add ns/a@1", "add ns/b@11", "add ns/c@12"]);
+        assert!(lock(&stuck).is_empty());
+        for _ in 0..3 {
+            release.send(()).unwrap();
+        }
+        assert_eq!(wait_for(&stuck, 3).await, events);
     }
 }
