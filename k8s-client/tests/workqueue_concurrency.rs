@@ -85,7 +85,11 @@ async fn run(mode: &'static str) {
                         "add_after" => queue.add_after(key, Duration::from_micros(300)),
                         _ => queue.add_rate_limited(key),
                     }
-                    if i % 5 == 0 {
+                    // Spread the adds over time so that many land while their key is
+                    // being processed.
+                    if i % 10 == 0 {
+                        tokio::time::sleep(Duration::from_micros(100)).await;
+                    } else {
                         tokio::task::yield_now().await;
                     }
                 }
@@ -100,13 +104,13 @@ async fn run(mode: &'static str) {
         tokio::time::sleep(Duration::from_millis(50)).await;
         let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
         loop {
-            let log = log.lock().unwrap();
-            let pending = log
-                .last_add
-                .iter()
-                .filter(|(k, n)| !log.starts.get(*k).is_some_and(|s| s.iter().any(|s| s > n)))
-                .count();
-            drop(log);
+            let pending = {
+                let log = log.lock().unwrap();
+                log.last_add
+                    .iter()
+                    .filter(|(k, n)| !log.starts.get(*k).is_some_and(|s| s.iter().any(|s| s > n)))
+                    .count()
+            };
             if pending == 0 {
                 break;
             }
@@ -129,7 +133,11 @@ async fn run(mode: &'static str) {
     }
 
     let log = log.lock().unwrap();
-    assert!(log.overlaps.is_empty(), "{mode}: processed concurrently: {:?}", log.overlaps);
+    assert!(
+        log.overlaps.is_empty(),
+        "{mode}: processed concurrently: {:?}",
+        log.overlaps
+    );
     assert_eq!(log.last_add.len(), KEYS, "{mode}: every key was added");
     for (key, last_add) in &log.last_add {
         let starts = log.starts.get(key).map(Vec::as_slice).unwrap_or_default();
@@ -140,7 +148,10 @@ async fn run(mode: &'static str) {
     }
     // Dedupe: far fewer runs than adds (each key at most once per add, at least once).
     let total = PRODUCERS * ADDS_PER_PRODUCER;
-    assert!(handled >= KEYS && handled <= total, "{mode}: {handled} runs");
+    assert!(handled <= total, "{mode}: {handled} runs");
+    // Keys were re-added while queued or in progress many times over: the guarantees above
+    // were exercised, not trivially met by one run per key.
+    assert!(handled > KEYS, "{mode}: only {handled} runs");
     assert!(log.in_progress.is_empty());
     eprintln!("{mode}: {total} adds over {KEYS} keys -> {handled} runs by {WORKERS} workers");
 }

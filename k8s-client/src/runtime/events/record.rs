@@ -125,13 +125,25 @@ impl EventRecord {
     pub(crate) fn validate(mut self) -> Result<Self, EventError> {
         check_field("reason", &self.reason)?;
         check_field("action", &self.action)?;
-        if self.regarding.name.as_deref().unwrap_or_default().is_empty() {
+        if self
+            .regarding
+            .name
+            .as_deref()
+            .unwrap_or_default()
+            .is_empty()
+        {
             return Err(EventError::Invalid {
                 field: "regarding.name",
                 message: "the object the event is about has no name".into(),
             });
         }
-        if self.regarding.kind.as_deref().unwrap_or_default().is_empty() {
+        if self
+            .regarding
+            .kind
+            .as_deref()
+            .unwrap_or_default()
+            .is_empty()
+        {
             return Err(EventError::Invalid {
                 field: "regarding.kind",
                 message: "the object the event is about has no kind".into(),
@@ -202,26 +214,45 @@ mod tests {
 
     #[test]
     fn validation_names_the_field() {
-        let err = EventRecord::normal("", "Create", pod()).validate().unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "invalid event reason: must not be empty"
-        );
+        let err = EventRecord::normal("", "Create", pod())
+            .validate()
+            .unwrap_err();
+        assert_eq!(err.to_string(), "invalid event reason: must not be empty");
         let err = EventRecord::normal("R", "a".repeat(129), pod())
             .validate()
             .unwrap_err();
-        assert!(matches!(err, EventError::Invalid { field: "action", .. }), "{err}");
+        assert!(
+            matches!(
+                err,
+                EventError::Invalid {
+                    field: "action",
+                    ..
+                }
+            ),
+            "{err}"
+        );
         let err = EventRecord::normal("R", "A", ObjectReference::default())
             .validate()
             .unwrap_err();
-        assert!(matches!(err, EventError::Invalid { field: "regarding.name", .. }));
-        assert!(EventRecord::normal("R", "a".repeat(128), pod()).validate().is_ok());
+        assert!(matches!(
+            err,
+            EventError::Invalid {
+                field: "regarding.name",
+                ..
+            }
+        ));
+        assert!(EventRecord::normal("R", "a".repeat(128), pod())
+            .validate()
+            .is_ok());
     }
 
     #[test]
     fn long_notes_are_cut_at_a_char_boundary() {
         let note = "é".repeat(600); // 1200 bytes
-        let ok = EventRecord::normal("R", "A", pod()).note(note).validate().unwrap();
+        let ok = EventRecord::normal("R", "A", pod())
+            .note(note)
+            .validate()
+            .unwrap();
         assert_eq!(ok.note.len(), 1024);
         assert!(ok.note.chars().all(|c| c == 'é'));
     }

@@ -334,7 +334,11 @@ impl Task {
                 () = timer => {}
             }
             // Also under a steady stream of events, which could keep the timer from winning.
-            if self.aggregator.next_wake().is_some_and(|w| w <= Instant::now()) {
+            if self
+                .aggregator
+                .next_wake()
+                .is_some_and(|w| w <= Instant::now())
+            {
                 self.write_due(false).await;
                 self.aggregator.prune(Instant::now());
             }

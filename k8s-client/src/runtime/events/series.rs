@@ -95,6 +95,8 @@ impl Series {
 }
 
 /// What became of an observed event.
+// Returned once per event and matched at once: boxing the key would only add an allocation.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub(crate) enum Observed {
     /// A repeat: counted in its series.
@@ -104,12 +106,12 @@ pub(crate) enum Observed {
         /// The new series' key.
         key: EventKey,
         /// The finished series with the same key, if its last count was not written yet.
-        finished: Option<Series>,
+        finished: Option<Box<Series>>,
     },
     /// New, but the object's spam bucket is empty: dropped.
     Spam {
         /// As for `New`.
-        finished: Option<Series>,
+        finished: Option<Box<Series>>,
     },
 }
 
@@ -141,7 +143,12 @@ impl Aggregator {
     }
 
     /// Counts `record`, seen at `at` / `time`.
-    pub(crate) fn observe(&mut self, record: &EventRecord, at: Instant, time: Timestamp) -> Observed {
+    pub(crate) fn observe(
+        &mut self,
+        record: &EventRecord,
+        at: Instant,
+        time: Timestamp,
+    ) -> Observed {
         let key = EventKey::of(record);
         if let Some(s) = self.series.get_mut(&key) {
             if at.saturating_duration_since(s.last_seen) <= self.window {
@@ -155,7 +162,7 @@ impl Aggregator {
         }
         // New, or too old to continue: a new Event starts. An unwritten count of the old
         // one is handed back to be written, so it is not lost.
-        let finished = self.series.remove(&key).filter(Series::dirty);
+        let finished = self.series.remove(&key).filter(Series::dirty).map(Box::new);
         if self.spam.allow(&key.object(), at) {
             Observed::New { key, finished }
         } else {
@@ -229,6 +236,7 @@ impl Aggregator {
         }
     }
 
+    #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.series.len()
     }
@@ -263,7 +271,11 @@ mod tests {
         let t0 = Instant::now();
         let now = Timestamp::now();
         let ev = EventRecord::normal("Synced", "Sync", pod("a")).note("ok");
-        let Observed::New { key, finished: None } = a.observe(&ev, t0, now) else {
+        let Observed::New {
+            key,
+            finished: None,
+        } = a.observe(&ev, t0, now)
+        else {
             panic!("first is new")
         };
         let mut s = Series::first(ev.clone(), t0, now);

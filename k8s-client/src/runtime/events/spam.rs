@@ -32,7 +32,8 @@ impl SpamFilter {
     }
 
     fn tokens_at(&self, tokens: f64, updated: Instant, now: Instant) -> f64 {
-        let gained = now.saturating_duration_since(updated).as_secs_f64() / self.refill.as_secs_f64();
+        let gained =
+            now.saturating_duration_since(updated).as_secs_f64() / self.refill.as_secs_f64();
         (tokens + gained).min(self.burst)
     }
 
@@ -41,11 +42,7 @@ impl SpamFilter {
         if self.refill.is_zero() {
             return true;
         }
-        let (tokens, updated) = self
-            .buckets
-            .get(key)
-            .copied()
-            .unwrap_or((self.burst, now));
+        let (tokens, updated) = self.buckets.get(key).copied().unwrap_or((self.burst, now));
         let tokens = self.tokens_at(tokens, updated, now);
         if tokens >= 1.0 {
             self.buckets.insert(key.to_string(), (tokens - 1.0, now));
@@ -69,6 +66,7 @@ impl SpamFilter {
         });
     }
 
+    #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.buckets.len()
     }

@@ -465,8 +465,7 @@ impl<T: Clone + Eq + Hash + Send + Sync + 'static> WorkQueue<T> {
 
     /// Starts the task that reports the in-progress metrics, once, when there are metrics.
     fn start_reporter(&self) {
-        if self.shared.metrics.is_none() || self.shared.reporter_started.load(Ordering::Relaxed)
-        {
+        if self.shared.metrics.is_none() || self.shared.reporter_started.load(Ordering::Relaxed) {
             return;
         }
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
@@ -504,11 +503,7 @@ async fn report_in_progress<T>(queue: Weak<Shared<T>>, period: Duration) {
                 total = total.saturating_add(running);
                 longest = longest.max(running);
             }
-            (
-                total,
-                longest,
-                st.shutting_down && st.processing.is_empty(),
-            )
+            (total, longest, st.shutting_down && st.processing.is_empty())
         };
         metrics.unfinished_work(&shared.name, total);
         metrics.longest_running_processor(&shared.name, longest);

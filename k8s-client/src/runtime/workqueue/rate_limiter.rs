@@ -104,10 +104,7 @@ impl<T: Eq + Hash + Clone> ExponentialFailureRateLimiter<T> {
         match nanos {
             Some(n) if n < self.max.as_nanos() => {
                 // n < max's nanos, so it fits a Duration.
-                Duration::new(
-                    (n / 1_000_000_000) as u64,
-                    (n % 1_000_000_000) as u32,
-                )
+                Duration::new((n / 1_000_000_000) as u64, (n % 1_000_000_000) as u32)
             }
             _ => self.max,
         }
@@ -330,7 +327,16 @@ mod tests {
         let got: Vec<_> = (0..8).map(|_| l.when(&"a")).collect();
         assert_eq!(
             got,
-            vec![ms(5), ms(10), ms(20), ms(40), ms(80), ms(160), ms(320), ms(640)]
+            vec![
+                ms(5),
+                ms(10),
+                ms(20),
+                ms(40),
+                ms(80),
+                ms(160),
+                ms(320),
+                ms(640)
+            ]
         );
         assert_eq!(l.num_requeues(&"a"), 8);
         // 5 ms * 2^17 = 655.36 s, 2^18 = 1310.72 s: capped.
@@ -361,7 +367,11 @@ mod tests {
     async fn bucket_burst_then_rate() {
         let l = BucketRateLimiter::default();
         for i in 0..100 {
-            assert_eq!(RateLimiter::<u32>::when(&l, &i), Duration::ZERO, "token {i}");
+            assert_eq!(
+                RateLimiter::<u32>::when(&l, &i),
+                Duration::ZERO,
+                "token {i}"
+            );
         }
         // Tokens are reserved: each further call is due 100 ms after the previous one.
         let next: Vec<_> = (0..3).map(|i| RateLimiter::<u32>::when(&l, &i)).collect();
@@ -383,7 +393,13 @@ mod tests {
         let got: Vec<_> = (0..5).map(|_| l.when(&"x")).collect();
         assert_eq!(
             got,
-            vec![ms(5), ms(5), ms(5), Duration::from_secs(10), Duration::from_secs(10)]
+            vec![
+                ms(5),
+                ms(5),
+                ms(5),
+                Duration::from_secs(10),
+                Duration::from_secs(10)
+            ]
         );
         assert_eq!(l.num_requeues(&"x"), 5);
         l.forget(&"x");
@@ -394,7 +410,10 @@ mod tests {
     async fn max_of_takes_the_longest_and_forgets_everywhere() {
         let l: MaxOfRateLimiter<&str> = MaxOfRateLimiter::new(vec![
             Box::new(FastSlowRateLimiter::new(ms(5), ms(300), 2)),
-            Box::new(ExponentialFailureRateLimiter::new(ms(10), Duration::from_secs(1))),
+            Box::new(ExponentialFailureRateLimiter::new(
+                ms(10),
+                Duration::from_secs(1),
+            )),
         ]);
         let got: Vec<_> = (0..5).map(|_| l.when(&"k")).collect();
         // fast/slow: 5 5 300 300 300; exponential: 10 20 40 80 160.

@@ -146,7 +146,10 @@ async fn a_blocked_getter_sees_a_new_earlier_delay() {
 #[tokio::test(start_paused = true)]
 async fn rate_limited_adds_back_off_and_forget_resets() {
     let q = WorkQueue::builder()
-        .rate_limiter(ExponentialFailureRateLimiter::new(ms(5), Duration::from_secs(1000)))
+        .rate_limiter(ExponentialFailureRateLimiter::new(
+            ms(5),
+            Duration::from_secs(1000),
+        ))
         .build();
     let mut delays = Vec::new();
     for _ in 0..4 {
@@ -234,10 +237,16 @@ async fn drain_waits_for_queued_and_in_flight_items() {
     assert!(drained.lock().unwrap().is_none(), "drain returned early");
     q.done(&"b");
     tokio::time::sleep(Duration::from_secs(1)).await;
-    assert!(drained.lock().unwrap().is_none(), "drain returned before a was done");
+    assert!(
+        drained.lock().unwrap().is_none(),
+        "drain returned before a was done"
+    );
     let done_at = Instant::now();
     q.done(&a);
-    timeout(ms(10), drain).await.expect("drain did not finish").unwrap();
+    timeout(ms(10), drain)
+        .await
+        .expect("drain did not finish")
+        .unwrap();
     assert_eq!(drained.lock().unwrap().unwrap(), done_at);
 }
 
@@ -264,7 +273,10 @@ async fn shut_down_during_drain_only_waits_for_in_flight() {
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert!(!drain.is_finished());
     q.done(&a);
-    timeout(ms(10), drain).await.expect("drain did not finish").unwrap();
+    timeout(ms(10), drain)
+        .await
+        .expect("drain did not finish")
+        .unwrap();
 }
 
 #[tokio::test(start_paused = true)]

@@ -56,7 +56,9 @@ impl<T: Clone + Eq + Hash> Waiting<T> {
         self.index.remove(&item);
         Some(item)
     }
+}
 
+impl<T> Waiting<T> {
     pub(crate) fn len(&self) -> usize {
         self.by_due.len()
     }
