@@ -390,3 +390,35 @@ async fn bad_input_is_refused_with_the_field_named() {
     assert_eq!(err.to_string(), "invalid event reason: must not be empty");
     assert_eq!(recorder.stats().recorded, 0);
 }
+
+#[tokio::test]
+async fn a_repeat_after_the_series_window_starts_a_new_event() {
+    let ns = ts::namespace("events-window").await;
+    let client = client().await;
+    let regarding = subject(&client, &ns.name, "subject").await;
+    let window = Duration::from_millis(300);
+    let recorder = EventRecorder::builder(client.clone(), CONTROLLER, "window-0")
+        .series_window(window)
+        .series_update_interval(Duration::from_millis(100))
+        .build()
+        .unwrap();
+    let event = EventRecord::normal("Resynced", "Resync", regarding);
+    for _ in 0..3 {
+        recorder.record(event.clone()).unwrap();
+    }
+    recorder.flush().await;
+    // The window counts from the last occurrence, which was before this sleep.
+    tokio::time::sleep(window + Duration::from_millis(100)).await;
+    recorder.record(event.clone()).unwrap();
+    recorder.record(event).unwrap();
+    recorder.shut_down().await;
+    let stats = recorder.stats();
+    assert_eq!((stats.created, stats.failed), (2, 0), "{stats:?}");
+    let mut counts: Vec<_> = events_in(&client, &ns.name)
+        .await
+        .iter()
+        .map(series_count)
+        .collect();
+    counts.sort();
+    assert_eq!(counts, vec![2, 3]);
+}

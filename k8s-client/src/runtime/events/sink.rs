@@ -50,6 +50,22 @@ fn namespace_of(series: &Series) -> &str {
     }
 }
 
+/// `<object name>.<suffix in hex>`, made a valid DNS subdomain of at most 253 characters.
+fn event_name(object_name: &str, suffix: u128) -> String {
+    let mut prefix: String = object_name
+        .chars()
+        .map(|c| match c.to_ascii_lowercase() {
+            c @ ('a'..='z' | '0'..='9' | '-' | '.') => c,
+            _ => '-',
+        })
+        .collect();
+    // A u128 in hex has at most 32 digits.
+    prefix.truncate(253 - 1 - 32);
+    let prefix = prefix.trim_matches(|c: char| !c.is_ascii_alphanumeric());
+    let prefix = if prefix.is_empty() { "event" } else { prefix };
+    format!("{prefix}.{suffix:x}")
+}
+
 fn count_i32(count: u32) -> i32 {
     i32::try_from(count).unwrap_or(i32::MAX)
 }
@@ -83,17 +99,7 @@ impl Sink {
         let nanos = u128::try_from(Timestamp::now().as_nanosecond()).unwrap_or_default();
         self.last_suffix = nanos.max(self.last_suffix + 1);
         let base = series.record.regarding.name.as_deref().unwrap_or_default();
-        let mut prefix: String = base
-            .chars()
-            .map(|c| match c.to_ascii_lowercase() {
-                c @ ('a'..='z' | '0'..='9' | '-' | '.') => c,
-                _ => '-',
-            })
-            .collect();
-        prefix.truncate(253 - 1 - 32);
-        let prefix = prefix.trim_matches(|c: char| !c.is_ascii_alphanumeric());
-        let prefix = if prefix.is_empty() { "event" } else { prefix };
-        format!("{prefix}.{:x}", self.last_suffix)
+        event_name(base, self.last_suffix)
     }
 
     /// Creates a new Event for `series` (with its count so far); returns its name.
@@ -199,5 +205,23 @@ impl Sink {
             }
             Err(e) => Err(e),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn event_names_are_dns_subdomains() {
+        assert_eq!(event_name("web-0", 0xabc), "web-0.abc");
+        assert_eq!(
+            event_name("system:controller:Foo", 1),
+            "system-controller-foo.1"
+        );
+        assert_eq!(event_name("::", 2), "event.2");
+        let long = event_name(&"a".repeat(300), u128::MAX);
+        assert_eq!(long.len(), 253);
+        assert_eq!(count_i32(u32::MAX), i32::MAX);
     }
 }

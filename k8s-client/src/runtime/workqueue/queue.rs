@@ -262,6 +262,16 @@ impl<T: Clone + Eq + Hash + Send + Sync + 'static> WorkQueue<T> {
         self.shared.ready.notify_one();
     }
 
+    /// Queues the delayed items that are due.
+    fn promote_due(&self, st: &mut State<T>, now: Instant) {
+        if st.shutting_down {
+            return;
+        }
+        while let Some(item) = st.waiting.pop_due(now) {
+            self.add_locked(st, item, now);
+        }
+    }
+
     fn report_depth(&self, st: &State<T>) {
         if let Some(m) = &self.shared.metrics {
             m.depth(&self.shared.name, st.queue.len());
@@ -325,11 +335,7 @@ impl<T: Clone + Eq + Hash + Send + Sync + 'static> WorkQueue<T> {
             let due = {
                 let mut st = lock(&self.shared.state);
                 let now = Instant::now();
-                if !st.shutting_down {
-                    while let Some(item) = st.waiting.pop_due(now) {
-                        self.add_locked(&mut st, item, now);
-                    }
-                }
+                self.promote_due(&mut st, now);
                 if st.shutting_down && !st.draining {
                     return None;
                 }
@@ -403,9 +409,12 @@ impl<T: Clone + Eq + Hash + Send + Sync + 'static> WorkQueue<T> {
         }
     }
 
-    /// How many items wait to be handed out (not counting delayed or in-progress items).
+    /// How many items wait to be handed out: queued items and delayed items that are due,
+    /// not items whose delay is still running or items being processed.
     pub fn len(&self) -> usize {
-        lock(&self.shared.state).queue.len()
+        let mut st = lock(&self.shared.state);
+        self.promote_due(&mut st, Instant::now());
+        st.queue.len()
     }
 
     /// Whether no item waits to be handed out.

@@ -115,6 +115,13 @@ async fn shorter_delay_wins_for_a_waiting_item() {
     assert_eq!(get_within(&q, Duration::from_secs(5)).await, "a");
     assert_eq!(start.elapsed(), ms(100));
     q.done(&"a");
+    // The length counts due items only.
+    q.add_after("c", ms(10));
+    assert_eq!(q.len(), 0);
+    tokio::time::advance(ms(10)).await;
+    assert_eq!(q.len(), 1);
+    assert_eq!(get_within(&q, ms(1)).await, "c");
+    q.done(&"c");
     // The 1 s entry was replaced, not kept: nothing more comes.
     assert!(nothing_for(&q, Duration::from_secs(5)).await);
 
