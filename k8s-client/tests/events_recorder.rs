@@ -256,11 +256,13 @@ async fn series_counts_are_written_by_the_heartbeat_without_a_flush() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let stats = recorder.stats();
+    // One patch, unless the machine stalled for an interval between two repeats.
     assert_eq!(
-        (stats.recorded, stats.created, stats.patched, stats.failed),
-        (7, 1, 1, 0),
+        (stats.recorded, stats.created, stats.failed),
+        (7, 1, 0),
         "{stats:?}"
     );
+    assert!((1..=6).contains(&stats.patched), "{stats:?}");
 }
 
 #[tokio::test]
