@@ -100,7 +100,7 @@ async fn seed_walkthrough_dynamic() {
     let updated = api.get("demo-deployment").await.unwrap();
     assert_eq!(updated.field(&["spec", "replicas"]), Some(&json!(1)));
     let typed: Deployment = updated.try_parse().unwrap();
-    let spec = typed.spec.unwrap();
+    let spec = typed.spec;
     assert_eq!(spec.replicas, Some(1));
     assert_eq!(
         spec.template.spec.unwrap().containers[0].image.as_deref(),

@@ -311,7 +311,7 @@ impl DynamicApi {
         let req = params.apply_to(self.named(Verb::Delete, name)).build()?;
         let body = self.client.request_text(req).await?;
         Ok(
-            match decode_deleted(&body, &self.resource.kind, &self.what())? {
+            match decode_deleted::<DynamicObject>(&body, &self.resource.kind, &self.what())? {
                 Deleted::Object(o) => Deleted::Object(self.typed(o)),
                 status => status,
             },

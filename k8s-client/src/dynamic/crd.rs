@@ -194,8 +194,9 @@ pub async fn wait_established(
 ) -> Result<CustomResourceDefinition, CrdError> {
     let api = Api::<CustomResourceDefinition>::all(client.clone());
     let mut last: Option<CustomResourceDefinition> = None;
-    let waited = tokio::time::timeout(timeout, watch_until_established(&api, name, &mut last));
-    match waited.await {
+    let waited =
+        tokio::time::timeout(timeout, watch_until_established(&api, name, &mut last)).await;
+    match waited {
         Ok(result) => result,
         Err(_) => Err(CrdError::Timeout {
             name: name.to_string(),

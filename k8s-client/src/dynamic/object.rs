@@ -435,7 +435,7 @@ mod tests {
     fn typed_round_trip() {
         let obj = DynamicObject::from_json(deployment_json()).unwrap();
         let deploy: Deployment = obj.try_parse().unwrap();
-        assert_eq!(deploy.spec.as_ref().unwrap().replicas, Some(2));
+        assert_eq!(deploy.spec.replicas, Some(2));
         assert_eq!(deploy.metadata.namespace.as_deref(), Some("ns"));
         let back = DynamicObject::from_typed(&deploy).unwrap();
         assert_eq!(back, obj);

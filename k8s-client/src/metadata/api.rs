@@ -229,7 +229,7 @@ impl MetadataApi {
             .apply_to(self.request(Verb::Delete).name(name))
             .build()?;
         let body = self.client.request_text(req).await?;
-        match decode_deleted(&body, PartialObjectMetadata::KIND, &self.what())? {
+        match decode_deleted::<PartialObjectMetadata>(&body, PartialObjectMetadata::KIND, &self.what())? {
             Deleted::Object(o) => Ok(Deleted::Object(self.checked(o)?)),
             Deleted::Status(s) => Ok(Deleted::Status(s)),
         }
