@@ -159,11 +159,11 @@ async fn every_verb_on_configmaps() {
     assert!(err.is_not_found(), "{err}");
     let lp = ListParams::default().labels("set=a").limit(2);
     let pages: Vec<_> = api.list_pages(&lp).try_collect().await.unwrap();
-    assert_eq!(pages.len(), 3);
-    assert_eq!(
-        pages.iter().map(|p| p.items.len()).collect::<Vec<_>>(),
-        [2, 2, 1]
-    );
+    // With a selector the server may end a page early or send a last empty page (it
+    // filters what it reads from storage page by page).
+    assert!(pages.len() >= 3, "{} pages", pages.len());
+    assert!(pages.iter().all(|p| p.items.len() <= 2));
+    assert_eq!(pages.iter().map(|p| p.items.len()).sum::<usize>(), 5);
     let all = api.list_all(&lp).await.unwrap();
     let mut names: Vec<_> = all.iter().filter_map(|o| o.name()).collect();
     names.sort();

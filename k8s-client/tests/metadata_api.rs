@@ -115,7 +115,11 @@ async fn list_and_get_secrets_without_their_data() {
         .try_collect()
         .await
         .unwrap();
-    assert_eq!(pages.len(), 2);
+    // With a selector, a page may end early and the last page may be empty: the server
+    // filters what it reads from storage page by page.
+    assert!(pages.len() >= 2, "{} pages", pages.len());
+    assert!(pages.iter().all(|p| p.items.len() <= 1));
+    assert_eq!(pages.iter().map(|p| p.items.len()).sum::<usize>(), 2);
     assert_eq!(
         api.list_all(&ListParams::default().labels("tier").limit(2))
             .await
