@@ -356,15 +356,24 @@ async fn status_and_scale_subresources_of_a_deployment() {
         .await
         .unwrap();
     assert_eq!(scale.spec.unwrap().replicas, Some(4));
-    let mut scale = api.get_scale("demo-deployment").await.unwrap();
-    scale.spec.as_mut().unwrap().replicas = Some(3);
-    api.replace_scale("demo-deployment", &PostParams::default(), &scale)
-        .await
-        .unwrap();
+    // The Scale carries the Deployment's resourceVersion, which the deployment controller
+    // changes when it writes the status: retried on conflict.
+    retry_on_conflict(Backoff::default_retry(), || async {
+        let mut scale = api.get_scale("demo-deployment").await?;
+        if let Some(spec) = scale.spec.as_mut() {
+            spec.replicas = Some(3);
+        }
+        api.replace_scale("demo-deployment", &PostParams::default(), &scale)
+            .await
+    })
+    .await
+    .unwrap();
     let obj = api.get("demo-deployment").await.unwrap();
     assert_eq!(obj.field(&["spec", "replicas"]), Some(&json!(3)));
 
-    // Status: a patch of the status subresource changes the status only.
+    // Status: a patch of the status subresource changes the status only. (The deployment
+    // controller rewrites the status at any time: only the answers to our own writes are
+    // checked for status values.)
     let out = api
         .patch_status(
             "demo-deployment",
@@ -376,16 +385,20 @@ async fn status_and_scale_subresources_of_a_deployment() {
     assert_eq!(out.field(&["status", "observedGeneration"]), Some(&json!(99)));
     assert_eq!(out.field(&["spec", "replicas"]), Some(&json!(3)));
     let status = api.get_status("demo-deployment").await.unwrap();
-    assert_eq!(status.field(&["status", "observedGeneration"]), Some(&json!(99)));
-    let mut replaced = status.clone();
-    replaced
-        .set_field(&["status", "observedGeneration"], json!(100))
-        .unwrap();
-    let out = api
-        .replace_status("demo-deployment", &PostParams::default(), &replaced)
-        .await
-        .unwrap();
+    assert_eq!(status.kind, "Deployment");
+    assert!(status.field(&["status"]).is_some());
+    assert_eq!(status.field(&["spec", "replicas"]), Some(&json!(3)));
+    let out = retry_on_conflict(Backoff::default_retry(), || async {
+        let mut current = api.get_status("demo-deployment").await?;
+        current.set_field(&["status", "observedGeneration"], json!(100))?;
+        current.set_field(&["spec", "replicas"], json!(8))?;
+        api.replace_status("demo-deployment", &PostParams::default(), &current)
+            .await
+    })
+    .await
+    .unwrap();
     assert_eq!(out.field(&["status", "observedGeneration"]), Some(&json!(100)));
+    assert_eq!(out.field(&["spec", "replicas"]), Some(&json!(3)));
     let raw: Value = api
         .get_subresource("status", "demo-deployment")
         .await
@@ -466,6 +479,43 @@ async fn conversions_of_server_answers_and_typed_errors() {
     );
     let err = DynamicApi::namespaced(client, &nothing, &ns.name)
         .list(&ListParams::default())
+        .await
+        .unwrap_err();
+    assert!(err.is_not_found(), "{err}");
+}
+
+#[tokio::test]
+async fn generic_subresources() {
+    let ns = ts::namespace("dyn-gensub").await;
+    let client = fast_client().await;
+    let accounts = DynamicApi::namespaced(
+        client.clone(),
+        &ApiResource::of::<k8s_openapi::api::core::v1::ServiceAccount>(),
+        &ns.name,
+    );
+    accounts
+        .create(
+            &PostParams::default(),
+            &DynamicObject::new("robot", accounts.resource()),
+        )
+        .await
+        .unwrap();
+    // POST on a subresource: a TokenRequest (the token itself is never printed).
+    let request = json!({
+        "apiVersion": "authentication.k8s.io/v1",
+        "kind": "TokenRequest",
+        "spec": {"audiences": ["k8s-client-test"], "expirationSeconds": 600}
+    });
+    let answer: DynamicObject = accounts
+        .create_subresource("token", "robot", &PostParams::default(), &request)
+        .await
+        .unwrap();
+    assert_eq!(answer.kind, "TokenRequest");
+    let token = answer.field(&["status", "token"]).and_then(Value::as_str);
+    assert!(token.is_some_and(|t| t.len() > 20), "no token in the answer");
+    assert!(answer.field(&["status", "expirationTimestamp"]).is_some());
+    let err = accounts
+        .create_subresource::<_, Value>("token", "nobody", &PostParams::default(), &request)
         .await
         .unwrap_err();
     assert!(err.is_not_found(), "{err}");

@@ -164,6 +164,20 @@ async fn list_and_get_secrets_without_their_data() {
         Deleted::Status(s) => assert_eq!(s.status.as_deref(), Some("Success")),
     }
     assert!(secrets.get_opt("s3").await.unwrap().is_none());
+    match api
+        .delete_collection(&DeleteParams::default(), &ListParams::default().labels("tier=web"))
+        .await
+        .unwrap()
+    {
+        Deleted::Object(list) => {
+            let mut names: Vec<_> = list.iter().filter_map(|m| m.name()).collect();
+            names.sort();
+            assert_eq!(names, ["s1", "s2"]);
+            assert!(list.iter().all(|m| m.metadata.labels.is_some()));
+        }
+        Deleted::Status(s) => panic!("expected the deleted objects, got {s:?}"),
+    }
+    assert!(secrets.list(&ListParams::default().labels("tier")).await.unwrap().items.is_empty());
 
     // Cluster-scoped resources work through `all`.
     let namespaces = MetadataApi::all(client, &ApiResource::of::<Namespace>());

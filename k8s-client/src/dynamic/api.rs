@@ -341,8 +341,8 @@ impl DynamicApi {
 
     /// Reads the `status` subresource of `name`.
     pub async fn get_status(&self, name: &str) -> Result<DynamicObject> {
-        self.send_object(self.named(Verb::Get, name).subresource("status"))
-            .await
+        let obj = self.get_subresource("status", name).await?;
+        Ok(self.typed(obj))
     }
 
     /// Replaces the `status` subresource of `name` (only the status of `object` is used;
@@ -353,10 +353,10 @@ impl DynamicApi {
         params: &PostParams,
         object: &DynamicObject,
     ) -> Result<DynamicObject> {
-        let req = params
-            .apply_to(self.named(Verb::Replace, name).subresource("status"))
-            .json_body(&*self.outgoing(object));
-        self.send_object(req).await
+        let obj = self
+            .replace_subresource("status", name, params, &*self.outgoing(object))
+            .await?;
+        Ok(self.typed(obj))
     }
 
     /// Patches the `status` subresource of `name`.
@@ -366,8 +366,10 @@ impl DynamicApi {
         params: &PatchParams,
         patch: &Patch<P>,
     ) -> Result<DynamicObject> {
-        let req = params.apply_to(self.named(Verb::Patch, name).subresource("status"), patch);
-        self.send_object(req).await
+        let obj = self
+            .patch_subresource("status", name, params, patch)
+            .await?;
+        Ok(self.typed(obj))
     }
 
     /// Reads the `scale` subresource of `name` (built-in workloads, and custom resources
@@ -377,12 +379,14 @@ impl DynamicApi {
     }
 
     /// Replaces the `scale` subresource of `name`.
-    pub async fn replace_scale(&self, name: &str, params: &PostParams, scale: &Scale) -> Result<Scale> {
-        let req = params
-            .apply_to(self.named(Verb::Replace, name).subresource("scale"))
-            .json_body(scale)
-            .build()?;
-        self.client.request(req).await
+    pub async fn replace_scale(
+        &self,
+        name: &str,
+        params: &PostParams,
+        scale: &Scale,
+    ) -> Result<Scale> {
+        self.replace_subresource("scale", name, params, scale)
+            .await
     }
 
     /// Patches the `scale` subresource of `name` (for example
@@ -393,16 +397,68 @@ impl DynamicApi {
         params: &PatchParams,
         patch: &Patch<P>,
     ) -> Result<Scale> {
-        let req = params
-            .apply_to(self.named(Verb::Patch, name).subresource("scale"), patch)
+        self.patch_subresource("scale", name, params, patch).await
+    }
+
+    /// Reads any subresource of `name`, decoded as `T` (a [`DynamicObject`], a typed
+    /// struct, or `serde_json::Value`).
+    pub async fn get_subresource<T: DeserializeOwned>(
+        &self,
+        subresource: &str,
+        name: &str,
+    ) -> Result<T> {
+        let req = self
+            .named(Verb::Get, name)
+            .subresource(subresource)
             .build()?;
         self.client.request(req).await
     }
 
-    /// Reads any subresource of `name`, decoded as `T` (a [`DynamicObject`] or a typed
-    /// struct).
-    pub async fn get_subresource<T: DeserializeOwned>(&self, subresource: &str, name: &str) -> Result<T> {
-        let req = self.named(Verb::Get, name).subresource(subresource).build()?;
+    /// Replaces any subresource of `name` with `body`, decoding the answer as `T`.
+    pub async fn replace_subresource<B: Serialize, T: DeserializeOwned>(
+        &self,
+        subresource: &str,
+        name: &str,
+        params: &PostParams,
+        body: &B,
+    ) -> Result<T> {
+        let req = params
+            .apply_to(self.named(Verb::Replace, name).subresource(subresource))
+            .json_body(body)
+            .build()?;
+        self.client.request(req).await
+    }
+
+    /// Patches any subresource of `name`, decoding the answer as `T`.
+    pub async fn patch_subresource<P: Serialize, T: DeserializeOwned>(
+        &self,
+        subresource: &str,
+        name: &str,
+        params: &PatchParams,
+        patch: &Patch<P>,
+    ) -> Result<T> {
+        let req = params
+            .apply_to(
+                self.named(Verb::Patch, name).subresource(subresource),
+                patch,
+            )
+            .build()?;
+        self.client.request(req).await
+    }
+
+    /// Creates (POSTs) `body` on a subresource of `name` (eviction, token requests, ...),
+    /// decoding the answer as `T`.
+    pub async fn create_subresource<B: Serialize, T: DeserializeOwned>(
+        &self,
+        subresource: &str,
+        name: &str,
+        params: &PostParams,
+        body: &B,
+    ) -> Result<T> {
+        let req = params
+            .apply_to(self.named(Verb::Create, name).subresource(subresource))
+            .json_body(body)
+            .build()?;
         self.client.request(req).await
     }
 }

@@ -98,10 +98,11 @@ impl MetadataApi {
     }
 
     /// A request for `verb` on this handle's collection, with the `Accept` header that asks
-    /// for metadata only ([`ACCEPT_LIST`] for lists, [`ACCEPT_OBJECT`] otherwise).
+    /// for metadata only ([`ACCEPT_LIST`] for lists and collection deletes,
+    /// [`ACCEPT_OBJECT`] otherwise).
     pub fn request(&self, verb: Verb) -> Request {
         let accept = match verb {
-            Verb::List => ACCEPT_LIST,
+            Verb::List | Verb::DeleteCollection => ACCEPT_LIST,
             _ => ACCEPT_OBJECT,
         };
         resource_request(&self.resource, self.namespace.as_deref(), verb).header("Accept", accept)
@@ -233,6 +234,20 @@ impl MetadataApi {
             Deleted::Object(o) => Ok(Deleted::Object(self.checked(o)?)),
             Deleted::Status(s) => Ok(Deleted::Status(s)),
         }
+    }
+
+    /// Deletes every object `list` selects. The answer is the metadata of the deleted
+    /// objects or a `Status`.
+    pub async fn delete_collection(
+        &self,
+        params: &DeleteParams,
+        list: &ListParams,
+    ) -> Result<Deleted<ObjectList<PartialObjectMetadata>>> {
+        let req = params
+            .apply_to(list.apply_to(self.request(Verb::DeleteCollection)))
+            .build()?;
+        let body = self.client.request_text(req).await?;
+        decode_deleted(&body, "", &format!("{} list", self.what()))
     }
 }
 
