@@ -7,8 +7,7 @@
 //! namespace).
 
 use k8s_client::api::{
-    ApiResource, DeleteParams, GroupVersionKind, ListParams, Object, PostParams,
-    PropagationPolicy,
+    ApiResource, DeleteParams, GroupVersionKind, ListParams, Object, PostParams, PropagationPolicy,
 };
 use k8s_client::dynamic::{DynamicApi, DynamicObject};
 use k8s_client::util::{retry_on_conflict, Backoff};
@@ -50,7 +49,10 @@ async fn main() -> Result<(), Error> {
 
     println!("Creating deployment...");
     let result = api.create(&PostParams::default(), &deployment).await?;
-    println!("Created deployment {:?}.", result.name().unwrap_or_default());
+    println!(
+        "Created deployment {:?}.",
+        result.name().unwrap_or_default()
+    );
 
     let got = api.get("demo-deployment").await?;
     println!(

@@ -117,8 +117,17 @@ async fn dynamic_client_on_a_new_crd() {
 
     let installed = crd::create(&client, &def, TIMEOUT).await.unwrap();
     assert_eq!(crd::state(&installed), crd::CrdState::Established);
-    let accepted = installed.status.as_ref().unwrap().accepted_names.as_ref().unwrap();
-    assert_eq!(accepted.short_names.as_deref(), Some(&["gz".to_string()][..]));
+    let accepted = installed
+        .status
+        .as_ref()
+        .unwrap()
+        .accepted_names
+        .as_ref()
+        .unwrap();
+    assert_eq!(
+        accepted.short_names.as_deref(),
+        Some(&["gz".to_string()][..])
+    );
     // Creating it again: AlreadyExists, as a typed API error.
     match crd::create(&client, &def, TIMEOUT).await {
         Err(CrdError::Api(e)) => assert!(e.is_already_exists(), "{e}"),
@@ -228,7 +237,9 @@ async fn dynamic_client_on_a_new_crd() {
         .patch(
             "g2",
             &PatchParams::apply("owner-a"),
-            &Patch::Apply(&DynamicObject::new("g2", &resource).with_field("spec", json!({"size": 9}))),
+            &Patch::Apply(
+                &DynamicObject::new("g2", &resource).with_field("spec", json!({"size": 9})),
+            ),
         )
         .await
         .unwrap();
@@ -247,7 +258,9 @@ async fn dynamic_client_on_a_new_crd() {
     assert_eq!(status.field(&["status", "ready"]), Some(&json!(true)));
     assert_eq!(status.field(&["spec", "size"]), Some(&json!(3)));
     let mut current = api.get_status("g1").await.unwrap();
-    current.set_field(&["status", "ready"], json!(false)).unwrap();
+    current
+        .set_field(&["status", "ready"], json!(false))
+        .unwrap();
     let out = api
         .replace_status("g1", &PostParams::default(), &current)
         .await
@@ -298,7 +311,12 @@ async fn dynamic_client_on_a_new_crd() {
     api.delete_collection(&DeleteParams::default(), &ListParams::default())
         .await
         .unwrap();
-    assert!(api.list(&ListParams::default()).await.unwrap().items.is_empty());
+    assert!(api
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items
+        .is_empty());
 }
 
 #[tokio::test]
@@ -390,12 +408,21 @@ async fn typed_struct_on_a_crd() {
         .unwrap();
 
     let widgets: Api<Widget> = Api::namespaced(client.clone(), &ns.name);
-    let mut w1 = Widget::new("w1", WidgetSpec { size: 1, color: None });
+    let mut w1 = Widget::new(
+        "w1",
+        WidgetSpec {
+            size: 1,
+            color: None,
+        },
+    );
     w1.metadata.labels = Some([("app".to_string(), "demo".to_string())].into());
     let created = widgets.create(&PostParams::default(), &w1).await.unwrap();
     assert_eq!(created.spec, w1.spec);
     assert_eq!(created.status, None);
-    assert_eq!(created.metadata.namespace.as_deref(), Some(ns.name.as_str()));
+    assert_eq!(
+        created.metadata.namespace.as_deref(),
+        Some(ns.name.as_str())
+    );
 
     let mut got = widgets.get("w1").await.unwrap();
     got.spec.color = Some("red".into());
@@ -443,18 +470,36 @@ async fn typed_struct_on_a_crd() {
         }
         other => panic!("{other:?}"),
     }
-    let w2 = Widget::new("w2", WidgetSpec { size: 2, color: Some("blue".into()) });
+    let w2 = Widget::new(
+        "w2",
+        WidgetSpec {
+            size: 2,
+            color: Some("blue".into()),
+        },
+    );
     dynamic
-        .create(&PostParams::default(), &DynamicObject::from_typed(&w2).unwrap())
+        .create(
+            &PostParams::default(),
+            &DynamicObject::from_typed(&w2).unwrap(),
+        )
         .await
         .unwrap();
     let list = widgets.list(&ListParams::default()).await.unwrap();
-    let mut specs: Vec<_> = list.iter().map(|w| (w.name().unwrap().to_string(), w.spec.size)).collect();
+    let mut specs: Vec<_> = list
+        .iter()
+        .map(|w| (w.name().unwrap().to_string(), w.spec.size))
+        .collect();
     specs.sort();
     assert_eq!(specs, [("w1".to_string(), 1), ("w2".to_string(), 2)]);
 
     // Server-side apply with the typed struct.
-    let mut applied = Widget::new("w3", WidgetSpec { size: 3, color: None });
+    let mut applied = Widget::new(
+        "w3",
+        WidgetSpec {
+            size: 3,
+            color: None,
+        },
+    );
     applied.metadata.namespace = Some(ns.name.clone());
     let out = widgets
         .patch("w3", &PatchParams::apply("typed"), &Patch::Apply(&applied))
@@ -462,6 +507,9 @@ async fn typed_struct_on_a_crd() {
         .unwrap();
     assert_eq!(out.spec.size, 3);
 
-    widgets.delete("w1", &DeleteParams::default()).await.unwrap();
+    widgets
+        .delete("w1", &DeleteParams::default())
+        .await
+        .unwrap();
     assert!(widgets.get_opt("w1").await.unwrap().is_none());
 }

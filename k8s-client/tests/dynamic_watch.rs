@@ -85,7 +85,10 @@ async fn watch_sees_added_modified_deleted() {
     match next_change(&mut events).await {
         WatchEvent::Added(o) => {
             assert_eq!(o.name(), Some("w"));
-            assert_eq!((o.api_version.as_str(), o.kind.as_str()), ("v1", "ConfigMap"));
+            assert_eq!(
+                (o.api_version.as_str(), o.kind.as_str()),
+                ("v1", "ConfigMap")
+            );
         }
         other => panic!("expected ADDED w, got {other:?}"),
     }

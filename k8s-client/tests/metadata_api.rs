@@ -81,7 +81,9 @@ async fn list_and_get_secrets_without_their_data() {
             ("s3".into(), "db".into())
         ]
     );
-    assert!(list.iter().all(|m| m.uid().is_some() && m.resource_version().is_some()));
+    assert!(list
+        .iter()
+        .all(|m| m.uid().is_some() && m.resource_version().is_some()));
     assert!(list.resource_version().is_some());
 
     // The raw answer: kind PartialObjectMetadataList, items without data or type.
@@ -98,7 +100,8 @@ async fn list_and_get_secrets_without_their_data() {
     for item in items {
         let keys: Vec<&String> = item.as_object().unwrap().keys().collect();
         assert!(
-            keys.iter().all(|k| ["apiVersion", "kind", "metadata"].contains(&k.as_str())),
+            keys.iter()
+                .all(|k| ["apiVersion", "kind", "metadata"].contains(&k.as_str())),
             "unexpected fields {keys:?}"
         );
         assert_eq!(item["kind"], "PartialObjectMetadata");
@@ -140,7 +143,10 @@ async fn list_and_get_secrets_without_their_data() {
         .await
         .unwrap();
     assert_eq!(raw["kind"], "PartialObjectMetadata");
-    assert!(raw.get("data").is_none() && raw.get("type").is_none(), "{raw}");
+    assert!(
+        raw.get("data").is_none() && raw.get("type").is_none(),
+        "{raw}"
+    );
     assert!(api.get_opt("missing").await.unwrap().is_none());
     assert!(api.get("missing").await.unwrap_err().is_not_found());
 
@@ -165,7 +171,10 @@ async fn list_and_get_secrets_without_their_data() {
     }
     assert!(secrets.get_opt("s3").await.unwrap().is_none());
     match api
-        .delete_collection(&DeleteParams::default(), &ListParams::default().labels("tier=web"))
+        .delete_collection(
+            &DeleteParams::default(),
+            &ListParams::default().labels("tier=web"),
+        )
         .await
         .unwrap()
     {
@@ -177,7 +186,12 @@ async fn list_and_get_secrets_without_their_data() {
         }
         Deleted::Status(s) => panic!("expected the deleted objects, got {s:?}"),
     }
-    assert!(secrets.list(&ListParams::default().labels("tier")).await.unwrap().items.is_empty());
+    assert!(secrets
+        .list(&ListParams::default().labels("tier"))
+        .await
+        .unwrap()
+        .items
+        .is_empty());
 
     // Cluster-scoped resources work through `all`.
     let namespaces = MetadataApi::all(client, &ApiResource::of::<Namespace>());

@@ -272,7 +272,11 @@ impl DynamicApi {
 
     /// Creates `object` (its `metadata.name`, or `generateName`, names it; an empty
     /// `apiVersion` or `kind` is the resource's).
-    pub async fn create(&self, params: &PostParams, object: &DynamicObject) -> Result<DynamicObject> {
+    pub async fn create(
+        &self,
+        params: &PostParams,
+        object: &DynamicObject,
+    ) -> Result<DynamicObject> {
         let req = params
             .apply_to(self.request(Verb::Create))
             .json_body(&*self.outgoing(object));
@@ -307,7 +311,11 @@ impl DynamicApi {
 
     /// Deletes the object `name`. The answer is the object (while finalizers or a
     /// foreground deletion keep it, or as deleted) or a `Status`.
-    pub async fn delete(&self, name: &str, params: &DeleteParams) -> Result<Deleted<DynamicObject>> {
+    pub async fn delete(
+        &self,
+        name: &str,
+        params: &DeleteParams,
+    ) -> Result<Deleted<DynamicObject>> {
         let req = params.apply_to(self.named(Verb::Delete, name)).build()?;
         let body = self.client.request_text(req).await?;
         Ok(
@@ -330,13 +338,15 @@ impl DynamicApi {
             .build()?;
         let body = self.client.request_text(req).await?;
         let what = format!("{} list", self.what());
-        Ok(match decode_deleted::<ObjectList<DynamicObject>>(&body, "", &what)? {
-            Deleted::Object(mut l) => {
-                l.items = l.items.into_iter().map(|o| self.typed(o)).collect();
-                Deleted::Object(l)
-            }
-            status => status,
-        })
+        Ok(
+            match decode_deleted::<ObjectList<DynamicObject>>(&body, "", &what)? {
+                Deleted::Object(mut l) => {
+                    l.items = l.items.into_iter().map(|o| self.typed(o)).collect();
+                    Deleted::Object(l)
+                }
+                status => status,
+            },
+        )
     }
 
     /// Reads the `status` subresource of `name`.
@@ -385,8 +395,7 @@ impl DynamicApi {
         params: &PostParams,
         scale: &Scale,
     ) -> Result<Scale> {
-        self.replace_subresource("scale", name, params, scale)
-            .await
+        self.replace_subresource("scale", name, params, scale).await
     }
 
     /// Patches the `scale` subresource of `name` (for example
@@ -508,7 +517,10 @@ mod tests {
         );
         match resource_request(&namespaces, Some("ns"), Verb::List).build() {
             Err(Error::Request(msg)) => {
-                assert!(msg.contains("cluster-scoped") && msg.contains("\"ns\""), "{msg}")
+                assert!(
+                    msg.contains("cluster-scoped") && msg.contains("\"ns\""),
+                    "{msg}"
+                )
             }
             other => panic!("{other:?}"),
         }

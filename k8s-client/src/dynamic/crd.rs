@@ -21,8 +21,8 @@ use futures::TryStreamExt;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 
 use crate::api::{
-    Api, ApiResource, DeleteParams, GroupVersionKind, Patch, PatchParams, PostParams,
-    WatchEvent, WatchParams,
+    Api, ApiResource, DeleteParams, GroupVersionKind, Patch, PatchParams, PostParams, WatchEvent,
+    WatchParams,
 };
 use crate::client::Client;
 use crate::error::Error;
@@ -282,7 +282,12 @@ mod tests {
 
     use super::*;
 
-    fn condition(t: &str, status: &str, reason: &str, message: &str) -> CustomResourceDefinitionCondition {
+    fn condition(
+        t: &str,
+        status: &str,
+        reason: &str,
+        message: &str,
+    ) -> CustomResourceDefinitionCondition {
         CustomResourceDefinitionCondition {
             type_: t.into(),
             status: status.into(),
@@ -324,7 +329,12 @@ mod tests {
         assert_eq!(describe_conditions(&crd(vec![])), "none yet");
         let installing = crd(vec![
             condition("NamesAccepted", "True", "NoConflicts", "no conflicts found"),
-            condition("Established", "False", "Installing", "the initial names have been accepted"),
+            condition(
+                "Established",
+                "False",
+                "Installing",
+                "the initial names have been accepted",
+            ),
         ]);
         assert_eq!(state(&installing), CrdState::Pending);
         assert_eq!(
@@ -356,7 +366,10 @@ mod tests {
     fn api_resource_of_a_version() {
         let r = api_resource(&crd(vec![]), "v1").unwrap();
         assert_eq!(r.api_version(), "example.com/v1");
-        assert_eq!((r.kind.as_str(), r.plural.as_str(), r.namespaced), ("Foo", "foos", true));
+        assert_eq!(
+            (r.kind.as_str(), r.plural.as_str(), r.namespaced),
+            ("Foo", "foos", true)
+        );
         assert!(api_resource(&crd(vec![]), "v2").is_none());
     }
 }

@@ -394,7 +394,13 @@ mod tests {
 
     #[test]
     fn serde_writes_and_checks_type_fields() {
-        let mut w = Widget::new("w1", WidgetSpec { size: 3, color: None });
+        let mut w = Widget::new(
+            "w1",
+            WidgetSpec {
+                size: 3,
+                color: None,
+            },
+        );
         assert_eq!(
             serde_json::to_value(&w).unwrap(),
             json!({"apiVersion": "widgets.example.com/v1", "kind": "Widget",
@@ -413,31 +419,61 @@ mod tests {
         assert_eq!(w.status, None);
 
         for (bad, needle) in [
-            (json!({"apiVersion": "widgets.example.com/v2", "kind": "Widget", "spec": {"size": 1}}), "apiVersion"),
-            (json!({"apiVersion": "widgets.example.com/v1", "kind": "Gadget", "spec": {"size": 1}}), "kind"),
+            (
+                json!({"apiVersion": "widgets.example.com/v2", "kind": "Widget", "spec": {"size": 1}}),
+                "apiVersion",
+            ),
+            (
+                json!({"apiVersion": "widgets.example.com/v1", "kind": "Gadget", "spec": {"size": 1}}),
+                "kind",
+            ),
             (json!({"metadata": {}}), "missing field `spec`"),
             (json!({"spec": {"size": "big"}}), "invalid type"),
         ] {
-            let err = serde_json::from_value::<Widget>(bad.clone()).unwrap_err().to_string();
+            let err = serde_json::from_value::<Widget>(bad.clone())
+                .unwrap_err()
+                .to_string();
             assert!(err.contains(needle), "{bad}: {err}");
         }
 
-        let g = Gadget::new("g", WidgetSpec { size: 2, color: Some("red".into()) });
+        let g = Gadget::new(
+            "g",
+            WidgetSpec {
+                size: 2,
+                color: Some("red".into()),
+            },
+        );
         let json = serde_json::to_value(&g).unwrap();
         assert_eq!(json["kind"], "Gadget");
         assert!(json.get("status").is_none());
-        let with_status = json!({"kind": "Gadget", "spec": {"size": 2, "color": "red"}, "status": {"any": 1}});
-        assert_eq!(serde_json::from_value::<Gadget>(with_status).unwrap().metadata.name, None);
+        let with_status =
+            json!({"kind": "Gadget", "spec": {"size": 2, "color": "red"}, "status": {"any": 1}});
+        assert_eq!(
+            serde_json::from_value::<Gadget>(with_status)
+                .unwrap()
+                .metadata
+                .name,
+            None
+        );
     }
 
     #[test]
     fn dynamic_round_trip() {
-        let mut w = Widget::new("w1", WidgetSpec { size: 5, color: Some("blue".into()) });
+        let mut w = Widget::new(
+            "w1",
+            WidgetSpec {
+                size: 5,
+                color: Some("blue".into()),
+            },
+        );
         w.status = Some(WidgetStatus { ready: false });
         let d = DynamicObject::from_typed(&w).unwrap();
         assert_eq!(d.kind, "Widget");
         assert_eq!(d.field(&["spec", "color"]), Some(&json!("blue")));
         assert_eq!(d.try_parse::<Widget>().unwrap(), w);
-        assert!(matches!(d.try_parse::<Gadget>(), Err(ConvertError::WrongKind { .. })));
+        assert!(matches!(
+            d.try_parse::<Gadget>(),
+            Err(ConvertError::WrongKind { .. })
+        ));
     }
 }

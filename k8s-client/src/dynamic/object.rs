@@ -24,9 +24,9 @@ pub enum ConvertError {
     #[error("expected a {expected} object, found {found}")]
     WrongKind {
         /// The apiVersion and kind of the target type.
-        expected: GroupVersionKind,
+        expected: Box<GroupVersionKind>,
         /// The apiVersion and kind of the object.
-        found: GroupVersionKind,
+        found: Box<GroupVersionKind>,
     },
     /// The JSON does not have the shape the target needs.
     #[error("{what}: {message}")]
@@ -251,8 +251,8 @@ impl DynamicObject {
         let kind_ok = self.kind.is_empty() || self.kind == K::KIND;
         if !api_version_ok || !kind_ok {
             return Err(ConvertError::WrongKind {
-                expected,
-                found: self.gvk(),
+                expected: Box::new(expected),
+                found: Box::new(self.gvk()),
             });
         }
         let mut json = self.to_json();
@@ -416,7 +416,8 @@ mod tests {
     #[test]
     fn json_round_trip_keeps_unknown_fields() {
         let mut input = deployment_json();
-        input["spec"]["futureField"] = json!({"big": 18446744073709551615u64, "neg": -3, "f": 0.25, "n": null});
+        input["spec"]["futureField"] =
+            json!({"big": 18446744073709551615u64, "neg": -3, "f": 0.25, "n": null});
         input["topLevelExtra"] = json!(["a", {"b": true}]);
         let obj = DynamicObject::from_json(input.clone()).unwrap();
         assert_eq!(obj.api_version, "apps/v1");
@@ -454,9 +455,8 @@ mod tests {
     #[test]
     fn missing_type_fields_are_filled_by_try_parse() {
         // List items of built-in kinds come without apiVersion and kind.
-        let obj =
-            DynamicObject::from_json(json!({"metadata": {"name": "x"}, "data": {"a": "b"}}))
-                .unwrap();
+        let obj = DynamicObject::from_json(json!({"metadata": {"name": "x"}, "data": {"a": "b"}}))
+            .unwrap();
         assert!(obj.api_version.is_empty() && obj.kind.is_empty());
         assert!(!obj.to_json().as_object().unwrap().contains_key("kind"));
         let cm: ConfigMap = obj.try_parse().unwrap();
@@ -468,8 +468,8 @@ mod tests {
         let obj = DynamicObject::from_json(deployment_json()).unwrap();
         match obj.try_parse::<ConfigMap>() {
             Err(ConvertError::WrongKind { expected, found }) => {
-                assert_eq!(expected, GroupVersionKind::new("", "v1", "ConfigMap"));
-                assert_eq!(found, GroupVersionKind::new("apps", "v1", "Deployment"));
+                assert_eq!(*expected, GroupVersionKind::new("", "v1", "ConfigMap"));
+                assert_eq!(*found, GroupVersionKind::new("apps", "v1", "Deployment"));
             }
             other => panic!("{other:?}"),
         }
@@ -486,7 +486,10 @@ mod tests {
         match obj.try_parse::<Deployment>() {
             Err(e @ ConvertError::Json { .. }) => {
                 let msg = e.to_string();
-                assert!(msg.contains("ns/web") && msg.contains("apps/v1/Deployment"), "{msg}");
+                assert!(
+                    msg.contains("ns/web") && msg.contains("apps/v1/Deployment"),
+                    "{msg}"
+                );
                 let err: Error = e.into();
                 assert!(matches!(err, Error::Decode { .. }), "{err:?}");
             }
@@ -526,8 +529,11 @@ mod tests {
         assert_eq!(obj.gvk(), GroupVersionKind::new("apps", "v1", "Deployment"));
         assert!(!obj.data.contains_key("metadata"));
         obj.set_field(&["spec", "replicas"], json!(3)).unwrap();
-        obj.set_field(&["spec", "template", "metadata", "labels", "app"], json!("demo"))
-            .unwrap();
+        obj.set_field(
+            &["spec", "template", "metadata", "labels", "app"],
+            json!("demo"),
+        )
+        .unwrap();
         assert_eq!(obj.field(&["spec", "replicas"]), Some(&json!(3)));
         assert_eq!(
             obj.field(&["spec", "template", "metadata", "labels"]),
@@ -567,8 +573,14 @@ mod tests {
         let obj = DynamicObject::from_typed(&secret).unwrap();
         let shown = format!("{obj:?}");
         assert!(!shown.contains("hunter2"), "{shown}");
-        assert!(shown.contains("creds") && shown.contains("stringData"), "{shown}");
-        let cm = DynamicObject::from_json(json!({"apiVersion": "v1", "kind": "ConfigMap", "data": {"k": "visible"}})).unwrap();
+        assert!(
+            shown.contains("creds") && shown.contains("stringData"),
+            "{shown}"
+        );
+        let cm = DynamicObject::from_json(
+            json!({"apiVersion": "v1", "kind": "ConfigMap", "data": {"k": "visible"}}),
+        )
+        .unwrap();
         assert!(format!("{cm:?}").contains("visible"));
     }
 }

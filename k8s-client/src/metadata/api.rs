@@ -230,7 +230,11 @@ impl MetadataApi {
             .apply_to(self.request(Verb::Delete).name(name))
             .build()?;
         let body = self.client.request_text(req).await?;
-        match decode_deleted::<PartialObjectMetadata>(&body, PartialObjectMetadata::KIND, &self.what())? {
+        match decode_deleted::<PartialObjectMetadata>(
+            &body,
+            PartialObjectMetadata::KIND,
+            &self.what(),
+        )? {
             Deleted::Object(o) => Ok(Deleted::Object(self.checked(o)?)),
             Deleted::Status(s) => Ok(Deleted::Status(s)),
         }
@@ -270,7 +274,11 @@ mod tests {
     #[test]
     fn requests_ask_for_metadata_only() {
         let build = |r: Request| r.build().unwrap();
-        let list = build(ListParams::default().limit(2).apply_to(api(Some("ns")).request(Verb::List)));
+        let list = build(
+            ListParams::default()
+                .limit(2)
+                .apply_to(api(Some("ns")).request(Verb::List)),
+        );
         assert_eq!(list.uri(), "/api/v1/namespaces/ns/secrets?limit=2");
         assert_eq!(
             list.headers()["accept"],
@@ -290,9 +298,11 @@ mod tests {
         assert_eq!(get.headers().get_all("accept").iter().count(), 1);
         assert_eq!(get.headers()["accept"], ACCEPT_OBJECT);
         assert!(format!("{:?}", api(None)).contains("secrets"));
-        assert!(resource_request(&ApiResource::of::<Namespace>(), Some("ns"), Verb::List)
-            .build()
-            .is_err());
+        assert!(
+            resource_request(&ApiResource::of::<Namespace>(), Some("ns"), Verb::List)
+                .build()
+                .is_err()
+        );
     }
 
     #[test]

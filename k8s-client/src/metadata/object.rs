@@ -30,7 +30,11 @@ const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
 #[derive(Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PartialObjectMetadata {
     /// `apiVersion`: `meta.k8s.io/v1` in the server's answers.
-    #[serde(rename = "apiVersion", default, skip_serializing_if = "String::is_empty")]
+    #[serde(
+        rename = "apiVersion",
+        default,
+        skip_serializing_if = "String::is_empty"
+    )]
     pub api_version: String,
     /// `kind`: `PartialObjectMetadata` in the server's answers.
     #[serde(default, skip_serializing_if = "String::is_empty")]
@@ -107,8 +111,14 @@ mod tests {
             "metadata":{"name":"s","namespace":"ns","uid":"u1","resourceVersion":"7",
             "creationTimestamp":"2024-01-01T00:00:00Z","labels":{"a":"b"}}}"#;
         let m: PartialObjectMetadata = serde_json::from_str(answer).unwrap();
-        assert_eq!(m.gvk(), GroupVersionKind::new("meta.k8s.io", "v1", "PartialObjectMetadata"));
-        assert_eq!((m.name(), m.uid(), m.resource_version()), (Some("s"), Some("u1"), Some("7")));
+        assert_eq!(
+            m.gvk(),
+            GroupVersionKind::new("meta.k8s.io", "v1", "PartialObjectMetadata")
+        );
+        assert_eq!(
+            (m.name(), m.uid(), m.resource_version()),
+            (Some("s"), Some("u1"), Some("7"))
+        );
         assert!(m.is_likely_object_metadata());
         // A full object decodes to its metadata: the rest is dropped.
         let full = r#"{"kind":"Secret","apiVersion":"v1","metadata":{"name":"s"},"data":{"k":"c2VjcmV0"}}"#;
@@ -127,13 +137,19 @@ mod tests {
         m.metadata.name = Some("creds".into());
         m.metadata.annotations = Some(
             [
-                (LAST_APPLIED.to_string(), r#"{"stringData":{"password":"hunter2"}}"#.to_string()),
+                (
+                    LAST_APPLIED.to_string(),
+                    r#"{"stringData":{"password":"hunter2"}}"#.to_string(),
+                ),
                 ("team".to_string(), "blue".to_string()),
             ]
             .into(),
         );
         let shown = format!("{m:?}");
         assert!(!shown.contains("hunter2"), "{shown}");
-        assert!(shown.contains("blue") && shown.contains("<hidden>"), "{shown}");
+        assert!(
+            shown.contains("blue") && shown.contains("<hidden>"),
+            "{shown}"
+        );
     }
 }
