@@ -50,7 +50,12 @@
 //! # }
 //! ```
 //!
-//! Without a status, leave the `status` line out. `scope` is `Namespaced` or `Cluster`.
+//! Rules of the form: the `#[resource(...)]` line comes first, with its five keys in this
+//! order (`scope` is `Namespaced` or `Cluster`); the struct has the field `spec` and, when
+//! the resource has a status, `status: Option<YourStatus>` (written with `Option`). Do not
+//! derive `Serialize`/`Deserialize` on the struct (or put `#[serde]` attributes on it): the
+//! macro implements them, so that `apiVersion` and `kind` are always written. `spec` must be
+//! present in the objects read (a missing `status`, or `null`, is `None`).
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::de::{DeserializeOwned, Error as _};
