@@ -138,6 +138,18 @@ async fn dynamic_client_on_a_new_crd() {
         .await
         .unwrap();
 
+    // A change of names is waited for until the new names are accepted.
+    let mut renamed = def.clone();
+    renamed.spec.names.short_names = Some(vec!["gz".into(), "gzm".into()]);
+    let updated = crd::apply(&client, &renamed, "k8s-client-tests", TIMEOUT)
+        .await
+        .unwrap();
+    let accepted = updated.status.unwrap().accepted_names.unwrap();
+    assert_eq!(
+        accepted.short_names.unwrap_or_default(),
+        ["gz".to_string(), "gzm".to_string()]
+    );
+
     let resource = crd::api_resource(&installed, "v1").unwrap();
     assert_eq!(resource.api_version(), format!("{group}/v1"));
     let api = DynamicApi::namespaced(client.clone(), &resource, &ns.name);

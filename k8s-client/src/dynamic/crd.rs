@@ -82,7 +82,8 @@ pub enum CrdState {
     Pending,
 }
 
-/// The state `crd`'s status conditions tell.
+/// The state `crd`'s status tells: established when its `Established` and `NamesAccepted`
+/// conditions are `True` and the accepted names are the spec's.
 pub fn state(crd: &CustomResourceDefinition) -> CrdState {
     let conditions = crd
         .status
@@ -96,10 +97,28 @@ pub fn state(crd: &CustomResourceDefinition) -> CrdState {
             message: c.message.clone().unwrap_or_default(),
         };
     }
-    if find("Established").is_some_and(|c| c.status == "True") {
+    let is_true = |t: &str| find(t).is_some_and(|c| c.status == "True");
+    if is_true("Established") && is_true("NamesAccepted") && spec_names_accepted(crd) {
         return CrdState::Established;
     }
     CrdState::Pending
+}
+
+/// Whether the names the server accepted are the spec's (after a change of names, the old
+/// ones are served until the new ones are accepted).
+fn spec_names_accepted(crd: &CustomResourceDefinition) -> bool {
+    let Some(accepted) = crd.status.as_ref().and_then(|s| s.accepted_names.as_ref()) else {
+        return false;
+    };
+    let wanted = &crd.spec.names;
+    let short = |names: &Option<Vec<String>>| {
+        let mut v = names.clone().unwrap_or_default();
+        v.sort();
+        v
+    };
+    accepted.plural == wanted.plural
+        && accepted.kind == wanted.kind
+        && short(&accepted.short_names) == short(&wanted.short_names)
 }
 
 /// `crd`'s conditions in one line, for messages: `Established=False (Installing: ...)`.
@@ -346,7 +365,22 @@ mod tests {
             condition("NamesAccepted", "True", "NoConflicts", ""),
             condition("Established", "True", "InitialNamesAccepted", ""),
         ]);
+        assert_eq!(state(&done), CrdState::Pending, "no accepted names yet");
+        let mut done = done;
+        let status = done.status.as_mut().unwrap();
+        status.accepted_names = Some(CustomResourceDefinitionNames {
+            kind: "Foo".into(),
+            plural: "foos".into(),
+            short_names: Some(vec![]),
+            ..Default::default()
+        });
         assert_eq!(state(&done), CrdState::Established);
+        // After a change of names, established once the new ones are accepted.
+        done.spec.names.short_names = Some(vec!["fo".into()]);
+        assert_eq!(state(&done), CrdState::Pending);
+        let mut accepted_new = done.clone();
+        accepted_new.status.as_mut().unwrap().accepted_names = Some(done.spec.names.clone());
+        assert_eq!(state(&accepted_new), CrdState::Established);
         let rejected = crd(vec![condition(
             "NamesAccepted",
             "False",
