@@ -30,8 +30,8 @@ const FORMAT: u32 = 1;
 #[serde(rename_all = "camelCase")]
 struct CacheFile {
     format: u32,
-    /// Seconds since the Unix epoch when the file was written.
-    written_at: u64,
+    /// Milliseconds since the Unix epoch when the file was written.
+    written_at_ms: u64,
     snapshot: Snapshot,
 }
 
@@ -121,10 +121,10 @@ impl DiskCache {
             );
             return None;
         }
-        let now = unix_now();
+        let now = unix_now_ms();
         // A file from the future (clock changes) is not trusted either.
-        let fresh = file.written_at <= now.saturating_add(60)
-            && Duration::from_secs(now.saturating_sub(file.written_at)) <= self.ttl;
+        let fresh = file.written_at_ms <= now.saturating_add(60_000)
+            && Duration::from_millis(now.saturating_sub(file.written_at_ms)) <= self.ttl;
         if !fresh {
             tracing::debug!("discovery cache {} has expired", path.display());
             return None;
@@ -141,7 +141,7 @@ impl DiskCache {
         fs::create_dir_all(&self.dir).map_err(|e| err(&self.dir, &e))?;
         let file = CacheFile {
             format: FORMAT,
-            written_at: unix_now(),
+            written_at_ms: unix_now_ms(),
             snapshot: snapshot.clone(),
         };
         let bytes = serde_json::to_vec(&file).map_err(|e| err(&self.file(), &e))?;
@@ -178,10 +178,10 @@ impl DiskCache {
     }
 }
 
-fn unix_now() -> u64 {
+fn unix_now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
         .unwrap_or(0)
 }
 
@@ -253,16 +253,11 @@ mod tests {
         assert_eq!(cache.load(), None, "missing file");
         cache.store(&snapshot()).unwrap();
         assert_eq!(cache.load(), Some(snapshot()));
-        assert_eq!(
-            cache.clone().ttl(Duration::ZERO).load(),
-            Some(snapshot()),
-            "same second"
-        );
 
         // An old file is a miss.
         let mut file: serde_json::Value =
             serde_json::from_slice(&fs::read(cache.file()).unwrap()).unwrap();
-        file["writtenAt"] = (unix_now() - 7 * 3600).into();
+        file["writtenAtMs"] = (unix_now_ms() - 7 * 3600 * 1000).into();
         fs::write(cache.file(), serde_json::to_vec(&file).unwrap()).unwrap();
         assert_eq!(cache.load(), None);
         assert!(cache
@@ -279,7 +274,7 @@ mod tests {
         assert_eq!(cache.load(), None);
         fs::write(
             cache.file(),
-            br#"{"format":99,"writtenAt":0,"snapshot":{}}"#,
+            br#"{"format":99,"writtenAtMs":0,"snapshot":{}}"#,
         )
         .unwrap();
         assert_eq!(cache.load(), None);
