@@ -93,6 +93,7 @@ pub struct Subresource {
     pub name: String,
     /// The kind of its answers (`autoscaling/v1 Scale` for `deployments/scale`), with the
     /// group and version filled in; `None` when the server did not say.
+    #[serde(with = "gvk_serde")]
     pub kind: Option<GroupVersionKind>,
     /// The verbs it supports.
     pub verbs: Vec<String>,
@@ -293,6 +294,43 @@ mod api_resource_serde {
             plural: m.plural,
             namespaced: m.namespaced,
         })
+    }
+}
+
+/// `GroupVersionKind` lives in `api` and is not serde-able either.
+mod gvk_serde {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    use crate::api::GroupVersionKind;
+
+    #[derive(Serialize, Deserialize)]
+    struct Mirror {
+        group: String,
+        version: String,
+        kind: String,
+    }
+
+    pub(super) fn serialize<S: Serializer>(
+        gvk: &Option<GroupVersionKind>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        gvk.as_ref()
+            .map(|g| Mirror {
+                group: g.group.clone(),
+                version: g.version.clone(),
+                kind: g.kind.clone(),
+            })
+            .serialize(s)
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<GroupVersionKind>, D::Error> {
+        Ok(Option::<Mirror>::deserialize(d)?.map(|m| GroupVersionKind {
+            group: m.group,
+            version: m.version,
+            kind: m.kind,
+        }))
     }
 }
 

@@ -479,7 +479,7 @@ impl fmt::Display for SkewReport {
 }
 
 /// The server does not serve some kinds a program uses.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SkewError {
     /// The whole report.
     pub report: SkewReport,
@@ -515,6 +515,8 @@ impl fmt::Display for SkewError {
         Ok(())
     }
 }
+
+impl std::error::Error for SkewError {}
 
 /// The kinds to check, and how. Run it with [`SkewCheck::run`]; see the
 /// [module docs](self).

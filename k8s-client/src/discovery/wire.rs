@@ -551,7 +551,7 @@ mod tests {
         let err = parse_api_group_list("/apis", br#"{"groups":[{"versions":[]}]}"#).unwrap_err();
         assert!(err.to_string().contains("name"), "{err}");
 
-        let err = parse_version("/version", b"[]").unwrap_err();
+        let err = parse_version("/version", br#""v1.36""#).unwrap_err();
         assert!(err.to_string().contains("/version"), "{err}");
     }
 
