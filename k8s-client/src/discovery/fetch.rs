@@ -5,6 +5,8 @@
 //! The requests are built without I/O ([`discovery_request`]) and sent through the
 //! client's usual path (rate limiter, credentials, retries).
 
+use std::time::Duration;
+
 use bytes::Bytes;
 use futures::StreamExt;
 use http::header::{ACCEPT, CONTENT_TYPE};
@@ -14,10 +16,22 @@ use super::error::DiscoveryError;
 use super::model::{ApiGroup, DiscoveryFormat, GroupVersionResources, Snapshot};
 use super::wire;
 use super::DiscoveryMode;
+use crate::config::RetryPolicy;
 use crate::Client;
 
 /// How many legacy group/version requests are in flight at once.
 const LEGACY_CONCURRENCY: usize = 8;
+
+/// The retry policy of the per-group/version requests: one quick retry. An aggregated API
+/// whose backend is down answers 503 to every try, and its failure is reported (in
+/// [`Snapshot::failed`]) rather than waited out with the client's full retry policy.
+fn group_version_retry() -> RetryPolicy {
+    RetryPolicy {
+        max_retries: 1,
+        initial_backoff: Duration::from_millis(200),
+        max_backoff: Duration::from_secs(1),
+    }
+}
 
 /// A `GET path` request with the given `Accept` header (no I/O).
 pub(crate) fn discovery_request(
@@ -109,6 +123,8 @@ async fn fetch_legacy(
     let mut groups: Vec<ApiGroup> = vec![core];
     groups.extend(wire::parse_api_group_list("/apis", &apis)?);
 
+    let gv_client = client.clone().with_retry_policy(group_version_retry());
+    let gv_client = &gv_client;
     let targets: Vec<(String, String)> = groups
         .iter()
         .flat_map(|g| g.versions.iter().map(|v| (g.name.clone(), v.clone())))
@@ -120,7 +136,7 @@ async fn fetch_legacy(
     )> = futures::stream::iter(targets)
         .map(|(group, version)| async move {
             let path = group_version_path(&group, &version);
-            let result = match get(client, &path, "application/json").await {
+            let result = match get(gv_client, &path, "application/json").await {
                 Ok((_, body)) => wire::parse_api_resource_list(&path, &group, &version, &body),
                 Err(e) => Err(e),
             };
