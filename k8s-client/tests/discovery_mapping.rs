@@ -5,11 +5,22 @@
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use k8s_client::api::{Api, DeleteParams, PostParams};
-use k8s_client::discovery::{Discovery, MappingError};
+use k8s_client::discovery::{DiscoveredResource, Discovery, DiscoveryMode, MappingError};
 use k8s_client::{Client, Config};
 use k8s_client_testsupport as ts;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use serde_json::json;
+
+/// Verbs and subresources sorted, for comparing two formats' answers.
+fn sorted(r: &DiscoveredResource) -> DiscoveredResource {
+    let mut r = r.clone();
+    r.verbs.sort();
+    r.subresources.sort_by(|a, b| a.name.cmp(&b.name));
+    for s in &mut r.subresources {
+        s.verbs.sort();
+    }
+    r
+}
 
 fn unique() -> String {
     let nanos = SystemTime::now()
@@ -244,6 +255,27 @@ async fn crd_short_names_and_ambiguity() {
         err.contains("ambiguous") && err.contains(&group_a) && err.contains(&group_b),
         "{err}"
     );
+
+    // The legacy endpoints describe the CRD exactly as aggregated discovery does.
+    let qualified = format!("{plural}.{group_a}");
+    let aggregated = sorted(&discovery.resolve(&qualified).await.unwrap());
+    let legacy = Discovery::new(client.clone()).mode(DiscoveryMode::Legacy);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        match legacy.refresh().await.unwrap().resolve(&qualified) {
+            Ok(r) => {
+                assert_eq!(sorted(r), aggregated);
+                break;
+            }
+            Err(e) if Instant::now() < deadline => {
+                assert!(matches!(e, MappingError::NotFound { .. }), "{e}");
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+            Err(e) => panic!("legacy discovery never showed {qualified}: {e}"),
+        }
+    }
+    assert_eq!(aggregated.categories, [category.clone()]);
+    assert_eq!(aggregated.subresource("scale").unwrap().kind.as_ref().unwrap().to_string(), "autoscaling/v1/Scale");
 
     let in_category = discovery.category(&category).await.unwrap();
     assert_eq!(in_category.len(), 2, "{in_category:?}");
