@@ -230,7 +230,7 @@ async fn crd_short_names_and_ambiguity() {
         (by_short.api.group.as_str(), by_short.api.kind.as_str()),
         (group_a.as_str(), kind.as_str())
     );
-    assert_eq!(by_short.short_names, [short.clone()]);
+    assert_eq!(by_short.short_names, std::slice::from_ref(&short));
     assert!(by_short.categories.contains(&category));
 
     // The plural, singular and kind are served by both groups, with no priority between them.
@@ -274,8 +274,17 @@ async fn crd_short_names_and_ambiguity() {
             Err(e) => panic!("legacy discovery never showed {qualified}: {e}"),
         }
     }
-    assert_eq!(aggregated.categories, [category.clone()]);
-    assert_eq!(aggregated.subresource("scale").unwrap().kind.as_ref().unwrap().to_string(), "autoscaling/v1/Scale");
+    assert_eq!(aggregated.categories, std::slice::from_ref(&category));
+    assert_eq!(
+        aggregated
+            .subresource("scale")
+            .unwrap()
+            .kind
+            .as_ref()
+            .unwrap()
+            .to_string(),
+        "autoscaling/v1/Scale"
+    );
 
     let in_category = discovery.category(&category).await.unwrap();
     assert_eq!(in_category.len(), 2, "{in_category:?}");

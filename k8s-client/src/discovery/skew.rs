@@ -463,7 +463,9 @@ impl SkewReport {
         if self.not_served().next().is_none() {
             Ok(self)
         } else {
-            Err(SkewError { report: self })
+            Err(SkewError {
+                report: Box::new(self),
+            })
         }
     }
 }
@@ -482,7 +484,7 @@ impl fmt::Display for SkewReport {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SkewError {
     /// The whole report.
-    pub report: SkewReport,
+    pub report: Box<SkewReport>,
 }
 
 impl fmt::Display for SkewError {
