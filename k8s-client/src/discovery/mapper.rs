@@ -81,7 +81,21 @@ fn parse_input(input: &str) -> Result<Vec<Query>, MappingError> {
 }
 
 impl Snapshot {
-    /// The resource a person means by `input` (see the [module docs](self) for the rules).
+    /// The resource a person means by `input`, by these rules (kubectl's, where it has them):
+    /// - `name.version.group` is tried first for names with two or more dots, then
+    ///   `name.group` (as kubectl's `ParseResourceArg`).
+    /// - An exact plural, singular or kind (case-insensitive) beats a short name (kubectl
+    ///   expands a short name only when no resource has that full name).
+    /// - Without a version, the group's preferred version is used when it serves the
+    ///   resource, else the most preferred version that does.
+    /// - When several groups match, the core group beats every other group, and built-in
+    ///   groups (no dot, or ending in `.k8s.io`) beat the rest (`events` is core `v1`
+    ///   events, not `events.k8s.io`, as in kubectl). Anything still tied is
+    ///   [`MappingError::Ambiguous`], listing the candidates, where kubectl would silently
+    ///   pick one by discovery order.
+    ///
+    /// A name nothing matches is [`MappingError::NotFound`], which also names the
+    /// group/versions that could not be discovered.
     ///
     /// ```
     /// # use k8s_client::discovery::Snapshot;

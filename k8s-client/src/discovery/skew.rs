@@ -520,8 +520,29 @@ impl fmt::Display for SkewError {
 
 impl std::error::Error for SkewError {}
 
-/// The kinds to check, and how. Run it with [`SkewCheck::run`]; see the
-/// [module docs](self).
+/// The kinds a program uses, to check against a server with [`SkewCheck::run`].
+///
+/// Three sources are combined: discovery (what is served), the Kubernetes deprecation
+/// guide's table of removed API versions and their replacements ([`known_move`]), and, with
+/// [`probe_warnings`](SkewCheck::probe_warnings), the server's own `Warning` headers.
+///
+/// ```no_run
+/// use k8s_client::api::GroupVersionKind;
+/// use k8s_client::discovery::{Discovery, SkewCheck};
+/// use k8s_openapi::api::apps::v1::Deployment;
+///
+/// # async fn run(client: k8s_client::Client) -> Result<(), Box<dyn std::error::Error>> {
+/// let discovery = Discovery::new(client);
+/// let report = SkewCheck::new()
+///     .kind::<Deployment>()
+///     .gvk(GroupVersionKind::new("batch", "v1beta1", "CronJob"))
+///     .run(&discovery)
+///     .await?;
+/// println!("{report}");
+/// report.into_result()?; // "this program uses batch/v1beta1 CronJob, ...; use batch/v1"
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug, Clone, Default)]
 pub struct SkewCheck {
     kinds: Vec<GroupVersionKind>,
