@@ -269,3 +269,47 @@ async fn concurrent_writers_never_leave_a_corrupt_file() {
         .expect("a whole file after concurrent refreshes");
     assert!(final_snapshot.resolve("po").is_ok());
 }
+
+#[tokio::test]
+async fn misses_refresh_at_most_once_per_interval() {
+    let client = Client::try_from(config().await).unwrap();
+    // A refresh replaces the snapshot in memory (a new Arc): that is what is observed here.
+    let throttled =
+        Discovery::new(client.clone()).refresh_on_miss_interval(Duration::from_secs(3600));
+    let first = throttled.refresh().await.unwrap();
+    assert!(matches!(
+        throttled.resolve("nosuchthing").await,
+        Err(MappingError::NotFound { .. })
+    ));
+    assert!(throttled
+        .resolve_kind(&k8s_client::api::GroupVersionKind::new(
+            "apps",
+            "v1beta2",
+            "Deployment"
+        ))
+        .await
+        .unwrap()
+        .is_none());
+    assert!(
+        std::sync::Arc::ptr_eq(&first, &throttled.snapshot().await.unwrap()),
+        "a miss within the interval must not refetch"
+    );
+
+    let eager = Discovery::new(client).refresh_on_miss_interval(Duration::ZERO);
+    let first = eager.refresh().await.unwrap();
+    assert!(matches!(
+        eager.resolve("nosuchthing").await,
+        Err(MappingError::NotFound { .. })
+    ));
+    let second = eager.snapshot().await.unwrap();
+    assert!(
+        !std::sync::Arc::ptr_eq(&first, &second),
+        "a miss after the interval refetches"
+    );
+    // A hit never refetches.
+    eager.resolve("deploy").await.unwrap();
+    assert!(std::sync::Arc::ptr_eq(
+        &second,
+        &eager.snapshot().await.unwrap()
+    ));
+}
