@@ -42,9 +42,10 @@ struct CacheFile {
 /// use k8s_client::discovery::{DiskCache, Discovery};
 ///
 /// # fn run(client: k8s_client::Client) {
-/// // ~/.kube/cache/discovery/<host_port>/, as kubectl
+/// // ~/.kube/cache/discovery/<host_port>/, as kubectl; a directory of the program's own
+/// // when there is no home directory.
 /// let cache = DiskCache::default_for(&client.config().cluster_url)
-///     .expect("a home directory")
+///     .unwrap_or_else(|| DiskCache::for_server("/var/cache/my-program", &client.config().cluster_url))
 ///     .ttl(Duration::from_secs(600));
 /// let discovery = Discovery::new(client).disk_cache(cache);
 /// # }
