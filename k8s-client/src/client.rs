@@ -169,6 +169,17 @@ impl Client {
         }
     }
 
+    /// This client with another retry policy (for example fewer retries, for requests whose
+    /// failure is reported rather than waited out). The result shares this client's
+    /// connections, credentials and rate limiter.
+    pub fn with_retry_policy(self, policy: crate::config::RetryPolicy) -> Self {
+        let mut inner = (*self.inner).clone();
+        inner.config.retry = policy;
+        Client {
+            inner: Arc::new(inner),
+        }
+    }
+
     /// The configuration this client was made from.
     pub fn config(&self) -> &Config {
         &self.inner.config
