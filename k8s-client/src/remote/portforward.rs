@@ -246,6 +246,8 @@ impl Api<Pod> {
                     Ok(accepted) => accepted,
                     Err(e) => {
                         tracing::warn!(%local_addr, "port-forward: accepting a connection: {e}");
+                        // Out of file descriptors, for example: give it a moment.
+                        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
                         continue;
                     }
                 };
