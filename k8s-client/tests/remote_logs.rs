@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use futures::{StreamExt, TryStreamExt};
+use futures::TryStreamExt;
 use k8s_client::remote::LogParams;
 use k8s_client::Api;
 use k8s_client_testsupport as ts;
@@ -131,8 +131,7 @@ async fn followed_log_ends_when_the_server_ends_it() {
         .log_stream(&pod.name, &LogParams::default().tail_lines(1).timestamps(true))
         .await
         .unwrap()
-        .lines()
-        .boxed();
+        .lines();
     let line = tokio::time::timeout(LIMIT, stamped.try_next()).await.unwrap().unwrap().unwrap();
     assert!(line.starts_with("2026-01-01T00:00:01"), "{line:?}");
     assert!(line.ends_with(LINE2), "{line:?}");

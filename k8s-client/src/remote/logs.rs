@@ -20,6 +20,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use bytes::{Bytes, BytesMut};
+use futures::stream::BoxStream;
 use futures::{Stream, StreamExt};
 use k8s_openapi::api::core::v1::Pod;
 
@@ -161,8 +162,8 @@ impl Stream for LogStream {
 impl LogStream {
     /// The same log as a stream of lines (without the line break; invalid UTF-8 replaced by
     /// U+FFFD). A last line without a line break is yielded when the log ends.
-    pub fn lines(self) -> impl Stream<Item = Result<String>> + Send + 'static {
-        lines(self.inner)
+    pub fn lines(self) -> BoxStream<'static, Result<String>> {
+        lines(self.inner).boxed()
     }
 }
 

@@ -157,12 +157,22 @@ impl PortForward {
         self.http_version
     }
 
-    /// Waits until the session ends (streams not taken are dropped first) and returns the
+    /// Waits until the session ends (streams not taken are dropped first; the session ends
+    /// when the server ends it or every stream taken is dropped) and returns the
     /// first error the server reported for a port ([`RemoteError::PortForward`]) or the
     /// connection's failure.
-    pub async fn join(mut self) -> Result<()> {
-        self.streams.clear();
-        match self.done.await {
+    pub async fn join(self) -> Result<()> {
+        // This handle no longer keeps the session open: it ends when the server ends it or
+        // the streams taken from it are dropped.
+        let PortForward {
+            streams,
+            done,
+            _alive,
+            ..
+        } = self;
+        drop(streams);
+        drop(_alive);
+        match done.await {
             Ok(result) => result,
             Err(_) => Err(RemoteError::Closed.into()),
         }
