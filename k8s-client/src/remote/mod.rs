@@ -38,6 +38,9 @@ mod logs;
 mod portforward;
 mod websocket;
 
+#[cfg(test)]
+mod session_tests;
+
 pub use channel::{ExitStatus, Protocol, TerminalSize};
 pub use error::RemoteError;
 pub use exec::{AttachParams, ExecOutput, Process, TerminalResizer};
