@@ -37,7 +37,11 @@ async fn run() -> Result<i32, Box<dyn std::error::Error>> {
                 command.extend(args.by_ref());
             }
             _ if pod.is_none() => pod = Some(arg),
-            _ => return Err(format!("unexpected argument {arg:?} (the command goes after --)").into()),
+            _ => {
+                return Err(
+                    format!("unexpected argument {arg:?} (the command goes after --)").into(),
+                )
+            }
         }
     }
     let pod = pod.ok_or("usage: exec [-n NAMESPACE] [-c CONTAINER] POD -- COMMAND...")?;
@@ -66,8 +70,10 @@ async fn run() -> Result<i32, Box<dyn std::error::Error>> {
             let _ = tokio::io::AsyncWriteExt::shutdown(&mut stdin).await;
         }
     });
-    let out = tokio::spawn(async move { tokio::io::copy(&mut stdout, &mut tokio::io::stdout()).await });
-    let err = tokio::spawn(async move { tokio::io::copy(&mut stderr, &mut tokio::io::stderr()).await });
+    let out =
+        tokio::spawn(async move { tokio::io::copy(&mut stdout, &mut tokio::io::stdout()).await });
+    let err =
+        tokio::spawn(async move { tokio::io::copy(&mut stderr, &mut tokio::io::stderr()).await });
     out.await??;
     err.await??;
     let status = process.status().await?;

@@ -423,7 +423,10 @@ impl Client {
     /// # Ok(())
     /// # }
     /// ```
-    pub async fn upgrade(&self, request: http::Request<Vec<u8>>) -> Result<http::Response<Upgraded>> {
+    pub async fn upgrade(
+        &self,
+        request: http::Request<Vec<u8>>,
+    ) -> Result<http::Response<Upgraded>> {
         let inner = &*self.inner;
         let (parts, body) = request.into_parts();
         let body = Bytes::from(body);

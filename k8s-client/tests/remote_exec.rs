@@ -24,14 +24,21 @@ async fn pods_with_running(prefix: &str) -> (ts::TestNamespace, ts::kwok::Runnin
 #[tokio::test]
 async fn exec_echo_gives_stdout_and_exit_zero() {
     let (_ns, pod, pods) = pods_with_running("exec-echo").await;
-    let out = tokio::time::timeout(LIMIT, pods.exec_output(&pod.name, Some(ts::kwok::CONTAINER), ["echo", "hello"]))
-        .await
-        .expect("exec timed out")
-        .unwrap();
+    let out = tokio::time::timeout(
+        LIMIT,
+        pods.exec_output(&pod.name, Some(ts::kwok::CONTAINER), ["echo", "hello"]),
+    )
+    .await
+    .expect("exec timed out")
+    .unwrap();
     assert_eq!(out.status.code(), 0, "{:?}", out.status);
     assert!(out.status.success());
     assert_eq!(String::from_utf8_lossy(&out.stdout), "hello\n");
-    assert!(out.stderr.is_empty(), "{:?}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.stderr.is_empty(),
+        "{:?}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[tokio::test]
@@ -133,7 +140,10 @@ async fn exec_stdin_round_trips_and_closes() {
         .expect("the command did not end");
     assert_eq!(out, input);
     assert!(err.is_empty(), "{:?}", String::from_utf8_lossy(&err));
-    let status = tokio::time::timeout(LIMIT, process.status()).await.unwrap().unwrap();
+    let status = tokio::time::timeout(LIMIT, process.status())
+        .await
+        .unwrap()
+        .unwrap();
     assert!(status.success(), "{status:?}");
 }
 
@@ -168,7 +178,10 @@ async fn exec_stdin_to_stdout_moves_ten_mebibytes_without_loss() {
     assert!(out == expected, "the data came back changed");
     let status = process.status().await.unwrap();
     assert!(status.success());
-    eprintln!("10 MiB through exec stdin -> stdout in {:?}", started.elapsed());
+    eprintln!(
+        "10 MiB through exec stdin -> stdout in {:?}",
+        started.elapsed()
+    );
 }
 
 #[tokio::test]
@@ -199,7 +212,11 @@ async fn exec_tty_resize_reaches_the_terminal() {
             stdin.write_all(b"size?\n").await.unwrap();
             let mut buf = [0u8; 4096];
             let n = stdout.read(&mut buf).await.unwrap();
-            assert!(n > 0, "the terminal closed: {:?}", String::from_utf8_lossy(&seen));
+            assert!(
+                n > 0,
+                "the terminal closed: {:?}",
+                String::from_utf8_lossy(&seen)
+            );
             seen.extend_from_slice(&buf[..n]);
             if String::from_utf8_lossy(&seen).contains("45 123") {
                 break;
@@ -281,4 +298,26 @@ async fn attach_opens_a_session_and_refuses_a_missing_pod() {
         .await
         .unwrap_err();
     assert!(err.is_not_found(), "{err:?}");
+}
+
+#[tokio::test]
+async fn exec_carries_the_bearer_token_and_refuses_the_restricted_user() {
+    let (ns, pod, _) = pods_with_running("exec-auth").await;
+    // A token user: the upgrade request carries the Authorization header.
+    let token_client = ts::client_for("admin-token").await;
+    let pods: Api<Pod> = Api::namespaced(token_client, &ns.name);
+    let out = tokio::time::timeout(LIMIT, pods.exec_output(&pod.name, None, ["echo", "token"]))
+        .await
+        .expect("exec timed out")
+        .unwrap();
+    assert_eq!(out.stdout, b"token\n");
+
+    // A user without pods/exec in this namespace: the typed Forbidden error.
+    let restricted = ts::client_for("restricted").await;
+    let pods: Api<Pod> = Api::namespaced(restricted, &ns.name);
+    let err = pods
+        .exec(&pod.name, ["true"], &AttachParams::default())
+        .await
+        .unwrap_err();
+    assert!(err.is_forbidden(), "{err:?}");
 }

@@ -85,15 +85,24 @@ async fn followed_log_lines_arrive_and_the_caller_can_stop() {
         .await
         .unwrap()
         .lines();
-    let first = tokio::time::timeout(LIMIT, lines.try_next()).await.unwrap().unwrap();
-    let second = tokio::time::timeout(LIMIT, lines.try_next()).await.unwrap().unwrap();
+    let first = tokio::time::timeout(LIMIT, lines.try_next())
+        .await
+        .unwrap()
+        .unwrap();
+    let second = tokio::time::timeout(LIMIT, lines.try_next())
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(first.as_deref(), Some(LINE1));
     assert_eq!(second.as_deref(), Some(LINE2));
     // KWOK keeps following (the container "runs"): nothing more comes for now, and dropping
     // the stream ends the request.
     drop(lines);
     // The client is still usable afterwards (the HTTP/2 stream was reset, not the connection).
-    let again = pods.logs(&pod.name, &LogParams::default().tail_lines(1)).await.unwrap();
+    let again = pods
+        .logs(&pod.name, &LogParams::default().tail_lines(1))
+        .await
+        .unwrap();
     assert_eq!(again, format!("{LINE2}\n"));
 }
 
@@ -113,7 +122,10 @@ async fn followed_log_ends_when_the_server_ends_it() {
         .expect("the followed log did not end at limitBytes")
         .unwrap();
     let text: Vec<u8> = chunks.concat();
-    assert_eq!(String::from_utf8_lossy(&text), format!("{LINE1}\n{}", &LINE2[..4]));
+    assert_eq!(
+        String::from_utf8_lossy(&text),
+        format!("{LINE1}\n{}", &LINE2[..4])
+    );
 
     // The same as lines: the last, partial line is yielded at the end.
     let lines: Vec<String> = pods
@@ -128,11 +140,18 @@ async fn followed_log_ends_when_the_server_ends_it() {
 
     // With timestamps and a tail.
     let mut stamped = pods
-        .log_stream(&pod.name, &LogParams::default().tail_lines(1).timestamps(true))
+        .log_stream(
+            &pod.name,
+            &LogParams::default().tail_lines(1).timestamps(true),
+        )
         .await
         .unwrap()
         .lines();
-    let line = tokio::time::timeout(LIMIT, stamped.try_next()).await.unwrap().unwrap().unwrap();
+    let line = tokio::time::timeout(LIMIT, stamped.try_next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
     assert!(line.starts_with("2026-01-01T00:00:01"), "{line:?}");
     assert!(line.ends_with(LINE2), "{line:?}");
 }

@@ -15,7 +15,11 @@ use tokio::sync::{Mutex, MutexGuard};
 const LIMIT: Duration = Duration::from_secs(40);
 
 /// One lock per forwarded port (18081, 18082, 18083); take them in ascending order.
-static PORTS: [Mutex<()>; 3] = [Mutex::const_new(()), Mutex::const_new(()), Mutex::const_new(())];
+static PORTS: [Mutex<()>; 3] = [
+    Mutex::const_new(()),
+    Mutex::const_new(()),
+    Mutex::const_new(()),
+];
 
 async fn lock(port: u16) -> MutexGuard<'static, ()> {
     let i = ts::kwok::FORWARDED_PORTS
@@ -63,7 +67,9 @@ async fn setup(prefix: &str) -> (ts::TestNamespace, ts::kwok::RunningPod, Api<Po
 }
 
 fn pattern(size: usize, seed: usize) -> Vec<u8> {
-    (0..size).map(|i| ((i * 31 + seed) ^ (i >> 11)) as u8).collect()
+    (0..size)
+        .map(|i| ((i * 31 + seed) ^ (i >> 11)) as u8)
+        .collect()
 }
 
 #[tokio::test]
@@ -93,7 +99,10 @@ async fn port_forward_stream_moves_ten_mebibytes_both_ways() {
         .unwrap();
     let writer = write.await.unwrap();
     assert!(echoed == expected, "the echoed data differs");
-    eprintln!("10 MiB each way through port-forward in {:?}", started.elapsed());
+    eprintln!(
+        "10 MiB each way through port-forward in {:?}",
+        started.elapsed()
+    );
     drop((reader, writer));
     tokio::time::timeout(LIMIT, forward.join())
         .await
@@ -139,7 +148,10 @@ async fn port_forward_two_ports_and_a_typed_error_for_the_closed_one() {
     drop((good, bad));
     let joined = tokio::time::timeout(LIMIT, forward.join()).await.unwrap();
     assert!(
-        matches!(joined, Err(Error::Remote(RemoteError::PortForward { port: 18083, .. }))),
+        matches!(
+            joined,
+            Err(Error::Remote(RemoteError::PortForward { port: 18083, .. }))
+        ),
         "{joined:?}"
     );
 }
@@ -191,6 +203,9 @@ async fn port_forward_listener_serves_concurrent_connections() {
 async fn port_forward_to_a_missing_pod_is_not_found() {
     let ns = ts::namespace("pf-missing").await;
     let pods: Api<Pod> = Api::namespaced(ts::client().await, &ns.name);
-    let err = pods.port_forward("no-such-pod", &[18081]).await.unwrap_err();
+    let err = pods
+        .port_forward("no-such-pod", &[18081])
+        .await
+        .unwrap_err();
     assert!(err.is_not_found(), "{err:?}");
 }

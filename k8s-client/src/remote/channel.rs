@@ -225,7 +225,10 @@ mod tests {
     #[test]
     fn protocol_names() {
         assert_eq!(Protocol::from_name("v5.channel.k8s.io"), Some(Protocol::V5));
-        assert_eq!(Protocol::from_name(" v4.channel.k8s.io"), Some(Protocol::V4));
+        assert_eq!(
+            Protocol::from_name(" v4.channel.k8s.io"),
+            Some(Protocol::V4)
+        );
         assert_eq!(Protocol::from_name("channel.k8s.io"), None);
         assert!(Protocol::V5.can_close_streams());
         assert!(!Protocol::V4.can_close_streams());

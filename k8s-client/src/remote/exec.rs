@@ -262,7 +262,9 @@ impl Process {
         drop(self.resizer.take());
         match self.status.await {
             Ok(result) => result,
-            Err(_) => Err(RemoteError::Protocol("the session ended without a status".into()).into()),
+            Err(_) => {
+                Err(RemoteError::Protocol("the session ended without a status".into()).into())
+            }
         }
     }
 }
@@ -384,7 +386,12 @@ async fn start(api: &Api<Pod>, uri: &str, params: &AttachParams) -> Result<Proce
                 "the server speaks v4.channel.k8s.io, which cannot close stdin alone",
             )
         };
-        ChannelWriter::new(frames_tx.clone(), channel::STDIN, on_shutdown, alive.clone())
+        ChannelWriter::new(
+            frames_tx.clone(),
+            channel::STDIN,
+            on_shutdown,
+            alive.clone(),
+        )
     });
     let (out_tx, stdout) = if params.stdout {
         let (tx, rx) = ChannelReader::new(alive.clone());
@@ -451,7 +458,10 @@ impl Outputs {
     }
 
     fn fail(&mut self, e: &RemoteError) {
-        for tx in [self.stdout.take(), self.stderr.take()].into_iter().flatten() {
+        for tx in [self.stdout.take(), self.stderr.take()]
+            .into_iter()
+            .flatten()
+        {
             let _ = tx.try_send(Err(io::Error::other(e.to_string())));
         }
     }

@@ -115,10 +115,7 @@ impl ChannelWriter {
     }
 
     fn broken() -> io::Error {
-        io::Error::new(
-            io::ErrorKind::BrokenPipe,
-            "the remote session is closed",
-        )
+        io::Error::new(io::ErrorKind::BrokenPipe, "the remote session is closed")
     }
 }
 

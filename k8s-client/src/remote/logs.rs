@@ -93,7 +93,12 @@ impl LogParams {
 }
 
 /// The path and query of a log request for pod `namespace/pod`.
-pub(crate) fn log_uri(namespace: &str, pod: &str, params: &LogParams, follow: bool) -> Result<String> {
+pub(crate) fn log_uri(
+    namespace: &str,
+    pod: &str,
+    params: &LogParams,
+    follow: bool,
+) -> Result<String> {
     let mut r = Request::new(Verb::Get)
         .namespace(namespace)
         .resource("pods")
@@ -108,7 +113,11 @@ pub(crate) fn log_uri(namespace: &str, pod: &str, params: &LogParams, follow: bo
             if v < 0 || (what == "sinceSeconds" && v == 0) {
                 return Err(crate::Error::Request(format!(
                     "logs of pod {namespace}/{pod}: {what} must be {}, not {v}",
-                    if what == "sinceSeconds" { "positive" } else { "0 or more" }
+                    if what == "sinceSeconds" {
+                        "positive"
+                    } else {
+                        "0 or more"
+                    }
                 )));
             }
         }
@@ -265,7 +274,10 @@ mod tests {
             Ok(Bytes::from_static(b"o\n")),
             Ok(Bytes::from_static(b"\nthr\xffee")),
         ];
-        let got: Vec<String> = lines(futures::stream::iter(chunks)).try_collect().await.unwrap();
+        let got: Vec<String> = lines(futures::stream::iter(chunks))
+            .try_collect()
+            .await
+            .unwrap();
         assert_eq!(got, vec!["one", "two", "", "thr\u{fffd}ee"]);
     }
 

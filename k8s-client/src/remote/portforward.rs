@@ -241,11 +241,13 @@ impl Api<Pod> {
     ) -> Result<LocalPortForward> {
         // Checks the request before listening.
         port_forward_uri(self.pod_namespace("port-forward")?, name, &[port])?;
-        let listener = TcpListener::bind(local).await.map_err(|e| {
-            Error::Request(format!("port-forward: listening on {local}: {e}"))
-        })?;
+        let listener = TcpListener::bind(local)
+            .await
+            .map_err(|e| Error::Request(format!("port-forward: listening on {local}: {e}")))?;
         let local_addr = listener.local_addr().map_err(|e| {
-            Error::Request(format!("port-forward: address of the listener on {local}: {e}"))
+            Error::Request(format!(
+                "port-forward: address of the listener on {local}: {e}"
+            ))
         })?;
         let (errors_tx, errors_rx) = mpsc::channel(64);
         let api = self.clone();
@@ -422,7 +424,9 @@ async fn run(
         } else {
             // The server writes the whole error text at once, then ends the port.
             state.error_text.extend_from_slice(&payload);
-            let message = String::from_utf8_lossy(&state.error_text).trim().to_string();
+            let message = String::from_utf8_lossy(&state.error_text)
+                .trim()
+                .to_string();
             let port = state.port;
             if let Some(tx) = state.data.take() {
                 let _ = tx

@@ -34,6 +34,8 @@ async fn server(
     let task = tokio::spawn(async move {
         let (tcp, _) = listener.accept().await.unwrap();
         let mut path = String::new();
+        // The signature is tungstenite's.
+        #[allow(clippy::result_large_err)]
         let callback = |req: &Request, mut resp: Response| -> Result<Response, ErrorResponse> {
             path = req.uri().to_string();
             if let Some((code, body)) = refuse {
@@ -98,9 +100,15 @@ async fn v5_stdin_close_and_resize_are_sent_and_output_arrives() {
     stdin.shutdown().await.unwrap();
     assert!(stdin.write_all(b"late").await.is_err());
     let mut out = Vec::new();
-    tokio::time::timeout(LIMIT, stdout.read_to_end(&mut out)).await.unwrap().unwrap();
+    tokio::time::timeout(LIMIT, stdout.read_to_end(&mut out))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(out, b"hello");
-    let status = tokio::time::timeout(LIMIT, process.status()).await.unwrap().unwrap();
+    let status = tokio::time::timeout(LIMIT, process.status())
+        .await
+        .unwrap()
+        .unwrap();
     assert!(status.success());
 
     let (path, frames) = srv.await.unwrap();
@@ -140,7 +148,10 @@ async fn v4_fallback_exit_code_and_no_stdin_close() {
     out.read_to_end(&mut a).await.unwrap();
     errs.read_to_end(&mut b).await.unwrap();
     assert_eq!((&a[..], &b[..]), (&b"out"[..], &b"err"[..]));
-    let status = tokio::time::timeout(LIMIT, process.status()).await.unwrap().unwrap();
+    let status = tokio::time::timeout(LIMIT, process.status())
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(status.code(), 7);
 }
 
@@ -156,7 +167,10 @@ async fn protocol_violations_are_typed_errors() {
             .exec("p", ["x"], &AttachParams::default())
             .await
             .unwrap();
-        let err = tokio::time::timeout(LIMIT, process.status()).await.unwrap().unwrap_err();
+        let err = tokio::time::timeout(LIMIT, process.status())
+            .await
+            .unwrap()
+            .unwrap_err();
         assert!(
             matches!(err, Error::Remote(RemoteError::Protocol(_))),
             "{err:?}"
@@ -169,7 +183,10 @@ async fn protocol_violations_are_typed_errors() {
         .exec("p", ["x"], &AttachParams::default())
         .await
         .unwrap_err();
-    assert!(matches!(err, Error::Remote(RemoteError::Protocol(_))), "{err:?}");
+    assert!(
+        matches!(err, Error::Remote(RemoteError::Protocol(_))),
+        "{err:?}"
+    );
 
     // The connection closes before a status arrives.
     let script: Script = Box::new(|m| match m {
@@ -177,15 +194,29 @@ async fn protocol_violations_are_typed_errors() {
         _ => vec![],
     });
     let (pods, _server) = server("v5.channel.k8s.io", None, script).await;
-    let process = pods.exec("p", ["x"], &AttachParams::default()).await.unwrap();
-    let err = tokio::time::timeout(LIMIT, process.status()).await.unwrap().unwrap_err();
-    assert!(matches!(err, Error::Remote(RemoteError::Protocol(_))), "{err:?}");
+    let process = pods
+        .exec("p", ["x"], &AttachParams::default())
+        .await
+        .unwrap();
+    let err = tokio::time::timeout(LIMIT, process.status())
+        .await
+        .unwrap()
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::Remote(RemoteError::Protocol(_))),
+        "{err:?}"
+    );
 }
 
 #[tokio::test]
 async fn a_refused_upgrade_is_the_api_error() {
     let status = r#"{"kind":"Status","apiVersion":"v1","status":"Failure","message":"pods \"p\" is forbidden: no exec for you","reason":"Forbidden","code":403}"#;
-    let (pods, _server) = server("v5.channel.k8s.io", Some((403, status)), Box::new(|_| vec![])).await;
+    let (pods, _server) = server(
+        "v5.channel.k8s.io",
+        Some((403, status)),
+        Box::new(|_| vec![]),
+    )
+    .await;
     let err = pods
         .exec("p", ["x"], &AttachParams::default())
         .await
@@ -215,7 +246,10 @@ async fn port_forward_framing() {
     let mut b = forward.take_stream(82).unwrap();
     a.write_all(b"ping").await.unwrap();
     let mut buf = [0u8; 4];
-    tokio::time::timeout(LIMIT, a.read_exact(&mut buf)).await.unwrap().unwrap();
+    tokio::time::timeout(LIMIT, a.read_exact(&mut buf))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(&buf, b"ping");
     let err = tokio::time::timeout(LIMIT, b.read_to_end(&mut Vec::new()))
         .await
@@ -228,9 +262,15 @@ async fn port_forward_framing() {
     );
     drop((a, b));
     let joined = tokio::time::timeout(LIMIT, forward.join()).await.unwrap();
-    assert!(matches!(joined, Err(Error::Remote(RemoteError::PortForward { port: 82, .. }))));
+    assert!(matches!(
+        joined,
+        Err(Error::Remote(RemoteError::PortForward { port: 82, .. }))
+    ));
     let (path, frames) = srv.await.unwrap();
-    assert_eq!(path, "/api/v1/namespaces/ns/pods/p/portforward?ports=81%2C82");
+    assert_eq!(
+        path,
+        "/api/v1/namespaces/ns/pods/p/portforward?ports=81%2C82"
+    );
     assert_eq!(frames, vec![b"\x00ping".to_vec()]);
 
     // A port prefix that does not match the port asked for.
@@ -241,5 +281,8 @@ async fn port_forward_framing() {
     let (pods, _server) = server("v4.channel.k8s.io", None, script).await;
     let forward = pods.port_forward("p", &[81]).await.unwrap();
     let joined = tokio::time::timeout(LIMIT, forward.join()).await.unwrap();
-    assert!(matches!(joined, Err(Error::Remote(RemoteError::Protocol(_)))), "{joined:?}");
+    assert!(
+        matches!(joined, Err(Error::Remote(RemoteError::Protocol(_)))),
+        "{joined:?}"
+    );
 }

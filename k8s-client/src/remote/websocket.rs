@@ -2,7 +2,10 @@
 //! credentials, over HTTP/1.1), the checks of the server's answer, and the WebSocket on
 //! top of the upgraded connection (our own TLS stream: tungstenite does no I/O setup).
 
-use http::header::{CONNECTION, SEC_WEBSOCKET_ACCEPT, SEC_WEBSOCKET_KEY, SEC_WEBSOCKET_PROTOCOL, SEC_WEBSOCKET_VERSION, UPGRADE};
+use http::header::{
+    CONNECTION, SEC_WEBSOCKET_ACCEPT, SEC_WEBSOCKET_KEY, SEC_WEBSOCKET_PROTOCOL,
+    SEC_WEBSOCKET_VERSION, UPGRADE,
+};
 use tokio_tungstenite::tungstenite::handshake::client::generate_key;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::Role;
@@ -48,14 +51,19 @@ pub(crate) fn check_answer(
     key: &str,
     protocols: &[&str],
 ) -> Result<String, RemoteError> {
-    let upgrade = headers.get(UPGRADE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let upgrade = headers
+        .get(UPGRADE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
     if !upgrade.eq_ignore_ascii_case("websocket") {
         return Err(RemoteError::Protocol(format!(
             "the server switched to {upgrade:?}, not to websocket"
         )));
     }
     let expected = derive_accept_key(key.as_bytes());
-    let accept = headers.get(SEC_WEBSOCKET_ACCEPT).and_then(|v| v.to_str().ok());
+    let accept = headers
+        .get(SEC_WEBSOCKET_ACCEPT)
+        .and_then(|v| v.to_str().ok());
     if accept != Some(expected.as_str()) {
         return Err(RemoteError::Protocol(
             "the server's Sec-WebSocket-Accept does not match the key sent".to_string(),
@@ -105,8 +113,12 @@ mod tests {
 
     #[test]
     fn request_offers_protocols_in_order() {
-        let r = upgrade_request("/x?y=1", &["v5.channel.k8s.io", "v4.channel.k8s.io"], "a2V5")
-            .unwrap();
+        let r = upgrade_request(
+            "/x?y=1",
+            &["v5.channel.k8s.io", "v4.channel.k8s.io"],
+            "a2V5",
+        )
+        .unwrap();
         assert_eq!(r.method(), http::Method::GET);
         assert_eq!(r.uri(), "/x?y=1");
         assert_eq!(
@@ -127,14 +139,23 @@ mod tests {
             SEC_WEBSOCKET_ACCEPT,
             HeaderValue::from_static("s3pPLMBiTxaQ9kYGzzhZRbK+xOo="),
         );
-        h.insert(SEC_WEBSOCKET_PROTOCOL, HeaderValue::from_static("v4.channel.k8s.io"));
+        h.insert(
+            SEC_WEBSOCKET_PROTOCOL,
+            HeaderValue::from_static("v4.channel.k8s.io"),
+        );
         let offered = ["v5.channel.k8s.io", "v4.channel.k8s.io"];
-        assert_eq!(check_answer(&h, key, &offered).unwrap(), "v4.channel.k8s.io");
+        assert_eq!(
+            check_answer(&h, key, &offered).unwrap(),
+            "v4.channel.k8s.io"
+        );
 
         assert!(check_answer(&h, key, &["v5.channel.k8s.io"]).is_err());
         let mut bad = h.clone();
         bad.insert(SEC_WEBSOCKET_ACCEPT, HeaderValue::from_static("nope"));
-        assert!(matches!(check_answer(&bad, key, &offered), Err(RemoteError::Protocol(_))));
+        assert!(matches!(
+            check_answer(&bad, key, &offered),
+            Err(RemoteError::Protocol(_))
+        ));
         let mut none = h.clone();
         none.remove(SEC_WEBSOCKET_PROTOCOL);
         assert!(check_answer(&none, key, &offered).is_err());
