@@ -274,7 +274,7 @@ impl Api<Pod> {
     ///
     /// Speaks `v5.channel.k8s.io`, or `v4.channel.k8s.io` when the server offers no more
     /// (then stdin cannot be closed alone). A missing pod or a refusal is
-    /// [`Error::Api`](crate::Error::Api) (for example [`Error::is_not_found`]).
+    /// [`Error::Api`] (for example [`Error::is_not_found`]).
     pub async fn exec<I, S>(&self, name: &str, command: I, params: &AttachParams) -> Result<Process>
     where
         I: IntoIterator<Item = S>,

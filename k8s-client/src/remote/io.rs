@@ -71,8 +71,8 @@ pub(crate) enum OnShutdown {
 /// A stream into the remote side (a process's stdin, a forwarded port's data) as
 /// [`AsyncWrite`]. Each write is sent as one or more WebSocket messages, in order.
 ///
-/// [`shutdown`](tokio::io::AsyncWriteExt::shutdown) (or dropping every handle of the
-/// session) ends the stream: for exec and attach over `v5.channel.k8s.io` the process sees
+/// [`shutdown`](tokio::io::AsyncWriteExt::shutdown) (or dropping it) ends the stream: for
+/// exec and attach over `v5.channel.k8s.io` the process sees
 /// end-of-file on stdin; `v4.channel.k8s.io` cannot close stdin alone, so there shutdown
 /// fails with [`io::ErrorKind::Unsupported`]. For port-forward, whose protocol has no
 /// half-close, shutdown only stops this handle from writing.
@@ -116,6 +116,29 @@ impl ChannelWriter {
 
     fn broken() -> io::Error {
         io::Error::new(io::ErrorKind::BrokenPipe, "the remote session is closed")
+    }
+}
+
+impl Drop for ChannelWriter {
+    /// Dropping a writer that was not shut down ends the stream as shutdown would (the close
+    /// message is queued; it is lost only when the session is already gone).
+    fn drop(&mut self) {
+        if self.shut {
+            return;
+        }
+        let OnShutdown::Send(frame) = &self.on_shutdown else {
+            return;
+        };
+        let Some(tx) = self.frames.get_ref().cloned() else {
+            return;
+        };
+        if let Err(mpsc::error::TrySendError::Full(frame)) = tx.try_send(frame.clone()) {
+            if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+                runtime.spawn(async move {
+                    let _ = tx.send(frame).await;
+                });
+            }
+        }
     }
 }
 

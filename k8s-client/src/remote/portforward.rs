@@ -182,7 +182,7 @@ impl PortForward {
 impl Api<Pod> {
     /// Forwards `ports` of pod `name` (`/portforward`) over one WebSocket session.
     ///
-    /// A missing pod or a refusal is [`Error::Api`](crate::Error::Api).
+    /// A missing pod or a refusal is [`Error::Api`].
     pub async fn port_forward(&self, name: &str, ports: &[u16]) -> Result<PortForward> {
         let uri = port_forward_uri(self.pod_namespace("port-forward")?, name, ports)?;
         let connected = websocket::connect(self.client(), &uri, &PROTOCOLS).await?;

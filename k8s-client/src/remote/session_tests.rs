@@ -123,6 +123,27 @@ async fn v5_stdin_close_and_resize_are_sent_and_output_arrives() {
 }
 
 #[tokio::test]
+async fn dropping_stdin_closes_it_too() {
+    let script: Script = Box::new(|m| match m {
+        Some([255, 0]) => vec![bin(&[&[3u8][..], SUCCESS].concat()), Message::Close(None)],
+        _ => vec![],
+    });
+    let (pods, srv) = server("v5.channel.k8s.io", None, script).await;
+    let mut process = pods
+        .exec("p", ["cat"], &AttachParams::default().stdin(true))
+        .await
+        .unwrap();
+    drop(process.stdin());
+    let status = tokio::time::timeout(LIMIT, process.status())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(status.success());
+    let (_, frames) = srv.await.unwrap();
+    assert_eq!(frames, vec![vec![255, 0]]);
+}
+
+#[tokio::test]
 async fn v4_fallback_exit_code_and_no_stdin_close() {
     let exit7 = br#"{"status":"Failure","reason":"NonZeroExitCode","details":{"causes":[{"reason":"ExitCode","message":"7"}]}}"#;
     let script: Script = Box::new(move |m| match m {
