@@ -209,3 +209,31 @@ async fn port_forward_to_a_missing_pod_is_not_found() {
         .unwrap_err();
     assert!(err.is_not_found(), "{err:?}");
 }
+
+#[tokio::test]
+async fn port_forward_listener_reports_remote_errors() {
+    // Nothing listens on 18083: the connection is closed and the typed error is kept.
+    let _port = lock(18083).await;
+    let (_ns, pod, pods) = setup("pf-listen-err").await;
+    let mut listener = pods
+        .port_forward_listener(&pod.name, "127.0.0.1:0".parse().unwrap(), 18083)
+        .await
+        .unwrap();
+    let mut conn = TcpStream::connect(listener.local_addr()).await.unwrap();
+    let mut sink = Vec::new();
+    // The local connection ends (the forwarding failed), with or without a reset.
+    let _ = tokio::time::timeout(LIMIT, conn.read_to_end(&mut sink))
+        .await
+        .expect("the local connection was not closed");
+    let err = tokio::time::timeout(LIMIT, listener.next_error())
+        .await
+        .expect("no error reported")
+        .expect("the listener ended");
+    assert!(
+        matches!(
+            err,
+            Error::Remote(RemoteError::PortForward { port: 18083, .. })
+        ),
+        "{err:?}"
+    );
+}
