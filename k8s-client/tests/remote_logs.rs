@@ -54,6 +54,16 @@ async fn logs_get_with_options() {
         .unwrap();
     assert_eq!(recent, format!("{LINE2}\n"));
 
+    // KWOK has no previous instance's log file: the server's error comes back typed (and
+    // shows that `previous` reached the kubelet).
+    let err = pods
+        .logs(&pod.name, &LogParams::default().previous(true))
+        .await
+        .unwrap_err();
+    let api = err.api().unwrap_or_else(|| panic!("{err:?}"));
+    assert_eq!(api.code, 400, "{err:?}");
+    assert!(api.message().contains("log file"), "{err:?}");
+
     // The file's lines are older than an hour.
     let last_hour = pods
         .logs(&pod.name, &LogParams::default().since_seconds(3600))
