@@ -31,9 +31,20 @@ async fn lock(port: u16) -> MutexGuard<'static, ()> {
 
 /// A TCP echo server on 127.0.0.1:`port`, stopped when the returned handle is dropped.
 async fn echo_server(port: u16) -> AbortOnDrop {
-    let listener = TcpListener::bind(("127.0.0.1", port))
-        .await
-        .unwrap_or_else(|e| panic!("binding the echo server on 127.0.0.1:{port}: {e}"));
+    // The previous holder of this port aborts its server task on drop, but the listener is
+    // closed only when that task is dropped, which may be a moment after the port's lock was
+    // released: wait for it (bounded) rather than fail.
+    let mut tries = 0;
+    let listener = loop {
+        match TcpListener::bind(("127.0.0.1", port)).await {
+            Ok(l) => break l,
+            Err(e) if e.kind() == std::io::ErrorKind::AddrInUse && tries < 100 => {
+                tries += 1;
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Err(e) => panic!("binding the echo server on 127.0.0.1:{port}: {e}"),
+        }
+    };
     AbortOnDrop(tokio::spawn(async move {
         loop {
             let Ok((mut conn, _)) = listener.accept().await else {
