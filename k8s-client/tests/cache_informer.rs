@@ -179,3 +179,57 @@ async fn factory_shares_informers_and_waits_for_all() {
     assert_eq!(labelled.store().len(), 1);
     assert_eq!(one.stats().lists, 1);
 }
+
+#[tokio::test]
+async fn factory_serves_dynamic_and_metadata_informers() {
+    use k8s_client::api::ApiResource;
+    use k8s_client::dynamic::DynamicApi;
+    use k8s_client::metadata::MetadataApi;
+
+    let ns = ts::namespace("cache-dynamic").await;
+    let client = ts::client().await;
+    let api: Api<ConfigMap> = Api::namespaced(client.clone(), &ns.name);
+    let mut c = cm("d", &[("app", "web")]);
+    c.data = Some([("k".to_string(), "v".to_string())].into());
+    api.create(&PostParams::default(), &c).await.unwrap();
+
+    let resource = ApiResource::of::<ConfigMap>();
+    let factory = InformerFactory::new(client.clone());
+    let dynamic = factory.informer_for(DynamicApi::namespaced(client.clone(), &resource, &ns.name));
+    let again = factory.informer_for(DynamicApi::namespaced(client.clone(), &resource, &ns.name));
+    assert!(dynamic.ptr_eq(&again));
+    let metadata =
+        factory.informer_for(MetadataApi::namespaced(client.clone(), &resource, &ns.name));
+    let handled: Arc<Mutex<Vec<String>>> = Arc::default();
+    let h = handled.clone();
+    let _reg = metadata.add_handler(
+        move |ev: Event<k8s_client::metadata::PartialObjectMetadata>| {
+            h.lock().unwrap().push(ev.key());
+        },
+    );
+    factory.start();
+    tokio::time::timeout(Duration::from_secs(30), factory.wait_for_cache_sync())
+        .await
+        .expect("no sync within 30 s");
+    let key = format!("{}/d", ns.name);
+    let d = dynamic.store().get_by_key(&key).unwrap();
+    assert_eq!(d.field(&["data", "k"]), Some(&serde_json::json!("v")));
+    let m = metadata.store().get_by_key(&key).unwrap();
+    assert_eq!(m.name(), Some("d"));
+    assert_eq!(
+        metadata
+            .lister()
+            .by_namespace(&ns.name)
+            .list_selected("app=web")
+            .unwrap()
+            .len(),
+        1
+    );
+    // Changes arrive through the metadata watch too.
+    api.delete("d", &DeleteParams::default()).await.unwrap();
+    eventually("the metadata informer to drop d", || {
+        metadata.store().get_by_key(&key).is_none() && dynamic.store().get_by_key(&key).is_none()
+    })
+    .await;
+    assert!(handled.lock().unwrap().contains(&key));
+}

@@ -9,14 +9,16 @@ use k8s_openapi::Resource;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::api::{Api, ListParams, Object, ObjectList, WatchEvent, WatchParams};
+use crate::api::{Api, ApiResource, ListParams, Object, ObjectList, WatchEvent, WatchParams};
+use crate::dynamic::{DynamicApi, DynamicObject};
 use crate::error::Result;
+use crate::metadata::{MetadataApi, PartialObjectMetadata};
 
 /// The events of one watch, boxed.
 pub type BoxWatchStream<K> = BoxStream<'static, Result<WatchEvent<K>>>;
 
-/// A source of objects a reflector can list and watch: the typed [`Api<K>`] (and the
-/// dynamic and metadata clients).
+/// A source of objects a reflector can list and watch: the typed [`Api<K>`], the dynamic
+/// [`DynamicApi`] and the metadata-only [`MetadataApi`].
 ///
 /// Implementations only translate the two calls; selectors, paging and resourceVersions are
 /// chosen by the reflector through the parameters.
@@ -66,6 +68,71 @@ where
     fn describe(&self) -> String {
         describe_resource(K::API_VERSION, K::URL_PATH_SEGMENT, self.namespace())
     }
+}
+
+impl ListWatch for DynamicApi {
+    type Object = DynamicObject;
+
+    fn list<'a>(
+        &'a self,
+        params: &'a ListParams,
+    ) -> BoxFuture<'a, Result<ObjectList<DynamicObject>>> {
+        Box::pin(DynamicApi::list(self, params))
+    }
+
+    fn watch<'a>(
+        &'a self,
+        params: &'a WatchParams,
+        resource_version: &'a str,
+    ) -> BoxFuture<'a, Result<BoxWatchStream<DynamicObject>>> {
+        Box::pin(async move {
+            let events = DynamicApi::watch(self, params, resource_version).await?;
+            Ok(events.boxed())
+        })
+    }
+
+    fn describe(&self) -> String {
+        describe_api_resource(self.resource(), self.namespace())
+    }
+}
+
+/// Metadata-only lists and watches: the cheapest cache of a resource (no spec, no status).
+impl ListWatch for MetadataApi {
+    type Object = PartialObjectMetadata;
+
+    fn list<'a>(
+        &'a self,
+        params: &'a ListParams,
+    ) -> BoxFuture<'a, Result<ObjectList<PartialObjectMetadata>>> {
+        Box::pin(MetadataApi::list(self, params))
+    }
+
+    fn watch<'a>(
+        &'a self,
+        params: &'a WatchParams,
+        resource_version: &'a str,
+    ) -> BoxFuture<'a, Result<BoxWatchStream<PartialObjectMetadata>>> {
+        Box::pin(async move {
+            let events = MetadataApi::watch(self, params, resource_version).await?;
+            Ok(events.boxed())
+        })
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "metadata of {}",
+            describe_api_resource(self.resource(), self.namespace())
+        )
+    }
+}
+
+fn describe_api_resource(resource: &ApiResource, namespace: Option<&str>) -> String {
+    let api_version = if resource.group.is_empty() {
+        resource.version.clone()
+    } else {
+        format!("{}/{}", resource.group, resource.version)
+    };
+    describe_resource(&api_version, &resource.plural, namespace)
 }
 
 /// `api_version/resource in namespace` (or `in all namespaces`).
