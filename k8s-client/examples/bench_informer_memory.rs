@@ -16,9 +16,13 @@ use std::sync::atomic::{AtomicIsize, Ordering};
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
+use k8s_client::api::ApiResource;
 use k8s_client::api::{DeleteParams, ListParams, PostParams};
-use k8s_client::cache::{strip_managed_fields, InformerOptions, SharedInformer, WatchListMode};
+use k8s_client::cache::{
+    strip_managed_fields, InformerOptions, ListWatch, SharedInformer, WatchListMode,
+};
 use k8s_client::config::KubeConfigOptions;
+use k8s_client::metadata::MetadataApi;
 use k8s_client::{Api, Client, Config};
 use k8s_openapi::api::core::v1::{Namespace, Pod};
 use serde_json::json;
@@ -177,7 +181,12 @@ async fn settle() -> isize {
     live()
 }
 
-async fn measure(api: &Api<Pod>, n: usize, label: &str, options: InformerOptions<Pod>) {
+async fn measure<S: ListWatch>(
+    api: &S,
+    n: usize,
+    label: &str,
+    options: InformerOptions<S::Object>,
+) {
     let before = settle().await;
     let started = Instant::now();
     let informer = SharedInformer::new(api.clone(), options);
@@ -346,6 +355,24 @@ async fn run(api: &Api<Pod>, args: &Args, reuse: bool) -> Result<(), Box<dyn std
         api,
         n,
         "streaming list (if served), stripped",
+        InformerOptions::default().transform(strip_managed_fields()),
+    )
+    .await;
+    // Metadata only (client-go's metadata informer): what a controller that only needs
+    // names, labels and owners keeps.
+    let ns = api.namespace().unwrap_or_default();
+    let metadata = MetadataApi::namespaced(api.client().clone(), &ApiResource::of::<Pod>(), ns);
+    measure(
+        &metadata,
+        n,
+        "metadata only, as served",
+        InformerOptions::default(),
+    )
+    .await;
+    measure(
+        &metadata,
+        n,
+        "metadata only, stripped",
         InformerOptions::default().transform(strip_managed_fields()),
     )
     .await;
