@@ -142,6 +142,8 @@ impl<K: Object + Send + Sync + 'static> Controller<K> {
         });
         self.informer.start();
         self.informer.wait_for_sync().await;
+        // Every cached object's key is on the queue before the workers start.
+        registration.wait_for_sync().await;
         let reconcile = Arc::new(reconcile);
         let workers: Vec<_> = (0..self.workers)
             .map(|_| {
