@@ -10,7 +10,7 @@
 //!
 //! The logic is the pure state machine [`Machine`]: it says what to do next
 //! ([`Machine::next_step`]) and turns what happened into store operations ([`Output`]); the
-//! async [`run`] loop only performs the I/O. A relist is an [`Output::Replace`], which the
+//! async loop that a [`SharedInformer`](super::SharedInformer) runs only performs the I/O. A relist is an [`Output::Replace`], which the
 //! store diffs against what it had, so objects deleted while the watch was down are
 //! reported.
 

@@ -121,7 +121,7 @@ impl<K> Inner<K> {
 /// nothing is copied.
 ///
 /// Every store has the [`NAMESPACE_INDEX`]; more can be added with
-/// [`add_indexer`](Store::add_indexer). See the [module docs](self) for an example.
+/// [`add_indexer`](Store::add_indexer). See [`StoreWriter`] for an example.
 pub struct Store<K> {
     inner: Arc<RwLock<Inner<K>>>,
 }
@@ -253,6 +253,21 @@ impl<K: Object> Store<K> {
 }
 
 /// The writing side of a [`Store`]: what a reflector (or a test) uses to change it.
+///
+/// ```
+/// use k8s_client::cache::{Change, StoreWriter};
+/// use k8s_openapi::api::core::v1::ConfigMap;
+///
+/// let writer = StoreWriter::<ConfigMap>::new();
+/// let mut cm = ConfigMap::default();
+/// cm.metadata.name = Some("a".into());
+/// cm.metadata.namespace = Some("ns".into());
+/// assert!(matches!(writer.apply(cm), Change::Added(_)));
+/// // A relist without it: reported as vanished (deleted while unobserved).
+/// let changes = writer.replace(Vec::new());
+/// assert!(matches!(&changes[..], [Change::Vanished { key, .. }] if key == "ns/a"));
+/// assert!(writer.store().is_empty());
+/// ```
 pub struct StoreWriter<K> {
     store: Store<K>,
 }
