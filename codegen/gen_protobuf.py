@@ -49,6 +49,8 @@ HAND_WRITTEN = {
 # `repeated string items = 1` wrappers of Go named slices: k8s-openapi uses Vec<String>.
 STRING_LIST_WRAPPERS = {"ExtraValue", "Verbs"}
 PROTOS = {}
+# Go named scalar types (`type NodePhase string`), collected while reading Go sources.
+SCALAR_ALIASES = {}
 SCALARS = {"string", "bool", "int32", "int64", "double", "bytes"}
 
 
@@ -120,6 +122,8 @@ def parse_go_dir(d, cache={}):
         if path.endswith("_test.go"):
             continue
         text = open(path).read()
+        for m in re.finditer(r"^type\s+(\w+)\s+(string|bool|int32|int64|float64)\s*$", text, re.M):
+            SCALAR_ALIASES[m.group(1)] = m.group(2)
         for m in re.finditer(r"^type\s+(\w+)\s+struct\s*\{(.*?)^\}", text, re.M | re.S):
             fields = {}
             for line in m.group(2).splitlines():
@@ -201,7 +205,8 @@ def zero_is_none(go):
     if go is None:
         return False
     go_type, _, omitempty = go
-    return omitempty and not go_type.startswith(("*", "[]", "map[")) and go_type[0].islower()
+    go_type = SCALAR_ALIASES.get(go_type.rsplit(".", 1)[-1], go_type)
+    return omitempty and go_type in ("string", "bool", "int32", "int64", "float64")
 
 
 def generate(version, gover):
@@ -210,6 +215,9 @@ def generate(version, gover):
     for p in proto_files(gover):
         protos.update(parse_proto(p))
     rust = parse_rust(version)
+    for msg in protos.values():
+        parse_go_dir(msg["dir"])
+    parse_go_dir(f"{MOD}/apimachinery@v{gover}/pkg/types")  # types.UID, types.NodeName
     impls, report = [], []
     for full in sorted(protos):
         msg = protos[full]

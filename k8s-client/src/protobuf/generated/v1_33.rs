@@ -704,7 +704,7 @@ impl ProtobufMessage for k8s_openapi::api::admissionregistration::v1::Validation
         Ok(k8s_openapi::api::admissionregistration::v1::Validation {
             expression: r.required(f_expression, "expression")?,
             message: non_zero(f_message),
-            reason: f_reason,
+            reason: non_zero(f_reason),
             message_expression: non_zero(f_message_expression),
         })
     }
@@ -987,7 +987,7 @@ impl ProtobufMessage for k8s_openapi::api::admissionregistration::v1alpha1::Muta
             mutations: non_empty(f_mutations),
             failure_policy: f_failure_policy,
             match_conditions: non_empty(f_match_conditions),
-            reinvocation_policy: f_reinvocation_policy,
+            reinvocation_policy: non_zero(f_reinvocation_policy),
         })
     }
 }
@@ -1605,7 +1605,7 @@ impl ProtobufMessage for k8s_openapi::api::admissionregistration::v1beta1::Valid
         Ok(k8s_openapi::api::admissionregistration::v1beta1::Validation {
             expression: r.required(f_expression, "expression")?,
             message: non_zero(f_message),
-            reason: f_reason,
+            reason: non_zero(f_reason),
             message_expression: non_zero(f_message_expression),
         })
     }
@@ -1732,7 +1732,7 @@ impl ProtobufMessage for k8s_openapi::api::apiserverinternal::v1alpha1::StorageV
             type_: r.required(f_type_, "type")?,
             status: r.required(f_status, "status")?,
             observed_generation: non_zero(f_observed_generation),
-            last_transition_time: non_zero(f_last_transition_time),
+            last_transition_time: f_last_transition_time,
             reason: r.required(f_reason, "reason")?,
             message: r.required(f_message, "message")?,
         })
@@ -1800,7 +1800,7 @@ impl ProtobufMessage for k8s_openapi::api::apps::v1::ControllerRevision {
         }
         Ok(k8s_openapi::api::apps::v1::ControllerRevision {
             metadata: r.required(f_metadata, "metadata")?,
-            data: non_zero(f_data),
+            data: f_data,
             revision: r.required(f_revision, "revision")?,
         })
     }
@@ -1865,7 +1865,7 @@ impl ProtobufMessage for k8s_openapi::api::apps::v1::DaemonSetCondition {
         Ok(k8s_openapi::api::apps::v1::DaemonSetCondition {
             type_: r.required(f_type_, "type")?,
             status: r.required(f_status, "status")?,
-            last_transition_time: non_zero(f_last_transition_time),
+            last_transition_time: f_last_transition_time,
             reason: non_zero(f_reason),
             message: non_zero(f_message),
         })
@@ -1985,7 +1985,7 @@ impl ProtobufMessage for k8s_openapi::api::apps::v1::DaemonSetUpdateStrategy {
             }
         }
         Ok(k8s_openapi::api::apps::v1::DaemonSetUpdateStrategy {
-            type_: f_type_,
+            type_: non_zero(f_type_),
             rolling_update: f_rolling_update,
         })
     }
@@ -2053,8 +2053,8 @@ impl ProtobufMessage for k8s_openapi::api::apps::v1::DeploymentCondition {
         Ok(k8s_openapi::api::apps::v1::DeploymentCondition {
             type_: r.required(f_type_, "type")?,
             status: r.required(f_status, "status")?,
-            last_update_time: non_zero(f_last_update_time),
-            last_transition_time: non_zero(f_last_transition_time),
+            last_update_time: f_last_update_time,
+            last_transition_time: f_last_transition_time,
             reason: non_zero(f_reason),
             message: non_zero(f_message),
         })
@@ -2182,7 +2182,7 @@ impl ProtobufMessage for k8s_openapi::api::apps::v1::DeploymentStrategy {
             }
         }
         Ok(k8s_openapi::api::apps::v1::DeploymentStrategy {
-            type_: f_type_,
+            type_: non_zero(f_type_),
             rolling_update: f_rolling_update,
         })
     }
@@ -2247,7 +2247,7 @@ impl ProtobufMessage for k8s_openapi::api::apps::v1::ReplicaSetCondition {
         Ok(k8s_openapi::api::apps::v1::ReplicaSetCondition {
             type_: r.required(f_type_, "type")?,
             status: r.required(f_status, "status")?,
-            last_transition_time: non_zero(f_last_transition_time),
+            last_transition_time: f_last_transition_time,
             reason: non_zero(f_reason),
             message: non_zero(f_message),
         })
@@ -2282,7 +2282,7 @@ impl ProtobufMessage for k8s_openapi::api::apps::v1::ReplicaSetSpec {
             replicas: f_replicas,
             min_ready_seconds: non_zero(f_min_ready_seconds),
             selector: r.required(f_selector, "selector")?,
-            template: non_zero(f_template),
+            template: f_template,
         })
     }
 }
@@ -2466,7 +2466,7 @@ impl ProtobufMessage for k8s_openapi::api::apps::v1::StatefulSetCondition {
         Ok(k8s_openapi::api::apps::v1::StatefulSetCondition {
             type_: r.required(f_type_, "type")?,
             status: r.required(f_status, "status")?,
-            last_transition_time: non_zero(f_last_transition_time),
+            last_transition_time: f_last_transition_time,
             reason: non_zero(f_reason),
             message: non_zero(f_message),
         })
@@ -2513,8 +2513,8 @@ impl ProtobufMessage for k8s_openapi::api::apps::v1::StatefulSetPersistentVolume
             }
         }
         Ok(k8s_openapi::api::apps::v1::StatefulSetPersistentVolumeClaimRetentionPolicy {
-            when_deleted: f_when_deleted,
-            when_scaled: f_when_scaled,
+            when_deleted: non_zero(f_when_deleted),
+            when_scaled: non_zero(f_when_scaled),
         })
     }
 }
@@ -2570,7 +2570,7 @@ impl ProtobufMessage for k8s_openapi::api::apps::v1::StatefulSetSpec {
             template: r.required(f_template, "template")?,
             volume_claim_templates: non_empty(f_volume_claim_templates),
             service_name: f_service_name,
-            pod_management_policy: f_pod_management_policy,
+            pod_management_policy: non_zero(f_pod_management_policy),
             update_strategy: f_update_strategy,
             revision_history_limit: f_revision_history_limit,
             min_ready_seconds: non_zero(f_min_ready_seconds),
@@ -2656,7 +2656,7 @@ impl ProtobufMessage for k8s_openapi::api::apps::v1::StatefulSetUpdateStrategy {
             }
         }
         Ok(k8s_openapi::api::apps::v1::StatefulSetUpdateStrategy {
-            type_: f_type_,
+            type_: non_zero(f_type_),
             rolling_update: f_rolling_update,
         })
     }
@@ -3885,7 +3885,7 @@ impl ProtobufMessage for k8s_openapi::api::autoscaling::v2::HorizontalPodAutosca
         Ok(k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscalerCondition {
             type_: r.required(f_type_, "type")?,
             status: r.required(f_status, "status")?,
-            last_transition_time: non_zero(f_last_transition_time),
+            last_transition_time: f_last_transition_time,
             reason: non_zero(f_reason),
             message: non_zero(f_message),
         })
@@ -4366,7 +4366,7 @@ impl ProtobufMessage for k8s_openapi::api::batch::v1::CronJobSpec {
             schedule: r.required(f_schedule, "schedule")?,
             time_zone: f_time_zone,
             starting_deadline_seconds: f_starting_deadline_seconds,
-            concurrency_policy: f_concurrency_policy,
+            concurrency_policy: non_zero(f_concurrency_policy),
             suspend: f_suspend,
             job_template: r.required(f_job_template, "jobTemplate")?,
             successful_jobs_history_limit: f_successful_jobs_history_limit,
@@ -4466,8 +4466,8 @@ impl ProtobufMessage for k8s_openapi::api::batch::v1::JobCondition {
         Ok(k8s_openapi::api::batch::v1::JobCondition {
             type_: r.required(f_type_, "type")?,
             status: r.required(f_status, "status")?,
-            last_probe_time: non_zero(f_last_probe_time),
-            last_transition_time: non_zero(f_last_transition_time),
+            last_probe_time: f_last_probe_time,
+            last_transition_time: f_last_transition_time,
             reason: non_zero(f_reason),
             message: non_zero(f_message),
         })
@@ -4635,7 +4635,7 @@ impl ProtobufMessage for k8s_openapi::api::batch::v1::JobTemplateSpec {
             }
         }
         Ok(k8s_openapi::api::batch::v1::JobTemplateSpec {
-            metadata: non_zero(f_metadata),
+            metadata: f_metadata,
             spec: f_spec,
         })
     }
@@ -4880,8 +4880,8 @@ impl ProtobufMessage for k8s_openapi::api::certificates::v1::CertificateSigningR
             status: r.required(f_status, "status")?,
             reason: non_zero(f_reason),
             message: non_zero(f_message),
-            last_update_time: non_zero(f_last_update_time),
-            last_transition_time: non_zero(f_last_transition_time),
+            last_update_time: f_last_update_time,
+            last_transition_time: f_last_transition_time,
         })
     }
 }
@@ -6214,8 +6214,8 @@ impl ProtobufMessage for k8s_openapi::api::core::v1::Container {
             startup_probe: f_startup_probe,
             lifecycle: f_lifecycle,
             termination_message_path: non_zero(f_termination_message_path),
-            termination_message_policy: f_termination_message_policy,
-            image_pull_policy: f_image_pull_policy,
+            termination_message_policy: non_zero(f_termination_message_policy),
+            image_pull_policy: non_zero(f_image_pull_policy),
             security_context: f_security_context,
             stdin: non_zero(f_stdin),
             stdin_once: non_zero(f_stdin_once),
@@ -6280,7 +6280,7 @@ impl ProtobufMessage for k8s_openapi::api::core::v1::ContainerPort {
             name: non_zero(f_name),
             host_port: non_zero(f_host_port),
             container_port: r.required(f_container_port, "containerPort")?,
-            protocol: f_protocol,
+            protocol: non_zero(f_protocol),
             host_ip: non_zero(f_host_ip),
         })
     }
@@ -6356,7 +6356,7 @@ impl ProtobufMessage for k8s_openapi::api::core::v1::ContainerStateRunning {
             }
         }
         Ok(k8s_openapi::api::core::v1::ContainerStateRunning {
-            started_at: non_zero(f_started_at),
+            started_at: f_started_at,
         })
     }
 }
@@ -6399,8 +6399,8 @@ impl ProtobufMessage for k8s_openapi::api::core::v1::ContainerStateTerminated {
             signal: non_zero(f_signal),
             reason: non_zero(f_reason),
             message: non_zero(f_message),
-            started_at: non_zero(f_started_at),
-            finished_at: non_zero(f_finished_at),
+            started_at: f_started_at,
+            finished_at: f_finished_at,
             container_id: non_zero(f_container_id),
         })
     }
@@ -6648,7 +6648,7 @@ impl ProtobufMessage for k8s_openapi::api::core::v1::EmptyDirVolumeSource {
             }
         }
         Ok(k8s_openapi::api::core::v1::EmptyDirVolumeSource {
-            medium: f_medium,
+            medium: non_zero(f_medium),
             size_limit: f_size_limit,
         })
     }
@@ -6714,7 +6714,7 @@ impl ProtobufMessage for k8s_openapi::api::core::v1::EndpointPort {
         Ok(k8s_openapi::api::core::v1::EndpointPort {
             name: non_zero(f_name),
             port: r.required(f_port, "port")?,
-            protocol: f_protocol,
+            protocol: non_zero(f_protocol),
             app_protocol: f_app_protocol,
         })
     }
@@ -6981,8 +6981,8 @@ impl ProtobufMessage for k8s_openapi::api::core::v1::EphemeralContainer {
             startup_probe: f_startup_probe,
             lifecycle: f_lifecycle,
             termination_message_path: non_zero(f_termination_message_path),
-            termination_message_policy: f_termination_message_policy,
-            image_pull_policy: f_image_pull_policy,
+            termination_message_policy: non_zero(f_termination_message_policy),
+            image_pull_policy: non_zero(f_image_pull_policy),
             security_context: f_security_context,
             stdin: non_zero(f_stdin),
             stdin_once: non_zero(f_stdin_once),
@@ -7076,11 +7076,11 @@ impl ProtobufMessage for k8s_openapi::api::core::v1::Event {
             reason: non_zero(f_reason),
             message: non_zero(f_message),
             source: f_source,
-            first_timestamp: non_zero(f_first_timestamp),
-            last_timestamp: non_zero(f_last_timestamp),
+            first_timestamp: f_first_timestamp,
+            last_timestamp: f_last_timestamp,
             count: non_zero(f_count),
             type_: non_zero(f_type_),
-            event_time: non_zero(f_event_time),
+            event_time: f_event_time,
             series: f_series,
             action: non_zero(f_action),
             related: f_related,
@@ -7110,7 +7110,7 @@ impl ProtobufMessage for k8s_openapi::api::core::v1::EventSeries {
         }
         Ok(k8s_openapi::api::core::v1::EventSeries {
             count: non_zero(f_count),
-            last_observed_time: non_zero(f_last_observed_time),
+            last_observed_time: f_last_observed_time,
         })
     }
 }
@@ -7477,7 +7477,7 @@ impl ProtobufMessage for k8s_openapi::api::core::v1::HTTPGetAction {
             path: non_zero(f_path),
             port: r.required(f_port, "port")?,
             host: non_zero(f_host),
-            scheme: f_scheme,
+            scheme: non_zero(f_scheme),
             http_headers: non_empty(f_http_headers),
         })
     }
@@ -7721,7 +7721,7 @@ impl ProtobufMessage for k8s_openapi::api::core::v1::ImageVolumeSource {
         }
         Ok(k8s_openapi::api::core::v1::ImageVolumeSource {
             reference: non_zero(f_reference),
-            pull_policy: f_pull_policy,
+            pull_policy: non_zero(f_pull_policy),
         })
     }
 }
@@ -8146,7 +8146,7 @@ impl ProtobufMessage for k8s_openapi::api::core::v1::NamespaceCondition {
         Ok(k8s_openapi::api::core::v1::NamespaceCondition {
             type_: r.required(f_type_, "type")?,
             status: r.required(f_status, "status")?,
-            last_transition_time: non_zero(f_last_transition_time),
+            last_transition_time: f_last_transition_time,
             reason: non_zero(f_reason),
             message: non_zero(f_message),
         })
@@ -8193,7 +8193,7 @@ impl ProtobufMessage for k8s_openapi::api::core::v1::NamespaceStatus {
             }
         }
         Ok(k8s_openapi::api::core::v1::NamespaceStatus {
-            phase: f_phase,
+            phase: non_zero(f_phase),
             conditions: non_empty(f_conditions),
         })
     }
@@ -8311,8 +8311,8 @@ impl ProtobufMessage for k8s_openapi::api::core::v1::NodeCondition {
         Ok(k8s_openapi::api::core::v1::NodeCondition {
             type_: r.required(f_type_, "type")?,
             status: r.required(f_status, "status")?,
-            last_heartbeat_time: non_zero(f_last_heartbeat_time),
-            last_transition_time: non_zero(f_last_transition_time),
+            last_heartbeat_time: f_last_heartbeat_time,
+            last_transition_time: f_last_transition_time,
             reason: non_zero(f_reason),
             message: non_zero(f_message),
         })
@@ -8639,7 +8639,7 @@ impl ProtobufMessage for k8s_openapi::api::core::v1::NodeStatus {
         Ok(k8s_openapi::api::core::v1::NodeStatus {
             capacity: non_empty(f_capacity),
             allocatable: non_empty(f_allocatable),
-            phase: f_phase,
+            phase: non_zero(f_phase),
             conditions: non_empty(f_conditions),
             addresses: non_empty(f_addresses),
             daemon_endpoints: f_daemon_endpoints,
@@ -8897,8 +8897,8 @@ impl ProtobufMessage for k8s_openapi::api::core::v1::PersistentVolumeClaimCondit
         Ok(k8s_openapi::api::core::v1::PersistentVolumeClaimCondition {
             type_: r.required(f_type_, "type")?,
             status: r.required(f_status, "status")?,
-            last_probe_time: non_zero(f_last_probe_time),
-            last_transition_time: non_zero(f_last_transition_time),
+            last_probe_time: f_last_probe_time,
+            last_transition_time: f_last_transition_time,
             reason: non_zero(f_reason),
             message: non_zero(f_message),
         })
@@ -8995,7 +8995,7 @@ impl ProtobufMessage for k8s_openapi::api::core::v1::PersistentVolumeClaimStatus
             }
         }
         Ok(k8s_openapi::api::core::v1::PersistentVolumeClaimStatus {
-            phase: f_phase,
+            phase: non_zero(f_phase),
             access_modes: non_empty(f_access_modes),
             capacity: non_empty(f_capacity),
             conditions: non_empty(f_conditions),
@@ -9026,7 +9026,7 @@ impl ProtobufMessage for k8s_openapi::api::core::v1::PersistentVolumeClaimTempla
             }
         }
         Ok(k8s_openapi::api::core::v1::PersistentVolumeClaimTemplate {
-            metadata: non_zero(f_metadata),
+            metadata: f_metadata,
             spec: r.required(f_spec, "spec")?,
         })
     }
@@ -9198,7 +9198,7 @@ impl ProtobufMessage for k8s_openapi::api::core::v1::PersistentVolumeSpec {
             csi: f_csi,
             access_modes: non_empty(f_access_modes),
             claim_ref: f_claim_ref,
-            persistent_volume_reclaim_policy: f_persistent_volume_reclaim_policy,
+            persistent_volume_reclaim_policy: non_zero(f_persistent_volume_reclaim_policy),
             storage_class_name: non_zero(f_storage_class_name),
             mount_options: non_empty(f_mount_options),
             volume_mode: f_volume_mode,
@@ -9233,7 +9233,7 @@ impl ProtobufMessage for k8s_openapi::api::core::v1::PersistentVolumeStatus {
             }
         }
         Ok(k8s_openapi::api::core::v1::PersistentVolumeStatus {
-            phase: f_phase,
+            phase: non_zero(f_phase),
             message: non_zero(f_message),
             reason: non_zero(f_reason),
             last_phase_transition_time: f_last_phase_transition_time,
@@ -9423,8 +9423,8 @@ impl ProtobufMessage for k8s_openapi::api::core::v1::PodCondition {
             type_: r.required(f_type_, "type")?,
             observed_generation: non_zero(f_observed_generation),
             status: r.required(f_status, "status")?,
-            last_probe_time: non_zero(f_last_probe_time),
-            last_transition_time: non_zero(f_last_transition_time),
+            last_probe_time: f_last_probe_time,
+            last_transition_time: f_last_transition_time,
             reason: non_zero(f_reason),
             message: non_zero(f_message),
         })
@@ -9829,10 +9829,10 @@ impl ProtobufMessage for k8s_openapi::api::core::v1::PodSpec {
             init_containers: non_empty(f_init_containers),
             containers: f_containers,
             ephemeral_containers: non_empty(f_ephemeral_containers),
-            restart_policy: f_restart_policy,
+            restart_policy: non_zero(f_restart_policy),
             termination_grace_period_seconds: f_termination_grace_period_seconds,
             active_deadline_seconds: f_active_deadline_seconds,
-            dns_policy: f_dns_policy,
+            dns_policy: non_zero(f_dns_policy),
             node_selector: non_empty(f_node_selector),
             service_account_name: non_zero(f_service_account_name),
             service_account: non_zero(f_service_account),
@@ -9934,7 +9934,7 @@ impl ProtobufMessage for k8s_openapi::api::core::v1::PodStatus {
         }
         Ok(k8s_openapi::api::core::v1::PodStatus {
             observed_generation: non_zero(f_observed_generation),
-            phase: f_phase,
+            phase: non_zero(f_phase),
             conditions: non_empty(f_conditions),
             message: non_zero(f_message),
             reason: non_zero(f_reason),
@@ -9946,9 +9946,9 @@ impl ProtobufMessage for k8s_openapi::api::core::v1::PodStatus {
             start_time: f_start_time,
             init_container_statuses: non_empty(f_init_container_statuses),
             container_statuses: non_empty(f_container_statuses),
-            qos_class: f_qos_class,
+            qos_class: non_zero(f_qos_class),
             ephemeral_container_statuses: non_empty(f_ephemeral_container_statuses),
-            resize: f_resize,
+            resize: non_zero(f_resize),
             resource_claim_statuses: non_empty(f_resource_claim_statuses),
         })
     }
@@ -9998,7 +9998,7 @@ impl ProtobufMessage for k8s_openapi::api::core::v1::PodTemplateSpec {
             }
         }
         Ok(k8s_openapi::api::core::v1::PodTemplateSpec {
-            metadata: non_zero(f_metadata),
+            metadata: f_metadata,
             spec: f_spec,
         })
     }
@@ -10377,7 +10377,7 @@ impl ProtobufMessage for k8s_openapi::api::core::v1::ReplicationControllerCondit
         Ok(k8s_openapi::api::core::v1::ReplicationControllerCondition {
             type_: r.required(f_type_, "type")?,
             status: r.required(f_status, "status")?,
-            last_transition_time: non_zero(f_last_transition_time),
+            last_transition_time: f_last_transition_time,
             reason: non_zero(f_reason),
             message: non_zero(f_message),
         })
@@ -10507,7 +10507,7 @@ impl ProtobufMessage for k8s_openapi::api::core::v1::ResourceFieldSelector {
         Ok(k8s_openapi::api::core::v1::ResourceFieldSelector {
             container_name: non_zero(f_container_name),
             resource: r.required(f_resource, "resource")?,
-            divisor: non_zero(f_divisor),
+            divisor: f_divisor,
         })
     }
 }
@@ -10532,7 +10532,7 @@ impl ProtobufMessage for k8s_openapi::api::core::v1::ResourceHealth {
         }
         Ok(k8s_openapi::api::core::v1::ResourceHealth {
             resource_id: r.required(f_resource_id, "resourceID")?,
-            health: f_health,
+            health: non_zero(f_health),
         })
     }
 }
@@ -10928,7 +10928,7 @@ impl ProtobufMessage for k8s_openapi::api::core::v1::Secret {
             immutable: f_immutable,
             data: non_empty(f_data),
             string_data: non_empty(f_string_data),
-            type_: f_type_,
+            type_: non_zero(f_type_),
         })
     }
 }
@@ -11292,10 +11292,10 @@ impl ProtobufMessage for k8s_openapi::api::core::v1::ServicePort {
         }
         Ok(k8s_openapi::api::core::v1::ServicePort {
             name: non_zero(f_name),
-            protocol: f_protocol,
+            protocol: non_zero(f_protocol),
             app_protocol: f_app_protocol,
             port: r.required(f_port, "port")?,
-            target_port: non_zero(f_target_port),
+            target_port: f_target_port,
             node_port: non_zero(f_node_port),
         })
     }
@@ -11378,13 +11378,13 @@ impl ProtobufMessage for k8s_openapi::api::core::v1::ServiceSpec {
             selector: non_empty(f_selector),
             cluster_ip: non_zero(f_cluster_ip),
             cluster_ips: non_empty(f_cluster_ips),
-            type_: f_type_,
+            type_: non_zero(f_type_),
             external_ips: non_empty(f_external_ips),
-            session_affinity: f_session_affinity,
+            session_affinity: non_zero(f_session_affinity),
             load_balancer_ip: non_zero(f_load_balancer_ip),
             load_balancer_source_ranges: non_empty(f_load_balancer_source_ranges),
             external_name: non_zero(f_external_name),
-            external_traffic_policy: f_external_traffic_policy,
+            external_traffic_policy: non_zero(f_external_traffic_policy),
             health_check_node_port: non_zero(f_health_check_node_port),
             publish_not_ready_addresses: non_zero(f_publish_not_ready_addresses),
             session_affinity_config: f_session_affinity_config,
@@ -11651,9 +11651,9 @@ impl ProtobufMessage for k8s_openapi::api::core::v1::Toleration {
         }
         Ok(k8s_openapi::api::core::v1::Toleration {
             key: non_zero(f_key),
-            operator: f_operator,
+            operator: non_zero(f_operator),
             value: non_zero(f_value),
-            effect: f_effect,
+            effect: non_zero(f_effect),
             toleration_seconds: f_toleration_seconds,
         })
     }
@@ -12373,7 +12373,7 @@ impl ProtobufMessage for k8s_openapi::api::discovery::v1::EndpointPort {
         }
         Ok(k8s_openapi::api::discovery::v1::EndpointPort {
             name: f_name,
-            protocol: f_protocol,
+            protocol: non_zero(f_protocol),
             port: f_port,
             app_protocol: f_app_protocol,
         })
@@ -12520,13 +12520,13 @@ impl ProtobufMessage for k8s_openapi::api::events::v1::Event {
             reporting_instance: non_zero(f_reporting_instance),
             action: non_zero(f_action),
             reason: non_zero(f_reason),
-            regarding: non_zero(f_regarding),
+            regarding: f_regarding,
             related: f_related,
             note: non_zero(f_note),
             type_: non_zero(f_type_),
-            deprecated_source: non_zero(f_deprecated_source),
-            deprecated_first_timestamp: non_zero(f_deprecated_first_timestamp),
-            deprecated_last_timestamp: non_zero(f_deprecated_last_timestamp),
+            deprecated_source: f_deprecated_source,
+            deprecated_first_timestamp: f_deprecated_first_timestamp,
+            deprecated_last_timestamp: f_deprecated_last_timestamp,
             deprecated_count: non_zero(f_deprecated_count),
         })
     }
@@ -12660,9 +12660,9 @@ impl ProtobufMessage for k8s_openapi::api::flowcontrol::v1::FlowSchemaCondition 
             }
         }
         Ok(k8s_openapi::api::flowcontrol::v1::FlowSchemaCondition {
-            type_: f_type_,
-            status: f_status,
-            last_transition_time: non_zero(f_last_transition_time),
+            type_: non_zero(f_type_),
+            status: non_zero(f_status),
+            last_transition_time: f_last_transition_time,
             reason: non_zero(f_reason),
             message: non_zero(f_message),
         })
@@ -12913,9 +12913,9 @@ impl ProtobufMessage for k8s_openapi::api::flowcontrol::v1::PriorityLevelConfigu
             }
         }
         Ok(k8s_openapi::api::flowcontrol::v1::PriorityLevelConfigurationCondition {
-            type_: f_type_,
-            status: f_status,
-            last_transition_time: non_zero(f_last_transition_time),
+            type_: non_zero(f_type_),
+            status: non_zero(f_status),
+            last_transition_time: f_last_transition_time,
             reason: non_zero(f_reason),
             message: non_zero(f_message),
         })
@@ -13744,7 +13744,7 @@ impl ProtobufMessage for k8s_openapi::api::networking::v1::NetworkPolicyPort {
             }
         }
         Ok(k8s_openapi::api::networking::v1::NetworkPolicyPort {
-            protocol: f_protocol,
+            protocol: non_zero(f_protocol),
             port: f_port,
             end_port: f_end_port,
         })
@@ -15041,7 +15041,7 @@ impl ProtobufMessage for k8s_openapi::api::resource::v1alpha3::DeviceRequest {
             name: r.required(f_name, "name")?,
             device_class_name: f_device_class_name,
             selectors: non_empty(f_selectors),
-            allocation_mode: f_allocation_mode,
+            allocation_mode: non_zero(f_allocation_mode),
             count: non_zero(f_count),
             admin_access: f_admin_access,
             first_available: non_empty(f_first_available),
@@ -15146,7 +15146,7 @@ impl ProtobufMessage for k8s_openapi::api::resource::v1alpha3::DeviceSubRequest 
             name: r.required(f_name, "name")?,
             device_class_name: r.required(f_device_class_name, "deviceClassName")?,
             selectors: non_empty(f_selectors),
-            allocation_mode: f_allocation_mode,
+            allocation_mode: non_zero(f_allocation_mode),
             count: non_zero(f_count),
             tolerations: non_empty(f_tolerations),
         })
@@ -15302,9 +15302,9 @@ impl ProtobufMessage for k8s_openapi::api::resource::v1alpha3::DeviceToleration 
         }
         Ok(k8s_openapi::api::resource::v1alpha3::DeviceToleration {
             key: non_zero(f_key),
-            operator: f_operator,
+            operator: non_zero(f_operator),
             value: non_zero(f_value),
-            effect: f_effect,
+            effect: non_zero(f_effect),
             toleration_seconds: f_toleration_seconds,
         })
     }
@@ -15520,7 +15520,7 @@ impl ProtobufMessage for k8s_openapi::api::resource::v1alpha3::ResourceClaimTemp
             }
         }
         Ok(k8s_openapi::api::resource::v1alpha3::ResourceClaimTemplateSpec {
-            metadata: non_zero(f_metadata),
+            metadata: f_metadata,
             spec: r.required(f_spec, "spec")?,
         })
     }
@@ -16185,7 +16185,7 @@ impl ProtobufMessage for k8s_openapi::api::resource::v1beta1::DeviceRequest {
             name: r.required(f_name, "name")?,
             device_class_name: f_device_class_name,
             selectors: non_empty(f_selectors),
-            allocation_mode: f_allocation_mode,
+            allocation_mode: non_zero(f_allocation_mode),
             count: non_zero(f_count),
             admin_access: f_admin_access,
             first_available: non_empty(f_first_available),
@@ -16290,7 +16290,7 @@ impl ProtobufMessage for k8s_openapi::api::resource::v1beta1::DeviceSubRequest {
             name: r.required(f_name, "name")?,
             device_class_name: r.required(f_device_class_name, "deviceClassName")?,
             selectors: non_empty(f_selectors),
-            allocation_mode: f_allocation_mode,
+            allocation_mode: non_zero(f_allocation_mode),
             count: non_zero(f_count),
             tolerations: non_empty(f_tolerations),
         })
@@ -16359,9 +16359,9 @@ impl ProtobufMessage for k8s_openapi::api::resource::v1beta1::DeviceToleration {
         }
         Ok(k8s_openapi::api::resource::v1beta1::DeviceToleration {
             key: non_zero(f_key),
-            operator: f_operator,
+            operator: non_zero(f_operator),
             value: non_zero(f_value),
-            effect: f_effect,
+            effect: non_zero(f_effect),
             toleration_seconds: f_toleration_seconds,
         })
     }
@@ -16577,7 +16577,7 @@ impl ProtobufMessage for k8s_openapi::api::resource::v1beta1::ResourceClaimTempl
             }
         }
         Ok(k8s_openapi::api::resource::v1beta1::ResourceClaimTemplateSpec {
-            metadata: non_zero(f_metadata),
+            metadata: f_metadata,
             spec: r.required(f_spec, "spec")?,
         })
     }
@@ -17306,7 +17306,7 @@ impl ProtobufMessage for k8s_openapi::api::resource::v1beta2::DeviceSubRequest {
             name: r.required(f_name, "name")?,
             device_class_name: r.required(f_device_class_name, "deviceClassName")?,
             selectors: non_empty(f_selectors),
-            allocation_mode: f_allocation_mode,
+            allocation_mode: non_zero(f_allocation_mode),
             count: non_zero(f_count),
             tolerations: non_empty(f_tolerations),
         })
@@ -17375,9 +17375,9 @@ impl ProtobufMessage for k8s_openapi::api::resource::v1beta2::DeviceToleration {
         }
         Ok(k8s_openapi::api::resource::v1beta2::DeviceToleration {
             key: non_zero(f_key),
-            operator: f_operator,
+            operator: non_zero(f_operator),
             value: non_zero(f_value),
-            effect: f_effect,
+            effect: non_zero(f_effect),
             toleration_seconds: f_toleration_seconds,
         })
     }
@@ -17416,7 +17416,7 @@ impl ProtobufMessage for k8s_openapi::api::resource::v1beta2::ExactDeviceRequest
         Ok(k8s_openapi::api::resource::v1beta2::ExactDeviceRequest {
             device_class_name: r.required(f_device_class_name, "deviceClassName")?,
             selectors: non_empty(f_selectors),
-            allocation_mode: f_allocation_mode,
+            allocation_mode: non_zero(f_allocation_mode),
             count: non_zero(f_count),
             admin_access: f_admin_access,
             tolerations: non_empty(f_tolerations),
@@ -17634,7 +17634,7 @@ impl ProtobufMessage for k8s_openapi::api::resource::v1beta2::ResourceClaimTempl
             }
         }
         Ok(k8s_openapi::api::resource::v1beta2::ResourceClaimTemplateSpec {
-            metadata: non_zero(f_metadata),
+            metadata: f_metadata,
             spec: r.required(f_spec, "spec")?,
         })
     }
@@ -17775,7 +17775,7 @@ impl ProtobufMessage for k8s_openapi::api::scheduling::v1::PriorityClass {
             value: r.required(f_value, "value")?,
             global_default: non_zero(f_global_default),
             description: non_zero(f_description),
-            preemption_policy: f_preemption_policy,
+            preemption_policy: non_zero(f_preemption_policy),
         })
     }
 }
@@ -18014,7 +18014,7 @@ impl ProtobufMessage for k8s_openapi::api::storage::v1::StorageClass {
             metadata: r.required(f_metadata, "metadata")?,
             provisioner: r.required(f_provisioner, "provisioner")?,
             parameters: non_empty(f_parameters),
-            reclaim_policy: f_reclaim_policy,
+            reclaim_policy: non_zero(f_reclaim_policy),
             mount_options: non_empty(f_mount_options),
             allow_volume_expansion: f_allow_volume_expansion,
             volume_binding_mode: f_volume_binding_mode,
@@ -18186,7 +18186,7 @@ impl ProtobufMessage for k8s_openapi::api::storage::v1::VolumeError {
             }
         }
         Ok(k8s_openapi::api::storage::v1::VolumeError {
-            time: non_zero(f_time),
+            time: f_time,
             message: non_zero(f_message),
             error_code: f_error_code,
         })
@@ -18331,7 +18331,7 @@ impl ProtobufMessage for k8s_openapi::api::storagemigration::v1alpha1::Migration
         Ok(k8s_openapi::api::storagemigration::v1alpha1::MigrationCondition {
             type_: r.required(f_type_, "type")?,
             status: r.required(f_status, "status")?,
-            last_update_time: non_zero(f_last_update_time),
+            last_update_time: f_last_update_time,
             reason: non_zero(f_reason),
             message: non_zero(f_message),
         })
@@ -18542,7 +18542,7 @@ impl ProtobufMessage for k8s_openapi::apiextensions_apiserver::pkg::apis::apiext
         Ok(k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinitionCondition {
             type_: r.required(f_type_, "type")?,
             status: r.required(f_status, "status")?,
-            last_transition_time: non_zero(f_last_transition_time),
+            last_transition_time: f_last_transition_time,
             reason: non_zero(f_reason),
             message: non_zero(f_message),
         })
@@ -18968,7 +18968,7 @@ impl ProtobufMessage for k8s_openapi::apiextensions_apiserver::pkg::apis::apiext
         }
         Ok(k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::JSONSchemaProps {
             id: non_zero(f_id),
-            schema: f_schema,
+            schema: non_zero(f_schema),
             ref_path: f_ref_path,
             description: non_zero(f_description),
             type_: non_zero(f_type_),
@@ -19585,7 +19585,7 @@ impl ProtobufMessage for k8s_openapi::apimachinery::pkg::apis::meta::v1::Managed
         }
         Ok(k8s_openapi::apimachinery::pkg::apis::meta::v1::ManagedFieldsEntry {
             manager: non_zero(f_manager),
-            operation: f_operation,
+            operation: non_zero(f_operation),
             api_version: non_zero(f_api_version),
             time: f_time,
             fields_type: non_zero(f_fields_type),
@@ -19732,7 +19732,7 @@ impl ProtobufMessage for k8s_openapi::apimachinery::pkg::apis::meta::v1::Precond
             }
         }
         Ok(k8s_openapi::apimachinery::pkg::apis::meta::v1::Preconditions {
-            uid: f_uid,
+            uid: non_zero(f_uid),
             resource_version: f_resource_version,
         })
     }
@@ -19797,7 +19797,7 @@ impl ProtobufMessage for k8s_openapi::apimachinery::pkg::apis::meta::v1::Status 
             metadata: r.required(f_metadata, "metadata")?,
             status: non_zero(f_status),
             message: non_zero(f_message),
-            reason: f_reason,
+            reason: non_zero(f_reason),
             details: f_details,
             code: non_zero(f_code),
         })
@@ -19826,7 +19826,7 @@ impl ProtobufMessage for k8s_openapi::apimachinery::pkg::apis::meta::v1::StatusC
             }
         }
         Ok(k8s_openapi::apimachinery::pkg::apis::meta::v1::StatusCause {
-            reason: f_reason,
+            reason: non_zero(f_reason),
             message: non_zero(f_message),
             field: non_zero(f_field),
         })
