@@ -55,9 +55,25 @@ fn expect_varint(raw: Raw<'_>) -> Result<u64, String> {
     }
 }
 
+/// How deeply messages may nest (JSON schemas are recursive; bad input must not exhaust the
+/// stack).
+pub const MAX_DEPTH: usize = 100;
+
+thread_local! {
+    static DEPTH: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
 /// Decodes a nested message from a field value.
 pub fn get_message<T: ProtobufMessage>(raw: Raw<'_>) -> Result<T, String> {
-    T::decode_fields(expect_len(raw)?).map_err(|e| e.to_string())
+    let bytes = expect_len(raw)?;
+    let depth = DEPTH.with(|d| d.get());
+    if depth >= MAX_DEPTH {
+        return Err(format!("messages nested more than {MAX_DEPTH} deep"));
+    }
+    DEPTH.with(|d| d.set(depth + 1));
+    let out = T::decode_fields(bytes).map_err(|e| e.to_string());
+    DEPTH.with(|d| d.set(depth));
+    out
 }
 
 /// Appends a message as a length-prefixed value.
