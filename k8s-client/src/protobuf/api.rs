@@ -47,6 +47,7 @@ impl<K: Resource> ProtobufExt<K> for Api<K> {
         ProtobufApi {
             api: self.clone(),
             json_only: Arc::new(AtomicBool::new(false)),
+            accept: ACCEPT,
         }
     }
 }
@@ -55,6 +56,7 @@ impl<K: Resource> ProtobufExt<K> for Api<K> {
 pub struct ProtobufApi<K> {
     api: Api<K>,
     json_only: Arc<AtomicBool>,
+    accept: &'static str,
 }
 
 impl<K> Clone for ProtobufApi<K> {
@@ -62,6 +64,7 @@ impl<K> Clone for ProtobufApi<K> {
         ProtobufApi {
             api: self.api.clone(),
             json_only: self.json_only.clone(),
+            accept: self.accept,
         }
     }
 }
@@ -97,6 +100,14 @@ impl<K> ProtobufApi<K>
 where
     K: Resource + ListableResource + ProtobufMessage + Clone + DeserializeOwned + Serialize,
 {
+    /// Asks for protobuf only (`Accept: application/vnd.kubernetes.protobuf`): a server that
+    /// cannot answer in protobuf (custom resources, some aggregated APIs) then says `406`, and
+    /// the handle switches to JSON, where by default the server would quietly answer JSON.
+    pub fn protobuf_only(mut self) -> Self {
+        self.accept = CONTENT_TYPE;
+        self
+    }
+
     /// The JSON handle this one falls back to.
     pub fn json(&self) -> &Api<K> {
         &self.api
@@ -113,7 +124,7 @@ where
 
     /// Sends `request` asking for protobuf; the body and whether it is protobuf.
     async fn fetch(&self, request: crate::rest::Request) -> Result<(Bytes, bool, u16)> {
-        let request = request.header("Accept", ACCEPT).build()?;
+        let request = request.header("Accept", self.accept).build()?;
         let response = self.api.client().send(request).await?;
         let protobuf = is_protobuf(response.headers());
         let code = response.status().as_u16();
@@ -229,7 +240,7 @@ where
     {
         let request = params
             .apply_to(self.api.request(Verb::Watch), resource_version)
-            .header("Accept", ACCEPT)
+            .header("Accept", self.accept)
             .build()?;
         let response = match self.api.client().send(request).await {
             Ok(r) => r,
