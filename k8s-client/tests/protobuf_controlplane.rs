@@ -381,3 +381,44 @@ async fn protobuf_status_errors_are_typed() {
     let err = cms.protobuf().create(&PostParams::default(), &cm).await.unwrap_err();
     assert!(err.is_already_exists(), "{err:?}");
 }
+
+/// The answers above really are protobuf: checked on the raw responses.
+#[tokio::test]
+async fn responses_really_are_protobuf() {
+    use http_body_util::BodyExt;
+    use k8s_client::protobuf::envelope::{self, Decoded, CONTENT_TYPE, MAGIC};
+    use k8s_client::rest::Verb;
+
+    let ns = ts::namespace("pb-raw").await;
+    let api: Api<ConfigMap> = Api::namespaced(ts::client().await, &ns.name);
+    let cm = api
+        .create(&PostParams::default(), &from(json!({"metadata": {"name": "raw"}, "data": {"a": "b"}})))
+        .await
+        .unwrap();
+    let accept = k8s_client::protobuf::ACCEPT;
+
+    let request = api.request(Verb::Get).name("raw").header("Accept", accept).build().unwrap();
+    let response = api.client().send(request).await.unwrap();
+    let ctype = response.headers()[http::header::CONTENT_TYPE].to_str().unwrap().to_string();
+    assert_eq!(ctype, CONTENT_TYPE);
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    assert!(body.starts_with(MAGIC));
+    assert!(matches!(envelope::decode_object::<ConfigMap>(&body, "ConfigMap").unwrap(), Decoded::Object(c) if c == cm));
+
+    let request = api.request(Verb::Get).name("missing").header("Accept", accept).build().unwrap();
+    let err = api.client().send(request).await.unwrap_err();
+    assert!(err.is_not_found(), "{err:?}");
+    let k8s_client::Error::Api(e) = &err else { panic!("{err:?}") };
+    assert_eq!(e.message(), "configmaps \"missing\" not found", "the protobuf Status was decoded");
+
+    let rv = cm.metadata.resource_version.clone().unwrap();
+    let params = WatchParams { timeout_seconds: Some(1), ..WatchParams::default() };
+    let request = params
+        .apply_to(api.request(Verb::Watch), &rv)
+        .header("Accept", accept)
+        .build()
+        .unwrap();
+    let response = api.client().send(request).await.unwrap();
+    let ctype = response.headers()[http::header::CONTENT_TYPE].to_str().unwrap().to_string();
+    assert_eq!(ctype, "application/vnd.kubernetes.protobuf;stream=watch");
+}
