@@ -29,7 +29,16 @@ fn from<K: DeserializeOwned>(v: serde_json::Value) -> K {
 /// LIST for its collection.
 async fn round_trip<K>(api: &Api<K>, object: K) -> K
 where
-    K: Resource + ListableResource + ProtobufMessage + Clone + DeserializeOwned + Serialize + PartialEq + Debug + Send + 'static,
+    K: Resource
+        + ListableResource
+        + ProtobufMessage
+        + Clone
+        + DeserializeOwned
+        + Serialize
+        + PartialEq
+        + Debug
+        + Send
+        + 'static,
     K: k8s_openapi::Metadata<Ty = k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta>,
 {
     let created = api.create(&PostParams::default(), &object).await.unwrap();
@@ -45,7 +54,11 @@ where
         via_json = api.get(&name).await.unwrap();
         via_pb = pb.get(&name).await.unwrap();
     }
-    assert!(!pb.is_json_fallback(), "{}: the server refused protobuf", K::KIND);
+    assert!(
+        !pb.is_json_fallback(),
+        "{}: the server refused protobuf",
+        K::KIND
+    );
     assert_eq!(
         diff(&via_pb, &via_json),
         Vec::<String>::new(),
@@ -62,7 +75,12 @@ where
         ..ListParams::default()
     };
     let list_json = api.list(&at).await.unwrap();
-    assert_eq!(list_pb.items, list_json.items, "{}: protobuf LIST differs", K::KIND);
+    assert_eq!(
+        list_pb.items,
+        list_json.items,
+        "{}: protobuf LIST differs",
+        K::KIND
+    );
     assert!(list_pb.items.iter().any(|k| k.metadata_name() == name));
     assert!(list_pb.metadata.resource_version.is_some());
     via_pb
@@ -76,7 +94,12 @@ fn diff<T: Serialize>(a: &T, b: &T) -> Vec<String> {
             (Object(x), Object(y)) => {
                 for k in x.keys().chain(y.keys().filter(|k| !x.contains_key(*k))) {
                     let n = serde_json::Value::Null;
-                    walk(format!("{path}.{k}"), x.get(k).unwrap_or(&n), y.get(k).unwrap_or(&n), out);
+                    walk(
+                        format!("{path}.{k}"),
+                        x.get(k).unwrap_or(&n),
+                        y.get(k).unwrap_or(&n),
+                        out,
+                    );
                 }
             }
             (Array(x), Array(y)) if x.len() == y.len() => {
@@ -89,7 +112,12 @@ fn diff<T: Serialize>(a: &T, b: &T) -> Vec<String> {
         }
     }
     let mut out = Vec::new();
-    walk(String::new(), &serde_json::to_value(a).unwrap(), &serde_json::to_value(b).unwrap(), &mut out);
+    walk(
+        String::new(),
+        &serde_json::to_value(a).unwrap(),
+        &serde_json::to_value(b).unwrap(),
+        &mut out,
+    );
     out
 }
 
@@ -97,7 +125,9 @@ trait Named {
     fn metadata_name(&self) -> String;
 }
 
-impl<K: k8s_openapi::Metadata<Ty = k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta>> Named for K {
+impl<K: k8s_openapi::Metadata<Ty = k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta>>
+    Named for K
+{
     fn metadata_name(&self) -> String {
         self.metadata().name.clone().unwrap_or_default()
     }
@@ -184,16 +214,22 @@ async fn group_kinds_read_the_same_in_protobuf_and_json() {
     let client = ts::client().await;
     let n = ns.name.as_str();
 
-    let d = round_trip(&Api::<Deployment>::namespaced(client.clone(), n), deployment("d", 0)).await;
+    let d = round_trip(
+        &Api::<Deployment>::namespaced(client.clone(), n),
+        deployment("d", 0),
+    )
+    .await;
     // A pointer field set to zero stays present.
     assert_eq!(d.spec.replicas, Some(0));
     round_trip(
         &Api::<EventsV1>::namespaced(client.clone(), n),
-        from(json!({"metadata": {"name": "ev2"}, "eventTime": "2024-05-01T10:00:00.654321Z",
+        from(
+            json!({"metadata": {"name": "ev2"}, "eventTime": "2024-05-01T10:00:00.654321Z",
             "reportingController": "k8s-client/test", "reportingInstance": "i", "action": "Test",
             "reason": "Tested", "type": "Warning", "note": "n",
             "regarding": {"kind": "Pod", "namespace": n, "name": "p", "apiVersion": "v1"},
-            "series": {"count": 3, "lastObservedTime": "2024-05-01T10:01:00.000001Z"}})),
+            "series": {"count": 3, "lastObservedTime": "2024-05-01T10:01:00.000001Z"}}),
+        ),
     )
     .await;
     round_trip(
@@ -227,9 +263,11 @@ async fn cluster_kinds_read_the_same_in_protobuf_and_json() {
     let roles = Api::<ClusterRole>::all(client.clone());
     round_trip(
         &roles,
-        from(json!({"metadata": {"name": format!("pb-{suffix}")}, "rules": [
+        from(
+            json!({"metadata": {"name": format!("pb-{suffix}")}, "rules": [
             {"nonResourceURLs": ["/healthz"], "verbs": ["get"]}],
-            "aggregationRule": {"clusterRoleSelectors": [{"matchLabels": {"pb": suffix}}]}})),
+            "aggregationRule": {"clusterRoleSelectors": [{"matchLabels": {"pb": suffix}}]}}),
+        ),
     )
     .await;
     let nodes = Api::<Node>::all(client.clone());
@@ -273,7 +311,9 @@ async fn cluster_kinds_read_the_same_in_protobuf_and_json() {
         roles.delete(&name, &DeleteParams::default()).await.unwrap();
         nodes.delete(&name, &DeleteParams::default()).await.unwrap();
     }
-    crds.delete(&format!("widgets.{group}"), &DeleteParams::default()).await.unwrap();
+    crds.delete(&format!("widgets.{group}"), &DeleteParams::default())
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -283,16 +323,26 @@ async fn protobuf_watch_receives_events() {
     let pb = api.protobuf();
     let start = api.list(&ListParams::default()).await.unwrap();
     let rv = start.metadata.resource_version.clone().unwrap();
-    let params = WatchParams { timeout_seconds: Some(20), bookmarks: true, ..WatchParams::default() };
+    let params = WatchParams {
+        timeout_seconds: Some(20),
+        bookmarks: true,
+        ..WatchParams::default()
+    };
     let mut events = Box::pin(pb.watch(&params, &rv).await.unwrap());
 
     let created = api
-        .create(&PostParams::default(), &from(json!({"metadata": {"name": "w"}, "data": {"a": "1"}})))
+        .create(
+            &PostParams::default(),
+            &from(json!({"metadata": {"name": "w"}, "data": {"a": "1"}})),
+        )
         .await
         .unwrap();
     let mut patched: ConfigMap = created.clone();
     patched.data = Some([("a".to_string(), "2".to_string())].into());
-    let replaced = api.replace("w", &PostParams::default(), &patched).await.unwrap();
+    let replaced = api
+        .replace("w", &PostParams::default(), &patched)
+        .await
+        .unwrap();
     let deleted = api.delete("w", &DeleteParams::default()).await.unwrap();
     let _ = deleted;
 
@@ -329,38 +379,69 @@ async fn protobuf_bodies_are_accepted_and_stored() {
     let client = ts::client().await;
     let cms: Api<ConfigMap> = Api::namespaced(client.clone(), &ns.name);
 
-    let sent: ConfigMap = from(json!({"metadata": {"name": "sent", "labels": {"a": "b"}, "annotations": {"empty": ""}},
-        "data": {"k": "v", "blank": ""}, "binaryData": {"bin": "AP8A"}, "immutable": false}));
-    let created = cms.protobuf().create(&PostParams::default(), &sent).await.unwrap();
+    let sent: ConfigMap = from(
+        json!({"metadata": {"name": "sent", "labels": {"a": "b"}, "annotations": {"empty": ""}},
+        "data": {"k": "v", "blank": ""}, "binaryData": {"bin": "AP8A"}, "immutable": false}),
+    );
+    let created = cms
+        .protobuf()
+        .create(&PostParams::default(), &sent)
+        .await
+        .unwrap();
     let stored = cms.get("sent").await.unwrap();
     assert_eq!(created, stored);
     assert_eq!(stored.data, sent.data);
     assert_eq!(stored.binary_data, sent.binary_data);
-    assert_eq!(stored.immutable, Some(false), "a present false stays present");
+    assert_eq!(
+        stored.immutable,
+        Some(false),
+        "a present false stays present"
+    );
     assert_eq!(stored.metadata.labels, sent.metadata.labels);
     assert_eq!(stored.metadata.annotations, sent.metadata.annotations);
 
     // A deployment with an explicit zero and an int-or-string, replaced over protobuf.
     let deployments: Api<Deployment> = Api::namespaced(client.clone(), &ns.name);
-    let created = deployments.protobuf().create(&PostParams::default(), &deployment("d", 0)).await.unwrap();
+    let created = deployments
+        .protobuf()
+        .create(&PostParams::default(), &deployment("d", 0))
+        .await
+        .unwrap();
     let stored = deployments.get("d").await.unwrap();
     assert_eq!(diff(&created.spec, &stored.spec), Vec::<String>::new());
     assert_eq!(created.spec, stored.spec);
     assert_eq!(created.metadata.uid, stored.metadata.uid);
     let spec = stored.spec.clone();
     assert_eq!(spec.replicas, Some(0));
-    assert_eq!(spec.template.spec.as_ref().unwrap().termination_grace_period_seconds, Some(0));
+    assert_eq!(
+        spec.template
+            .spec
+            .as_ref()
+            .unwrap()
+            .termination_grace_period_seconds,
+        Some(0)
+    );
     let mut changed = stored.clone();
     changed.spec.replicas = Some(2);
-    let replaced = deployments.protobuf().replace("d", &PostParams::default(), &changed).await.unwrap();
+    let replaced = deployments
+        .protobuf()
+        .replace("d", &PostParams::default(), &changed)
+        .await
+        .unwrap();
     assert_eq!(replaced.spec.replicas, Some(2));
     assert_eq!(deployments.get("d").await.unwrap().spec.replicas, Some(2));
 
     // Dry-run create of a pod with times and quantities.
     let pods: Api<Pod> = Api::namespaced(client, &ns.name);
-    let pod: Pod = from(json!({"metadata": {"name": "p"}, "spec": {"containers": [{"name": "c", "image": "busybox:1",
-        "resources": {"requests": {"cpu": "100m", "memory": "1Gi"}}}]}}));
-    let created = pods.protobuf().create(&PostParams::default(), &pod).await.unwrap();
+    let pod: Pod = from(
+        json!({"metadata": {"name": "p"}, "spec": {"containers": [{"name": "c", "image": "busybox:1",
+        "resources": {"requests": {"cpu": "100m", "memory": "1Gi"}}}]}}),
+    );
+    let created = pods
+        .protobuf()
+        .create(&PostParams::default(), &pod)
+        .await
+        .unwrap();
     assert_eq!(created, pods.get("p").await.unwrap());
 }
 
@@ -371,14 +452,26 @@ async fn protobuf_status_errors_are_typed() {
     let cms: Api<ConfigMap> = Api::namespaced(client, &ns.name);
     let err = cms.protobuf().get("missing").await.unwrap_err();
     assert!(err.is_not_found(), "{err:?}");
-    let k8s_client::Error::Api(api) = &err else { panic!("{err:?}") };
+    let k8s_client::Error::Api(api) = &err else {
+        panic!("{err:?}")
+    };
     assert_eq!(api.code, 404);
     assert_eq!(api.message(), "configmaps \"missing\" not found");
-    assert_eq!(api.status.details.as_ref().unwrap().kind.as_deref(), Some("configmaps"));
+    assert_eq!(
+        api.status.details.as_ref().unwrap().kind.as_deref(),
+        Some("configmaps")
+    );
 
     let cm: ConfigMap = from(json!({"metadata": {"name": "dup"}}));
-    cms.protobuf().create(&PostParams::default(), &cm).await.unwrap();
-    let err = cms.protobuf().create(&PostParams::default(), &cm).await.unwrap_err();
+    cms.protobuf()
+        .create(&PostParams::default(), &cm)
+        .await
+        .unwrap();
+    let err = cms
+        .protobuf()
+        .create(&PostParams::default(), &cm)
+        .await
+        .unwrap_err();
     assert!(err.is_already_exists(), "{err:?}");
 }
 
@@ -392,33 +485,63 @@ async fn responses_really_are_protobuf() {
     let ns = ts::namespace("pb-raw").await;
     let api: Api<ConfigMap> = Api::namespaced(ts::client().await, &ns.name);
     let cm = api
-        .create(&PostParams::default(), &from(json!({"metadata": {"name": "raw"}, "data": {"a": "b"}})))
+        .create(
+            &PostParams::default(),
+            &from(json!({"metadata": {"name": "raw"}, "data": {"a": "b"}})),
+        )
         .await
         .unwrap();
     let accept = k8s_client::protobuf::ACCEPT;
 
-    let request = api.request(Verb::Get).name("raw").header("Accept", accept).build().unwrap();
+    let request = api
+        .request(Verb::Get)
+        .name("raw")
+        .header("Accept", accept)
+        .build()
+        .unwrap();
     let response = api.client().send(request).await.unwrap();
-    let ctype = response.headers()[http::header::CONTENT_TYPE].to_str().unwrap().to_string();
+    let ctype = response.headers()[http::header::CONTENT_TYPE]
+        .to_str()
+        .unwrap()
+        .to_string();
     assert_eq!(ctype, CONTENT_TYPE);
     let body = response.into_body().collect().await.unwrap().to_bytes();
     assert!(body.starts_with(MAGIC));
-    assert!(matches!(envelope::decode_object::<ConfigMap>(&body, "ConfigMap").unwrap(), Decoded::Object(c) if c == cm));
+    assert!(
+        matches!(envelope::decode_object::<ConfigMap>(&body, "ConfigMap").unwrap(), Decoded::Object(c) if c == cm)
+    );
 
-    let request = api.request(Verb::Get).name("missing").header("Accept", accept).build().unwrap();
+    let request = api
+        .request(Verb::Get)
+        .name("missing")
+        .header("Accept", accept)
+        .build()
+        .unwrap();
     let err = api.client().send(request).await.unwrap_err();
     assert!(err.is_not_found(), "{err:?}");
-    let k8s_client::Error::Api(e) = &err else { panic!("{err:?}") };
-    assert_eq!(e.message(), "configmaps \"missing\" not found", "the protobuf Status was decoded");
+    let k8s_client::Error::Api(e) = &err else {
+        panic!("{err:?}")
+    };
+    assert_eq!(
+        e.message(),
+        "configmaps \"missing\" not found",
+        "the protobuf Status was decoded"
+    );
 
     let rv = cm.metadata.resource_version.clone().unwrap();
-    let params = WatchParams { timeout_seconds: Some(1), ..WatchParams::default() };
+    let params = WatchParams {
+        timeout_seconds: Some(1),
+        ..WatchParams::default()
+    };
     let request = params
         .apply_to(api.request(Verb::Watch), &rv)
         .header("Accept", accept)
         .build()
         .unwrap();
     let response = api.client().send(request).await.unwrap();
-    let ctype = response.headers()[http::header::CONTENT_TYPE].to_str().unwrap().to_string();
+    let ctype = response.headers()[http::header::CONTENT_TYPE]
+        .to_str()
+        .unwrap()
+        .to_string();
     assert_eq!(ctype, "application/vnd.kubernetes.protobuf;stream=watch");
 }

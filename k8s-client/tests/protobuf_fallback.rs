@@ -106,9 +106,17 @@ async fn custom_resources_fall_back_to_json() {
 
     // A protobuf-or-JSON read of a custom resource is answered in JSON: no fallback needed.
     let reads = api.protobuf();
-    assert!(reads.list(&ListParams::default()).await.unwrap().items.is_empty());
+    assert!(reads
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items
+        .is_empty());
 
-    let created = api.create(&PostParams::default(), &gadget("g")).await.unwrap();
+    let created = api
+        .create(&PostParams::default(), &gadget("g"))
+        .await
+        .unwrap();
     assert_eq!(reads.get("g").await.unwrap(), created);
     assert!(!reads.is_json_fallback());
 
@@ -116,7 +124,10 @@ async fn custom_resources_fall_back_to_json() {
     // JSON (list, then get without another 406).
     let strict = api.protobuf().protobuf_only();
     let list = strict.list(&ListParams::default()).await.unwrap();
-    assert!(strict.is_json_fallback(), "the 406 switched the handle to JSON");
+    assert!(
+        strict.is_json_fallback(),
+        "the 406 switched the handle to JSON"
+    );
     assert_eq!(list.items, vec![created.clone()]);
     assert_eq!(strict.get("g").await.unwrap(), created);
     let strict_get = api.protobuf().protobuf_only();
@@ -131,9 +142,15 @@ async fn custom_resources_fall_back_to_json() {
         .build()
         .unwrap();
     let err = api.client().send(request).await.unwrap_err();
-    let k8s_client::Error::Api(e) = &err else { panic!("{err:?}") };
+    let k8s_client::Error::Api(e) = &err else {
+        panic!("{err:?}")
+    };
     assert_eq!(e.code, 406, "{err}");
-    assert_eq!(e.reason(), "NotAcceptable", "the protobuf Status was decoded: {err}");
+    assert_eq!(
+        e.reason(),
+        "NotAcceptable",
+        "the protobuf Status was decoded: {err}"
+    );
     // Note: kube-apiserver 1.36 panics (nil pointer in the custom resource decoder) on a
     // protobuf *body* for a custom resource and resets the HTTP/2 stream instead of
     // answering 415, so that path cannot be exercised here.

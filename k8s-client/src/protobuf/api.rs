@@ -144,7 +144,9 @@ where
                 message: e.to_string(),
             });
         }
-        match envelope::decode_object::<K>(body, K::KIND).map_err(|e| decode_error(&self.what(), e))? {
+        match envelope::decode_object::<K>(body, K::KIND)
+            .map_err(|e| decode_error(&self.what(), e))?
+        {
             Decoded::Object(k) => Ok(k),
             Decoded::Status(status) => Err(Error::Api(Box::new(ApiError { code, status }))),
         }
@@ -170,7 +172,10 @@ where
         if self.is_json_fallback() {
             return self.api.list(params).await;
         }
-        match self.fetch(params.apply_to(self.api.request(Verb::List))).await {
+        match self
+            .fetch(params.apply_to(self.api.request(Verb::List)))
+            .await
+        {
             Ok((body, true, code)) => {
                 match envelope::decode_list::<K>(&body, K::LIST_KIND)
                     .map_err(|e| decode_error(&format!("{} list", self.what()), e))?
@@ -261,43 +266,49 @@ where
 }
 
 /// Turns a protobuf watch body (length-prefixed frames in arbitrary chunks) into events.
-pub fn decode_frames<K, S>(chunks: S, what: String) -> impl Stream<Item = Result<WatchEvent<K>>> + Send
+pub fn decode_frames<K, S>(
+    chunks: S,
+    what: String,
+) -> impl Stream<Item = Result<WatchEvent<K>>> + Send
 where
     K: ProtobufMessage + Resource + Send,
     S: Stream<Item = Result<Bytes>> + Send,
 {
     let state = (Box::pin(chunks), FrameReader::default(), false, what);
-    futures::stream::unfold(state, |(mut chunks, mut frames, mut ended, what)| async move {
-        loop {
-            match frames.next_frame() {
-                Ok(Some(frame)) => {
-                    let event = envelope::decode_watch_frame::<K>(&frame, K::KIND)
-                        .map_err(|e| decode_error(&format!("watch event for {what}"), e));
-                    return Some((event, (chunks, frames, ended, what)));
+    futures::stream::unfold(
+        state,
+        |(mut chunks, mut frames, mut ended, what)| async move {
+            loop {
+                match frames.next_frame() {
+                    Ok(Some(frame)) => {
+                        let event = envelope::decode_watch_frame::<K>(&frame, K::KIND)
+                            .map_err(|e| decode_error(&format!("watch event for {what}"), e));
+                        return Some((event, (chunks, frames, ended, what)));
+                    }
+                    Ok(None) => {}
+                    Err(e) => {
+                        let err = decode_error(&format!("watch of {what}"), e);
+                        // A bad frame length leaves the stream unframed: end it.
+                        return Some((Err(err), (chunks, FrameReader::default(), true, what)));
+                    }
                 }
-                Ok(None) => {}
-                Err(e) => {
-                    let err = decode_error(&format!("watch of {what}"), e);
-                    // A bad frame length leaves the stream unframed: end it.
-                    return Some((Err(err), (chunks, FrameReader::default(), true, what)));
+                if ended {
+                    if frames.pending() > 0 {
+                        let n = frames.pending();
+                        let err = Error::Decode {
+                            what: format!("watch of {what}"),
+                            message: format!("the stream ended inside a frame ({n} bytes left)"),
+                        };
+                        return Some((Err(err), (chunks, FrameReader::default(), true, what)));
+                    }
+                    return None;
+                }
+                match chunks.next().await {
+                    Some(Ok(bytes)) => frames.push(&bytes),
+                    Some(Err(e)) => return Some((Err(e), (chunks, frames, true, what))),
+                    None => ended = true,
                 }
             }
-            if ended {
-                if frames.pending() > 0 {
-                    let n = frames.pending();
-                    let err = Error::Decode {
-                        what: format!("watch of {what}"),
-                        message: format!("the stream ended inside a frame ({n} bytes left)"),
-                    };
-                    return Some((Err(err), (chunks, FrameReader::default(), true, what)));
-                }
-                return None;
-            }
-            match chunks.next().await {
-                Some(Ok(bytes)) => frames.push(&bytes),
-                Some(Err(e)) => return Some((Err(e), (chunks, frames, true, what))),
-                None => ended = true,
-            }
-        }
-    })
+        },
+    )
 }

@@ -106,12 +106,18 @@ pub enum Decoded<T> {
 }
 
 /// Decodes `magic + Unknown` holding a `K` (of kind `kind`), or a `Status`.
-pub fn decode_object<K: ProtobufMessage>(bytes: &[u8], kind: &str) -> Result<Decoded<K>, DecodeError> {
+pub fn decode_object<K: ProtobufMessage>(
+    bytes: &[u8],
+    kind: &str,
+) -> Result<Decoded<K>, DecodeError> {
     let unknown = Unknown::decode(bytes)?;
     decode_unknown(&unknown, kind)
 }
 
-fn decode_unknown<K: ProtobufMessage>(unknown: &Unknown, kind: &str) -> Result<Decoded<K>, DecodeError> {
+fn decode_unknown<K: ProtobufMessage>(
+    unknown: &Unknown,
+    kind: &str,
+) -> Result<Decoded<K>, DecodeError> {
     if unknown.kind == "Status" && kind != "Status" {
         return Status::decode_fields(&unknown.raw).map(Decoded::Status);
     }
@@ -147,7 +153,10 @@ pub fn decode_list<K: ProtobufMessage>(
     if unknown.kind != list_kind {
         return Err(DecodeError::new(
             "Unknown",
-            format!("expected kind {list_kind}, the server sent {:?}", unknown.kind),
+            format!(
+                "expected kind {list_kind}, the server sent {:?}",
+                unknown.kind
+            ),
         ));
     }
     decode_list_fields(&unknown.raw).map(Decoded::Object)
@@ -176,7 +185,11 @@ pub fn decode_list_fields<K: ProtobufMessage>(bytes: &[u8]) -> Result<ObjectList
 }
 
 /// Encodes a list body (for tests and fakes).
-pub fn encode_list<K: ProtobufMessage>(api_version: &str, list_kind: &str, list: &ObjectList<K>) -> Vec<u8> {
+pub fn encode_list<K: ProtobufMessage>(
+    api_version: &str,
+    list_kind: &str,
+    list: &ObjectList<K>,
+) -> Vec<u8> {
     let mut raw = Vec::new();
     put(&mut raw, 1, &list.metadata);
     for item in &list.items {
@@ -205,7 +218,10 @@ pub fn decode_status(bytes: &[u8]) -> Option<Status> {
 /// `metav1.WatchEvent { type, object: RawExtension { raw } }`, where `raw` is again
 /// `magic + Unknown`. A frame that itself starts with the magic is an `Unknown` holding the
 /// `WatchEvent`; both forms are accepted.
-pub fn decode_watch_frame<K: ProtobufMessage>(frame: &[u8], kind: &str) -> Result<WatchEvent<K>, DecodeError> {
+pub fn decode_watch_frame<K: ProtobufMessage>(
+    frame: &[u8],
+    kind: &str,
+) -> Result<WatchEvent<K>, DecodeError> {
     let event_bytes;
     let fields = if frame.starts_with(MAGIC) {
         event_bytes = Unknown::decode(frame)?.raw;

@@ -3,8 +3,8 @@
 
 use std::collections::BTreeMap;
 
-pub use super::wire::{DecodeError, Raw, Reader, WireType};
 use super::wire::{put_key, put_len, put_varint};
+pub use super::wire::{DecodeError, Raw, Reader, WireType};
 
 /// A k8s-openapi type with a protobuf encoding (the Kubernetes `generated.proto` message).
 pub trait ProtobufMessage: Sized {
@@ -94,9 +94,7 @@ macro_rules! message_value {
             fn put_value(&self, buf: &mut Vec<u8>) {
                 $crate::protobuf::runtime::put_message(self, buf)
             }
-            fn get_value(
-                raw: $crate::protobuf::runtime::Raw<'_>,
-            ) -> Result<Option<Self>, String> {
+            fn get_value(raw: $crate::protobuf::runtime::Raw<'_>) -> Result<Option<Self>, String> {
                 $crate::protobuf::runtime::get_message(raw).map(Some)
             }
         }
@@ -108,9 +106,7 @@ macro_rules! message_value {
             fn put_value(&self, buf: &mut Vec<u8>) {
                 $crate::protobuf::runtime::put_message(self, buf)
             }
-            fn get_value(
-                raw: $crate::protobuf::runtime::Raw<'_>,
-            ) -> Result<Option<Self>, String> {
+            fn get_value(raw: $crate::protobuf::runtime::Raw<'_>) -> Result<Option<Self>, String> {
                 $crate::protobuf::runtime::get_message(raw).map(Some)
             }
             fn default_value() -> Option<Self> {

@@ -142,7 +142,11 @@ impl Value for IntOrString {
 fn put_json(value: &serde_json::Value, buf: &mut Vec<u8>) {
     let mut inner = Vec::new();
     // Serializing a `serde_json::Value` cannot fail (its map keys are strings).
-    put_bytes_field(&mut inner, 1, &serde_json::to_vec(value).unwrap_or_default());
+    put_bytes_field(
+        &mut inner,
+        1,
+        &serde_json::to_vec(value).unwrap_or_default(),
+    );
     put_len_value(buf, &inner);
 }
 
@@ -228,7 +232,8 @@ impl Value for JSONSchemaPropsOrArray {
         put_len_value(buf, &inner);
     }
     fn get_value(raw: Raw<'_>) -> Result<Option<Self>, String> {
-        let (schema, schemas) = schema_or::<JSONSchemaProps>(raw, "JSONSchemaPropsOrArray", 1, 2, true)?;
+        let (schema, schemas) =
+            schema_or::<JSONSchemaProps>(raw, "JSONSchemaPropsOrArray", 1, 2, true)?;
         Ok(Some(match schema {
             Some(s) if schemas.is_empty() => JSONSchemaPropsOrArray::Schema(Box::new(s)),
             _ => JSONSchemaPropsOrArray::Schemas(schemas),

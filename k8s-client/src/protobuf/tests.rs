@@ -36,12 +36,22 @@ fn server_configmap_decodes_like_its_json() {
     let pb: ConfigMap = object(CONFIGMAP_PB, "ConfigMap");
     let json: ConfigMap = serde_json::from_slice(CONFIGMAP_JSON).unwrap();
     assert_eq!(pb, json);
-    assert_eq!(pb.immutable, Some(false), "a pointer field set to false is present");
-    assert_eq!(pb.metadata.generate_name, None, "Go's empty non-pointer string is absent");
+    assert_eq!(
+        pb.immutable,
+        Some(false),
+        "a pointer field set to false is present"
+    );
+    assert_eq!(
+        pb.metadata.generate_name, None,
+        "Go's empty non-pointer string is absent"
+    );
     assert_eq!(pb.binary_data.unwrap()["b"].0, vec![0u8, 1]);
 
     let unknown = Unknown::decode(CONFIGMAP_PB).unwrap();
-    assert_eq!((unknown.api_version.as_str(), unknown.kind.as_str()), ("v1", "ConfigMap"));
+    assert_eq!(
+        (unknown.api_version.as_str(), unknown.kind.as_str()),
+        ("v1", "ConfigMap")
+    );
 }
 
 #[test]
@@ -76,7 +86,10 @@ fn server_status_decodes() {
     let status = envelope::decode_status(STATUS_PB).unwrap();
     assert_eq!(status.reason.as_deref(), Some("NotFound"));
     assert_eq!(status.code, Some(404));
-    assert_eq!(status.message.as_deref(), Some("configmaps \"pb-missing\" not found"));
+    assert_eq!(
+        status.message.as_deref(),
+        Some("configmaps \"pb-missing\" not found")
+    );
     let err = crate::error::ApiError::from_response(404, STATUS_PB);
     assert_eq!(err.status, status);
     // A Status where an object is expected is an error answer, not a decoding failure.
@@ -126,7 +139,8 @@ fn watch_event_kinds_and_bookmarks() {
     let mut cm = ConfigMap::default();
     cm.metadata.name = Some("a".into());
     cm.metadata.resource_version = Some("42".into());
-    cm.metadata.annotations = Some([("k8s.io/initial-events-end".to_string(), "true".to_string())].into());
+    cm.metadata.annotations =
+        Some([("k8s.io/initial-events-end".to_string(), "true".to_string())].into());
     let unknown = Unknown {
         api_version: "v1".into(),
         kind: "ConfigMap".into(),
@@ -228,10 +242,20 @@ fn json_schema_props_round_trip() {
     .unwrap();
     let back = CustomResourceDefinition::decode_fields(&crd.to_protobuf()).unwrap();
     assert_eq!(back, crd);
-    let schema = back.spec.versions[0].schema.clone().unwrap().open_api_v3_schema.unwrap();
+    let schema = back.spec.versions[0]
+        .schema
+        .clone()
+        .unwrap()
+        .open_api_v3_schema
+        .unwrap();
     let props = schema.properties.unwrap();
-    assert!(matches!(props["c"].additional_properties, Some(JSONSchemaPropsOrBool::Bool(false))));
-    assert!(matches!(&props["b"].additional_properties, Some(JSONSchemaPropsOrBool::Schema(s)) if **s == JSONSchemaProps { type_: Some("integer".into()), ..Default::default() }));
+    assert!(matches!(
+        props["c"].additional_properties,
+        Some(JSONSchemaPropsOrBool::Bool(false))
+    ));
+    assert!(
+        matches!(&props["b"].additional_properties, Some(JSONSchemaPropsOrBool::Schema(s)) if **s == JSONSchemaProps { type_: Some("integer".into()), ..Default::default() })
+    );
     assert_eq!(props["e"].ref_path.as_deref(), Some("#/x"));
 }
 
@@ -290,11 +314,17 @@ fn bad_input_gives_errors_naming_where() {
     let err = Pod::decode_fields(&bytes).unwrap_err().to_string();
     assert!(err.contains("Pod.spec") && err.contains("UTF-8"), "{err}");
 
-    let err = Pod::decode_fields(&[0x0a, 0x05, 0x01]).unwrap_err().to_string();
+    let err = Pod::decode_fields(&[0x0a, 0x05, 0x01])
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("5 bytes but only 1 left"), "{err}");
-    let err = Unknown::decode(b"{\"kind\":\"Pod\"}").unwrap_err().to_string();
+    let err = Unknown::decode(b"{\"kind\":\"Pod\"}")
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("magic"), "{err}");
-    let err = envelope::decode_object::<Pod>(CONFIGMAP_PB, "Pod").unwrap_err().to_string();
+    let err = envelope::decode_object::<Pod>(CONFIGMAP_PB, "Pod")
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("expected kind Pod"), "{err}");
     let err = Pod::decode_fields(&[0x0b]).unwrap_err().to_string();
     assert!(err.contains("wire type 3"), "{err}");
@@ -309,8 +339,14 @@ fn deep_nesting_is_an_error_not_a_stack_overflow() {
         put_bytes(&mut outer, 28, &bytes);
         bytes = outer;
     }
-    let err = JSONSchemaProps::decode_fields(&bytes).unwrap_err().to_string();
-    assert!(err.contains("nested more than"), "{}", &err[..err.len().min(300)]);
+    let err = JSONSchemaProps::decode_fields(&bytes)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("nested more than"),
+        "{}",
+        &err[..err.len().min(300)]
+    );
 }
 
 fn put_bytes(buf: &mut Vec<u8>, tag: u32, bytes: &[u8]) {
