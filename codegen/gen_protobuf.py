@@ -21,6 +21,7 @@ Types listed in HAND_WRITTEN have hand-written codecs in k8s-client/src/protobuf
 """
 
 import glob
+import subprocess
 import os
 import re
 import sys
@@ -374,8 +375,10 @@ def main():
             f"use std::collections::BTreeMap;\n\n"
             f"use crate::protobuf::runtime::*;\n\n"
         )
-        with open(os.path.join(OUT, f"{version}.rs"), "w") as fh:
+        path = os.path.join(OUT, f"{version}.rs")
+        with open(path, "w") as fh:
             fh.write(header + "\n".join(impls))
+        subprocess.run(["rustfmt", "--edition", "2021", path], check=True)
         with open(os.path.join(os.path.dirname(OUT), "..", "..", "..", "codegen", f"report_{version}.txt"), "w") as fh:
             fh.write("\n".join(report) + "\n")
         print(version, len(impls), "impls,", len(report), "report lines")

@@ -26,13 +26,18 @@ impl ProtobufMessage for k8s_openapi::api::admissionregistration::v1::AuditAnnot
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::api::admissionregistration::v1::AuditAnnotation {
-            key: r.required(f_key, "key")?,
-            value_expression: r.required(f_value_expression, "valueExpression")?,
-        })
+        Ok(
+            k8s_openapi::api::admissionregistration::v1::AuditAnnotation {
+                key: r.required(f_key, "key")?,
+                value_expression: r.required(f_value_expression, "valueExpression")?,
+            },
+        )
     }
 }
-message_value!(k8s_openapi::api::admissionregistration::v1::AuditAnnotation, default);
+message_value!(
+    k8s_openapi::api::admissionregistration::v1::AuditAnnotation,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::admissionregistration::v1::ExpressionWarning {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -51,13 +56,18 @@ impl ProtobufMessage for k8s_openapi::api::admissionregistration::v1::Expression
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::api::admissionregistration::v1::ExpressionWarning {
-            field_ref: r.required(f_field_ref, "fieldRef")?,
-            warning: r.required(f_warning, "warning")?,
-        })
+        Ok(
+            k8s_openapi::api::admissionregistration::v1::ExpressionWarning {
+                field_ref: r.required(f_field_ref, "fieldRef")?,
+                warning: r.required(f_warning, "warning")?,
+            },
+        )
     }
 }
-message_value!(k8s_openapi::api::admissionregistration::v1::ExpressionWarning, default);
+message_value!(
+    k8s_openapi::api::admissionregistration::v1::ExpressionWarning,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::admissionregistration::v1::MatchCondition {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -76,20 +86,29 @@ impl ProtobufMessage for k8s_openapi::api::admissionregistration::v1::MatchCondi
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::api::admissionregistration::v1::MatchCondition {
-            name: r.required(f_name, "name")?,
-            expression: r.required(f_expression, "expression")?,
-        })
+        Ok(
+            k8s_openapi::api::admissionregistration::v1::MatchCondition {
+                name: r.required(f_name, "name")?,
+                expression: r.required(f_expression, "expression")?,
+            },
+        )
     }
 }
-message_value!(k8s_openapi::api::admissionregistration::v1::MatchCondition, default);
+message_value!(
+    k8s_openapi::api::admissionregistration::v1::MatchCondition,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::admissionregistration::v1::MatchResources {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
         put_opt(buf, 1, &self.namespace_selector);
         put_opt(buf, 2, &self.object_selector);
         put_repeated(buf, 3, self.resource_rules.as_deref().unwrap_or_default());
-        put_repeated(buf, 4, self.exclude_resource_rules.as_deref().unwrap_or_default());
+        put_repeated(
+            buf,
+            4,
+            self.exclude_resource_rules.as_deref().unwrap_or_default(),
+        );
         put_opt(buf, 7, &self.match_policy);
     }
 
@@ -110,16 +129,21 @@ impl ProtobufMessage for k8s_openapi::api::admissionregistration::v1::MatchResou
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::api::admissionregistration::v1::MatchResources {
-            namespace_selector: f_namespace_selector,
-            object_selector: f_object_selector,
-            resource_rules: non_empty(f_resource_rules),
-            exclude_resource_rules: non_empty(f_exclude_resource_rules),
-            match_policy: f_match_policy,
-        })
+        Ok(
+            k8s_openapi::api::admissionregistration::v1::MatchResources {
+                namespace_selector: f_namespace_selector,
+                object_selector: f_object_selector,
+                resource_rules: non_empty(f_resource_rules),
+                exclude_resource_rules: non_empty(f_exclude_resource_rules),
+                match_policy: f_match_policy,
+            },
+        )
     }
 }
-message_value!(k8s_openapi::api::admissionregistration::v1::MatchResources, default);
+message_value!(
+    k8s_openapi::api::admissionregistration::v1::MatchResources,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::admissionregistration::v1::MutatingWebhook {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -134,7 +158,11 @@ impl ProtobufMessage for k8s_openapi::api::admissionregistration::v1::MutatingWe
         put_opt(buf, 7, &self.timeout_seconds);
         put_repeated(buf, 8, &self.admission_review_versions);
         put_opt(buf, 10, &self.reinvocation_policy);
-        put_repeated(buf, 12, self.match_conditions.as_deref().unwrap_or_default());
+        put_repeated(
+            buf,
+            12,
+            self.match_conditions.as_deref().unwrap_or_default(),
+        );
     }
 
     fn decode_fields(bytes: &[u8]) -> Result<Self, DecodeError> {
@@ -162,29 +190,38 @@ impl ProtobufMessage for k8s_openapi::api::admissionregistration::v1::MutatingWe
                 11 => r.one(wire, &mut f_object_selector, "objectSelector")?,
                 6 => r.one(wire, &mut f_side_effects, "sideEffects")?,
                 7 => r.one(wire, &mut f_timeout_seconds, "timeoutSeconds")?,
-                8 => r.repeated(wire, &mut f_admission_review_versions, "admissionReviewVersions")?,
+                8 => r.repeated(
+                    wire,
+                    &mut f_admission_review_versions,
+                    "admissionReviewVersions",
+                )?,
                 10 => r.one(wire, &mut f_reinvocation_policy, "reinvocationPolicy")?,
                 12 => r.repeated(wire, &mut f_match_conditions, "matchConditions")?,
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::api::admissionregistration::v1::MutatingWebhook {
-            name: r.required(f_name, "name")?,
-            client_config: r.required(f_client_config, "clientConfig")?,
-            rules: non_empty(f_rules),
-            failure_policy: f_failure_policy,
-            match_policy: f_match_policy,
-            namespace_selector: f_namespace_selector,
-            object_selector: f_object_selector,
-            side_effects: r.required(f_side_effects, "sideEffects")?,
-            timeout_seconds: f_timeout_seconds,
-            admission_review_versions: f_admission_review_versions,
-            reinvocation_policy: f_reinvocation_policy,
-            match_conditions: non_empty(f_match_conditions),
-        })
+        Ok(
+            k8s_openapi::api::admissionregistration::v1::MutatingWebhook {
+                name: r.required(f_name, "name")?,
+                client_config: r.required(f_client_config, "clientConfig")?,
+                rules: non_empty(f_rules),
+                failure_policy: f_failure_policy,
+                match_policy: f_match_policy,
+                namespace_selector: f_namespace_selector,
+                object_selector: f_object_selector,
+                side_effects: r.required(f_side_effects, "sideEffects")?,
+                timeout_seconds: f_timeout_seconds,
+                admission_review_versions: f_admission_review_versions,
+                reinvocation_policy: f_reinvocation_policy,
+                match_conditions: non_empty(f_match_conditions),
+            },
+        )
     }
 }
-message_value!(k8s_openapi::api::admissionregistration::v1::MutatingWebhook, default);
+message_value!(
+    k8s_openapi::api::admissionregistration::v1::MutatingWebhook,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::admissionregistration::v1::MutatingWebhookConfiguration {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -203,13 +240,18 @@ impl ProtobufMessage for k8s_openapi::api::admissionregistration::v1::MutatingWe
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::api::admissionregistration::v1::MutatingWebhookConfiguration {
-            metadata: r.required(f_metadata, "metadata")?,
-            webhooks: non_empty(f_webhooks),
-        })
+        Ok(
+            k8s_openapi::api::admissionregistration::v1::MutatingWebhookConfiguration {
+                metadata: r.required(f_metadata, "metadata")?,
+                webhooks: non_empty(f_webhooks),
+            },
+        )
     }
 }
-message_value!(k8s_openapi::api::admissionregistration::v1::MutatingWebhookConfiguration, default);
+message_value!(
+    k8s_openapi::api::admissionregistration::v1::MutatingWebhookConfiguration,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::admissionregistration::v1::NamedRuleWithOperations {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -246,7 +288,9 @@ impl ProtobufMessage for k8s_openapi::api::admissionregistration::v1::NamedRuleW
                                 while let Some((tag, wire)) = r.next_key()? {
                                     match tag {
                                         1 => r.repeated(wire, &mut f_api_groups, "apiGroups")?,
-                                        2 => r.repeated(wire, &mut f_api_versions, "apiVersions")?,
+                                        2 => {
+                                            r.repeated(wire, &mut f_api_versions, "apiVersions")?
+                                        }
                                         3 => r.repeated(wire, &mut f_resources, "resources")?,
                                         4 => r.one(wire, &mut f_scope, "scope")?,
                                         _ => r.skip(wire)?,
@@ -260,17 +304,22 @@ impl ProtobufMessage for k8s_openapi::api::admissionregistration::v1::NamedRuleW
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::api::admissionregistration::v1::NamedRuleWithOperations {
-            resource_names: non_empty(f_resource_names),
-            operations: non_empty(f_operations),
-            api_groups: non_empty(f_api_groups),
-            api_versions: non_empty(f_api_versions),
-            resources: non_empty(f_resources),
-            scope: f_scope,
-        })
+        Ok(
+            k8s_openapi::api::admissionregistration::v1::NamedRuleWithOperations {
+                resource_names: non_empty(f_resource_names),
+                operations: non_empty(f_operations),
+                api_groups: non_empty(f_api_groups),
+                api_versions: non_empty(f_api_versions),
+                resources: non_empty(f_resources),
+                scope: f_scope,
+            },
+        )
     }
 }
-message_value!(k8s_openapi::api::admissionregistration::v1::NamedRuleWithOperations, default);
+message_value!(
+    k8s_openapi::api::admissionregistration::v1::NamedRuleWithOperations,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::admissionregistration::v1::ParamKind {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -295,7 +344,10 @@ impl ProtobufMessage for k8s_openapi::api::admissionregistration::v1::ParamKind 
         })
     }
 }
-message_value!(k8s_openapi::api::admissionregistration::v1::ParamKind, default);
+message_value!(
+    k8s_openapi::api::admissionregistration::v1::ParamKind,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::admissionregistration::v1::ParamRef {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -316,7 +368,11 @@ impl ProtobufMessage for k8s_openapi::api::admissionregistration::v1::ParamRef {
                 1 => r.one(wire, &mut f_name, "name")?,
                 2 => r.one(wire, &mut f_namespace, "namespace")?,
                 3 => r.one(wire, &mut f_selector, "selector")?,
-                4 => r.one(wire, &mut f_parameter_not_found_action, "parameterNotFoundAction")?,
+                4 => r.one(
+                    wire,
+                    &mut f_parameter_not_found_action,
+                    "parameterNotFoundAction",
+                )?,
                 _ => r.skip(wire)?,
             }
         }
@@ -328,7 +384,10 @@ impl ProtobufMessage for k8s_openapi::api::admissionregistration::v1::ParamRef {
         })
     }
 }
-message_value!(k8s_openapi::api::admissionregistration::v1::ParamRef, default);
+message_value!(
+    k8s_openapi::api::admissionregistration::v1::ParamRef,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::admissionregistration::v1::RuleWithOperations {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -366,16 +425,21 @@ impl ProtobufMessage for k8s_openapi::api::admissionregistration::v1::RuleWithOp
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::api::admissionregistration::v1::RuleWithOperations {
-            operations: non_empty(f_operations),
-            api_groups: non_empty(f_api_groups),
-            api_versions: non_empty(f_api_versions),
-            resources: non_empty(f_resources),
-            scope: f_scope,
-        })
+        Ok(
+            k8s_openapi::api::admissionregistration::v1::RuleWithOperations {
+                operations: non_empty(f_operations),
+                api_groups: non_empty(f_api_groups),
+                api_versions: non_empty(f_api_versions),
+                resources: non_empty(f_resources),
+                scope: f_scope,
+            },
+        )
     }
 }
-message_value!(k8s_openapi::api::admissionregistration::v1::RuleWithOperations, default);
+message_value!(
+    k8s_openapi::api::admissionregistration::v1::RuleWithOperations,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::admissionregistration::v1::ServiceReference {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -400,19 +464,28 @@ impl ProtobufMessage for k8s_openapi::api::admissionregistration::v1::ServiceRef
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::api::admissionregistration::v1::ServiceReference {
-            namespace: r.required(f_namespace, "namespace")?,
-            name: r.required(f_name, "name")?,
-            path: f_path,
-            port: f_port,
-        })
+        Ok(
+            k8s_openapi::api::admissionregistration::v1::ServiceReference {
+                namespace: r.required(f_namespace, "namespace")?,
+                name: r.required(f_name, "name")?,
+                path: f_path,
+                port: f_port,
+            },
+        )
     }
 }
-message_value!(k8s_openapi::api::admissionregistration::v1::ServiceReference, default);
+message_value!(
+    k8s_openapi::api::admissionregistration::v1::ServiceReference,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::admissionregistration::v1::TypeChecking {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
-        put_repeated(buf, 1, self.expression_warnings.as_deref().unwrap_or_default());
+        put_repeated(
+            buf,
+            1,
+            self.expression_warnings.as_deref().unwrap_or_default(),
+        );
     }
 
     fn decode_fields(bytes: &[u8]) -> Result<Self, DecodeError> {
@@ -429,7 +502,10 @@ impl ProtobufMessage for k8s_openapi::api::admissionregistration::v1::TypeChecki
         })
     }
 }
-message_value!(k8s_openapi::api::admissionregistration::v1::TypeChecking, default);
+message_value!(
+    k8s_openapi::api::admissionregistration::v1::TypeChecking,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::admissionregistration::v1::ValidatingAdmissionPolicy {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -451,16 +527,23 @@ impl ProtobufMessage for k8s_openapi::api::admissionregistration::v1::Validating
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::api::admissionregistration::v1::ValidatingAdmissionPolicy {
-            metadata: r.required(f_metadata, "metadata")?,
-            spec: f_spec,
-            status: f_status,
-        })
+        Ok(
+            k8s_openapi::api::admissionregistration::v1::ValidatingAdmissionPolicy {
+                metadata: r.required(f_metadata, "metadata")?,
+                spec: f_spec,
+                status: f_status,
+            },
+        )
     }
 }
-message_value!(k8s_openapi::api::admissionregistration::v1::ValidatingAdmissionPolicy, default);
+message_value!(
+    k8s_openapi::api::admissionregistration::v1::ValidatingAdmissionPolicy,
+    default
+);
 
-impl ProtobufMessage for k8s_openapi::api::admissionregistration::v1::ValidatingAdmissionPolicyBinding {
+impl ProtobufMessage
+    for k8s_openapi::api::admissionregistration::v1::ValidatingAdmissionPolicyBinding
+{
     fn encode_fields(&self, buf: &mut Vec<u8>) {
         put(buf, 1, &self.metadata);
         put_opt(buf, 2, &self.spec);
@@ -477,20 +560,31 @@ impl ProtobufMessage for k8s_openapi::api::admissionregistration::v1::Validating
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::api::admissionregistration::v1::ValidatingAdmissionPolicyBinding {
-            metadata: r.required(f_metadata, "metadata")?,
-            spec: f_spec,
-        })
+        Ok(
+            k8s_openapi::api::admissionregistration::v1::ValidatingAdmissionPolicyBinding {
+                metadata: r.required(f_metadata, "metadata")?,
+                spec: f_spec,
+            },
+        )
     }
 }
-message_value!(k8s_openapi::api::admissionregistration::v1::ValidatingAdmissionPolicyBinding, default);
+message_value!(
+    k8s_openapi::api::admissionregistration::v1::ValidatingAdmissionPolicyBinding,
+    default
+);
 
-impl ProtobufMessage for k8s_openapi::api::admissionregistration::v1::ValidatingAdmissionPolicyBindingSpec {
+impl ProtobufMessage
+    for k8s_openapi::api::admissionregistration::v1::ValidatingAdmissionPolicyBindingSpec
+{
     fn encode_fields(&self, buf: &mut Vec<u8>) {
         put_opt(buf, 1, &self.policy_name);
         put_opt(buf, 2, &self.param_ref);
         put_opt(buf, 3, &self.match_resources);
-        put_repeated(buf, 4, self.validation_actions.as_deref().unwrap_or_default());
+        put_repeated(
+            buf,
+            4,
+            self.validation_actions.as_deref().unwrap_or_default(),
+        );
     }
 
     fn decode_fields(bytes: &[u8]) -> Result<Self, DecodeError> {
@@ -508,23 +602,34 @@ impl ProtobufMessage for k8s_openapi::api::admissionregistration::v1::Validating
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::api::admissionregistration::v1::ValidatingAdmissionPolicyBindingSpec {
-            policy_name: non_zero(f_policy_name),
-            param_ref: f_param_ref,
-            match_resources: f_match_resources,
-            validation_actions: non_empty(f_validation_actions),
-        })
+        Ok(
+            k8s_openapi::api::admissionregistration::v1::ValidatingAdmissionPolicyBindingSpec {
+                policy_name: non_zero(f_policy_name),
+                param_ref: f_param_ref,
+                match_resources: f_match_resources,
+                validation_actions: non_empty(f_validation_actions),
+            },
+        )
     }
 }
-message_value!(k8s_openapi::api::admissionregistration::v1::ValidatingAdmissionPolicyBindingSpec, default);
+message_value!(
+    k8s_openapi::api::admissionregistration::v1::ValidatingAdmissionPolicyBindingSpec,
+    default
+);
 
-impl ProtobufMessage for k8s_openapi::api::admissionregistration::v1::ValidatingAdmissionPolicySpec {
+impl ProtobufMessage
+    for k8s_openapi::api::admissionregistration::v1::ValidatingAdmissionPolicySpec
+{
     fn encode_fields(&self, buf: &mut Vec<u8>) {
         put_opt(buf, 1, &self.param_kind);
         put_opt(buf, 2, &self.match_constraints);
         put_repeated(buf, 3, self.validations.as_deref().unwrap_or_default());
         put_opt(buf, 4, &self.failure_policy);
-        put_repeated(buf, 5, self.audit_annotations.as_deref().unwrap_or_default());
+        put_repeated(
+            buf,
+            5,
+            self.audit_annotations.as_deref().unwrap_or_default(),
+        );
         put_repeated(buf, 6, self.match_conditions.as_deref().unwrap_or_default());
         put_repeated(buf, 7, self.variables.as_deref().unwrap_or_default());
     }
@@ -550,20 +655,27 @@ impl ProtobufMessage for k8s_openapi::api::admissionregistration::v1::Validating
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::api::admissionregistration::v1::ValidatingAdmissionPolicySpec {
-            param_kind: f_param_kind,
-            match_constraints: f_match_constraints,
-            validations: non_empty(f_validations),
-            failure_policy: f_failure_policy,
-            audit_annotations: non_empty(f_audit_annotations),
-            match_conditions: non_empty(f_match_conditions),
-            variables: non_empty(f_variables),
-        })
+        Ok(
+            k8s_openapi::api::admissionregistration::v1::ValidatingAdmissionPolicySpec {
+                param_kind: f_param_kind,
+                match_constraints: f_match_constraints,
+                validations: non_empty(f_validations),
+                failure_policy: f_failure_policy,
+                audit_annotations: non_empty(f_audit_annotations),
+                match_conditions: non_empty(f_match_conditions),
+                variables: non_empty(f_variables),
+            },
+        )
     }
 }
-message_value!(k8s_openapi::api::admissionregistration::v1::ValidatingAdmissionPolicySpec, default);
+message_value!(
+    k8s_openapi::api::admissionregistration::v1::ValidatingAdmissionPolicySpec,
+    default
+);
 
-impl ProtobufMessage for k8s_openapi::api::admissionregistration::v1::ValidatingAdmissionPolicyStatus {
+impl ProtobufMessage
+    for k8s_openapi::api::admissionregistration::v1::ValidatingAdmissionPolicyStatus
+{
     fn encode_fields(&self, buf: &mut Vec<u8>) {
         put_opt(buf, 1, &self.observed_generation);
         put_opt(buf, 2, &self.type_checking);
@@ -583,14 +695,19 @@ impl ProtobufMessage for k8s_openapi::api::admissionregistration::v1::Validating
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::api::admissionregistration::v1::ValidatingAdmissionPolicyStatus {
-            observed_generation: non_zero(f_observed_generation),
-            type_checking: f_type_checking,
-            conditions: non_empty(f_conditions),
-        })
+        Ok(
+            k8s_openapi::api::admissionregistration::v1::ValidatingAdmissionPolicyStatus {
+                observed_generation: non_zero(f_observed_generation),
+                type_checking: f_type_checking,
+                conditions: non_empty(f_conditions),
+            },
+        )
     }
 }
-message_value!(k8s_openapi::api::admissionregistration::v1::ValidatingAdmissionPolicyStatus, default);
+message_value!(
+    k8s_openapi::api::admissionregistration::v1::ValidatingAdmissionPolicyStatus,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::admissionregistration::v1::ValidatingWebhook {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -604,7 +721,11 @@ impl ProtobufMessage for k8s_openapi::api::admissionregistration::v1::Validating
         put(buf, 6, &self.side_effects);
         put_opt(buf, 7, &self.timeout_seconds);
         put_repeated(buf, 8, &self.admission_review_versions);
-        put_repeated(buf, 11, self.match_conditions.as_deref().unwrap_or_default());
+        put_repeated(
+            buf,
+            11,
+            self.match_conditions.as_deref().unwrap_or_default(),
+        );
     }
 
     fn decode_fields(bytes: &[u8]) -> Result<Self, DecodeError> {
@@ -631,29 +752,40 @@ impl ProtobufMessage for k8s_openapi::api::admissionregistration::v1::Validating
                 10 => r.one(wire, &mut f_object_selector, "objectSelector")?,
                 6 => r.one(wire, &mut f_side_effects, "sideEffects")?,
                 7 => r.one(wire, &mut f_timeout_seconds, "timeoutSeconds")?,
-                8 => r.repeated(wire, &mut f_admission_review_versions, "admissionReviewVersions")?,
+                8 => r.repeated(
+                    wire,
+                    &mut f_admission_review_versions,
+                    "admissionReviewVersions",
+                )?,
                 11 => r.repeated(wire, &mut f_match_conditions, "matchConditions")?,
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::api::admissionregistration::v1::ValidatingWebhook {
-            name: r.required(f_name, "name")?,
-            client_config: r.required(f_client_config, "clientConfig")?,
-            rules: non_empty(f_rules),
-            failure_policy: f_failure_policy,
-            match_policy: f_match_policy,
-            namespace_selector: f_namespace_selector,
-            object_selector: f_object_selector,
-            side_effects: r.required(f_side_effects, "sideEffects")?,
-            timeout_seconds: f_timeout_seconds,
-            admission_review_versions: f_admission_review_versions,
-            match_conditions: non_empty(f_match_conditions),
-        })
+        Ok(
+            k8s_openapi::api::admissionregistration::v1::ValidatingWebhook {
+                name: r.required(f_name, "name")?,
+                client_config: r.required(f_client_config, "clientConfig")?,
+                rules: non_empty(f_rules),
+                failure_policy: f_failure_policy,
+                match_policy: f_match_policy,
+                namespace_selector: f_namespace_selector,
+                object_selector: f_object_selector,
+                side_effects: r.required(f_side_effects, "sideEffects")?,
+                timeout_seconds: f_timeout_seconds,
+                admission_review_versions: f_admission_review_versions,
+                match_conditions: non_empty(f_match_conditions),
+            },
+        )
     }
 }
-message_value!(k8s_openapi::api::admissionregistration::v1::ValidatingWebhook, default);
+message_value!(
+    k8s_openapi::api::admissionregistration::v1::ValidatingWebhook,
+    default
+);
 
-impl ProtobufMessage for k8s_openapi::api::admissionregistration::v1::ValidatingWebhookConfiguration {
+impl ProtobufMessage
+    for k8s_openapi::api::admissionregistration::v1::ValidatingWebhookConfiguration
+{
     fn encode_fields(&self, buf: &mut Vec<u8>) {
         put(buf, 1, &self.metadata);
         put_repeated(buf, 2, self.webhooks.as_deref().unwrap_or_default());
@@ -670,13 +802,18 @@ impl ProtobufMessage for k8s_openapi::api::admissionregistration::v1::Validating
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::api::admissionregistration::v1::ValidatingWebhookConfiguration {
-            metadata: r.required(f_metadata, "metadata")?,
-            webhooks: non_empty(f_webhooks),
-        })
+        Ok(
+            k8s_openapi::api::admissionregistration::v1::ValidatingWebhookConfiguration {
+                metadata: r.required(f_metadata, "metadata")?,
+                webhooks: non_empty(f_webhooks),
+            },
+        )
     }
 }
-message_value!(k8s_openapi::api::admissionregistration::v1::ValidatingWebhookConfiguration, default);
+message_value!(
+    k8s_openapi::api::admissionregistration::v1::ValidatingWebhookConfiguration,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::admissionregistration::v1::Validation {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -709,7 +846,10 @@ impl ProtobufMessage for k8s_openapi::api::admissionregistration::v1::Validation
         })
     }
 }
-message_value!(k8s_openapi::api::admissionregistration::v1::Validation, default);
+message_value!(
+    k8s_openapi::api::admissionregistration::v1::Validation,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::admissionregistration::v1::Variable {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -734,7 +874,10 @@ impl ProtobufMessage for k8s_openapi::api::admissionregistration::v1::Variable {
         })
     }
 }
-message_value!(k8s_openapi::api::admissionregistration::v1::Variable, default);
+message_value!(
+    k8s_openapi::api::admissionregistration::v1::Variable,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::admissionregistration::v1::WebhookClientConfig {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -756,14 +899,19 @@ impl ProtobufMessage for k8s_openapi::api::admissionregistration::v1::WebhookCli
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::api::admissionregistration::v1::WebhookClientConfig {
-            url: f_url,
-            service: f_service,
-            ca_bundle: f_ca_bundle,
-        })
+        Ok(
+            k8s_openapi::api::admissionregistration::v1::WebhookClientConfig {
+                url: f_url,
+                service: f_service,
+                ca_bundle: f_ca_bundle,
+            },
+        )
     }
 }
-message_value!(k8s_openapi::api::admissionregistration::v1::WebhookClientConfig, default);
+message_value!(
+    k8s_openapi::api::admissionregistration::v1::WebhookClientConfig,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::admissionregistration::v1alpha1::ApplyConfiguration {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -779,12 +927,17 @@ impl ProtobufMessage for k8s_openapi::api::admissionregistration::v1alpha1::Appl
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::api::admissionregistration::v1alpha1::ApplyConfiguration {
-            expression: non_zero(f_expression),
-        })
+        Ok(
+            k8s_openapi::api::admissionregistration::v1alpha1::ApplyConfiguration {
+                expression: non_zero(f_expression),
+            },
+        )
     }
 }
-message_value!(k8s_openapi::api::admissionregistration::v1alpha1::ApplyConfiguration, default);
+message_value!(
+    k8s_openapi::api::admissionregistration::v1alpha1::ApplyConfiguration,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::admissionregistration::v1alpha1::JSONPatch {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -800,12 +953,17 @@ impl ProtobufMessage for k8s_openapi::api::admissionregistration::v1alpha1::JSON
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::api::admissionregistration::v1alpha1::JSONPatch {
-            expression: non_zero(f_expression),
-        })
+        Ok(
+            k8s_openapi::api::admissionregistration::v1alpha1::JSONPatch {
+                expression: non_zero(f_expression),
+            },
+        )
     }
 }
-message_value!(k8s_openapi::api::admissionregistration::v1alpha1::JSONPatch, default);
+message_value!(
+    k8s_openapi::api::admissionregistration::v1alpha1::JSONPatch,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::admissionregistration::v1alpha1::MatchCondition {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -824,20 +982,29 @@ impl ProtobufMessage for k8s_openapi::api::admissionregistration::v1alpha1::Matc
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::api::admissionregistration::v1alpha1::MatchCondition {
-            name: r.required(f_name, "name")?,
-            expression: r.required(f_expression, "expression")?,
-        })
+        Ok(
+            k8s_openapi::api::admissionregistration::v1alpha1::MatchCondition {
+                name: r.required(f_name, "name")?,
+                expression: r.required(f_expression, "expression")?,
+            },
+        )
     }
 }
-message_value!(k8s_openapi::api::admissionregistration::v1alpha1::MatchCondition, default);
+message_value!(
+    k8s_openapi::api::admissionregistration::v1alpha1::MatchCondition,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::admissionregistration::v1alpha1::MatchResources {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
         put_opt(buf, 1, &self.namespace_selector);
         put_opt(buf, 2, &self.object_selector);
         put_repeated(buf, 3, self.resource_rules.as_deref().unwrap_or_default());
-        put_repeated(buf, 4, self.exclude_resource_rules.as_deref().unwrap_or_default());
+        put_repeated(
+            buf,
+            4,
+            self.exclude_resource_rules.as_deref().unwrap_or_default(),
+        );
         put_opt(buf, 7, &self.match_policy);
     }
 
@@ -858,18 +1025,25 @@ impl ProtobufMessage for k8s_openapi::api::admissionregistration::v1alpha1::Matc
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::api::admissionregistration::v1alpha1::MatchResources {
-            namespace_selector: f_namespace_selector,
-            object_selector: f_object_selector,
-            resource_rules: non_empty(f_resource_rules),
-            exclude_resource_rules: non_empty(f_exclude_resource_rules),
-            match_policy: f_match_policy,
-        })
+        Ok(
+            k8s_openapi::api::admissionregistration::v1alpha1::MatchResources {
+                namespace_selector: f_namespace_selector,
+                object_selector: f_object_selector,
+                resource_rules: non_empty(f_resource_rules),
+                exclude_resource_rules: non_empty(f_exclude_resource_rules),
+                match_policy: f_match_policy,
+            },
+        )
     }
 }
-message_value!(k8s_openapi::api::admissionregistration::v1alpha1::MatchResources, default);
+message_value!(
+    k8s_openapi::api::admissionregistration::v1alpha1::MatchResources,
+    default
+);
 
-impl ProtobufMessage for k8s_openapi::api::admissionregistration::v1alpha1::MutatingAdmissionPolicy {
+impl ProtobufMessage
+    for k8s_openapi::api::admissionregistration::v1alpha1::MutatingAdmissionPolicy
+{
     fn encode_fields(&self, buf: &mut Vec<u8>) {
         put(buf, 1, &self.metadata);
         put_opt(buf, 2, &self.spec);
@@ -886,15 +1060,22 @@ impl ProtobufMessage for k8s_openapi::api::admissionregistration::v1alpha1::Muta
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::api::admissionregistration::v1alpha1::MutatingAdmissionPolicy {
-            metadata: r.required(f_metadata, "metadata")?,
-            spec: f_spec,
-        })
+        Ok(
+            k8s_openapi::api::admissionregistration::v1alpha1::MutatingAdmissionPolicy {
+                metadata: r.required(f_metadata, "metadata")?,
+                spec: f_spec,
+            },
+        )
     }
 }
-message_value!(k8s_openapi::api::admissionregistration::v1alpha1::MutatingAdmissionPolicy, default);
+message_value!(
+    k8s_openapi::api::admissionregistration::v1alpha1::MutatingAdmissionPolicy,
+    default
+);
 
-impl ProtobufMessage for k8s_openapi::api::admissionregistration::v1alpha1::MutatingAdmissionPolicyBinding {
+impl ProtobufMessage
+    for k8s_openapi::api::admissionregistration::v1alpha1::MutatingAdmissionPolicyBinding
+{
     fn encode_fields(&self, buf: &mut Vec<u8>) {
         put(buf, 1, &self.metadata);
         put_opt(buf, 2, &self.spec);
@@ -911,15 +1092,22 @@ impl ProtobufMessage for k8s_openapi::api::admissionregistration::v1alpha1::Muta
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::api::admissionregistration::v1alpha1::MutatingAdmissionPolicyBinding {
-            metadata: r.required(f_metadata, "metadata")?,
-            spec: f_spec,
-        })
+        Ok(
+            k8s_openapi::api::admissionregistration::v1alpha1::MutatingAdmissionPolicyBinding {
+                metadata: r.required(f_metadata, "metadata")?,
+                spec: f_spec,
+            },
+        )
     }
 }
-message_value!(k8s_openapi::api::admissionregistration::v1alpha1::MutatingAdmissionPolicyBinding, default);
+message_value!(
+    k8s_openapi::api::admissionregistration::v1alpha1::MutatingAdmissionPolicyBinding,
+    default
+);
 
-impl ProtobufMessage for k8s_openapi::api::admissionregistration::v1alpha1::MutatingAdmissionPolicyBindingSpec {
+impl ProtobufMessage
+    for k8s_openapi::api::admissionregistration::v1alpha1::MutatingAdmissionPolicyBindingSpec
+{
     fn encode_fields(&self, buf: &mut Vec<u8>) {
         put_opt(buf, 1, &self.policy_name);
         put_opt(buf, 2, &self.param_ref);
@@ -939,16 +1127,23 @@ impl ProtobufMessage for k8s_openapi::api::admissionregistration::v1alpha1::Muta
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::api::admissionregistration::v1alpha1::MutatingAdmissionPolicyBindingSpec {
-            policy_name: non_zero(f_policy_name),
-            param_ref: f_param_ref,
-            match_resources: f_match_resources,
-        })
+        Ok(
+            k8s_openapi::api::admissionregistration::v1alpha1::MutatingAdmissionPolicyBindingSpec {
+                policy_name: non_zero(f_policy_name),
+                param_ref: f_param_ref,
+                match_resources: f_match_resources,
+            },
+        )
     }
 }
-message_value!(k8s_openapi::api::admissionregistration::v1alpha1::MutatingAdmissionPolicyBindingSpec, default);
+message_value!(
+    k8s_openapi::api::admissionregistration::v1alpha1::MutatingAdmissionPolicyBindingSpec,
+    default
+);
 
-impl ProtobufMessage for k8s_openapi::api::admissionregistration::v1alpha1::MutatingAdmissionPolicySpec {
+impl ProtobufMessage
+    for k8s_openapi::api::admissionregistration::v1alpha1::MutatingAdmissionPolicySpec
+{
     fn encode_fields(&self, buf: &mut Vec<u8>) {
         put_opt(buf, 1, &self.param_kind);
         put_opt(buf, 2, &self.match_constraints);
@@ -980,18 +1175,23 @@ impl ProtobufMessage for k8s_openapi::api::admissionregistration::v1alpha1::Muta
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::api::admissionregistration::v1alpha1::MutatingAdmissionPolicySpec {
-            param_kind: f_param_kind,
-            match_constraints: f_match_constraints,
-            variables: non_empty(f_variables),
-            mutations: non_empty(f_mutations),
-            failure_policy: f_failure_policy,
-            match_conditions: non_empty(f_match_conditions),
-            reinvocation_policy: non_zero(f_reinvocation_policy),
-        })
+        Ok(
+            k8s_openapi::api::admissionregistration::v1alpha1::MutatingAdmissionPolicySpec {
+                param_kind: f_param_kind,
+                match_constraints: f_match_constraints,
+                variables: non_empty(f_variables),
+                mutations: non_empty(f_mutations),
+                failure_policy: f_failure_policy,
+                match_conditions: non_empty(f_match_conditions),
+                reinvocation_policy: non_zero(f_reinvocation_policy),
+            },
+        )
     }
 }
-message_value!(k8s_openapi::api::admissionregistration::v1alpha1::MutatingAdmissionPolicySpec, default);
+message_value!(
+    k8s_openapi::api::admissionregistration::v1alpha1::MutatingAdmissionPolicySpec,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::admissionregistration::v1alpha1::Mutation {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -1013,16 +1213,23 @@ impl ProtobufMessage for k8s_openapi::api::admissionregistration::v1alpha1::Muta
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::api::admissionregistration::v1alpha1::Mutation {
-            patch_type: r.required(f_patch_type, "patchType")?,
-            apply_configuration: f_apply_configuration,
-            json_patch: f_json_patch,
-        })
+        Ok(
+            k8s_openapi::api::admissionregistration::v1alpha1::Mutation {
+                patch_type: r.required(f_patch_type, "patchType")?,
+                apply_configuration: f_apply_configuration,
+                json_patch: f_json_patch,
+            },
+        )
     }
 }
-message_value!(k8s_openapi::api::admissionregistration::v1alpha1::Mutation, default);
+message_value!(
+    k8s_openapi::api::admissionregistration::v1alpha1::Mutation,
+    default
+);
 
-impl ProtobufMessage for k8s_openapi::api::admissionregistration::v1alpha1::NamedRuleWithOperations {
+impl ProtobufMessage
+    for k8s_openapi::api::admissionregistration::v1alpha1::NamedRuleWithOperations
+{
     fn encode_fields(&self, buf: &mut Vec<u8>) {
         put_repeated(buf, 1, self.resource_names.as_deref().unwrap_or_default());
         put_inline(buf, 2, |buf| {
@@ -1057,7 +1264,9 @@ impl ProtobufMessage for k8s_openapi::api::admissionregistration::v1alpha1::Name
                                 while let Some((tag, wire)) = r.next_key()? {
                                     match tag {
                                         1 => r.repeated(wire, &mut f_api_groups, "apiGroups")?,
-                                        2 => r.repeated(wire, &mut f_api_versions, "apiVersions")?,
+                                        2 => {
+                                            r.repeated(wire, &mut f_api_versions, "apiVersions")?
+                                        }
                                         3 => r.repeated(wire, &mut f_resources, "resources")?,
                                         4 => r.one(wire, &mut f_scope, "scope")?,
                                         _ => r.skip(wire)?,
@@ -1071,17 +1280,22 @@ impl ProtobufMessage for k8s_openapi::api::admissionregistration::v1alpha1::Name
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::api::admissionregistration::v1alpha1::NamedRuleWithOperations {
-            resource_names: non_empty(f_resource_names),
-            operations: non_empty(f_operations),
-            api_groups: non_empty(f_api_groups),
-            api_versions: non_empty(f_api_versions),
-            resources: non_empty(f_resources),
-            scope: f_scope,
-        })
+        Ok(
+            k8s_openapi::api::admissionregistration::v1alpha1::NamedRuleWithOperations {
+                resource_names: non_empty(f_resource_names),
+                operations: non_empty(f_operations),
+                api_groups: non_empty(f_api_groups),
+                api_versions: non_empty(f_api_versions),
+                resources: non_empty(f_resources),
+                scope: f_scope,
+            },
+        )
     }
 }
-message_value!(k8s_openapi::api::admissionregistration::v1alpha1::NamedRuleWithOperations, default);
+message_value!(
+    k8s_openapi::api::admissionregistration::v1alpha1::NamedRuleWithOperations,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::admissionregistration::v1alpha1::ParamKind {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -1100,13 +1314,18 @@ impl ProtobufMessage for k8s_openapi::api::admissionregistration::v1alpha1::Para
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::api::admissionregistration::v1alpha1::ParamKind {
-            api_version: non_zero(f_api_version),
-            kind: non_zero(f_kind),
-        })
+        Ok(
+            k8s_openapi::api::admissionregistration::v1alpha1::ParamKind {
+                api_version: non_zero(f_api_version),
+                kind: non_zero(f_kind),
+            },
+        )
     }
 }
-message_value!(k8s_openapi::api::admissionregistration::v1alpha1::ParamKind, default);
+message_value!(
+    k8s_openapi::api::admissionregistration::v1alpha1::ParamKind,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::admissionregistration::v1alpha1::ParamRef {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -1127,19 +1346,28 @@ impl ProtobufMessage for k8s_openapi::api::admissionregistration::v1alpha1::Para
                 1 => r.one(wire, &mut f_name, "name")?,
                 2 => r.one(wire, &mut f_namespace, "namespace")?,
                 3 => r.one(wire, &mut f_selector, "selector")?,
-                4 => r.one(wire, &mut f_parameter_not_found_action, "parameterNotFoundAction")?,
+                4 => r.one(
+                    wire,
+                    &mut f_parameter_not_found_action,
+                    "parameterNotFoundAction",
+                )?,
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::api::admissionregistration::v1alpha1::ParamRef {
-            name: non_zero(f_name),
-            namespace: non_zero(f_namespace),
-            selector: f_selector,
-            parameter_not_found_action: f_parameter_not_found_action,
-        })
+        Ok(
+            k8s_openapi::api::admissionregistration::v1alpha1::ParamRef {
+                name: non_zero(f_name),
+                namespace: non_zero(f_namespace),
+                selector: f_selector,
+                parameter_not_found_action: f_parameter_not_found_action,
+            },
+        )
     }
 }
-message_value!(k8s_openapi::api::admissionregistration::v1alpha1::ParamRef, default);
+message_value!(
+    k8s_openapi::api::admissionregistration::v1alpha1::ParamRef,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::admissionregistration::v1alpha1::Variable {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -1158,13 +1386,18 @@ impl ProtobufMessage for k8s_openapi::api::admissionregistration::v1alpha1::Vari
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::api::admissionregistration::v1alpha1::Variable {
-            name: r.required(f_name, "name")?,
-            expression: r.required(f_expression, "expression")?,
-        })
+        Ok(
+            k8s_openapi::api::admissionregistration::v1alpha1::Variable {
+                name: r.required(f_name, "name")?,
+                expression: r.required(f_expression, "expression")?,
+            },
+        )
     }
 }
-message_value!(k8s_openapi::api::admissionregistration::v1alpha1::Variable, default);
+message_value!(
+    k8s_openapi::api::admissionregistration::v1alpha1::Variable,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::admissionregistration::v1beta1::AuditAnnotation {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -1183,13 +1416,18 @@ impl ProtobufMessage for k8s_openapi::api::admissionregistration::v1beta1::Audit
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::api::admissionregistration::v1beta1::AuditAnnotation {
-            key: r.required(f_key, "key")?,
-            value_expression: r.required(f_value_expression, "valueExpression")?,
-        })
+        Ok(
+            k8s_openapi::api::admissionregistration::v1beta1::AuditAnnotation {
+                key: r.required(f_key, "key")?,
+                value_expression: r.required(f_value_expression, "valueExpression")?,
+            },
+        )
     }
 }
-message_value!(k8s_openapi::api::admissionregistration::v1beta1::AuditAnnotation, default);
+message_value!(
+    k8s_openapi::api::admissionregistration::v1beta1::AuditAnnotation,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::admissionregistration::v1beta1::ExpressionWarning {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -1208,13 +1446,18 @@ impl ProtobufMessage for k8s_openapi::api::admissionregistration::v1beta1::Expre
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::api::admissionregistration::v1beta1::ExpressionWarning {
-            field_ref: r.required(f_field_ref, "fieldRef")?,
-            warning: r.required(f_warning, "warning")?,
-        })
+        Ok(
+            k8s_openapi::api::admissionregistration::v1beta1::ExpressionWarning {
+                field_ref: r.required(f_field_ref, "fieldRef")?,
+                warning: r.required(f_warning, "warning")?,
+            },
+        )
     }
 }
-message_value!(k8s_openapi::api::admissionregistration::v1beta1::ExpressionWarning, default);
+message_value!(
+    k8s_openapi::api::admissionregistration::v1beta1::ExpressionWarning,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::admissionregistration::v1beta1::MatchCondition {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -1233,20 +1476,29 @@ impl ProtobufMessage for k8s_openapi::api::admissionregistration::v1beta1::Match
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::api::admissionregistration::v1beta1::MatchCondition {
-            name: r.required(f_name, "name")?,
-            expression: r.required(f_expression, "expression")?,
-        })
+        Ok(
+            k8s_openapi::api::admissionregistration::v1beta1::MatchCondition {
+                name: r.required(f_name, "name")?,
+                expression: r.required(f_expression, "expression")?,
+            },
+        )
     }
 }
-message_value!(k8s_openapi::api::admissionregistration::v1beta1::MatchCondition, default);
+message_value!(
+    k8s_openapi::api::admissionregistration::v1beta1::MatchCondition,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::admissionregistration::v1beta1::MatchResources {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
         put_opt(buf, 1, &self.namespace_selector);
         put_opt(buf, 2, &self.object_selector);
         put_repeated(buf, 3, self.resource_rules.as_deref().unwrap_or_default());
-        put_repeated(buf, 4, self.exclude_resource_rules.as_deref().unwrap_or_default());
+        put_repeated(
+            buf,
+            4,
+            self.exclude_resource_rules.as_deref().unwrap_or_default(),
+        );
         put_opt(buf, 7, &self.match_policy);
     }
 
@@ -1267,16 +1519,21 @@ impl ProtobufMessage for k8s_openapi::api::admissionregistration::v1beta1::Match
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::api::admissionregistration::v1beta1::MatchResources {
-            namespace_selector: f_namespace_selector,
-            object_selector: f_object_selector,
-            resource_rules: non_empty(f_resource_rules),
-            exclude_resource_rules: non_empty(f_exclude_resource_rules),
-            match_policy: f_match_policy,
-        })
+        Ok(
+            k8s_openapi::api::admissionregistration::v1beta1::MatchResources {
+                namespace_selector: f_namespace_selector,
+                object_selector: f_object_selector,
+                resource_rules: non_empty(f_resource_rules),
+                exclude_resource_rules: non_empty(f_exclude_resource_rules),
+                match_policy: f_match_policy,
+            },
+        )
     }
 }
-message_value!(k8s_openapi::api::admissionregistration::v1beta1::MatchResources, default);
+message_value!(
+    k8s_openapi::api::admissionregistration::v1beta1::MatchResources,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::admissionregistration::v1beta1::NamedRuleWithOperations {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -1313,7 +1570,9 @@ impl ProtobufMessage for k8s_openapi::api::admissionregistration::v1beta1::Named
                                 while let Some((tag, wire)) = r.next_key()? {
                                     match tag {
                                         1 => r.repeated(wire, &mut f_api_groups, "apiGroups")?,
-                                        2 => r.repeated(wire, &mut f_api_versions, "apiVersions")?,
+                                        2 => {
+                                            r.repeated(wire, &mut f_api_versions, "apiVersions")?
+                                        }
                                         3 => r.repeated(wire, &mut f_resources, "resources")?,
                                         4 => r.one(wire, &mut f_scope, "scope")?,
                                         _ => r.skip(wire)?,
@@ -1327,17 +1586,22 @@ impl ProtobufMessage for k8s_openapi::api::admissionregistration::v1beta1::Named
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::api::admissionregistration::v1beta1::NamedRuleWithOperations {
-            resource_names: non_empty(f_resource_names),
-            operations: non_empty(f_operations),
-            api_groups: non_empty(f_api_groups),
-            api_versions: non_empty(f_api_versions),
-            resources: non_empty(f_resources),
-            scope: f_scope,
-        })
+        Ok(
+            k8s_openapi::api::admissionregistration::v1beta1::NamedRuleWithOperations {
+                resource_names: non_empty(f_resource_names),
+                operations: non_empty(f_operations),
+                api_groups: non_empty(f_api_groups),
+                api_versions: non_empty(f_api_versions),
+                resources: non_empty(f_resources),
+                scope: f_scope,
+            },
+        )
     }
 }
-message_value!(k8s_openapi::api::admissionregistration::v1beta1::NamedRuleWithOperations, default);
+message_value!(
+    k8s_openapi::api::admissionregistration::v1beta1::NamedRuleWithOperations,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::admissionregistration::v1beta1::ParamKind {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -1356,13 +1620,18 @@ impl ProtobufMessage for k8s_openapi::api::admissionregistration::v1beta1::Param
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::api::admissionregistration::v1beta1::ParamKind {
-            api_version: non_zero(f_api_version),
-            kind: non_zero(f_kind),
-        })
+        Ok(
+            k8s_openapi::api::admissionregistration::v1beta1::ParamKind {
+                api_version: non_zero(f_api_version),
+                kind: non_zero(f_kind),
+            },
+        )
     }
 }
-message_value!(k8s_openapi::api::admissionregistration::v1beta1::ParamKind, default);
+message_value!(
+    k8s_openapi::api::admissionregistration::v1beta1::ParamKind,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::admissionregistration::v1beta1::ParamRef {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -1383,7 +1652,11 @@ impl ProtobufMessage for k8s_openapi::api::admissionregistration::v1beta1::Param
                 1 => r.one(wire, &mut f_name, "name")?,
                 2 => r.one(wire, &mut f_namespace, "namespace")?,
                 3 => r.one(wire, &mut f_selector, "selector")?,
-                4 => r.one(wire, &mut f_parameter_not_found_action, "parameterNotFoundAction")?,
+                4 => r.one(
+                    wire,
+                    &mut f_parameter_not_found_action,
+                    "parameterNotFoundAction",
+                )?,
                 _ => r.skip(wire)?,
             }
         }
@@ -1395,11 +1668,18 @@ impl ProtobufMessage for k8s_openapi::api::admissionregistration::v1beta1::Param
         })
     }
 }
-message_value!(k8s_openapi::api::admissionregistration::v1beta1::ParamRef, default);
+message_value!(
+    k8s_openapi::api::admissionregistration::v1beta1::ParamRef,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::admissionregistration::v1beta1::TypeChecking {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
-        put_repeated(buf, 1, self.expression_warnings.as_deref().unwrap_or_default());
+        put_repeated(
+            buf,
+            1,
+            self.expression_warnings.as_deref().unwrap_or_default(),
+        );
     }
 
     fn decode_fields(bytes: &[u8]) -> Result<Self, DecodeError> {
@@ -1411,14 +1691,21 @@ impl ProtobufMessage for k8s_openapi::api::admissionregistration::v1beta1::TypeC
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::api::admissionregistration::v1beta1::TypeChecking {
-            expression_warnings: non_empty(f_expression_warnings),
-        })
+        Ok(
+            k8s_openapi::api::admissionregistration::v1beta1::TypeChecking {
+                expression_warnings: non_empty(f_expression_warnings),
+            },
+        )
     }
 }
-message_value!(k8s_openapi::api::admissionregistration::v1beta1::TypeChecking, default);
+message_value!(
+    k8s_openapi::api::admissionregistration::v1beta1::TypeChecking,
+    default
+);
 
-impl ProtobufMessage for k8s_openapi::api::admissionregistration::v1beta1::ValidatingAdmissionPolicy {
+impl ProtobufMessage
+    for k8s_openapi::api::admissionregistration::v1beta1::ValidatingAdmissionPolicy
+{
     fn encode_fields(&self, buf: &mut Vec<u8>) {
         put(buf, 1, &self.metadata);
         put_opt(buf, 2, &self.spec);
@@ -1438,16 +1725,23 @@ impl ProtobufMessage for k8s_openapi::api::admissionregistration::v1beta1::Valid
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::api::admissionregistration::v1beta1::ValidatingAdmissionPolicy {
-            metadata: r.required(f_metadata, "metadata")?,
-            spec: f_spec,
-            status: f_status,
-        })
+        Ok(
+            k8s_openapi::api::admissionregistration::v1beta1::ValidatingAdmissionPolicy {
+                metadata: r.required(f_metadata, "metadata")?,
+                spec: f_spec,
+                status: f_status,
+            },
+        )
     }
 }
-message_value!(k8s_openapi::api::admissionregistration::v1beta1::ValidatingAdmissionPolicy, default);
+message_value!(
+    k8s_openapi::api::admissionregistration::v1beta1::ValidatingAdmissionPolicy,
+    default
+);
 
-impl ProtobufMessage for k8s_openapi::api::admissionregistration::v1beta1::ValidatingAdmissionPolicyBinding {
+impl ProtobufMessage
+    for k8s_openapi::api::admissionregistration::v1beta1::ValidatingAdmissionPolicyBinding
+{
     fn encode_fields(&self, buf: &mut Vec<u8>) {
         put(buf, 1, &self.metadata);
         put_opt(buf, 2, &self.spec);
@@ -1464,20 +1758,31 @@ impl ProtobufMessage for k8s_openapi::api::admissionregistration::v1beta1::Valid
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::api::admissionregistration::v1beta1::ValidatingAdmissionPolicyBinding {
-            metadata: r.required(f_metadata, "metadata")?,
-            spec: f_spec,
-        })
+        Ok(
+            k8s_openapi::api::admissionregistration::v1beta1::ValidatingAdmissionPolicyBinding {
+                metadata: r.required(f_metadata, "metadata")?,
+                spec: f_spec,
+            },
+        )
     }
 }
-message_value!(k8s_openapi::api::admissionregistration::v1beta1::ValidatingAdmissionPolicyBinding, default);
+message_value!(
+    k8s_openapi::api::admissionregistration::v1beta1::ValidatingAdmissionPolicyBinding,
+    default
+);
 
-impl ProtobufMessage for k8s_openapi::api::admissionregistration::v1beta1::ValidatingAdmissionPolicyBindingSpec {
+impl ProtobufMessage
+    for k8s_openapi::api::admissionregistration::v1beta1::ValidatingAdmissionPolicyBindingSpec
+{
     fn encode_fields(&self, buf: &mut Vec<u8>) {
         put_opt(buf, 1, &self.policy_name);
         put_opt(buf, 2, &self.param_ref);
         put_opt(buf, 3, &self.match_resources);
-        put_repeated(buf, 4, self.validation_actions.as_deref().unwrap_or_default());
+        put_repeated(
+            buf,
+            4,
+            self.validation_actions.as_deref().unwrap_or_default(),
+        );
     }
 
     fn decode_fields(bytes: &[u8]) -> Result<Self, DecodeError> {
@@ -1503,15 +1808,24 @@ impl ProtobufMessage for k8s_openapi::api::admissionregistration::v1beta1::Valid
         })
     }
 }
-message_value!(k8s_openapi::api::admissionregistration::v1beta1::ValidatingAdmissionPolicyBindingSpec, default);
+message_value!(
+    k8s_openapi::api::admissionregistration::v1beta1::ValidatingAdmissionPolicyBindingSpec,
+    default
+);
 
-impl ProtobufMessage for k8s_openapi::api::admissionregistration::v1beta1::ValidatingAdmissionPolicySpec {
+impl ProtobufMessage
+    for k8s_openapi::api::admissionregistration::v1beta1::ValidatingAdmissionPolicySpec
+{
     fn encode_fields(&self, buf: &mut Vec<u8>) {
         put_opt(buf, 1, &self.param_kind);
         put_opt(buf, 2, &self.match_constraints);
         put_repeated(buf, 3, self.validations.as_deref().unwrap_or_default());
         put_opt(buf, 4, &self.failure_policy);
-        put_repeated(buf, 5, self.audit_annotations.as_deref().unwrap_or_default());
+        put_repeated(
+            buf,
+            5,
+            self.audit_annotations.as_deref().unwrap_or_default(),
+        );
         put_repeated(buf, 6, self.match_conditions.as_deref().unwrap_or_default());
         put_repeated(buf, 7, self.variables.as_deref().unwrap_or_default());
     }
@@ -1537,20 +1851,27 @@ impl ProtobufMessage for k8s_openapi::api::admissionregistration::v1beta1::Valid
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::api::admissionregistration::v1beta1::ValidatingAdmissionPolicySpec {
-            param_kind: f_param_kind,
-            match_constraints: f_match_constraints,
-            validations: non_empty(f_validations),
-            failure_policy: f_failure_policy,
-            audit_annotations: non_empty(f_audit_annotations),
-            match_conditions: non_empty(f_match_conditions),
-            variables: non_empty(f_variables),
-        })
+        Ok(
+            k8s_openapi::api::admissionregistration::v1beta1::ValidatingAdmissionPolicySpec {
+                param_kind: f_param_kind,
+                match_constraints: f_match_constraints,
+                validations: non_empty(f_validations),
+                failure_policy: f_failure_policy,
+                audit_annotations: non_empty(f_audit_annotations),
+                match_conditions: non_empty(f_match_conditions),
+                variables: non_empty(f_variables),
+            },
+        )
     }
 }
-message_value!(k8s_openapi::api::admissionregistration::v1beta1::ValidatingAdmissionPolicySpec, default);
+message_value!(
+    k8s_openapi::api::admissionregistration::v1beta1::ValidatingAdmissionPolicySpec,
+    default
+);
 
-impl ProtobufMessage for k8s_openapi::api::admissionregistration::v1beta1::ValidatingAdmissionPolicyStatus {
+impl ProtobufMessage
+    for k8s_openapi::api::admissionregistration::v1beta1::ValidatingAdmissionPolicyStatus
+{
     fn encode_fields(&self, buf: &mut Vec<u8>) {
         put_opt(buf, 1, &self.observed_generation);
         put_opt(buf, 2, &self.type_checking);
@@ -1570,14 +1891,19 @@ impl ProtobufMessage for k8s_openapi::api::admissionregistration::v1beta1::Valid
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::api::admissionregistration::v1beta1::ValidatingAdmissionPolicyStatus {
-            observed_generation: non_zero(f_observed_generation),
-            type_checking: f_type_checking,
-            conditions: non_empty(f_conditions),
-        })
+        Ok(
+            k8s_openapi::api::admissionregistration::v1beta1::ValidatingAdmissionPolicyStatus {
+                observed_generation: non_zero(f_observed_generation),
+                type_checking: f_type_checking,
+                conditions: non_empty(f_conditions),
+            },
+        )
     }
 }
-message_value!(k8s_openapi::api::admissionregistration::v1beta1::ValidatingAdmissionPolicyStatus, default);
+message_value!(
+    k8s_openapi::api::admissionregistration::v1beta1::ValidatingAdmissionPolicyStatus,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::admissionregistration::v1beta1::Validation {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -1602,15 +1928,20 @@ impl ProtobufMessage for k8s_openapi::api::admissionregistration::v1beta1::Valid
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::api::admissionregistration::v1beta1::Validation {
-            expression: r.required(f_expression, "expression")?,
-            message: non_zero(f_message),
-            reason: non_zero(f_reason),
-            message_expression: non_zero(f_message_expression),
-        })
+        Ok(
+            k8s_openapi::api::admissionregistration::v1beta1::Validation {
+                expression: r.required(f_expression, "expression")?,
+                message: non_zero(f_message),
+                reason: non_zero(f_reason),
+                message_expression: non_zero(f_message_expression),
+            },
+        )
     }
 }
-message_value!(k8s_openapi::api::admissionregistration::v1beta1::Validation, default);
+message_value!(
+    k8s_openapi::api::admissionregistration::v1beta1::Validation,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::admissionregistration::v1beta1::Variable {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -1635,13 +1966,20 @@ impl ProtobufMessage for k8s_openapi::api::admissionregistration::v1beta1::Varia
         })
     }
 }
-message_value!(k8s_openapi::api::admissionregistration::v1beta1::Variable, default);
+message_value!(
+    k8s_openapi::api::admissionregistration::v1beta1::Variable,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::apiserverinternal::v1alpha1::ServerStorageVersion {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
         put_opt(buf, 1, &self.api_server_id);
         put_opt(buf, 2, &self.encoding_version);
-        put_repeated(buf, 3, self.decodable_versions.as_deref().unwrap_or_default());
+        put_repeated(
+            buf,
+            3,
+            self.decodable_versions.as_deref().unwrap_or_default(),
+        );
         put_repeated(buf, 4, self.served_versions.as_deref().unwrap_or_default());
     }
 
@@ -1660,15 +1998,20 @@ impl ProtobufMessage for k8s_openapi::api::apiserverinternal::v1alpha1::ServerSt
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::api::apiserverinternal::v1alpha1::ServerStorageVersion {
-            api_server_id: non_zero(f_api_server_id),
-            encoding_version: non_zero(f_encoding_version),
-            decodable_versions: non_empty(f_decodable_versions),
-            served_versions: non_empty(f_served_versions),
-        })
+        Ok(
+            k8s_openapi::api::apiserverinternal::v1alpha1::ServerStorageVersion {
+                api_server_id: non_zero(f_api_server_id),
+                encoding_version: non_zero(f_encoding_version),
+                decodable_versions: non_empty(f_decodable_versions),
+                served_versions: non_empty(f_served_versions),
+            },
+        )
     }
 }
-message_value!(k8s_openapi::api::apiserverinternal::v1alpha1::ServerStorageVersion, default);
+message_value!(
+    k8s_openapi::api::apiserverinternal::v1alpha1::ServerStorageVersion,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::apiserverinternal::v1alpha1::StorageVersion {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -1690,14 +2033,19 @@ impl ProtobufMessage for k8s_openapi::api::apiserverinternal::v1alpha1::StorageV
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::api::apiserverinternal::v1alpha1::StorageVersion {
-            metadata: r.required(f_metadata, "metadata")?,
-            spec: r.required(f_spec, "spec")?,
-            status: r.required(f_status, "status")?,
-        })
+        Ok(
+            k8s_openapi::api::apiserverinternal::v1alpha1::StorageVersion {
+                metadata: r.required(f_metadata, "metadata")?,
+                spec: r.required(f_spec, "spec")?,
+                status: r.required(f_status, "status")?,
+            },
+        )
     }
 }
-message_value!(k8s_openapi::api::apiserverinternal::v1alpha1::StorageVersion, default);
+message_value!(
+    k8s_openapi::api::apiserverinternal::v1alpha1::StorageVersion,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::apiserverinternal::v1alpha1::StorageVersionCondition {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -1728,26 +2076,38 @@ impl ProtobufMessage for k8s_openapi::api::apiserverinternal::v1alpha1::StorageV
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::api::apiserverinternal::v1alpha1::StorageVersionCondition {
-            type_: r.required(f_type_, "type")?,
-            status: r.required(f_status, "status")?,
-            observed_generation: non_zero(f_observed_generation),
-            last_transition_time: f_last_transition_time,
-            reason: r.required(f_reason, "reason")?,
-            message: r.required(f_message, "message")?,
-        })
+        Ok(
+            k8s_openapi::api::apiserverinternal::v1alpha1::StorageVersionCondition {
+                type_: r.required(f_type_, "type")?,
+                status: r.required(f_status, "status")?,
+                observed_generation: non_zero(f_observed_generation),
+                last_transition_time: f_last_transition_time,
+                reason: r.required(f_reason, "reason")?,
+                message: r.required(f_message, "message")?,
+            },
+        )
     }
 }
-message_value!(k8s_openapi::api::apiserverinternal::v1alpha1::StorageVersionCondition, default);
+message_value!(
+    k8s_openapi::api::apiserverinternal::v1alpha1::StorageVersionCondition,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::apiserverinternal::v1alpha1::StorageVersionSpec {
     fn encode_fields(&self, _buf: &mut Vec<u8>) {}
     fn decode_fields(bytes: &[u8]) -> Result<Self, DecodeError> {
         skip_all(bytes, "StorageVersionSpec")?;
-        Ok(k8s_openapi::api::apiserverinternal::v1alpha1::StorageVersionSpec(serde_json::Value::Object(Default::default())))
+        Ok(
+            k8s_openapi::api::apiserverinternal::v1alpha1::StorageVersionSpec(
+                serde_json::Value::Object(Default::default()),
+            ),
+        )
     }
 }
-message_value!(k8s_openapi::api::apiserverinternal::v1alpha1::StorageVersionSpec, default);
+message_value!(
+    k8s_openapi::api::apiserverinternal::v1alpha1::StorageVersionSpec,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::apiserverinternal::v1alpha1::StorageVersionStatus {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -1764,19 +2124,28 @@ impl ProtobufMessage for k8s_openapi::api::apiserverinternal::v1alpha1::StorageV
         while let Some((tag, wire)) = r.next_key()? {
             match tag {
                 1 => r.repeated(wire, &mut f_storage_versions, "storageVersions")?,
-                2 => r.one(wire, &mut f_common_encoding_version, "commonEncodingVersion")?,
+                2 => r.one(
+                    wire,
+                    &mut f_common_encoding_version,
+                    "commonEncodingVersion",
+                )?,
                 3 => r.repeated(wire, &mut f_conditions, "conditions")?,
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::api::apiserverinternal::v1alpha1::StorageVersionStatus {
-            storage_versions: non_empty(f_storage_versions),
-            common_encoding_version: f_common_encoding_version,
-            conditions: non_empty(f_conditions),
-        })
+        Ok(
+            k8s_openapi::api::apiserverinternal::v1alpha1::StorageVersionStatus {
+                storage_versions: non_empty(f_storage_versions),
+                common_encoding_version: f_common_encoding_version,
+                conditions: non_empty(f_conditions),
+            },
+        )
     }
 }
-message_value!(k8s_openapi::api::apiserverinternal::v1alpha1::StorageVersionStatus, default);
+message_value!(
+    k8s_openapi::api::apiserverinternal::v1alpha1::StorageVersionStatus,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::apps::v1::ControllerRevision {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -1938,12 +2307,24 @@ impl ProtobufMessage for k8s_openapi::api::apps::v1::DaemonSetStatus {
         let mut r = Reader::new(bytes, "DaemonSetStatus");
         while let Some((tag, wire)) = r.next_key()? {
             match tag {
-                1 => r.one(wire, &mut f_current_number_scheduled, "currentNumberScheduled")?,
+                1 => r.one(
+                    wire,
+                    &mut f_current_number_scheduled,
+                    "currentNumberScheduled",
+                )?,
                 2 => r.one(wire, &mut f_number_misscheduled, "numberMisscheduled")?,
-                3 => r.one(wire, &mut f_desired_number_scheduled, "desiredNumberScheduled")?,
+                3 => r.one(
+                    wire,
+                    &mut f_desired_number_scheduled,
+                    "desiredNumberScheduled",
+                )?,
                 4 => r.one(wire, &mut f_number_ready, "numberReady")?,
                 5 => r.one(wire, &mut f_observed_generation, "observedGeneration")?,
-                6 => r.one(wire, &mut f_updated_number_scheduled, "updatedNumberScheduled")?,
+                6 => r.one(
+                    wire,
+                    &mut f_updated_number_scheduled,
+                    "updatedNumberScheduled",
+                )?,
                 7 => r.one(wire, &mut f_number_available, "numberAvailable")?,
                 8 => r.one(wire, &mut f_number_unavailable, "numberUnavailable")?,
                 9 => r.one(wire, &mut f_collision_count, "collisionCount")?,
@@ -1952,9 +2333,11 @@ impl ProtobufMessage for k8s_openapi::api::apps::v1::DaemonSetStatus {
             }
         }
         Ok(k8s_openapi::api::apps::v1::DaemonSetStatus {
-            current_number_scheduled: r.required(f_current_number_scheduled, "currentNumberScheduled")?,
+            current_number_scheduled: r
+                .required(f_current_number_scheduled, "currentNumberScheduled")?,
             number_misscheduled: r.required(f_number_misscheduled, "numberMisscheduled")?,
-            desired_number_scheduled: r.required(f_desired_number_scheduled, "desiredNumberScheduled")?,
+            desired_number_scheduled: r
+                .required(f_desired_number_scheduled, "desiredNumberScheduled")?,
             number_ready: r.required(f_number_ready, "numberReady")?,
             observed_generation: non_zero(f_observed_generation),
             updated_number_scheduled: non_zero(f_updated_number_scheduled),
@@ -2093,7 +2476,11 @@ impl ProtobufMessage for k8s_openapi::api::apps::v1::DeploymentSpec {
                 5 => r.one(wire, &mut f_min_ready_seconds, "minReadySeconds")?,
                 6 => r.one(wire, &mut f_revision_history_limit, "revisionHistoryLimit")?,
                 7 => r.one(wire, &mut f_paused, "paused")?,
-                9 => r.one(wire, &mut f_progress_deadline_seconds, "progressDeadlineSeconds")?,
+                9 => r.one(
+                    wire,
+                    &mut f_progress_deadline_seconds,
+                    "progressDeadlineSeconds",
+                )?,
                 _ => r.skip(wire)?,
             }
         }
@@ -2400,13 +2787,18 @@ impl ProtobufMessage for k8s_openapi::api::apps::v1::RollingUpdateStatefulSetStr
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::api::apps::v1::RollingUpdateStatefulSetStrategy {
-            partition: f_partition,
-            max_unavailable: f_max_unavailable,
-        })
+        Ok(
+            k8s_openapi::api::apps::v1::RollingUpdateStatefulSetStrategy {
+                partition: f_partition,
+                max_unavailable: f_max_unavailable,
+            },
+        )
     }
 }
-message_value!(k8s_openapi::api::apps::v1::RollingUpdateStatefulSetStrategy, default);
+message_value!(
+    k8s_openapi::api::apps::v1::RollingUpdateStatefulSetStrategy,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::apps::v1::StatefulSet {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -2488,14 +2880,14 @@ impl ProtobufMessage for k8s_openapi::api::apps::v1::StatefulSetOrdinals {
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::api::apps::v1::StatefulSetOrdinals {
-            start: f_start,
-        })
+        Ok(k8s_openapi::api::apps::v1::StatefulSetOrdinals { start: f_start })
     }
 }
 message_value!(k8s_openapi::api::apps::v1::StatefulSetOrdinals, default);
 
-impl ProtobufMessage for k8s_openapi::api::apps::v1::StatefulSetPersistentVolumeClaimRetentionPolicy {
+impl ProtobufMessage
+    for k8s_openapi::api::apps::v1::StatefulSetPersistentVolumeClaimRetentionPolicy
+{
     fn encode_fields(&self, buf: &mut Vec<u8>) {
         put_opt(buf, 1, &self.when_deleted);
         put_opt(buf, 2, &self.when_scaled);
@@ -2512,20 +2904,29 @@ impl ProtobufMessage for k8s_openapi::api::apps::v1::StatefulSetPersistentVolume
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::api::apps::v1::StatefulSetPersistentVolumeClaimRetentionPolicy {
-            when_deleted: non_zero(f_when_deleted),
-            when_scaled: non_zero(f_when_scaled),
-        })
+        Ok(
+            k8s_openapi::api::apps::v1::StatefulSetPersistentVolumeClaimRetentionPolicy {
+                when_deleted: non_zero(f_when_deleted),
+                when_scaled: non_zero(f_when_scaled),
+            },
+        )
     }
 }
-message_value!(k8s_openapi::api::apps::v1::StatefulSetPersistentVolumeClaimRetentionPolicy, default);
+message_value!(
+    k8s_openapi::api::apps::v1::StatefulSetPersistentVolumeClaimRetentionPolicy,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::apps::v1::StatefulSetSpec {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
         put_opt(buf, 1, &self.replicas);
         put(buf, 2, &self.selector);
         put(buf, 3, &self.template);
-        put_repeated(buf, 4, self.volume_claim_templates.as_deref().unwrap_or_default());
+        put_repeated(
+            buf,
+            4,
+            self.volume_claim_templates.as_deref().unwrap_or_default(),
+        );
         put_opt(buf, 5, &self.service_name);
         put_opt(buf, 6, &self.pod_management_policy);
         put_opt(buf, 7, &self.update_strategy);
@@ -2559,7 +2960,11 @@ impl ProtobufMessage for k8s_openapi::api::apps::v1::StatefulSetSpec {
                 7 => r.one(wire, &mut f_update_strategy, "updateStrategy")?,
                 8 => r.one(wire, &mut f_revision_history_limit, "revisionHistoryLimit")?,
                 9 => r.one(wire, &mut f_min_ready_seconds, "minReadySeconds")?,
-                10 => r.one(wire, &mut f_persistent_volume_claim_retention_policy, "persistentVolumeClaimRetentionPolicy")?,
+                10 => r.one(
+                    wire,
+                    &mut f_persistent_volume_claim_retention_policy,
+                    "persistentVolumeClaimRetentionPolicy",
+                )?,
                 11 => r.one(wire, &mut f_ordinals, "ordinals")?,
                 _ => r.skip(wire)?,
             }
@@ -2661,7 +3066,10 @@ impl ProtobufMessage for k8s_openapi::api::apps::v1::StatefulSetUpdateStrategy {
         })
     }
 }
-message_value!(k8s_openapi::api::apps::v1::StatefulSetUpdateStrategy, default);
+message_value!(
+    k8s_openapi::api::apps::v1::StatefulSetUpdateStrategy,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::authentication::v1::BoundObjectReference {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -2694,7 +3102,10 @@ impl ProtobufMessage for k8s_openapi::api::authentication::v1::BoundObjectRefere
         })
     }
 }
-message_value!(k8s_openapi::api::authentication::v1::BoundObjectReference, default);
+message_value!(
+    k8s_openapi::api::authentication::v1::BoundObjectReference,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::authentication::v1::SelfSubjectReview {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -2719,7 +3130,10 @@ impl ProtobufMessage for k8s_openapi::api::authentication::v1::SelfSubjectReview
         })
     }
 }
-message_value!(k8s_openapi::api::authentication::v1::SelfSubjectReview, default);
+message_value!(
+    k8s_openapi::api::authentication::v1::SelfSubjectReview,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::authentication::v1::SelfSubjectReviewStatus {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -2735,12 +3149,17 @@ impl ProtobufMessage for k8s_openapi::api::authentication::v1::SelfSubjectReview
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::api::authentication::v1::SelfSubjectReviewStatus {
-            user_info: f_user_info,
-        })
+        Ok(
+            k8s_openapi::api::authentication::v1::SelfSubjectReviewStatus {
+                user_info: f_user_info,
+            },
+        )
     }
 }
-message_value!(k8s_openapi::api::authentication::v1::SelfSubjectReviewStatus, default);
+message_value!(
+    k8s_openapi::api::authentication::v1::SelfSubjectReviewStatus,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::authentication::v1::TokenRequest {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -2798,7 +3217,10 @@ impl ProtobufMessage for k8s_openapi::api::authentication::v1::TokenRequestSpec 
         })
     }
 }
-message_value!(k8s_openapi::api::authentication::v1::TokenRequestSpec, default);
+message_value!(
+    k8s_openapi::api::authentication::v1::TokenRequestSpec,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::authentication::v1::TokenRequestStatus {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -2877,7 +3299,10 @@ impl ProtobufMessage for k8s_openapi::api::authentication::v1::TokenReviewSpec {
         })
     }
 }
-message_value!(k8s_openapi::api::authentication::v1::TokenReviewSpec, default);
+message_value!(
+    k8s_openapi::api::authentication::v1::TokenReviewSpec,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::authentication::v1::TokenReviewStatus {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -2910,7 +3335,10 @@ impl ProtobufMessage for k8s_openapi::api::authentication::v1::TokenReviewStatus
         })
     }
 }
-message_value!(k8s_openapi::api::authentication::v1::TokenReviewStatus, default);
+message_value!(
+    k8s_openapi::api::authentication::v1::TokenReviewStatus,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::authentication::v1::UserInfo {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -2962,13 +3390,18 @@ impl ProtobufMessage for k8s_openapi::api::authorization::v1::FieldSelectorAttri
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::api::authorization::v1::FieldSelectorAttributes {
-            raw_selector: non_zero(f_raw_selector),
-            requirements: non_empty(f_requirements),
-        })
+        Ok(
+            k8s_openapi::api::authorization::v1::FieldSelectorAttributes {
+                raw_selector: non_zero(f_raw_selector),
+                requirements: non_empty(f_requirements),
+            },
+        )
     }
 }
-message_value!(k8s_openapi::api::authorization::v1::FieldSelectorAttributes, default);
+message_value!(
+    k8s_openapi::api::authorization::v1::FieldSelectorAttributes,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::authorization::v1::LabelSelectorAttributes {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -2987,13 +3420,18 @@ impl ProtobufMessage for k8s_openapi::api::authorization::v1::LabelSelectorAttri
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::api::authorization::v1::LabelSelectorAttributes {
-            raw_selector: non_zero(f_raw_selector),
-            requirements: non_empty(f_requirements),
-        })
+        Ok(
+            k8s_openapi::api::authorization::v1::LabelSelectorAttributes {
+                raw_selector: non_zero(f_raw_selector),
+                requirements: non_empty(f_requirements),
+            },
+        )
     }
 }
-message_value!(k8s_openapi::api::authorization::v1::LabelSelectorAttributes, default);
+message_value!(
+    k8s_openapi::api::authorization::v1::LabelSelectorAttributes,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::authorization::v1::LocalSubjectAccessReview {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -3015,14 +3453,19 @@ impl ProtobufMessage for k8s_openapi::api::authorization::v1::LocalSubjectAccess
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::api::authorization::v1::LocalSubjectAccessReview {
-            metadata: r.required(f_metadata, "metadata")?,
-            spec: r.required(f_spec, "spec")?,
-            status: f_status,
-        })
+        Ok(
+            k8s_openapi::api::authorization::v1::LocalSubjectAccessReview {
+                metadata: r.required(f_metadata, "metadata")?,
+                spec: r.required(f_spec, "spec")?,
+                status: f_status,
+            },
+        )
     }
 }
-message_value!(k8s_openapi::api::authorization::v1::LocalSubjectAccessReview, default);
+message_value!(
+    k8s_openapi::api::authorization::v1::LocalSubjectAccessReview,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::authorization::v1::NonResourceAttributes {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -3047,12 +3490,19 @@ impl ProtobufMessage for k8s_openapi::api::authorization::v1::NonResourceAttribu
         })
     }
 }
-message_value!(k8s_openapi::api::authorization::v1::NonResourceAttributes, default);
+message_value!(
+    k8s_openapi::api::authorization::v1::NonResourceAttributes,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::authorization::v1::NonResourceRule {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
         put_repeated(buf, 1, &self.verbs);
-        put_repeated(buf, 2, self.non_resource_urls.as_deref().unwrap_or_default());
+        put_repeated(
+            buf,
+            2,
+            self.non_resource_urls.as_deref().unwrap_or_default(),
+        );
     }
 
     fn decode_fields(bytes: &[u8]) -> Result<Self, DecodeError> {
@@ -3072,7 +3522,10 @@ impl ProtobufMessage for k8s_openapi::api::authorization::v1::NonResourceRule {
         })
     }
 }
-message_value!(k8s_openapi::api::authorization::v1::NonResourceRule, default);
+message_value!(
+    k8s_openapi::api::authorization::v1::NonResourceRule,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::authorization::v1::ResourceAttributes {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -3125,7 +3578,10 @@ impl ProtobufMessage for k8s_openapi::api::authorization::v1::ResourceAttributes
         })
     }
 }
-message_value!(k8s_openapi::api::authorization::v1::ResourceAttributes, default);
+message_value!(
+    k8s_openapi::api::authorization::v1::ResourceAttributes,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::authorization::v1::ResourceRule {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -3180,14 +3636,19 @@ impl ProtobufMessage for k8s_openapi::api::authorization::v1::SelfSubjectAccessR
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::api::authorization::v1::SelfSubjectAccessReview {
-            metadata: r.required(f_metadata, "metadata")?,
-            spec: r.required(f_spec, "spec")?,
-            status: f_status,
-        })
+        Ok(
+            k8s_openapi::api::authorization::v1::SelfSubjectAccessReview {
+                metadata: r.required(f_metadata, "metadata")?,
+                spec: r.required(f_spec, "spec")?,
+                status: f_status,
+            },
+        )
     }
 }
-message_value!(k8s_openapi::api::authorization::v1::SelfSubjectAccessReview, default);
+message_value!(
+    k8s_openapi::api::authorization::v1::SelfSubjectAccessReview,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::authorization::v1::SelfSubjectAccessReviewSpec {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -3202,17 +3663,26 @@ impl ProtobufMessage for k8s_openapi::api::authorization::v1::SelfSubjectAccessR
         while let Some((tag, wire)) = r.next_key()? {
             match tag {
                 1 => r.one(wire, &mut f_resource_attributes, "resourceAttributes")?,
-                2 => r.one(wire, &mut f_non_resource_attributes, "nonResourceAttributes")?,
+                2 => r.one(
+                    wire,
+                    &mut f_non_resource_attributes,
+                    "nonResourceAttributes",
+                )?,
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::api::authorization::v1::SelfSubjectAccessReviewSpec {
-            resource_attributes: f_resource_attributes,
-            non_resource_attributes: f_non_resource_attributes,
-        })
+        Ok(
+            k8s_openapi::api::authorization::v1::SelfSubjectAccessReviewSpec {
+                resource_attributes: f_resource_attributes,
+                non_resource_attributes: f_non_resource_attributes,
+            },
+        )
     }
 }
-message_value!(k8s_openapi::api::authorization::v1::SelfSubjectAccessReviewSpec, default);
+message_value!(
+    k8s_openapi::api::authorization::v1::SelfSubjectAccessReviewSpec,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::authorization::v1::SelfSubjectRulesReview {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -3234,14 +3704,19 @@ impl ProtobufMessage for k8s_openapi::api::authorization::v1::SelfSubjectRulesRe
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::api::authorization::v1::SelfSubjectRulesReview {
-            metadata: r.required(f_metadata, "metadata")?,
-            spec: r.required(f_spec, "spec")?,
-            status: f_status,
-        })
+        Ok(
+            k8s_openapi::api::authorization::v1::SelfSubjectRulesReview {
+                metadata: r.required(f_metadata, "metadata")?,
+                spec: r.required(f_spec, "spec")?,
+                status: f_status,
+            },
+        )
     }
 }
-message_value!(k8s_openapi::api::authorization::v1::SelfSubjectRulesReview, default);
+message_value!(
+    k8s_openapi::api::authorization::v1::SelfSubjectRulesReview,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::authorization::v1::SelfSubjectRulesReviewSpec {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -3257,12 +3732,17 @@ impl ProtobufMessage for k8s_openapi::api::authorization::v1::SelfSubjectRulesRe
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::api::authorization::v1::SelfSubjectRulesReviewSpec {
-            namespace: non_zero(f_namespace),
-        })
+        Ok(
+            k8s_openapi::api::authorization::v1::SelfSubjectRulesReviewSpec {
+                namespace: non_zero(f_namespace),
+            },
+        )
     }
 }
-message_value!(k8s_openapi::api::authorization::v1::SelfSubjectRulesReviewSpec, default);
+message_value!(
+    k8s_openapi::api::authorization::v1::SelfSubjectRulesReviewSpec,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::authorization::v1::SubjectAccessReview {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -3291,7 +3771,10 @@ impl ProtobufMessage for k8s_openapi::api::authorization::v1::SubjectAccessRevie
         })
     }
 }
-message_value!(k8s_openapi::api::authorization::v1::SubjectAccessReview, default);
+message_value!(
+    k8s_openapi::api::authorization::v1::SubjectAccessReview,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::authorization::v1::SubjectAccessReviewSpec {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -3314,7 +3797,11 @@ impl ProtobufMessage for k8s_openapi::api::authorization::v1::SubjectAccessRevie
         while let Some((tag, wire)) = r.next_key()? {
             match tag {
                 1 => r.one(wire, &mut f_resource_attributes, "resourceAttributes")?,
-                2 => r.one(wire, &mut f_non_resource_attributes, "nonResourceAttributes")?,
+                2 => r.one(
+                    wire,
+                    &mut f_non_resource_attributes,
+                    "nonResourceAttributes",
+                )?,
                 3 => r.one(wire, &mut f_user, "user")?,
                 4 => r.repeated(wire, &mut f_groups, "groups")?,
                 5 => r.entry(wire, &mut f_extra, "extra")?,
@@ -3322,17 +3809,22 @@ impl ProtobufMessage for k8s_openapi::api::authorization::v1::SubjectAccessRevie
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::api::authorization::v1::SubjectAccessReviewSpec {
-            resource_attributes: f_resource_attributes,
-            non_resource_attributes: f_non_resource_attributes,
-            user: non_zero(f_user),
-            groups: non_empty(f_groups),
-            extra: non_empty(f_extra),
-            uid: non_zero(f_uid),
-        })
+        Ok(
+            k8s_openapi::api::authorization::v1::SubjectAccessReviewSpec {
+                resource_attributes: f_resource_attributes,
+                non_resource_attributes: f_non_resource_attributes,
+                user: non_zero(f_user),
+                groups: non_empty(f_groups),
+                extra: non_empty(f_extra),
+                uid: non_zero(f_uid),
+            },
+        )
     }
 }
-message_value!(k8s_openapi::api::authorization::v1::SubjectAccessReviewSpec, default);
+message_value!(
+    k8s_openapi::api::authorization::v1::SubjectAccessReviewSpec,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::authorization::v1::SubjectAccessReviewStatus {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -3357,15 +3849,20 @@ impl ProtobufMessage for k8s_openapi::api::authorization::v1::SubjectAccessRevie
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::api::authorization::v1::SubjectAccessReviewStatus {
-            allowed: r.required(f_allowed, "allowed")?,
-            denied: non_zero(f_denied),
-            reason: non_zero(f_reason),
-            evaluation_error: non_zero(f_evaluation_error),
-        })
+        Ok(
+            k8s_openapi::api::authorization::v1::SubjectAccessReviewStatus {
+                allowed: r.required(f_allowed, "allowed")?,
+                denied: non_zero(f_denied),
+                reason: non_zero(f_reason),
+                evaluation_error: non_zero(f_evaluation_error),
+            },
+        )
     }
 }
-message_value!(k8s_openapi::api::authorization::v1::SubjectAccessReviewStatus, default);
+message_value!(
+    k8s_openapi::api::authorization::v1::SubjectAccessReviewStatus,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::authorization::v1::SubjectRulesReviewStatus {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -3390,15 +3887,20 @@ impl ProtobufMessage for k8s_openapi::api::authorization::v1::SubjectRulesReview
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::api::authorization::v1::SubjectRulesReviewStatus {
-            resource_rules: f_resource_rules,
-            non_resource_rules: f_non_resource_rules,
-            incomplete: r.required(f_incomplete, "incomplete")?,
-            evaluation_error: non_zero(f_evaluation_error),
-        })
+        Ok(
+            k8s_openapi::api::authorization::v1::SubjectRulesReviewStatus {
+                resource_rules: f_resource_rules,
+                non_resource_rules: f_non_resource_rules,
+                incomplete: r.required(f_incomplete, "incomplete")?,
+                evaluation_error: non_zero(f_evaluation_error),
+            },
+        )
     }
 }
-message_value!(k8s_openapi::api::authorization::v1::SubjectRulesReviewStatus, default);
+message_value!(
+    k8s_openapi::api::authorization::v1::SubjectRulesReviewStatus,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::autoscaling::v1::CrossVersionObjectReference {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -3420,14 +3922,19 @@ impl ProtobufMessage for k8s_openapi::api::autoscaling::v1::CrossVersionObjectRe
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::api::autoscaling::v1::CrossVersionObjectReference {
-            kind: r.required(f_kind, "kind")?,
-            name: r.required(f_name, "name")?,
-            api_version: non_zero(f_api_version),
-        })
+        Ok(
+            k8s_openapi::api::autoscaling::v1::CrossVersionObjectReference {
+                kind: r.required(f_kind, "kind")?,
+                name: r.required(f_name, "name")?,
+                api_version: non_zero(f_api_version),
+            },
+        )
     }
 }
-message_value!(k8s_openapi::api::autoscaling::v1::CrossVersionObjectReference, default);
+message_value!(
+    k8s_openapi::api::autoscaling::v1::CrossVersionObjectReference,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::autoscaling::v1::HorizontalPodAutoscaler {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -3456,7 +3963,10 @@ impl ProtobufMessage for k8s_openapi::api::autoscaling::v1::HorizontalPodAutosca
         })
     }
 }
-message_value!(k8s_openapi::api::autoscaling::v1::HorizontalPodAutoscaler, default);
+message_value!(
+    k8s_openapi::api::autoscaling::v1::HorizontalPodAutoscaler,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::autoscaling::v1::HorizontalPodAutoscalerSpec {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -3477,19 +3987,28 @@ impl ProtobufMessage for k8s_openapi::api::autoscaling::v1::HorizontalPodAutosca
                 1 => r.one(wire, &mut f_scale_target_ref, "scaleTargetRef")?,
                 2 => r.one(wire, &mut f_min_replicas, "minReplicas")?,
                 3 => r.one(wire, &mut f_max_replicas, "maxReplicas")?,
-                4 => r.one(wire, &mut f_target_cpu_utilization_percentage, "targetCPUUtilizationPercentage")?,
+                4 => r.one(
+                    wire,
+                    &mut f_target_cpu_utilization_percentage,
+                    "targetCPUUtilizationPercentage",
+                )?,
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::api::autoscaling::v1::HorizontalPodAutoscalerSpec {
-            scale_target_ref: r.required(f_scale_target_ref, "scaleTargetRef")?,
-            min_replicas: f_min_replicas,
-            max_replicas: r.required(f_max_replicas, "maxReplicas")?,
-            target_cpu_utilization_percentage: f_target_cpu_utilization_percentage,
-        })
+        Ok(
+            k8s_openapi::api::autoscaling::v1::HorizontalPodAutoscalerSpec {
+                scale_target_ref: r.required(f_scale_target_ref, "scaleTargetRef")?,
+                min_replicas: f_min_replicas,
+                max_replicas: r.required(f_max_replicas, "maxReplicas")?,
+                target_cpu_utilization_percentage: f_target_cpu_utilization_percentage,
+            },
+        )
     }
 }
-message_value!(k8s_openapi::api::autoscaling::v1::HorizontalPodAutoscalerSpec, default);
+message_value!(
+    k8s_openapi::api::autoscaling::v1::HorizontalPodAutoscalerSpec,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::autoscaling::v1::HorizontalPodAutoscalerStatus {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -3513,20 +4032,29 @@ impl ProtobufMessage for k8s_openapi::api::autoscaling::v1::HorizontalPodAutosca
                 2 => r.one(wire, &mut f_last_scale_time, "lastScaleTime")?,
                 3 => r.one(wire, &mut f_current_replicas, "currentReplicas")?,
                 4 => r.one(wire, &mut f_desired_replicas, "desiredReplicas")?,
-                5 => r.one(wire, &mut f_current_cpu_utilization_percentage, "currentCPUUtilizationPercentage")?,
+                5 => r.one(
+                    wire,
+                    &mut f_current_cpu_utilization_percentage,
+                    "currentCPUUtilizationPercentage",
+                )?,
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::api::autoscaling::v1::HorizontalPodAutoscalerStatus {
-            observed_generation: f_observed_generation,
-            last_scale_time: f_last_scale_time,
-            current_replicas: r.required(f_current_replicas, "currentReplicas")?,
-            desired_replicas: r.required(f_desired_replicas, "desiredReplicas")?,
-            current_cpu_utilization_percentage: f_current_cpu_utilization_percentage,
-        })
+        Ok(
+            k8s_openapi::api::autoscaling::v1::HorizontalPodAutoscalerStatus {
+                observed_generation: f_observed_generation,
+                last_scale_time: f_last_scale_time,
+                current_replicas: r.required(f_current_replicas, "currentReplicas")?,
+                desired_replicas: r.required(f_desired_replicas, "desiredReplicas")?,
+                current_cpu_utilization_percentage: f_current_cpu_utilization_percentage,
+            },
+        )
     }
 }
-message_value!(k8s_openapi::api::autoscaling::v1::HorizontalPodAutoscalerStatus, default);
+message_value!(
+    k8s_openapi::api::autoscaling::v1::HorizontalPodAutoscalerStatus,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::autoscaling::v1::Scale {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -3623,14 +4151,19 @@ impl ProtobufMessage for k8s_openapi::api::autoscaling::v2::ContainerResourceMet
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::api::autoscaling::v2::ContainerResourceMetricSource {
-            name: r.required(f_name, "name")?,
-            target: r.required(f_target, "target")?,
-            container: r.required(f_container, "container")?,
-        })
+        Ok(
+            k8s_openapi::api::autoscaling::v2::ContainerResourceMetricSource {
+                name: r.required(f_name, "name")?,
+                target: r.required(f_target, "target")?,
+                container: r.required(f_container, "container")?,
+            },
+        )
     }
 }
-message_value!(k8s_openapi::api::autoscaling::v2::ContainerResourceMetricSource, default);
+message_value!(
+    k8s_openapi::api::autoscaling::v2::ContainerResourceMetricSource,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::autoscaling::v2::ContainerResourceMetricStatus {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -3652,14 +4185,19 @@ impl ProtobufMessage for k8s_openapi::api::autoscaling::v2::ContainerResourceMet
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::api::autoscaling::v2::ContainerResourceMetricStatus {
-            name: r.required(f_name, "name")?,
-            current: r.required(f_current, "current")?,
-            container: r.required(f_container, "container")?,
-        })
+        Ok(
+            k8s_openapi::api::autoscaling::v2::ContainerResourceMetricStatus {
+                name: r.required(f_name, "name")?,
+                current: r.required(f_current, "current")?,
+                container: r.required(f_container, "container")?,
+            },
+        )
     }
 }
-message_value!(k8s_openapi::api::autoscaling::v2::ContainerResourceMetricStatus, default);
+message_value!(
+    k8s_openapi::api::autoscaling::v2::ContainerResourceMetricStatus,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::autoscaling::v2::CrossVersionObjectReference {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -3681,14 +4219,19 @@ impl ProtobufMessage for k8s_openapi::api::autoscaling::v2::CrossVersionObjectRe
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::api::autoscaling::v2::CrossVersionObjectReference {
-            kind: r.required(f_kind, "kind")?,
-            name: r.required(f_name, "name")?,
-            api_version: non_zero(f_api_version),
-        })
+        Ok(
+            k8s_openapi::api::autoscaling::v2::CrossVersionObjectReference {
+                kind: r.required(f_kind, "kind")?,
+                name: r.required(f_name, "name")?,
+                api_version: non_zero(f_api_version),
+            },
+        )
     }
 }
-message_value!(k8s_openapi::api::autoscaling::v2::CrossVersionObjectReference, default);
+message_value!(
+    k8s_openapi::api::autoscaling::v2::CrossVersionObjectReference,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::autoscaling::v2::ExternalMetricSource {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -3713,7 +4256,10 @@ impl ProtobufMessage for k8s_openapi::api::autoscaling::v2::ExternalMetricSource
         })
     }
 }
-message_value!(k8s_openapi::api::autoscaling::v2::ExternalMetricSource, default);
+message_value!(
+    k8s_openapi::api::autoscaling::v2::ExternalMetricSource,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::autoscaling::v2::ExternalMetricStatus {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -3738,7 +4284,10 @@ impl ProtobufMessage for k8s_openapi::api::autoscaling::v2::ExternalMetricStatus
         })
     }
 }
-message_value!(k8s_openapi::api::autoscaling::v2::ExternalMetricStatus, default);
+message_value!(
+    k8s_openapi::api::autoscaling::v2::ExternalMetricStatus,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::autoscaling::v2::HPAScalingPolicy {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -3785,7 +4334,11 @@ impl ProtobufMessage for k8s_openapi::api::autoscaling::v2::HPAScalingRules {
         let mut r = Reader::new(bytes, "HPAScalingRules");
         while let Some((tag, wire)) = r.next_key()? {
             match tag {
-                3 => r.one(wire, &mut f_stabilization_window_seconds, "stabilizationWindowSeconds")?,
+                3 => r.one(
+                    wire,
+                    &mut f_stabilization_window_seconds,
+                    "stabilizationWindowSeconds",
+                )?,
                 1 => r.one(wire, &mut f_select_policy, "selectPolicy")?,
                 2 => r.repeated(wire, &mut f_policies, "policies")?,
                 4 => r.one(wire, &mut f_tolerance, "tolerance")?,
@@ -3829,7 +4382,10 @@ impl ProtobufMessage for k8s_openapi::api::autoscaling::v2::HorizontalPodAutosca
         })
     }
 }
-message_value!(k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler, default);
+message_value!(
+    k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscalerBehavior {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -3848,13 +4404,18 @@ impl ProtobufMessage for k8s_openapi::api::autoscaling::v2::HorizontalPodAutosca
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscalerBehavior {
-            scale_up: f_scale_up,
-            scale_down: f_scale_down,
-        })
+        Ok(
+            k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscalerBehavior {
+                scale_up: f_scale_up,
+                scale_down: f_scale_down,
+            },
+        )
     }
 }
-message_value!(k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscalerBehavior, default);
+message_value!(
+    k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscalerBehavior,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscalerCondition {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -3882,16 +4443,21 @@ impl ProtobufMessage for k8s_openapi::api::autoscaling::v2::HorizontalPodAutosca
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscalerCondition {
-            type_: r.required(f_type_, "type")?,
-            status: r.required(f_status, "status")?,
-            last_transition_time: f_last_transition_time,
-            reason: non_zero(f_reason),
-            message: non_zero(f_message),
-        })
+        Ok(
+            k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscalerCondition {
+                type_: r.required(f_type_, "type")?,
+                status: r.required(f_status, "status")?,
+                last_transition_time: f_last_transition_time,
+                reason: non_zero(f_reason),
+                message: non_zero(f_message),
+            },
+        )
     }
 }
-message_value!(k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscalerCondition, default);
+message_value!(
+    k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscalerCondition,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscalerSpec {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -3919,16 +4485,21 @@ impl ProtobufMessage for k8s_openapi::api::autoscaling::v2::HorizontalPodAutosca
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscalerSpec {
-            scale_target_ref: r.required(f_scale_target_ref, "scaleTargetRef")?,
-            min_replicas: f_min_replicas,
-            max_replicas: r.required(f_max_replicas, "maxReplicas")?,
-            metrics: non_empty(f_metrics),
-            behavior: f_behavior,
-        })
+        Ok(
+            k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscalerSpec {
+                scale_target_ref: r.required(f_scale_target_ref, "scaleTargetRef")?,
+                min_replicas: f_min_replicas,
+                max_replicas: r.required(f_max_replicas, "maxReplicas")?,
+                metrics: non_empty(f_metrics),
+                behavior: f_behavior,
+            },
+        )
     }
 }
-message_value!(k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscalerSpec, default);
+message_value!(
+    k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscalerSpec,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscalerStatus {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -3959,17 +4530,22 @@ impl ProtobufMessage for k8s_openapi::api::autoscaling::v2::HorizontalPodAutosca
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscalerStatus {
-            observed_generation: f_observed_generation,
-            last_scale_time: f_last_scale_time,
-            current_replicas: non_zero(f_current_replicas),
-            desired_replicas: r.required(f_desired_replicas, "desiredReplicas")?,
-            current_metrics: non_empty(f_current_metrics),
-            conditions: non_empty(f_conditions),
-        })
+        Ok(
+            k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscalerStatus {
+                observed_generation: f_observed_generation,
+                last_scale_time: f_last_scale_time,
+                current_replicas: non_zero(f_current_replicas),
+                desired_replicas: r.required(f_desired_replicas, "desiredReplicas")?,
+                current_metrics: non_empty(f_current_metrics),
+                conditions: non_empty(f_conditions),
+            },
+        )
     }
 }
-message_value!(k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscalerStatus, default);
+message_value!(
+    k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscalerStatus,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::autoscaling::v2::MetricIdentifier {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -4138,7 +4714,10 @@ impl ProtobufMessage for k8s_openapi::api::autoscaling::v2::MetricValueStatus {
         })
     }
 }
-message_value!(k8s_openapi::api::autoscaling::v2::MetricValueStatus, default);
+message_value!(
+    k8s_openapi::api::autoscaling::v2::MetricValueStatus,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::autoscaling::v2::ObjectMetricSource {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -4167,7 +4746,10 @@ impl ProtobufMessage for k8s_openapi::api::autoscaling::v2::ObjectMetricSource {
         })
     }
 }
-message_value!(k8s_openapi::api::autoscaling::v2::ObjectMetricSource, default);
+message_value!(
+    k8s_openapi::api::autoscaling::v2::ObjectMetricSource,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::autoscaling::v2::ObjectMetricStatus {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -4196,7 +4778,10 @@ impl ProtobufMessage for k8s_openapi::api::autoscaling::v2::ObjectMetricStatus {
         })
     }
 }
-message_value!(k8s_openapi::api::autoscaling::v2::ObjectMetricStatus, default);
+message_value!(
+    k8s_openapi::api::autoscaling::v2::ObjectMetricStatus,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::autoscaling::v2::PodsMetricSource {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -4271,7 +4856,10 @@ impl ProtobufMessage for k8s_openapi::api::autoscaling::v2::ResourceMetricSource
         })
     }
 }
-message_value!(k8s_openapi::api::autoscaling::v2::ResourceMetricSource, default);
+message_value!(
+    k8s_openapi::api::autoscaling::v2::ResourceMetricSource,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::autoscaling::v2::ResourceMetricStatus {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -4296,7 +4884,10 @@ impl ProtobufMessage for k8s_openapi::api::autoscaling::v2::ResourceMetricStatus
         })
     }
 }
-message_value!(k8s_openapi::api::autoscaling::v2::ResourceMetricStatus, default);
+message_value!(
+    k8s_openapi::api::autoscaling::v2::ResourceMetricStatus,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::batch::v1::CronJob {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -4353,12 +4944,24 @@ impl ProtobufMessage for k8s_openapi::api::batch::v1::CronJobSpec {
             match tag {
                 1 => r.one(wire, &mut f_schedule, "schedule")?,
                 8 => r.one(wire, &mut f_time_zone, "timeZone")?,
-                2 => r.one(wire, &mut f_starting_deadline_seconds, "startingDeadlineSeconds")?,
+                2 => r.one(
+                    wire,
+                    &mut f_starting_deadline_seconds,
+                    "startingDeadlineSeconds",
+                )?,
                 3 => r.one(wire, &mut f_concurrency_policy, "concurrencyPolicy")?,
                 4 => r.one(wire, &mut f_suspend, "suspend")?,
                 5 => r.one(wire, &mut f_job_template, "jobTemplate")?,
-                6 => r.one(wire, &mut f_successful_jobs_history_limit, "successfulJobsHistoryLimit")?,
-                7 => r.one(wire, &mut f_failed_jobs_history_limit, "failedJobsHistoryLimit")?,
+                6 => r.one(
+                    wire,
+                    &mut f_successful_jobs_history_limit,
+                    "successfulJobsHistoryLimit",
+                )?,
+                7 => r.one(
+                    wire,
+                    &mut f_failed_jobs_history_limit,
+                    "failedJobsHistoryLimit",
+                )?,
                 _ => r.skip(wire)?,
             }
         }
@@ -4517,7 +5120,11 @@ impl ProtobufMessage for k8s_openapi::api::batch::v1::JobSpec {
             match tag {
                 1 => r.one(wire, &mut f_parallelism, "parallelism")?,
                 2 => r.one(wire, &mut f_completions, "completions")?,
-                3 => r.one(wire, &mut f_active_deadline_seconds, "activeDeadlineSeconds")?,
+                3 => r.one(
+                    wire,
+                    &mut f_active_deadline_seconds,
+                    "activeDeadlineSeconds",
+                )?,
                 11 => r.one(wire, &mut f_pod_failure_policy, "podFailurePolicy")?,
                 16 => r.one(wire, &mut f_success_policy, "successPolicy")?,
                 7 => r.one(wire, &mut f_backoff_limit, "backoffLimit")?,
@@ -4526,7 +5133,11 @@ impl ProtobufMessage for k8s_openapi::api::batch::v1::JobSpec {
                 4 => r.one(wire, &mut f_selector, "selector")?,
                 5 => r.one(wire, &mut f_manual_selector, "manualSelector")?,
                 6 => r.one(wire, &mut f_template, "template")?,
-                8 => r.one(wire, &mut f_ttl_seconds_after_finished, "ttlSecondsAfterFinished")?,
+                8 => r.one(
+                    wire,
+                    &mut f_ttl_seconds_after_finished,
+                    "ttlSecondsAfterFinished",
+                )?,
                 9 => r.one(wire, &mut f_completion_mode, "completionMode")?,
                 10 => r.one(wire, &mut f_suspend, "suspend")?,
                 14 => r.one(wire, &mut f_pod_replacement_policy, "podReplacementPolicy")?,
@@ -4595,7 +5206,11 @@ impl ProtobufMessage for k8s_openapi::api::batch::v1::JobStatus {
                 11 => r.one(wire, &mut f_terminating, "terminating")?,
                 7 => r.one(wire, &mut f_completed_indexes, "completedIndexes")?,
                 10 => r.one(wire, &mut f_failed_indexes, "failedIndexes")?,
-                8 => r.one(wire, &mut f_uncounted_terminated_pods, "uncountedTerminatedPods")?,
+                8 => r.one(
+                    wire,
+                    &mut f_uncounted_terminated_pods,
+                    "uncountedTerminatedPods",
+                )?,
                 9 => r.one(wire, &mut f_ready, "ready")?,
                 _ => r.skip(wire)?,
             }
@@ -4656,9 +5271,7 @@ impl ProtobufMessage for k8s_openapi::api::batch::v1::PodFailurePolicy {
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::api::batch::v1::PodFailurePolicy {
-            rules: f_rules,
-        })
+        Ok(k8s_openapi::api::batch::v1::PodFailurePolicy { rules: f_rules })
     }
 }
 message_value!(k8s_openapi::api::batch::v1::PodFailurePolicy, default);
@@ -4683,14 +5296,19 @@ impl ProtobufMessage for k8s_openapi::api::batch::v1::PodFailurePolicyOnExitCode
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::api::batch::v1::PodFailurePolicyOnExitCodesRequirement {
-            container_name: f_container_name,
-            operator: r.required(f_operator, "operator")?,
-            values: f_values,
-        })
+        Ok(
+            k8s_openapi::api::batch::v1::PodFailurePolicyOnExitCodesRequirement {
+                container_name: f_container_name,
+                operator: r.required(f_operator, "operator")?,
+                values: f_values,
+            },
+        )
     }
 }
-message_value!(k8s_openapi::api::batch::v1::PodFailurePolicyOnExitCodesRequirement, default);
+message_value!(
+    k8s_openapi::api::batch::v1::PodFailurePolicyOnExitCodesRequirement,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::batch::v1::PodFailurePolicyOnPodConditionsPattern {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -4709,19 +5327,28 @@ impl ProtobufMessage for k8s_openapi::api::batch::v1::PodFailurePolicyOnPodCondi
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::api::batch::v1::PodFailurePolicyOnPodConditionsPattern {
-            type_: r.required(f_type_, "type")?,
-            status: r.required(f_status, "status")?,
-        })
+        Ok(
+            k8s_openapi::api::batch::v1::PodFailurePolicyOnPodConditionsPattern {
+                type_: r.required(f_type_, "type")?,
+                status: r.required(f_status, "status")?,
+            },
+        )
     }
 }
-message_value!(k8s_openapi::api::batch::v1::PodFailurePolicyOnPodConditionsPattern, default);
+message_value!(
+    k8s_openapi::api::batch::v1::PodFailurePolicyOnPodConditionsPattern,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::batch::v1::PodFailurePolicyRule {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
         put(buf, 1, &self.action);
         put_opt(buf, 2, &self.on_exit_codes);
-        put_repeated(buf, 3, self.on_pod_conditions.as_deref().unwrap_or_default());
+        put_repeated(
+            buf,
+            3,
+            self.on_pod_conditions.as_deref().unwrap_or_default(),
+        );
     }
 
     fn decode_fields(bytes: &[u8]) -> Result<Self, DecodeError> {
@@ -4760,9 +5387,7 @@ impl ProtobufMessage for k8s_openapi::api::batch::v1::SuccessPolicy {
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::api::batch::v1::SuccessPolicy {
-            rules: f_rules,
-        })
+        Ok(k8s_openapi::api::batch::v1::SuccessPolicy { rules: f_rules })
     }
 }
 message_value!(k8s_openapi::api::batch::v1::SuccessPolicy, default);
@@ -4815,7 +5440,10 @@ impl ProtobufMessage for k8s_openapi::api::batch::v1::UncountedTerminatedPods {
         })
     }
 }
-message_value!(k8s_openapi::api::batch::v1::UncountedTerminatedPods, default);
+message_value!(
+    k8s_openapi::api::batch::v1::UncountedTerminatedPods,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::certificates::v1::CertificateSigningRequest {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -4837,14 +5465,19 @@ impl ProtobufMessage for k8s_openapi::api::certificates::v1::CertificateSigningR
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::api::certificates::v1::CertificateSigningRequest {
-            metadata: r.required(f_metadata, "metadata")?,
-            spec: r.required(f_spec, "spec")?,
-            status: f_status,
-        })
+        Ok(
+            k8s_openapi::api::certificates::v1::CertificateSigningRequest {
+                metadata: r.required(f_metadata, "metadata")?,
+                spec: r.required(f_spec, "spec")?,
+                status: f_status,
+            },
+        )
     }
 }
-message_value!(k8s_openapi::api::certificates::v1::CertificateSigningRequest, default);
+message_value!(
+    k8s_openapi::api::certificates::v1::CertificateSigningRequest,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::certificates::v1::CertificateSigningRequestCondition {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -4875,17 +5508,22 @@ impl ProtobufMessage for k8s_openapi::api::certificates::v1::CertificateSigningR
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::api::certificates::v1::CertificateSigningRequestCondition {
-            type_: r.required(f_type_, "type")?,
-            status: r.required(f_status, "status")?,
-            reason: non_zero(f_reason),
-            message: non_zero(f_message),
-            last_update_time: f_last_update_time,
-            last_transition_time: f_last_transition_time,
-        })
+        Ok(
+            k8s_openapi::api::certificates::v1::CertificateSigningRequestCondition {
+                type_: r.required(f_type_, "type")?,
+                status: r.required(f_status, "status")?,
+                reason: non_zero(f_reason),
+                message: non_zero(f_message),
+                last_update_time: f_last_update_time,
+                last_transition_time: f_last_transition_time,
+            },
+        )
     }
 }
-message_value!(k8s_openapi::api::certificates::v1::CertificateSigningRequestCondition, default);
+message_value!(
+    k8s_openapi::api::certificates::v1::CertificateSigningRequestCondition,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::certificates::v1::CertificateSigningRequestSpec {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -4922,19 +5560,24 @@ impl ProtobufMessage for k8s_openapi::api::certificates::v1::CertificateSigningR
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::api::certificates::v1::CertificateSigningRequestSpec {
-            request: r.required(f_request, "request")?,
-            signer_name: r.required(f_signer_name, "signerName")?,
-            expiration_seconds: f_expiration_seconds,
-            usages: non_empty(f_usages),
-            username: non_zero(f_username),
-            uid: non_zero(f_uid),
-            groups: non_empty(f_groups),
-            extra: non_empty(f_extra),
-        })
+        Ok(
+            k8s_openapi::api::certificates::v1::CertificateSigningRequestSpec {
+                request: r.required(f_request, "request")?,
+                signer_name: r.required(f_signer_name, "signerName")?,
+                expiration_seconds: f_expiration_seconds,
+                usages: non_empty(f_usages),
+                username: non_zero(f_username),
+                uid: non_zero(f_uid),
+                groups: non_empty(f_groups),
+                extra: non_empty(f_extra),
+            },
+        )
     }
 }
-message_value!(k8s_openapi::api::certificates::v1::CertificateSigningRequestSpec, default);
+message_value!(
+    k8s_openapi::api::certificates::v1::CertificateSigningRequestSpec,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::certificates::v1::CertificateSigningRequestStatus {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -4953,13 +5596,18 @@ impl ProtobufMessage for k8s_openapi::api::certificates::v1::CertificateSigningR
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::api::certificates::v1::CertificateSigningRequestStatus {
-            conditions: non_empty(f_conditions),
-            certificate: f_certificate,
-        })
+        Ok(
+            k8s_openapi::api::certificates::v1::CertificateSigningRequestStatus {
+                conditions: non_empty(f_conditions),
+                certificate: f_certificate,
+            },
+        )
     }
 }
-message_value!(k8s_openapi::api::certificates::v1::CertificateSigningRequestStatus, default);
+message_value!(
+    k8s_openapi::api::certificates::v1::CertificateSigningRequestStatus,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::certificates::v1alpha1::ClusterTrustBundle {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -4978,13 +5626,18 @@ impl ProtobufMessage for k8s_openapi::api::certificates::v1alpha1::ClusterTrustB
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::api::certificates::v1alpha1::ClusterTrustBundle {
-            metadata: r.required(f_metadata, "metadata")?,
-            spec: r.required(f_spec, "spec")?,
-        })
+        Ok(
+            k8s_openapi::api::certificates::v1alpha1::ClusterTrustBundle {
+                metadata: r.required(f_metadata, "metadata")?,
+                spec: r.required(f_spec, "spec")?,
+            },
+        )
     }
 }
-message_value!(k8s_openapi::api::certificates::v1alpha1::ClusterTrustBundle, default);
+message_value!(
+    k8s_openapi::api::certificates::v1alpha1::ClusterTrustBundle,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::certificates::v1alpha1::ClusterTrustBundleSpec {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -5003,13 +5656,18 @@ impl ProtobufMessage for k8s_openapi::api::certificates::v1alpha1::ClusterTrustB
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::api::certificates::v1alpha1::ClusterTrustBundleSpec {
-            signer_name: non_zero(f_signer_name),
-            trust_bundle: r.required(f_trust_bundle, "trustBundle")?,
-        })
+        Ok(
+            k8s_openapi::api::certificates::v1alpha1::ClusterTrustBundleSpec {
+                signer_name: non_zero(f_signer_name),
+                trust_bundle: r.required(f_trust_bundle, "trustBundle")?,
+            },
+        )
     }
 }
-message_value!(k8s_openapi::api::certificates::v1alpha1::ClusterTrustBundleSpec, default);
+message_value!(
+    k8s_openapi::api::certificates::v1alpha1::ClusterTrustBundleSpec,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::certificates::v1beta1::ClusterTrustBundle {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -5028,13 +5686,18 @@ impl ProtobufMessage for k8s_openapi::api::certificates::v1beta1::ClusterTrustBu
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::api::certificates::v1beta1::ClusterTrustBundle {
-            metadata: r.required(f_metadata, "metadata")?,
-            spec: r.required(f_spec, "spec")?,
-        })
+        Ok(
+            k8s_openapi::api::certificates::v1beta1::ClusterTrustBundle {
+                metadata: r.required(f_metadata, "metadata")?,
+                spec: r.required(f_spec, "spec")?,
+            },
+        )
     }
 }
-message_value!(k8s_openapi::api::certificates::v1beta1::ClusterTrustBundle, default);
+message_value!(
+    k8s_openapi::api::certificates::v1beta1::ClusterTrustBundle,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::certificates::v1beta1::ClusterTrustBundleSpec {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -5053,13 +5716,18 @@ impl ProtobufMessage for k8s_openapi::api::certificates::v1beta1::ClusterTrustBu
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::api::certificates::v1beta1::ClusterTrustBundleSpec {
-            signer_name: non_zero(f_signer_name),
-            trust_bundle: r.required(f_trust_bundle, "trustBundle")?,
-        })
+        Ok(
+            k8s_openapi::api::certificates::v1beta1::ClusterTrustBundleSpec {
+                signer_name: non_zero(f_signer_name),
+                trust_bundle: r.required(f_trust_bundle, "trustBundle")?,
+            },
+        )
     }
 }
-message_value!(k8s_openapi::api::certificates::v1beta1::ClusterTrustBundleSpec, default);
+message_value!(
+    k8s_openapi::api::certificates::v1beta1::ClusterTrustBundleSpec,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::coordination::v1::Lease {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -5154,7 +5822,10 @@ impl ProtobufMessage for k8s_openapi::api::coordination::v1alpha2::LeaseCandidat
         })
     }
 }
-message_value!(k8s_openapi::api::coordination::v1alpha2::LeaseCandidate, default);
+message_value!(
+    k8s_openapi::api::coordination::v1alpha2::LeaseCandidate,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::coordination::v1alpha2::LeaseCandidateSpec {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -5185,17 +5856,22 @@ impl ProtobufMessage for k8s_openapi::api::coordination::v1alpha2::LeaseCandidat
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::api::coordination::v1alpha2::LeaseCandidateSpec {
-            lease_name: r.required(f_lease_name, "leaseName")?,
-            ping_time: f_ping_time,
-            renew_time: f_renew_time,
-            binary_version: r.required(f_binary_version, "binaryVersion")?,
-            emulation_version: non_zero(f_emulation_version),
-            strategy: r.required(f_strategy, "strategy")?,
-        })
+        Ok(
+            k8s_openapi::api::coordination::v1alpha2::LeaseCandidateSpec {
+                lease_name: r.required(f_lease_name, "leaseName")?,
+                ping_time: f_ping_time,
+                renew_time: f_renew_time,
+                binary_version: r.required(f_binary_version, "binaryVersion")?,
+                emulation_version: non_zero(f_emulation_version),
+                strategy: r.required(f_strategy, "strategy")?,
+            },
+        )
     }
 }
-message_value!(k8s_openapi::api::coordination::v1alpha2::LeaseCandidateSpec, default);
+message_value!(
+    k8s_openapi::api::coordination::v1alpha2::LeaseCandidateSpec,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::coordination::v1beta1::LeaseCandidate {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -5220,7 +5896,10 @@ impl ProtobufMessage for k8s_openapi::api::coordination::v1beta1::LeaseCandidate
         })
     }
 }
-message_value!(k8s_openapi::api::coordination::v1beta1::LeaseCandidate, default);
+message_value!(
+    k8s_openapi::api::coordination::v1beta1::LeaseCandidate,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::coordination::v1beta1::LeaseCandidateSpec {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -5251,17 +5930,22 @@ impl ProtobufMessage for k8s_openapi::api::coordination::v1beta1::LeaseCandidate
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::api::coordination::v1beta1::LeaseCandidateSpec {
-            lease_name: r.required(f_lease_name, "leaseName")?,
-            ping_time: f_ping_time,
-            renew_time: f_renew_time,
-            binary_version: r.required(f_binary_version, "binaryVersion")?,
-            emulation_version: non_zero(f_emulation_version),
-            strategy: r.required(f_strategy, "strategy")?,
-        })
+        Ok(
+            k8s_openapi::api::coordination::v1beta1::LeaseCandidateSpec {
+                lease_name: r.required(f_lease_name, "leaseName")?,
+                ping_time: f_ping_time,
+                renew_time: f_renew_time,
+                binary_version: r.required(f_binary_version, "binaryVersion")?,
+                emulation_version: non_zero(f_emulation_version),
+                strategy: r.required(f_strategy, "strategy")?,
+            },
+        )
     }
 }
-message_value!(k8s_openapi::api::coordination::v1beta1::LeaseCandidateSpec, default);
+message_value!(
+    k8s_openapi::api::coordination::v1beta1::LeaseCandidateSpec,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::core::v1::AWSElasticBlockStoreVolumeSource {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -5286,15 +5970,20 @@ impl ProtobufMessage for k8s_openapi::api::core::v1::AWSElasticBlockStoreVolumeS
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::api::core::v1::AWSElasticBlockStoreVolumeSource {
-            volume_id: r.required(f_volume_id, "volumeID")?,
-            fs_type: non_zero(f_fs_type),
-            partition: non_zero(f_partition),
-            read_only: non_zero(f_read_only),
-        })
+        Ok(
+            k8s_openapi::api::core::v1::AWSElasticBlockStoreVolumeSource {
+                volume_id: r.required(f_volume_id, "volumeID")?,
+                fs_type: non_zero(f_fs_type),
+                partition: non_zero(f_partition),
+                read_only: non_zero(f_read_only),
+            },
+        )
     }
 }
-message_value!(k8s_openapi::api::core::v1::AWSElasticBlockStoreVolumeSource, default);
+message_value!(
+    k8s_openapi::api::core::v1::AWSElasticBlockStoreVolumeSource,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::core::v1::Affinity {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -5439,15 +6128,20 @@ impl ProtobufMessage for k8s_openapi::api::core::v1::AzureFilePersistentVolumeSo
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::api::core::v1::AzureFilePersistentVolumeSource {
-            secret_name: r.required(f_secret_name, "secretName")?,
-            share_name: r.required(f_share_name, "shareName")?,
-            read_only: non_zero(f_read_only),
-            secret_namespace: f_secret_namespace,
-        })
+        Ok(
+            k8s_openapi::api::core::v1::AzureFilePersistentVolumeSource {
+                secret_name: r.required(f_secret_name, "secretName")?,
+                share_name: r.required(f_share_name, "shareName")?,
+                read_only: non_zero(f_read_only),
+                secret_namespace: f_secret_namespace,
+            },
+        )
     }
 }
-message_value!(k8s_openapi::api::core::v1::AzureFilePersistentVolumeSource, default);
+message_value!(
+    k8s_openapi::api::core::v1::AzureFilePersistentVolumeSource,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::core::v1::AzureFileVolumeSource {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -5536,10 +6230,18 @@ impl ProtobufMessage for k8s_openapi::api::core::v1::CSIPersistentVolumeSource {
                 3 => r.one(wire, &mut f_read_only, "readOnly")?,
                 4 => r.one(wire, &mut f_fs_type, "fsType")?,
                 5 => r.entry(wire, &mut f_volume_attributes, "volumeAttributes")?,
-                6 => r.one(wire, &mut f_controller_publish_secret_ref, "controllerPublishSecretRef")?,
+                6 => r.one(
+                    wire,
+                    &mut f_controller_publish_secret_ref,
+                    "controllerPublishSecretRef",
+                )?,
                 7 => r.one(wire, &mut f_node_stage_secret_ref, "nodeStageSecretRef")?,
                 8 => r.one(wire, &mut f_node_publish_secret_ref, "nodePublishSecretRef")?,
-                9 => r.one(wire, &mut f_controller_expand_secret_ref, "controllerExpandSecretRef")?,
+                9 => r.one(
+                    wire,
+                    &mut f_controller_expand_secret_ref,
+                    "controllerExpandSecretRef",
+                )?,
                 10 => r.one(wire, &mut f_node_expand_secret_ref, "nodeExpandSecretRef")?,
                 _ => r.skip(wire)?,
             }
@@ -5558,7 +6260,10 @@ impl ProtobufMessage for k8s_openapi::api::core::v1::CSIPersistentVolumeSource {
         })
     }
 }
-message_value!(k8s_openapi::api::core::v1::CSIPersistentVolumeSource, default);
+message_value!(
+    k8s_openapi::api::core::v1::CSIPersistentVolumeSource,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::core::v1::CSIVolumeSource {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -5661,7 +6366,10 @@ impl ProtobufMessage for k8s_openapi::api::core::v1::CephFSPersistentVolumeSourc
         })
     }
 }
-message_value!(k8s_openapi::api::core::v1::CephFSPersistentVolumeSource, default);
+message_value!(
+    k8s_openapi::api::core::v1::CephFSPersistentVolumeSource,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::core::v1::CephFSVolumeSource {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -5735,7 +6443,10 @@ impl ProtobufMessage for k8s_openapi::api::core::v1::CinderPersistentVolumeSourc
         })
     }
 }
-message_value!(k8s_openapi::api::core::v1::CinderPersistentVolumeSource, default);
+message_value!(
+    k8s_openapi::api::core::v1::CinderPersistentVolumeSource,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::core::v1::CinderVolumeSource {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -5826,7 +6537,10 @@ impl ProtobufMessage for k8s_openapi::api::core::v1::ClusterTrustBundleProjectio
         })
     }
 }
-message_value!(k8s_openapi::api::core::v1::ClusterTrustBundleProjection, default);
+message_value!(
+    k8s_openapi::api::core::v1::ClusterTrustBundleProjection,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::core::v1::ComponentCondition {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -6028,7 +6742,10 @@ impl ProtobufMessage for k8s_openapi::api::core::v1::ConfigMapNodeConfigSource {
         })
     }
 }
-message_value!(k8s_openapi::api::core::v1::ConfigMapNodeConfigSource, default);
+message_value!(
+    k8s_openapi::api::core::v1::ConfigMapNodeConfigSource,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::core::v1::ConfigMapProjection {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -6185,8 +6902,16 @@ impl ProtobufMessage for k8s_openapi::api::core::v1::Container {
                 11 => r.one(wire, &mut f_readiness_probe, "readinessProbe")?,
                 22 => r.one(wire, &mut f_startup_probe, "startupProbe")?,
                 12 => r.one(wire, &mut f_lifecycle, "lifecycle")?,
-                13 => r.one(wire, &mut f_termination_message_path, "terminationMessagePath")?,
-                20 => r.one(wire, &mut f_termination_message_policy, "terminationMessagePolicy")?,
+                13 => r.one(
+                    wire,
+                    &mut f_termination_message_path,
+                    "terminationMessagePath",
+                )?,
+                20 => r.one(
+                    wire,
+                    &mut f_termination_message_policy,
+                    "terminationMessagePolicy",
+                )?,
                 14 => r.one(wire, &mut f_image_pull_policy, "imagePullPolicy")?,
                 15 => r.one(wire, &mut f_security_context, "securityContext")?,
                 16 => r.one(wire, &mut f_stdin, "stdin")?,
@@ -6405,7 +7130,10 @@ impl ProtobufMessage for k8s_openapi::api::core::v1::ContainerStateTerminated {
         })
     }
 }
-message_value!(k8s_openapi::api::core::v1::ContainerStateTerminated, default);
+message_value!(
+    k8s_openapi::api::core::v1::ContainerStateTerminated,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::core::v1::ContainerStateWaiting {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -6447,7 +7175,13 @@ impl ProtobufMessage for k8s_openapi::api::core::v1::ContainerStatus {
         put_opt(buf, 11, &self.resources);
         put_repeated(buf, 12, self.volume_mounts.as_deref().unwrap_or_default());
         put_opt(buf, 13, &self.user);
-        put_repeated(buf, 14, self.allocated_resources_status.as_deref().unwrap_or_default());
+        put_repeated(
+            buf,
+            14,
+            self.allocated_resources_status
+                .as_deref()
+                .unwrap_or_default(),
+        );
         put_opt(buf, 15, &self.stop_signal);
     }
 
@@ -6483,7 +7217,11 @@ impl ProtobufMessage for k8s_openapi::api::core::v1::ContainerStatus {
                 11 => r.one(wire, &mut f_resources, "resources")?,
                 12 => r.repeated(wire, &mut f_volume_mounts, "volumeMounts")?,
                 13 => r.one(wire, &mut f_user, "user")?,
-                14 => r.repeated(wire, &mut f_allocated_resources_status, "allocatedResourcesStatus")?,
+                14 => r.repeated(
+                    wire,
+                    &mut f_allocated_resources_status,
+                    "allocatedResourcesStatus",
+                )?,
                 15 => r.one(wire, &mut f_stop_signal, "stopSignal")?,
                 _ => r.skip(wire)?,
             }
@@ -6523,9 +7261,7 @@ impl ProtobufMessage for k8s_openapi::api::core::v1::ContainerUser {
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::api::core::v1::ContainerUser {
-            linux: f_linux,
-        })
+        Ok(k8s_openapi::api::core::v1::ContainerUser { linux: f_linux })
     }
 }
 message_value!(k8s_openapi::api::core::v1::ContainerUser, default);
@@ -6724,7 +7460,11 @@ message_value!(k8s_openapi::api::core::v1::EndpointPort, default);
 impl ProtobufMessage for k8s_openapi::api::core::v1::EndpointSubset {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
         put_repeated(buf, 1, self.addresses.as_deref().unwrap_or_default());
-        put_repeated(buf, 2, self.not_ready_addresses.as_deref().unwrap_or_default());
+        put_repeated(
+            buf,
+            2,
+            self.not_ready_addresses.as_deref().unwrap_or_default(),
+        );
         put_repeated(buf, 3, self.ports.as_deref().unwrap_or_default());
     }
 
@@ -6947,8 +7687,16 @@ impl ProtobufMessage for k8s_openapi::api::core::v1::EphemeralContainer {
                             11 => r.one(wire, &mut f_readiness_probe, "readinessProbe")?,
                             22 => r.one(wire, &mut f_startup_probe, "startupProbe")?,
                             12 => r.one(wire, &mut f_lifecycle, "lifecycle")?,
-                            13 => r.one(wire, &mut f_termination_message_path, "terminationMessagePath")?,
-                            20 => r.one(wire, &mut f_termination_message_policy, "terminationMessagePolicy")?,
+                            13 => r.one(
+                                wire,
+                                &mut f_termination_message_path,
+                                "terminationMessagePath",
+                            )?,
+                            20 => r.one(
+                                wire,
+                                &mut f_termination_message_policy,
+                                "terminationMessagePolicy",
+                            )?,
                             14 => r.one(wire, &mut f_image_pull_policy, "imagePullPolicy")?,
                             15 => r.one(wire, &mut f_security_context, "securityContext")?,
                             16 => r.one(wire, &mut f_stdin, "stdin")?,
@@ -7234,7 +7982,10 @@ impl ProtobufMessage for k8s_openapi::api::core::v1::FlexPersistentVolumeSource 
         })
     }
 }
-message_value!(k8s_openapi::api::core::v1::FlexPersistentVolumeSource, default);
+message_value!(
+    k8s_openapi::api::core::v1::FlexPersistentVolumeSource,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::core::v1::FlexVolumeSource {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -7329,7 +8080,10 @@ impl ProtobufMessage for k8s_openapi::api::core::v1::GCEPersistentDiskVolumeSour
         })
     }
 }
-message_value!(k8s_openapi::api::core::v1::GCEPersistentDiskVolumeSource, default);
+message_value!(
+    k8s_openapi::api::core::v1::GCEPersistentDiskVolumeSource,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::core::v1::GRPCAction {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -7408,15 +8162,20 @@ impl ProtobufMessage for k8s_openapi::api::core::v1::GlusterfsPersistentVolumeSo
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::api::core::v1::GlusterfsPersistentVolumeSource {
-            endpoints: r.required(f_endpoints, "endpoints")?,
-            path: r.required(f_path, "path")?,
-            read_only: non_zero(f_read_only),
-            endpoints_namespace: f_endpoints_namespace,
-        })
+        Ok(
+            k8s_openapi::api::core::v1::GlusterfsPersistentVolumeSource {
+                endpoints: r.required(f_endpoints, "endpoints")?,
+                path: r.required(f_path, "path")?,
+                read_only: non_zero(f_read_only),
+                endpoints_namespace: f_endpoints_namespace,
+            },
+        )
     }
 }
-message_value!(k8s_openapi::api::core::v1::GlusterfsPersistentVolumeSource, default);
+message_value!(
+    k8s_openapi::api::core::v1::GlusterfsPersistentVolumeSource,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::core::v1::GlusterfsVolumeSource {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -7639,7 +8398,10 @@ impl ProtobufMessage for k8s_openapi::api::core::v1::ISCSIPersistentVolumeSource
         })
     }
 }
-message_value!(k8s_openapi::api::core::v1::ISCSIPersistentVolumeSource, default);
+message_value!(
+    k8s_openapi::api::core::v1::ISCSIPersistentVolumeSource,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::core::v1::ISCSIVolumeSource {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -7898,9 +8660,7 @@ impl ProtobufMessage for k8s_openapi::api::core::v1::LimitRangeSpec {
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::api::core::v1::LimitRangeSpec {
-            limits: f_limits,
-        })
+        Ok(k8s_openapi::api::core::v1::LimitRangeSpec { limits: f_limits })
     }
 }
 message_value!(k8s_openapi::api::core::v1::LimitRangeSpec, default);
@@ -7909,7 +8669,11 @@ impl ProtobufMessage for k8s_openapi::api::core::v1::LinuxContainerUser {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
         put(buf, 1, &self.uid);
         put(buf, 2, &self.gid);
-        put_repeated(buf, 3, self.supplemental_groups.as_deref().unwrap_or_default());
+        put_repeated(
+            buf,
+            3,
+            self.supplemental_groups.as_deref().unwrap_or_default(),
+        );
     }
 
     fn decode_fields(bytes: &[u8]) -> Result<Self, DecodeError> {
@@ -8046,7 +8810,11 @@ impl ProtobufMessage for k8s_openapi::api::core::v1::ModifyVolumeStatus {
         let mut r = Reader::new(bytes, "ModifyVolumeStatus");
         while let Some((tag, wire)) = r.next_key()? {
             match tag {
-                1 => r.one(wire, &mut f_target_volume_attributes_class_name, "targetVolumeAttributesClassName")?,
+                1 => r.one(
+                    wire,
+                    &mut f_target_volume_attributes_class_name,
+                    "targetVolumeAttributesClassName",
+                )?,
                 2 => r.one(wire, &mut f_status, "status")?,
                 _ => r.skip(wire)?,
             }
@@ -8256,8 +9024,18 @@ message_value!(k8s_openapi::api::core::v1::NodeAddress, default);
 
 impl ProtobufMessage for k8s_openapi::api::core::v1::NodeAffinity {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
-        put_opt(buf, 1, &self.required_during_scheduling_ignored_during_execution);
-        put_repeated(buf, 2, self.preferred_during_scheduling_ignored_during_execution.as_deref().unwrap_or_default());
+        put_opt(
+            buf,
+            1,
+            &self.required_during_scheduling_ignored_during_execution,
+        );
+        put_repeated(
+            buf,
+            2,
+            self.preferred_during_scheduling_ignored_during_execution
+                .as_deref()
+                .unwrap_or_default(),
+        );
     }
 
     fn decode_fields(bytes: &[u8]) -> Result<Self, DecodeError> {
@@ -8266,14 +9044,25 @@ impl ProtobufMessage for k8s_openapi::api::core::v1::NodeAffinity {
         let mut r = Reader::new(bytes, "NodeAffinity");
         while let Some((tag, wire)) = r.next_key()? {
             match tag {
-                1 => r.one(wire, &mut f_required_during_scheduling_ignored_during_execution, "requiredDuringSchedulingIgnoredDuringExecution")?,
-                2 => r.repeated(wire, &mut f_preferred_during_scheduling_ignored_during_execution, "preferredDuringSchedulingIgnoredDuringExecution")?,
+                1 => r.one(
+                    wire,
+                    &mut f_required_during_scheduling_ignored_during_execution,
+                    "requiredDuringSchedulingIgnoredDuringExecution",
+                )?,
+                2 => r.repeated(
+                    wire,
+                    &mut f_preferred_during_scheduling_ignored_during_execution,
+                    "preferredDuringSchedulingIgnoredDuringExecution",
+                )?,
                 _ => r.skip(wire)?,
             }
         }
         Ok(k8s_openapi::api::core::v1::NodeAffinity {
-            required_during_scheduling_ignored_during_execution: f_required_during_scheduling_ignored_during_execution,
-            preferred_during_scheduling_ignored_during_execution: non_empty(f_preferred_during_scheduling_ignored_during_execution),
+            required_during_scheduling_ignored_during_execution:
+                f_required_during_scheduling_ignored_during_execution,
+            preferred_during_scheduling_ignored_during_execution: non_empty(
+                f_preferred_during_scheduling_ignored_during_execution,
+            ),
         })
     }
 }
@@ -8405,7 +9194,11 @@ impl ProtobufMessage for k8s_openapi::api::core::v1::NodeFeatures {
         let mut r = Reader::new(bytes, "NodeFeatures");
         while let Some((tag, wire)) = r.next_key()? {
             match tag {
-                1 => r.one(wire, &mut f_supplemental_groups_policy, "supplementalGroupsPolicy")?,
+                1 => r.one(
+                    wire,
+                    &mut f_supplemental_groups_policy,
+                    "supplementalGroupsPolicy",
+                )?,
                 _ => r.skip(wire)?,
             }
         }
@@ -8453,7 +9246,11 @@ impl ProtobufMessage for k8s_openapi::api::core::v1::NodeRuntimeHandlerFeatures 
         let mut r = Reader::new(bytes, "NodeRuntimeHandlerFeatures");
         while let Some((tag, wire)) = r.next_key()? {
             match tag {
-                1 => r.one(wire, &mut f_recursive_read_only_mounts, "recursiveReadOnlyMounts")?,
+                1 => r.one(
+                    wire,
+                    &mut f_recursive_read_only_mounts,
+                    "recursiveReadOnlyMounts",
+                )?,
                 2 => r.one(wire, &mut f_user_namespaces, "userNamespaces")?,
                 _ => r.skip(wire)?,
             }
@@ -8464,7 +9261,10 @@ impl ProtobufMessage for k8s_openapi::api::core::v1::NodeRuntimeHandlerFeatures 
         })
     }
 }
-message_value!(k8s_openapi::api::core::v1::NodeRuntimeHandlerFeatures, default);
+message_value!(
+    k8s_openapi::api::core::v1::NodeRuntimeHandlerFeatures,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::core::v1::NodeSelector {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -8518,7 +9318,11 @@ message_value!(k8s_openapi::api::core::v1::NodeSelectorRequirement, default);
 
 impl ProtobufMessage for k8s_openapi::api::core::v1::NodeSelectorTerm {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
-        put_repeated(buf, 1, self.match_expressions.as_deref().unwrap_or_default());
+        put_repeated(
+            buf,
+            1,
+            self.match_expressions.as_deref().unwrap_or_default(),
+        );
         put_repeated(buf, 2, self.match_fields.as_deref().unwrap_or_default());
     }
 
@@ -8597,9 +9401,17 @@ impl ProtobufMessage for k8s_openapi::api::core::v1::NodeStatus {
         put_opt(buf, 7, &self.node_info);
         put_repeated(buf, 8, self.images.as_deref().unwrap_or_default());
         put_repeated(buf, 9, self.volumes_in_use.as_deref().unwrap_or_default());
-        put_repeated(buf, 10, self.volumes_attached.as_deref().unwrap_or_default());
+        put_repeated(
+            buf,
+            10,
+            self.volumes_attached.as_deref().unwrap_or_default(),
+        );
         put_opt(buf, 11, &self.config);
-        put_repeated(buf, 12, self.runtime_handlers.as_deref().unwrap_or_default());
+        put_repeated(
+            buf,
+            12,
+            self.runtime_handlers.as_deref().unwrap_or_default(),
+        );
         put_opt(buf, 13, &self.features);
     }
 
@@ -8711,7 +9523,11 @@ impl ProtobufMessage for k8s_openapi::api::core::v1::NodeSystemInfo {
                 3 => r.one(wire, &mut f_boot_id, "bootID")?,
                 4 => r.one(wire, &mut f_kernel_version, "kernelVersion")?,
                 5 => r.one(wire, &mut f_os_image, "osImage")?,
-                6 => r.one(wire, &mut f_container_runtime_version, "containerRuntimeVersion")?,
+                6 => r.one(
+                    wire,
+                    &mut f_container_runtime_version,
+                    "containerRuntimeVersion",
+                )?,
                 7 => r.one(wire, &mut f_kubelet_version, "kubeletVersion")?,
                 8 => r.one(wire, &mut f_kube_proxy_version, "kubeProxyVersion")?,
                 9 => r.one(wire, &mut f_operating_system, "operatingSystem")?,
@@ -8726,7 +9542,8 @@ impl ProtobufMessage for k8s_openapi::api::core::v1::NodeSystemInfo {
             boot_id: r.required(f_boot_id, "bootID")?,
             kernel_version: r.required(f_kernel_version, "kernelVersion")?,
             os_image: r.required(f_os_image, "osImage")?,
-            container_runtime_version: r.required(f_container_runtime_version, "containerRuntimeVersion")?,
+            container_runtime_version: r
+                .required(f_container_runtime_version, "containerRuntimeVersion")?,
             kubelet_version: r.required(f_kubelet_version, "kubeletVersion")?,
             kube_proxy_version: r.required(f_kube_proxy_version, "kubeProxyVersion")?,
             operating_system: r.required(f_operating_system, "operatingSystem")?,
@@ -8904,7 +9721,10 @@ impl ProtobufMessage for k8s_openapi::api::core::v1::PersistentVolumeClaimCondit
         })
     }
 }
-message_value!(k8s_openapi::api::core::v1::PersistentVolumeClaimCondition, default);
+message_value!(
+    k8s_openapi::api::core::v1::PersistentVolumeClaimCondition,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::core::v1::PersistentVolumeClaimSpec {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -8940,7 +9760,11 @@ impl ProtobufMessage for k8s_openapi::api::core::v1::PersistentVolumeClaimSpec {
                 6 => r.one(wire, &mut f_volume_mode, "volumeMode")?,
                 7 => r.one(wire, &mut f_data_source, "dataSource")?,
                 8 => r.one(wire, &mut f_data_source_ref, "dataSourceRef")?,
-                9 => r.one(wire, &mut f_volume_attributes_class_name, "volumeAttributesClassName")?,
+                9 => r.one(
+                    wire,
+                    &mut f_volume_attributes_class_name,
+                    "volumeAttributesClassName",
+                )?,
                 _ => r.skip(wire)?,
             }
         }
@@ -8957,7 +9781,10 @@ impl ProtobufMessage for k8s_openapi::api::core::v1::PersistentVolumeClaimSpec {
         })
     }
 }
-message_value!(k8s_openapi::api::core::v1::PersistentVolumeClaimSpec, default);
+message_value!(
+    k8s_openapi::api::core::v1::PersistentVolumeClaimSpec,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::core::v1::PersistentVolumeClaimStatus {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -8988,8 +9815,16 @@ impl ProtobufMessage for k8s_openapi::api::core::v1::PersistentVolumeClaimStatus
                 3 => r.entry(wire, &mut f_capacity, "capacity")?,
                 4 => r.repeated(wire, &mut f_conditions, "conditions")?,
                 5 => r.entry(wire, &mut f_allocated_resources, "allocatedResources")?,
-                7 => r.entry(wire, &mut f_allocated_resource_statuses, "allocatedResourceStatuses")?,
-                8 => r.one(wire, &mut f_current_volume_attributes_class_name, "currentVolumeAttributesClassName")?,
+                7 => r.entry(
+                    wire,
+                    &mut f_allocated_resource_statuses,
+                    "allocatedResourceStatuses",
+                )?,
+                8 => r.one(
+                    wire,
+                    &mut f_current_volume_attributes_class_name,
+                    "currentVolumeAttributesClassName",
+                )?,
                 9 => r.one(wire, &mut f_modify_volume_status, "modifyVolumeStatus")?,
                 _ => r.skip(wire)?,
             }
@@ -9006,7 +9841,10 @@ impl ProtobufMessage for k8s_openapi::api::core::v1::PersistentVolumeClaimStatus
         })
     }
 }
-message_value!(k8s_openapi::api::core::v1::PersistentVolumeClaimStatus, default);
+message_value!(
+    k8s_openapi::api::core::v1::PersistentVolumeClaimStatus,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::core::v1::PersistentVolumeClaimTemplate {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -9031,7 +9869,10 @@ impl ProtobufMessage for k8s_openapi::api::core::v1::PersistentVolumeClaimTempla
         })
     }
 }
-message_value!(k8s_openapi::api::core::v1::PersistentVolumeClaimTemplate, default);
+message_value!(
+    k8s_openapi::api::core::v1::PersistentVolumeClaimTemplate,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::core::v1::PersistentVolumeClaimVolumeSource {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -9050,13 +9891,18 @@ impl ProtobufMessage for k8s_openapi::api::core::v1::PersistentVolumeClaimVolume
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::api::core::v1::PersistentVolumeClaimVolumeSource {
-            claim_name: r.required(f_claim_name, "claimName")?,
-            read_only: non_zero(f_read_only),
-        })
+        Ok(
+            k8s_openapi::api::core::v1::PersistentVolumeClaimVolumeSource {
+                claim_name: r.required(f_claim_name, "claimName")?,
+                read_only: non_zero(f_read_only),
+            },
+        )
     }
 }
-message_value!(k8s_openapi::api::core::v1::PersistentVolumeClaimVolumeSource, default);
+message_value!(
+    k8s_openapi::api::core::v1::PersistentVolumeClaimVolumeSource,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::core::v1::PersistentVolumeSpec {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -9136,7 +9982,9 @@ impl ProtobufMessage for k8s_openapi::api::core::v1::PersistentVolumeSpec {
                     while let Some((tag, wire)) = r.next_key()? {
                         match tag {
                             1 => r.one(wire, &mut f_gce_persistent_disk, "gcePersistentDisk")?,
-                            2 => r.one(wire, &mut f_aws_elastic_block_store, "awsElasticBlockStore")?,
+                            2 => {
+                                r.one(wire, &mut f_aws_elastic_block_store, "awsElasticBlockStore")?
+                            }
                             3 => r.one(wire, &mut f_host_path, "hostPath")?,
                             4 => r.one(wire, &mut f_glusterfs, "glusterfs")?,
                             5 => r.one(wire, &mut f_nfs, "nfs")?,
@@ -9151,7 +9999,9 @@ impl ProtobufMessage for k8s_openapi::api::core::v1::PersistentVolumeSpec {
                             14 => r.one(wire, &mut f_vsphere_volume, "vsphereVolume")?,
                             15 => r.one(wire, &mut f_quobyte, "quobyte")?,
                             16 => r.one(wire, &mut f_azure_disk, "azureDisk")?,
-                            17 => r.one(wire, &mut f_photon_persistent_disk, "photonPersistentDisk")?,
+                            17 => {
+                                r.one(wire, &mut f_photon_persistent_disk, "photonPersistentDisk")?
+                            }
                             18 => r.one(wire, &mut f_portworx_volume, "portworxVolume")?,
                             19 => r.one(wire, &mut f_scale_io, "scaleIO")?,
                             20 => r.one(wire, &mut f_local, "local")?,
@@ -9163,12 +10013,20 @@ impl ProtobufMessage for k8s_openapi::api::core::v1::PersistentVolumeSpec {
                 }
                 3 => r.repeated(wire, &mut f_access_modes, "accessModes")?,
                 4 => r.one(wire, &mut f_claim_ref, "claimRef")?,
-                5 => r.one(wire, &mut f_persistent_volume_reclaim_policy, "persistentVolumeReclaimPolicy")?,
+                5 => r.one(
+                    wire,
+                    &mut f_persistent_volume_reclaim_policy,
+                    "persistentVolumeReclaimPolicy",
+                )?,
                 6 => r.one(wire, &mut f_storage_class_name, "storageClassName")?,
                 7 => r.repeated(wire, &mut f_mount_options, "mountOptions")?,
                 8 => r.one(wire, &mut f_volume_mode, "volumeMode")?,
                 9 => r.one(wire, &mut f_node_affinity, "nodeAffinity")?,
-                10 => r.one(wire, &mut f_volume_attributes_class_name, "volumeAttributesClassName")?,
+                10 => r.one(
+                    wire,
+                    &mut f_volume_attributes_class_name,
+                    "volumeAttributesClassName",
+                )?,
                 _ => r.skip(wire)?,
             }
         }
@@ -9228,7 +10086,11 @@ impl ProtobufMessage for k8s_openapi::api::core::v1::PersistentVolumeStatus {
                 1 => r.one(wire, &mut f_phase, "phase")?,
                 2 => r.one(wire, &mut f_message, "message")?,
                 3 => r.one(wire, &mut f_reason, "reason")?,
-                4 => r.one(wire, &mut f_last_phase_transition_time, "lastPhaseTransitionTime")?,
+                4 => r.one(
+                    wire,
+                    &mut f_last_phase_transition_time,
+                    "lastPhaseTransitionTime",
+                )?,
                 _ => r.skip(wire)?,
             }
         }
@@ -9259,13 +10121,18 @@ impl ProtobufMessage for k8s_openapi::api::core::v1::PhotonPersistentDiskVolumeS
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::api::core::v1::PhotonPersistentDiskVolumeSource {
-            pd_id: r.required(f_pd_id, "pdID")?,
-            fs_type: non_zero(f_fs_type),
-        })
+        Ok(
+            k8s_openapi::api::core::v1::PhotonPersistentDiskVolumeSource {
+                pd_id: r.required(f_pd_id, "pdID")?,
+                fs_type: non_zero(f_fs_type),
+            },
+        )
     }
 }
-message_value!(k8s_openapi::api::core::v1::PhotonPersistentDiskVolumeSource, default);
+message_value!(
+    k8s_openapi::api::core::v1::PhotonPersistentDiskVolumeSource,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::core::v1::Pod {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -9298,8 +10165,20 @@ message_value!(k8s_openapi::api::core::v1::Pod, default);
 
 impl ProtobufMessage for k8s_openapi::api::core::v1::PodAffinity {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
-        put_repeated(buf, 1, self.required_during_scheduling_ignored_during_execution.as_deref().unwrap_or_default());
-        put_repeated(buf, 2, self.preferred_during_scheduling_ignored_during_execution.as_deref().unwrap_or_default());
+        put_repeated(
+            buf,
+            1,
+            self.required_during_scheduling_ignored_during_execution
+                .as_deref()
+                .unwrap_or_default(),
+        );
+        put_repeated(
+            buf,
+            2,
+            self.preferred_during_scheduling_ignored_during_execution
+                .as_deref()
+                .unwrap_or_default(),
+        );
     }
 
     fn decode_fields(bytes: &[u8]) -> Result<Self, DecodeError> {
@@ -9308,14 +10187,26 @@ impl ProtobufMessage for k8s_openapi::api::core::v1::PodAffinity {
         let mut r = Reader::new(bytes, "PodAffinity");
         while let Some((tag, wire)) = r.next_key()? {
             match tag {
-                1 => r.repeated(wire, &mut f_required_during_scheduling_ignored_during_execution, "requiredDuringSchedulingIgnoredDuringExecution")?,
-                2 => r.repeated(wire, &mut f_preferred_during_scheduling_ignored_during_execution, "preferredDuringSchedulingIgnoredDuringExecution")?,
+                1 => r.repeated(
+                    wire,
+                    &mut f_required_during_scheduling_ignored_during_execution,
+                    "requiredDuringSchedulingIgnoredDuringExecution",
+                )?,
+                2 => r.repeated(
+                    wire,
+                    &mut f_preferred_during_scheduling_ignored_during_execution,
+                    "preferredDuringSchedulingIgnoredDuringExecution",
+                )?,
                 _ => r.skip(wire)?,
             }
         }
         Ok(k8s_openapi::api::core::v1::PodAffinity {
-            required_during_scheduling_ignored_during_execution: non_empty(f_required_during_scheduling_ignored_during_execution),
-            preferred_during_scheduling_ignored_during_execution: non_empty(f_preferred_during_scheduling_ignored_during_execution),
+            required_during_scheduling_ignored_during_execution: non_empty(
+                f_required_during_scheduling_ignored_during_execution,
+            ),
+            preferred_during_scheduling_ignored_during_execution: non_empty(
+                f_preferred_during_scheduling_ignored_during_execution,
+            ),
         })
     }
 }
@@ -9328,7 +10219,11 @@ impl ProtobufMessage for k8s_openapi::api::core::v1::PodAffinityTerm {
         put(buf, 3, &self.topology_key);
         put_opt(buf, 4, &self.namespace_selector);
         put_repeated(buf, 5, self.match_label_keys.as_deref().unwrap_or_default());
-        put_repeated(buf, 6, self.mismatch_label_keys.as_deref().unwrap_or_default());
+        put_repeated(
+            buf,
+            6,
+            self.mismatch_label_keys.as_deref().unwrap_or_default(),
+        );
     }
 
     fn decode_fields(bytes: &[u8]) -> Result<Self, DecodeError> {
@@ -9364,8 +10259,20 @@ message_value!(k8s_openapi::api::core::v1::PodAffinityTerm, default);
 
 impl ProtobufMessage for k8s_openapi::api::core::v1::PodAntiAffinity {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
-        put_repeated(buf, 1, self.required_during_scheduling_ignored_during_execution.as_deref().unwrap_or_default());
-        put_repeated(buf, 2, self.preferred_during_scheduling_ignored_during_execution.as_deref().unwrap_or_default());
+        put_repeated(
+            buf,
+            1,
+            self.required_during_scheduling_ignored_during_execution
+                .as_deref()
+                .unwrap_or_default(),
+        );
+        put_repeated(
+            buf,
+            2,
+            self.preferred_during_scheduling_ignored_during_execution
+                .as_deref()
+                .unwrap_or_default(),
+        );
     }
 
     fn decode_fields(bytes: &[u8]) -> Result<Self, DecodeError> {
@@ -9374,14 +10281,26 @@ impl ProtobufMessage for k8s_openapi::api::core::v1::PodAntiAffinity {
         let mut r = Reader::new(bytes, "PodAntiAffinity");
         while let Some((tag, wire)) = r.next_key()? {
             match tag {
-                1 => r.repeated(wire, &mut f_required_during_scheduling_ignored_during_execution, "requiredDuringSchedulingIgnoredDuringExecution")?,
-                2 => r.repeated(wire, &mut f_preferred_during_scheduling_ignored_during_execution, "preferredDuringSchedulingIgnoredDuringExecution")?,
+                1 => r.repeated(
+                    wire,
+                    &mut f_required_during_scheduling_ignored_during_execution,
+                    "requiredDuringSchedulingIgnoredDuringExecution",
+                )?,
+                2 => r.repeated(
+                    wire,
+                    &mut f_preferred_during_scheduling_ignored_during_execution,
+                    "preferredDuringSchedulingIgnoredDuringExecution",
+                )?,
                 _ => r.skip(wire)?,
             }
         }
         Ok(k8s_openapi::api::core::v1::PodAntiAffinity {
-            required_during_scheduling_ignored_during_execution: non_empty(f_required_during_scheduling_ignored_during_execution),
-            preferred_during_scheduling_ignored_during_execution: non_empty(f_preferred_during_scheduling_ignored_during_execution),
+            required_during_scheduling_ignored_during_execution: non_empty(
+                f_required_during_scheduling_ignored_during_execution,
+            ),
+            preferred_during_scheduling_ignored_during_execution: non_empty(
+                f_preferred_during_scheduling_ignored_during_execution,
+            ),
         })
     }
 }
@@ -9565,7 +10484,11 @@ impl ProtobufMessage for k8s_openapi::api::core::v1::PodResourceClaim {
             match tag {
                 1 => r.one(wire, &mut f_name, "name")?,
                 3 => r.one(wire, &mut f_resource_claim_name, "resourceClaimName")?,
-                4 => r.one(wire, &mut f_resource_claim_template_name, "resourceClaimTemplateName")?,
+                4 => r.one(
+                    wire,
+                    &mut f_resource_claim_template_name,
+                    "resourceClaimTemplateName",
+                )?,
                 _ => r.skip(wire)?,
             }
         }
@@ -9631,7 +10554,11 @@ impl ProtobufMessage for k8s_openapi::api::core::v1::PodSecurityContext {
         put_opt(buf, 2, &self.run_as_user);
         put_opt(buf, 6, &self.run_as_group);
         put_opt(buf, 3, &self.run_as_non_root);
-        put_repeated(buf, 4, self.supplemental_groups.as_deref().unwrap_or_default());
+        put_repeated(
+            buf,
+            4,
+            self.supplemental_groups.as_deref().unwrap_or_default(),
+        );
         put_opt(buf, 12, &self.supplemental_groups_policy);
         put_opt(buf, 5, &self.fs_group);
         put_repeated(buf, 7, self.sysctls.as_deref().unwrap_or_default());
@@ -9664,7 +10591,11 @@ impl ProtobufMessage for k8s_openapi::api::core::v1::PodSecurityContext {
                 6 => r.one(wire, &mut f_run_as_group, "runAsGroup")?,
                 3 => r.one(wire, &mut f_run_as_non_root, "runAsNonRoot")?,
                 4 => r.repeated(wire, &mut f_supplemental_groups, "supplementalGroups")?,
-                12 => r.one(wire, &mut f_supplemental_groups_policy, "supplementalGroupsPolicy")?,
+                12 => r.one(
+                    wire,
+                    &mut f_supplemental_groups_policy,
+                    "supplementalGroupsPolicy",
+                )?,
                 5 => r.one(wire, &mut f_fs_group, "fsGroup")?,
                 7 => r.repeated(wire, &mut f_sysctls, "sysctls")?,
                 9 => r.one(wire, &mut f_fs_group_change_policy, "fsGroupChangePolicy")?,
@@ -9698,7 +10629,11 @@ impl ProtobufMessage for k8s_openapi::api::core::v1::PodSpec {
         put_repeated(buf, 1, self.volumes.as_deref().unwrap_or_default());
         put_repeated(buf, 20, self.init_containers.as_deref().unwrap_or_default());
         put_repeated(buf, 2, &self.containers);
-        put_repeated(buf, 34, self.ephemeral_containers.as_deref().unwrap_or_default());
+        put_repeated(
+            buf,
+            34,
+            self.ephemeral_containers.as_deref().unwrap_or_default(),
+        );
         put_opt(buf, 3, &self.restart_policy);
         put_opt(buf, 4, &self.termination_grace_period_seconds);
         put_opt(buf, 5, &self.active_deadline_seconds);
@@ -9713,7 +10648,11 @@ impl ProtobufMessage for k8s_openapi::api::core::v1::PodSpec {
         put_opt(buf, 13, &self.host_ipc);
         put_opt(buf, 27, &self.share_process_namespace);
         put_opt(buf, 14, &self.security_context);
-        put_repeated(buf, 15, self.image_pull_secrets.as_deref().unwrap_or_default());
+        put_repeated(
+            buf,
+            15,
+            self.image_pull_secrets.as_deref().unwrap_or_default(),
+        );
         put_opt(buf, 16, &self.hostname);
         put_opt(buf, 17, &self.subdomain);
         put_opt(buf, 18, &self.affinity);
@@ -9728,11 +10667,21 @@ impl ProtobufMessage for k8s_openapi::api::core::v1::PodSpec {
         put_opt(buf, 30, &self.enable_service_links);
         put_opt(buf, 31, &self.preemption_policy);
         put_map_opt(buf, 32, &self.overhead);
-        put_repeated(buf, 33, self.topology_spread_constraints.as_deref().unwrap_or_default());
+        put_repeated(
+            buf,
+            33,
+            self.topology_spread_constraints
+                .as_deref()
+                .unwrap_or_default(),
+        );
         put_opt(buf, 35, &self.set_hostname_as_fqdn);
         put_opt(buf, 36, &self.os);
         put_opt(buf, 37, &self.host_users);
-        put_repeated(buf, 38, self.scheduling_gates.as_deref().unwrap_or_default());
+        put_repeated(
+            buf,
+            38,
+            self.scheduling_gates.as_deref().unwrap_or_default(),
+        );
         put_repeated(buf, 39, self.resource_claims.as_deref().unwrap_or_default());
         put_opt(buf, 40, &self.resources);
     }
@@ -9786,18 +10735,34 @@ impl ProtobufMessage for k8s_openapi::api::core::v1::PodSpec {
                 2 => r.repeated(wire, &mut f_containers, "containers")?,
                 34 => r.repeated(wire, &mut f_ephemeral_containers, "ephemeralContainers")?,
                 3 => r.one(wire, &mut f_restart_policy, "restartPolicy")?,
-                4 => r.one(wire, &mut f_termination_grace_period_seconds, "terminationGracePeriodSeconds")?,
-                5 => r.one(wire, &mut f_active_deadline_seconds, "activeDeadlineSeconds")?,
+                4 => r.one(
+                    wire,
+                    &mut f_termination_grace_period_seconds,
+                    "terminationGracePeriodSeconds",
+                )?,
+                5 => r.one(
+                    wire,
+                    &mut f_active_deadline_seconds,
+                    "activeDeadlineSeconds",
+                )?,
                 6 => r.one(wire, &mut f_dns_policy, "dnsPolicy")?,
                 7 => r.entry(wire, &mut f_node_selector, "nodeSelector")?,
                 8 => r.one(wire, &mut f_service_account_name, "serviceAccountName")?,
                 9 => r.one(wire, &mut f_service_account, "serviceAccount")?,
-                21 => r.one(wire, &mut f_automount_service_account_token, "automountServiceAccountToken")?,
+                21 => r.one(
+                    wire,
+                    &mut f_automount_service_account_token,
+                    "automountServiceAccountToken",
+                )?,
                 10 => r.one(wire, &mut f_node_name, "nodeName")?,
                 11 => r.one(wire, &mut f_host_network, "hostNetwork")?,
                 12 => r.one(wire, &mut f_host_pid, "hostPID")?,
                 13 => r.one(wire, &mut f_host_ipc, "hostIPC")?,
-                27 => r.one(wire, &mut f_share_process_namespace, "shareProcessNamespace")?,
+                27 => r.one(
+                    wire,
+                    &mut f_share_process_namespace,
+                    "shareProcessNamespace",
+                )?,
                 14 => r.one(wire, &mut f_security_context, "securityContext")?,
                 15 => r.repeated(wire, &mut f_image_pull_secrets, "imagePullSecrets")?,
                 16 => r.one(wire, &mut f_hostname, "hostname")?,
@@ -9814,7 +10779,11 @@ impl ProtobufMessage for k8s_openapi::api::core::v1::PodSpec {
                 30 => r.one(wire, &mut f_enable_service_links, "enableServiceLinks")?,
                 31 => r.one(wire, &mut f_preemption_policy, "preemptionPolicy")?,
                 32 => r.entry(wire, &mut f_overhead, "overhead")?,
-                33 => r.repeated(wire, &mut f_topology_spread_constraints, "topologySpreadConstraints")?,
+                33 => r.repeated(
+                    wire,
+                    &mut f_topology_spread_constraints,
+                    "topologySpreadConstraints",
+                )?,
                 35 => r.one(wire, &mut f_set_hostname_as_fqdn, "setHostnameAsFQDN")?,
                 36 => r.one(wire, &mut f_os, "os")?,
                 37 => r.one(wire, &mut f_host_users, "hostUsers")?,
@@ -9883,12 +10852,30 @@ impl ProtobufMessage for k8s_openapi::api::core::v1::PodStatus {
         put_opt(buf, 6, &self.pod_ip);
         put_repeated(buf, 12, self.pod_ips.as_deref().unwrap_or_default());
         put_opt(buf, 7, &self.start_time);
-        put_repeated(buf, 10, self.init_container_statuses.as_deref().unwrap_or_default());
-        put_repeated(buf, 8, self.container_statuses.as_deref().unwrap_or_default());
+        put_repeated(
+            buf,
+            10,
+            self.init_container_statuses.as_deref().unwrap_or_default(),
+        );
+        put_repeated(
+            buf,
+            8,
+            self.container_statuses.as_deref().unwrap_or_default(),
+        );
         put_opt(buf, 9, &self.qos_class);
-        put_repeated(buf, 13, self.ephemeral_container_statuses.as_deref().unwrap_or_default());
+        put_repeated(
+            buf,
+            13,
+            self.ephemeral_container_statuses
+                .as_deref()
+                .unwrap_or_default(),
+        );
         put_opt(buf, 14, &self.resize);
-        put_repeated(buf, 15, self.resource_claim_statuses.as_deref().unwrap_or_default());
+        put_repeated(
+            buf,
+            15,
+            self.resource_claim_statuses.as_deref().unwrap_or_default(),
+        );
     }
 
     fn decode_fields(bytes: &[u8]) -> Result<Self, DecodeError> {
@@ -9923,12 +10910,24 @@ impl ProtobufMessage for k8s_openapi::api::core::v1::PodStatus {
                 6 => r.one(wire, &mut f_pod_ip, "podIP")?,
                 12 => r.repeated(wire, &mut f_pod_ips, "podIPs")?,
                 7 => r.one(wire, &mut f_start_time, "startTime")?,
-                10 => r.repeated(wire, &mut f_init_container_statuses, "initContainerStatuses")?,
+                10 => r.repeated(
+                    wire,
+                    &mut f_init_container_statuses,
+                    "initContainerStatuses",
+                )?,
                 8 => r.repeated(wire, &mut f_container_statuses, "containerStatuses")?,
                 9 => r.one(wire, &mut f_qos_class, "qosClass")?,
-                13 => r.repeated(wire, &mut f_ephemeral_container_statuses, "ephemeralContainerStatuses")?,
+                13 => r.repeated(
+                    wire,
+                    &mut f_ephemeral_container_statuses,
+                    "ephemeralContainerStatuses",
+                )?,
                 14 => r.one(wire, &mut f_resize, "resize")?,
-                15 => r.repeated(wire, &mut f_resource_claim_statuses, "resourceClaimStatuses")?,
+                15 => r.repeated(
+                    wire,
+                    &mut f_resource_claim_statuses,
+                    "resourceClaimStatuses",
+                )?,
                 _ => r.skip(wire)?,
             }
         }
@@ -10135,7 +11134,11 @@ impl ProtobufMessage for k8s_openapi::api::core::v1::Probe {
                 4 => r.one(wire, &mut f_period_seconds, "periodSeconds")?,
                 5 => r.one(wire, &mut f_success_threshold, "successThreshold")?,
                 6 => r.one(wire, &mut f_failure_threshold, "failureThreshold")?,
-                7 => r.one(wire, &mut f_termination_grace_period_seconds, "terminationGracePeriodSeconds")?,
+                7 => r.one(
+                    wire,
+                    &mut f_termination_grace_period_seconds,
+                    "terminationGracePeriodSeconds",
+                )?,
                 _ => r.skip(wire)?,
             }
         }
@@ -10268,7 +11271,10 @@ impl ProtobufMessage for k8s_openapi::api::core::v1::RBDPersistentVolumeSource {
         })
     }
 }
-message_value!(k8s_openapi::api::core::v1::RBDPersistentVolumeSource, default);
+message_value!(
+    k8s_openapi::api::core::v1::RBDPersistentVolumeSource,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::core::v1::RBDVolumeSource {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -10383,7 +11389,10 @@ impl ProtobufMessage for k8s_openapi::api::core::v1::ReplicationControllerCondit
         })
     }
 }
-message_value!(k8s_openapi::api::core::v1::ReplicationControllerCondition, default);
+message_value!(
+    k8s_openapi::api::core::v1::ReplicationControllerCondition,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::core::v1::ReplicationControllerSpec {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -10416,7 +11425,10 @@ impl ProtobufMessage for k8s_openapi::api::core::v1::ReplicationControllerSpec {
         })
     }
 }
-message_value!(k8s_openapi::api::core::v1::ReplicationControllerSpec, default);
+message_value!(
+    k8s_openapi::api::core::v1::ReplicationControllerSpec,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::core::v1::ReplicationControllerStatus {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -10457,7 +11469,10 @@ impl ProtobufMessage for k8s_openapi::api::core::v1::ReplicationControllerStatus
         })
     }
 }
-message_value!(k8s_openapi::api::core::v1::ReplicationControllerStatus, default);
+message_value!(
+    k8s_openapi::api::core::v1::ReplicationControllerStatus,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::core::v1::ResourceClaim {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -10763,7 +11778,10 @@ impl ProtobufMessage for k8s_openapi::api::core::v1::ScaleIOPersistentVolumeSour
         })
     }
 }
-message_value!(k8s_openapi::api::core::v1::ScaleIOPersistentVolumeSource, default);
+message_value!(
+    k8s_openapi::api::core::v1::ScaleIOPersistentVolumeSource,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::core::v1::ScaleIOVolumeSource {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -10824,7 +11842,11 @@ message_value!(k8s_openapi::api::core::v1::ScaleIOVolumeSource, default);
 
 impl ProtobufMessage for k8s_openapi::api::core::v1::ScopeSelector {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
-        put_repeated(buf, 1, self.match_expressions.as_deref().unwrap_or_default());
+        put_repeated(
+            buf,
+            1,
+            self.match_expressions.as_deref().unwrap_or_default(),
+        );
     }
 
     fn decode_fields(bytes: &[u8]) -> Result<Self, DecodeError> {
@@ -10863,14 +11885,19 @@ impl ProtobufMessage for k8s_openapi::api::core::v1::ScopedResourceSelectorRequi
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::api::core::v1::ScopedResourceSelectorRequirement {
-            scope_name: r.required(f_scope_name, "scopeName")?,
-            operator: r.required(f_operator, "operator")?,
-            values: non_empty(f_values),
-        })
+        Ok(
+            k8s_openapi::api::core::v1::ScopedResourceSelectorRequirement {
+                scope_name: r.required(f_scope_name, "scopeName")?,
+                operator: r.required(f_operator, "operator")?,
+                values: non_empty(f_values),
+            },
+        )
     }
 }
-message_value!(k8s_openapi::api::core::v1::ScopedResourceSelectorRequirement, default);
+message_value!(
+    k8s_openapi::api::core::v1::ScopedResourceSelectorRequirement,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::core::v1::SeccompProfile {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -11144,8 +12171,16 @@ impl ProtobufMessage for k8s_openapi::api::core::v1::SecurityContext {
                 4 => r.one(wire, &mut f_run_as_user, "runAsUser")?,
                 8 => r.one(wire, &mut f_run_as_group, "runAsGroup")?,
                 5 => r.one(wire, &mut f_run_as_non_root, "runAsNonRoot")?,
-                6 => r.one(wire, &mut f_read_only_root_filesystem, "readOnlyRootFilesystem")?,
-                7 => r.one(wire, &mut f_allow_privilege_escalation, "allowPrivilegeEscalation")?,
+                6 => r.one(
+                    wire,
+                    &mut f_read_only_root_filesystem,
+                    "readOnlyRootFilesystem",
+                )?,
+                7 => r.one(
+                    wire,
+                    &mut f_allow_privilege_escalation,
+                    "allowPrivilegeEscalation",
+                )?,
                 9 => r.one(wire, &mut f_proc_mount, "procMount")?,
                 11 => r.one(wire, &mut f_seccomp_profile, "seccompProfile")?,
                 12 => r.one(wire, &mut f_app_armor_profile, "appArmorProfile")?,
@@ -11203,7 +12238,11 @@ impl ProtobufMessage for k8s_openapi::api::core::v1::ServiceAccount {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
         put(buf, 1, &self.metadata);
         put_repeated(buf, 2, self.secrets.as_deref().unwrap_or_default());
-        put_repeated(buf, 3, self.image_pull_secrets.as_deref().unwrap_or_default());
+        put_repeated(
+            buf,
+            3,
+            self.image_pull_secrets.as_deref().unwrap_or_default(),
+        );
         put_opt(buf, 4, &self.automount_service_account_token);
     }
 
@@ -11218,7 +12257,11 @@ impl ProtobufMessage for k8s_openapi::api::core::v1::ServiceAccount {
                 1 => r.one(wire, &mut f_metadata, "metadata")?,
                 2 => r.repeated(wire, &mut f_secrets, "secrets")?,
                 3 => r.repeated(wire, &mut f_image_pull_secrets, "imagePullSecrets")?,
-                4 => r.one(wire, &mut f_automount_service_account_token, "automountServiceAccountToken")?,
+                4 => r.one(
+                    wire,
+                    &mut f_automount_service_account_token,
+                    "automountServiceAccountToken",
+                )?,
                 _ => r.skip(wire)?,
             }
         }
@@ -11259,7 +12302,10 @@ impl ProtobufMessage for k8s_openapi::api::core::v1::ServiceAccountTokenProjecti
         })
     }
 }
-message_value!(k8s_openapi::api::core::v1::ServiceAccountTokenProjection, default);
+message_value!(
+    k8s_openapi::api::core::v1::ServiceAccountTokenProjection,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::core::v1::ServicePort {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -11312,7 +12358,13 @@ impl ProtobufMessage for k8s_openapi::api::core::v1::ServiceSpec {
         put_repeated(buf, 5, self.external_ips.as_deref().unwrap_or_default());
         put_opt(buf, 7, &self.session_affinity);
         put_opt(buf, 8, &self.load_balancer_ip);
-        put_repeated(buf, 9, self.load_balancer_source_ranges.as_deref().unwrap_or_default());
+        put_repeated(
+            buf,
+            9,
+            self.load_balancer_source_ranges
+                .as_deref()
+                .unwrap_or_default(),
+        );
         put_opt(buf, 10, &self.external_name);
         put_opt(buf, 11, &self.external_traffic_policy);
         put_opt(buf, 12, &self.health_check_node_port);
@@ -11358,17 +12410,41 @@ impl ProtobufMessage for k8s_openapi::api::core::v1::ServiceSpec {
                 5 => r.repeated(wire, &mut f_external_ips, "externalIPs")?,
                 7 => r.one(wire, &mut f_session_affinity, "sessionAffinity")?,
                 8 => r.one(wire, &mut f_load_balancer_ip, "loadBalancerIP")?,
-                9 => r.repeated(wire, &mut f_load_balancer_source_ranges, "loadBalancerSourceRanges")?,
+                9 => r.repeated(
+                    wire,
+                    &mut f_load_balancer_source_ranges,
+                    "loadBalancerSourceRanges",
+                )?,
                 10 => r.one(wire, &mut f_external_name, "externalName")?,
-                11 => r.one(wire, &mut f_external_traffic_policy, "externalTrafficPolicy")?,
+                11 => r.one(
+                    wire,
+                    &mut f_external_traffic_policy,
+                    "externalTrafficPolicy",
+                )?,
                 12 => r.one(wire, &mut f_health_check_node_port, "healthCheckNodePort")?,
-                13 => r.one(wire, &mut f_publish_not_ready_addresses, "publishNotReadyAddresses")?,
-                14 => r.one(wire, &mut f_session_affinity_config, "sessionAffinityConfig")?,
+                13 => r.one(
+                    wire,
+                    &mut f_publish_not_ready_addresses,
+                    "publishNotReadyAddresses",
+                )?,
+                14 => r.one(
+                    wire,
+                    &mut f_session_affinity_config,
+                    "sessionAffinityConfig",
+                )?,
                 19 => r.repeated(wire, &mut f_ip_families, "ipFamilies")?,
                 17 => r.one(wire, &mut f_ip_family_policy, "ipFamilyPolicy")?,
-                20 => r.one(wire, &mut f_allocate_load_balancer_node_ports, "allocateLoadBalancerNodePorts")?,
+                20 => r.one(
+                    wire,
+                    &mut f_allocate_load_balancer_node_ports,
+                    "allocateLoadBalancerNodePorts",
+                )?,
                 21 => r.one(wire, &mut f_load_balancer_class, "loadBalancerClass")?,
-                22 => r.one(wire, &mut f_internal_traffic_policy, "internalTrafficPolicy")?,
+                22 => r.one(
+                    wire,
+                    &mut f_internal_traffic_policy,
+                    "internalTrafficPolicy",
+                )?,
                 23 => r.one(wire, &mut f_traffic_distribution, "trafficDistribution")?,
                 _ => r.skip(wire)?,
             }
@@ -11492,16 +12568,21 @@ impl ProtobufMessage for k8s_openapi::api::core::v1::StorageOSPersistentVolumeSo
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::api::core::v1::StorageOSPersistentVolumeSource {
-            volume_name: non_zero(f_volume_name),
-            volume_namespace: non_zero(f_volume_namespace),
-            fs_type: non_zero(f_fs_type),
-            read_only: non_zero(f_read_only),
-            secret_ref: f_secret_ref,
-        })
+        Ok(
+            k8s_openapi::api::core::v1::StorageOSPersistentVolumeSource {
+                volume_name: non_zero(f_volume_name),
+                volume_namespace: non_zero(f_volume_namespace),
+                fs_type: non_zero(f_fs_type),
+                read_only: non_zero(f_read_only),
+                secret_ref: f_secret_ref,
+            },
+        )
     }
 }
-message_value!(k8s_openapi::api::core::v1::StorageOSPersistentVolumeSource, default);
+message_value!(
+    k8s_openapi::api::core::v1::StorageOSPersistentVolumeSource,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::core::v1::StorageOSVolumeSource {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -11677,17 +12758,26 @@ impl ProtobufMessage for k8s_openapi::api::core::v1::TopologySelectorLabelRequir
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::api::core::v1::TopologySelectorLabelRequirement {
-            key: r.required(f_key, "key")?,
-            values: f_values,
-        })
+        Ok(
+            k8s_openapi::api::core::v1::TopologySelectorLabelRequirement {
+                key: r.required(f_key, "key")?,
+                values: f_values,
+            },
+        )
     }
 }
-message_value!(k8s_openapi::api::core::v1::TopologySelectorLabelRequirement, default);
+message_value!(
+    k8s_openapi::api::core::v1::TopologySelectorLabelRequirement,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::core::v1::TopologySelectorTerm {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
-        put_repeated(buf, 1, self.match_label_expressions.as_deref().unwrap_or_default());
+        put_repeated(
+            buf,
+            1,
+            self.match_label_expressions.as_deref().unwrap_or_default(),
+        );
     }
 
     fn decode_fields(bytes: &[u8]) -> Result<Self, DecodeError> {
@@ -11695,7 +12785,11 @@ impl ProtobufMessage for k8s_openapi::api::core::v1::TopologySelectorTerm {
         let mut r = Reader::new(bytes, "TopologySelectorTerm");
         while let Some((tag, wire)) = r.next_key()? {
             match tag {
-                1 => r.repeated(wire, &mut f_match_label_expressions, "matchLabelExpressions")?,
+                1 => r.repeated(
+                    wire,
+                    &mut f_match_label_expressions,
+                    "matchLabelExpressions",
+                )?,
                 _ => r.skip(wire)?,
             }
         }
@@ -11753,7 +12847,10 @@ impl ProtobufMessage for k8s_openapi::api::core::v1::TopologySpreadConstraint {
         })
     }
 }
-message_value!(k8s_openapi::api::core::v1::TopologySpreadConstraint, default);
+message_value!(
+    k8s_openapi::api::core::v1::TopologySpreadConstraint,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::core::v1::TypedLocalObjectReference {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -11782,7 +12879,10 @@ impl ProtobufMessage for k8s_openapi::api::core::v1::TypedLocalObjectReference {
         })
     }
 }
-message_value!(k8s_openapi::api::core::v1::TypedLocalObjectReference, default);
+message_value!(
+    k8s_openapi::api::core::v1::TypedLocalObjectReference,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::core::v1::TypedObjectReference {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -11897,13 +12997,19 @@ impl ProtobufMessage for k8s_openapi::api::core::v1::Volume {
                             1 => r.one(wire, &mut f_host_path, "hostPath")?,
                             2 => r.one(wire, &mut f_empty_dir, "emptyDir")?,
                             3 => r.one(wire, &mut f_gce_persistent_disk, "gcePersistentDisk")?,
-                            4 => r.one(wire, &mut f_aws_elastic_block_store, "awsElasticBlockStore")?,
+                            4 => {
+                                r.one(wire, &mut f_aws_elastic_block_store, "awsElasticBlockStore")?
+                            }
                             5 => r.one(wire, &mut f_git_repo, "gitRepo")?,
                             6 => r.one(wire, &mut f_secret, "secret")?,
                             7 => r.one(wire, &mut f_nfs, "nfs")?,
                             8 => r.one(wire, &mut f_iscsi, "iscsi")?,
                             9 => r.one(wire, &mut f_glusterfs, "glusterfs")?,
-                            10 => r.one(wire, &mut f_persistent_volume_claim, "persistentVolumeClaim")?,
+                            10 => r.one(
+                                wire,
+                                &mut f_persistent_volume_claim,
+                                "persistentVolumeClaim",
+                            )?,
                             11 => r.one(wire, &mut f_rbd, "rbd")?,
                             12 => r.one(wire, &mut f_flex_volume, "flexVolume")?,
                             13 => r.one(wire, &mut f_cinder, "cinder")?,
@@ -11916,7 +13022,9 @@ impl ProtobufMessage for k8s_openapi::api::core::v1::Volume {
                             20 => r.one(wire, &mut f_vsphere_volume, "vsphereVolume")?,
                             21 => r.one(wire, &mut f_quobyte, "quobyte")?,
                             22 => r.one(wire, &mut f_azure_disk, "azureDisk")?,
-                            23 => r.one(wire, &mut f_photon_persistent_disk, "photonPersistentDisk")?,
+                            23 => {
+                                r.one(wire, &mut f_photon_persistent_disk, "photonPersistentDisk")?
+                            }
                             26 => r.one(wire, &mut f_projected, "projected")?,
                             24 => r.one(wire, &mut f_portworx_volume, "portworxVolume")?,
                             25 => r.one(wire, &mut f_scale_io, "scaleIO")?,
@@ -12152,7 +13260,10 @@ impl ProtobufMessage for k8s_openapi::api::core::v1::VolumeResourceRequirements 
         })
     }
 }
-message_value!(k8s_openapi::api::core::v1::VolumeResourceRequirements, default);
+message_value!(
+    k8s_openapi::api::core::v1::VolumeResourceRequirements,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::core::v1::VsphereVirtualDiskVolumeSource {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -12185,7 +13296,10 @@ impl ProtobufMessage for k8s_openapi::api::core::v1::VsphereVirtualDiskVolumeSou
         })
     }
 }
-message_value!(k8s_openapi::api::core::v1::VsphereVirtualDiskVolumeSource, default);
+message_value!(
+    k8s_openapi::api::core::v1::VsphereVirtualDiskVolumeSource,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::core::v1::WeightedPodAffinityTerm {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -12228,7 +13342,11 @@ impl ProtobufMessage for k8s_openapi::api::core::v1::WindowsSecurityContextOptio
         let mut r = Reader::new(bytes, "WindowsSecurityContextOptions");
         while let Some((tag, wire)) = r.next_key()? {
             match tag {
-                1 => r.one(wire, &mut f_gmsa_credential_spec_name, "gmsaCredentialSpecName")?,
+                1 => r.one(
+                    wire,
+                    &mut f_gmsa_credential_spec_name,
+                    "gmsaCredentialSpecName",
+                )?,
                 2 => r.one(wire, &mut f_gmsa_credential_spec, "gmsaCredentialSpec")?,
                 3 => r.one(wire, &mut f_run_as_user_name, "runAsUserName")?,
                 4 => r.one(wire, &mut f_host_process, "hostProcess")?,
@@ -12243,7 +13361,10 @@ impl ProtobufMessage for k8s_openapi::api::core::v1::WindowsSecurityContextOptio
         })
     }
 }
-message_value!(k8s_openapi::api::core::v1::WindowsSecurityContextOptions, default);
+message_value!(
+    k8s_openapi::api::core::v1::WindowsSecurityContextOptions,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::discovery::v1::Endpoint {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -12506,8 +13627,16 @@ impl ProtobufMessage for k8s_openapi::api::events::v1::Event {
                 10 => r.one(wire, &mut f_note, "note")?,
                 11 => r.one(wire, &mut f_type_, "type")?,
                 12 => r.one(wire, &mut f_deprecated_source, "deprecatedSource")?,
-                13 => r.one(wire, &mut f_deprecated_first_timestamp, "deprecatedFirstTimestamp")?,
-                14 => r.one(wire, &mut f_deprecated_last_timestamp, "deprecatedLastTimestamp")?,
+                13 => r.one(
+                    wire,
+                    &mut f_deprecated_first_timestamp,
+                    "deprecatedFirstTimestamp",
+                )?,
+                14 => r.one(
+                    wire,
+                    &mut f_deprecated_last_timestamp,
+                    "deprecatedLastTimestamp",
+                )?,
                 15 => r.one(wire, &mut f_deprecated_count, "deprecatedCount")?,
                 _ => r.skip(wire)?,
             }
@@ -12570,18 +13699,27 @@ impl ProtobufMessage for k8s_openapi::api::flowcontrol::v1::ExemptPriorityLevelC
         let mut r = Reader::new(bytes, "ExemptPriorityLevelConfiguration");
         while let Some((tag, wire)) = r.next_key()? {
             match tag {
-                1 => r.one(wire, &mut f_nominal_concurrency_shares, "nominalConcurrencyShares")?,
+                1 => r.one(
+                    wire,
+                    &mut f_nominal_concurrency_shares,
+                    "nominalConcurrencyShares",
+                )?,
                 2 => r.one(wire, &mut f_lendable_percent, "lendablePercent")?,
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::api::flowcontrol::v1::ExemptPriorityLevelConfiguration {
-            nominal_concurrency_shares: f_nominal_concurrency_shares,
-            lendable_percent: f_lendable_percent,
-        })
+        Ok(
+            k8s_openapi::api::flowcontrol::v1::ExemptPriorityLevelConfiguration {
+                nominal_concurrency_shares: f_nominal_concurrency_shares,
+                lendable_percent: f_lendable_percent,
+            },
+        )
     }
 }
-message_value!(k8s_openapi::api::flowcontrol::v1::ExemptPriorityLevelConfiguration, default);
+message_value!(
+    k8s_openapi::api::flowcontrol::v1::ExemptPriorityLevelConfiguration,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::flowcontrol::v1::FlowDistinguisherMethod {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -12602,7 +13740,10 @@ impl ProtobufMessage for k8s_openapi::api::flowcontrol::v1::FlowDistinguisherMet
         })
     }
 }
-message_value!(k8s_openapi::api::flowcontrol::v1::FlowDistinguisherMethod, default);
+message_value!(
+    k8s_openapi::api::flowcontrol::v1::FlowDistinguisherMethod,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::flowcontrol::v1::FlowSchema {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -12668,7 +13809,10 @@ impl ProtobufMessage for k8s_openapi::api::flowcontrol::v1::FlowSchemaCondition 
         })
     }
 }
-message_value!(k8s_openapi::api::flowcontrol::v1::FlowSchemaCondition, default);
+message_value!(
+    k8s_openapi::api::flowcontrol::v1::FlowSchemaCondition,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::flowcontrol::v1::FlowSchemaSpec {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -12686,7 +13830,11 @@ impl ProtobufMessage for k8s_openapi::api::flowcontrol::v1::FlowSchemaSpec {
         let mut r = Reader::new(bytes, "FlowSchemaSpec");
         while let Some((tag, wire)) = r.next_key()? {
             match tag {
-                1 => r.one(wire, &mut f_priority_level_configuration, "priorityLevelConfiguration")?,
+                1 => r.one(
+                    wire,
+                    &mut f_priority_level_configuration,
+                    "priorityLevelConfiguration",
+                )?,
                 2 => r.one(wire, &mut f_matching_precedence, "matchingPrecedence")?,
                 3 => r.one(wire, &mut f_distinguisher_method, "distinguisherMethod")?,
                 4 => r.repeated(wire, &mut f_rules, "rules")?,
@@ -12694,7 +13842,8 @@ impl ProtobufMessage for k8s_openapi::api::flowcontrol::v1::FlowSchemaSpec {
             }
         }
         Ok(k8s_openapi::api::flowcontrol::v1::FlowSchemaSpec {
-            priority_level_configuration: r.required(f_priority_level_configuration, "priorityLevelConfiguration")?,
+            priority_level_configuration: r
+                .required(f_priority_level_configuration, "priorityLevelConfiguration")?,
             matching_precedence: f_matching_precedence,
             distinguisher_method: f_distinguisher_method,
             rules: non_empty(f_rules),
@@ -12786,22 +13935,35 @@ impl ProtobufMessage for k8s_openapi::api::flowcontrol::v1::LimitedPriorityLevel
         let mut r = Reader::new(bytes, "LimitedPriorityLevelConfiguration");
         while let Some((tag, wire)) = r.next_key()? {
             match tag {
-                1 => r.one(wire, &mut f_nominal_concurrency_shares, "nominalConcurrencyShares")?,
+                1 => r.one(
+                    wire,
+                    &mut f_nominal_concurrency_shares,
+                    "nominalConcurrencyShares",
+                )?,
                 2 => r.one(wire, &mut f_limit_response, "limitResponse")?,
                 3 => r.one(wire, &mut f_lendable_percent, "lendablePercent")?,
-                4 => r.one(wire, &mut f_borrowing_limit_percent, "borrowingLimitPercent")?,
+                4 => r.one(
+                    wire,
+                    &mut f_borrowing_limit_percent,
+                    "borrowingLimitPercent",
+                )?,
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::api::flowcontrol::v1::LimitedPriorityLevelConfiguration {
-            nominal_concurrency_shares: f_nominal_concurrency_shares,
-            limit_response: f_limit_response,
-            lendable_percent: f_lendable_percent,
-            borrowing_limit_percent: f_borrowing_limit_percent,
-        })
+        Ok(
+            k8s_openapi::api::flowcontrol::v1::LimitedPriorityLevelConfiguration {
+                nominal_concurrency_shares: f_nominal_concurrency_shares,
+                limit_response: f_limit_response,
+                lendable_percent: f_lendable_percent,
+                borrowing_limit_percent: f_borrowing_limit_percent,
+            },
+        )
     }
 }
-message_value!(k8s_openapi::api::flowcontrol::v1::LimitedPriorityLevelConfiguration, default);
+message_value!(
+    k8s_openapi::api::flowcontrol::v1::LimitedPriorityLevelConfiguration,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::flowcontrol::v1::NonResourcePolicyRule {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -12826,13 +13988,20 @@ impl ProtobufMessage for k8s_openapi::api::flowcontrol::v1::NonResourcePolicyRul
         })
     }
 }
-message_value!(k8s_openapi::api::flowcontrol::v1::NonResourcePolicyRule, default);
+message_value!(
+    k8s_openapi::api::flowcontrol::v1::NonResourcePolicyRule,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::flowcontrol::v1::PolicyRulesWithSubjects {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
         put_repeated(buf, 1, &self.subjects);
         put_repeated(buf, 2, self.resource_rules.as_deref().unwrap_or_default());
-        put_repeated(buf, 3, self.non_resource_rules.as_deref().unwrap_or_default());
+        put_repeated(
+            buf,
+            3,
+            self.non_resource_rules.as_deref().unwrap_or_default(),
+        );
     }
 
     fn decode_fields(bytes: &[u8]) -> Result<Self, DecodeError> {
@@ -12855,7 +14024,10 @@ impl ProtobufMessage for k8s_openapi::api::flowcontrol::v1::PolicyRulesWithSubje
         })
     }
 }
-message_value!(k8s_openapi::api::flowcontrol::v1::PolicyRulesWithSubjects, default);
+message_value!(
+    k8s_openapi::api::flowcontrol::v1::PolicyRulesWithSubjects,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::flowcontrol::v1::PriorityLevelConfiguration {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -12877,14 +14049,19 @@ impl ProtobufMessage for k8s_openapi::api::flowcontrol::v1::PriorityLevelConfigu
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::api::flowcontrol::v1::PriorityLevelConfiguration {
-            metadata: r.required(f_metadata, "metadata")?,
-            spec: f_spec,
-            status: f_status,
-        })
+        Ok(
+            k8s_openapi::api::flowcontrol::v1::PriorityLevelConfiguration {
+                metadata: r.required(f_metadata, "metadata")?,
+                spec: f_spec,
+                status: f_status,
+            },
+        )
     }
 }
-message_value!(k8s_openapi::api::flowcontrol::v1::PriorityLevelConfiguration, default);
+message_value!(
+    k8s_openapi::api::flowcontrol::v1::PriorityLevelConfiguration,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::flowcontrol::v1::PriorityLevelConfigurationCondition {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -12912,16 +14089,21 @@ impl ProtobufMessage for k8s_openapi::api::flowcontrol::v1::PriorityLevelConfigu
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::api::flowcontrol::v1::PriorityLevelConfigurationCondition {
-            type_: non_zero(f_type_),
-            status: non_zero(f_status),
-            last_transition_time: f_last_transition_time,
-            reason: non_zero(f_reason),
-            message: non_zero(f_message),
-        })
+        Ok(
+            k8s_openapi::api::flowcontrol::v1::PriorityLevelConfigurationCondition {
+                type_: non_zero(f_type_),
+                status: non_zero(f_status),
+                last_transition_time: f_last_transition_time,
+                reason: non_zero(f_reason),
+                message: non_zero(f_message),
+            },
+        )
     }
 }
-message_value!(k8s_openapi::api::flowcontrol::v1::PriorityLevelConfigurationCondition, default);
+message_value!(
+    k8s_openapi::api::flowcontrol::v1::PriorityLevelConfigurationCondition,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::flowcontrol::v1::PriorityLevelConfigurationReference {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -12937,12 +14119,17 @@ impl ProtobufMessage for k8s_openapi::api::flowcontrol::v1::PriorityLevelConfigu
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::api::flowcontrol::v1::PriorityLevelConfigurationReference {
-            name: r.required(f_name, "name")?,
-        })
+        Ok(
+            k8s_openapi::api::flowcontrol::v1::PriorityLevelConfigurationReference {
+                name: r.required(f_name, "name")?,
+            },
+        )
     }
 }
-message_value!(k8s_openapi::api::flowcontrol::v1::PriorityLevelConfigurationReference, default);
+message_value!(
+    k8s_openapi::api::flowcontrol::v1::PriorityLevelConfigurationReference,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::flowcontrol::v1::PriorityLevelConfigurationSpec {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -12964,14 +14151,19 @@ impl ProtobufMessage for k8s_openapi::api::flowcontrol::v1::PriorityLevelConfigu
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::api::flowcontrol::v1::PriorityLevelConfigurationSpec {
-            type_: r.required(f_type_, "type")?,
-            limited: f_limited,
-            exempt: f_exempt,
-        })
+        Ok(
+            k8s_openapi::api::flowcontrol::v1::PriorityLevelConfigurationSpec {
+                type_: r.required(f_type_, "type")?,
+                limited: f_limited,
+                exempt: f_exempt,
+            },
+        )
     }
 }
-message_value!(k8s_openapi::api::flowcontrol::v1::PriorityLevelConfigurationSpec, default);
+message_value!(
+    k8s_openapi::api::flowcontrol::v1::PriorityLevelConfigurationSpec,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::flowcontrol::v1::PriorityLevelConfigurationStatus {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -12987,12 +14179,17 @@ impl ProtobufMessage for k8s_openapi::api::flowcontrol::v1::PriorityLevelConfigu
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::api::flowcontrol::v1::PriorityLevelConfigurationStatus {
-            conditions: non_empty(f_conditions),
-        })
+        Ok(
+            k8s_openapi::api::flowcontrol::v1::PriorityLevelConfigurationStatus {
+                conditions: non_empty(f_conditions),
+            },
+        )
     }
 }
-message_value!(k8s_openapi::api::flowcontrol::v1::PriorityLevelConfigurationStatus, default);
+message_value!(
+    k8s_openapi::api::flowcontrol::v1::PriorityLevelConfigurationStatus,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::flowcontrol::v1::QueuingConfiguration {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -13021,7 +14218,10 @@ impl ProtobufMessage for k8s_openapi::api::flowcontrol::v1::QueuingConfiguration
         })
     }
 }
-message_value!(k8s_openapi::api::flowcontrol::v1::QueuingConfiguration, default);
+message_value!(
+    k8s_openapi::api::flowcontrol::v1::QueuingConfiguration,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::flowcontrol::v1::ResourcePolicyRule {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -13058,7 +14258,10 @@ impl ProtobufMessage for k8s_openapi::api::flowcontrol::v1::ResourcePolicyRule {
         })
     }
 }
-message_value!(k8s_openapi::api::flowcontrol::v1::ResourcePolicyRule, default);
+message_value!(
+    k8s_openapi::api::flowcontrol::v1::ResourcePolicyRule,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::flowcontrol::v1::ServiceAccountSubject {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -13083,7 +14286,10 @@ impl ProtobufMessage for k8s_openapi::api::flowcontrol::v1::ServiceAccountSubjec
         })
     }
 }
-message_value!(k8s_openapi::api::flowcontrol::v1::ServiceAccountSubject, default);
+message_value!(
+    k8s_openapi::api::flowcontrol::v1::ServiceAccountSubject,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::flowcontrol::v1::Subject {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -13182,12 +14388,13 @@ impl ProtobufMessage for k8s_openapi::api::networking::v1::HTTPIngressRuleValue 
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::api::networking::v1::HTTPIngressRuleValue {
-            paths: f_paths,
-        })
+        Ok(k8s_openapi::api::networking::v1::HTTPIngressRuleValue { paths: f_paths })
     }
 }
-message_value!(k8s_openapi::api::networking::v1::HTTPIngressRuleValue, default);
+message_value!(
+    k8s_openapi::api::networking::v1::HTTPIngressRuleValue,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::networking::v1::IPAddress {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -13365,16 +14572,21 @@ impl ProtobufMessage for k8s_openapi::api::networking::v1::IngressClassParameter
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::api::networking::v1::IngressClassParametersReference {
-            api_group: f_api_group,
-            kind: r.required(f_kind, "kind")?,
-            name: r.required(f_name, "name")?,
-            scope: f_scope,
-            namespace: f_namespace,
-        })
+        Ok(
+            k8s_openapi::api::networking::v1::IngressClassParametersReference {
+                api_group: f_api_group,
+                kind: r.required(f_kind, "kind")?,
+                name: r.required(f_name, "name")?,
+                scope: f_scope,
+                namespace: f_namespace,
+            },
+        )
     }
 }
-message_value!(k8s_openapi::api::networking::v1::IngressClassParametersReference, default);
+message_value!(
+    k8s_openapi::api::networking::v1::IngressClassParametersReference,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::networking::v1::IngressClassSpec {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -13421,14 +14633,19 @@ impl ProtobufMessage for k8s_openapi::api::networking::v1::IngressLoadBalancerIn
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::api::networking::v1::IngressLoadBalancerIngress {
-            ip: non_zero(f_ip),
-            hostname: non_zero(f_hostname),
-            ports: non_empty(f_ports),
-        })
+        Ok(
+            k8s_openapi::api::networking::v1::IngressLoadBalancerIngress {
+                ip: non_zero(f_ip),
+                hostname: non_zero(f_hostname),
+                ports: non_empty(f_ports),
+            },
+        )
     }
 }
-message_value!(k8s_openapi::api::networking::v1::IngressLoadBalancerIngress, default);
+message_value!(
+    k8s_openapi::api::networking::v1::IngressLoadBalancerIngress,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::networking::v1::IngressLoadBalancerStatus {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -13444,12 +14661,17 @@ impl ProtobufMessage for k8s_openapi::api::networking::v1::IngressLoadBalancerSt
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::api::networking::v1::IngressLoadBalancerStatus {
-            ingress: non_empty(f_ingress),
-        })
+        Ok(
+            k8s_openapi::api::networking::v1::IngressLoadBalancerStatus {
+                ingress: non_empty(f_ingress),
+            },
+        )
     }
 }
-message_value!(k8s_openapi::api::networking::v1::IngressLoadBalancerStatus, default);
+message_value!(
+    k8s_openapi::api::networking::v1::IngressLoadBalancerStatus,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::networking::v1::IngressPortStatus {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -13538,7 +14760,10 @@ impl ProtobufMessage for k8s_openapi::api::networking::v1::IngressServiceBackend
         })
     }
 }
-message_value!(k8s_openapi::api::networking::v1::IngressServiceBackend, default);
+message_value!(
+    k8s_openapi::api::networking::v1::IngressServiceBackend,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::networking::v1::IngressSpec {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -13667,7 +14892,10 @@ impl ProtobufMessage for k8s_openapi::api::networking::v1::NetworkPolicyEgressRu
         })
     }
 }
-message_value!(k8s_openapi::api::networking::v1::NetworkPolicyEgressRule, default);
+message_value!(
+    k8s_openapi::api::networking::v1::NetworkPolicyEgressRule,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::networking::v1::NetworkPolicyIngressRule {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -13692,7 +14920,10 @@ impl ProtobufMessage for k8s_openapi::api::networking::v1::NetworkPolicyIngressR
         })
     }
 }
-message_value!(k8s_openapi::api::networking::v1::NetworkPolicyIngressRule, default);
+message_value!(
+    k8s_openapi::api::networking::v1::NetworkPolicyIngressRule,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::networking::v1::NetworkPolicyPeer {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -13841,7 +15072,10 @@ impl ProtobufMessage for k8s_openapi::api::networking::v1::ServiceBackendPort {
         })
     }
 }
-message_value!(k8s_openapi::api::networking::v1::ServiceBackendPort, default);
+message_value!(
+    k8s_openapi::api::networking::v1::ServiceBackendPort,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::networking::v1::ServiceCIDR {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -13958,7 +15192,10 @@ impl ProtobufMessage for k8s_openapi::api::networking::v1beta1::IPAddressSpec {
         })
     }
 }
-message_value!(k8s_openapi::api::networking::v1beta1::IPAddressSpec, default);
+message_value!(
+    k8s_openapi::api::networking::v1beta1::IPAddressSpec,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::networking::v1beta1::ParentReference {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -13991,7 +15228,10 @@ impl ProtobufMessage for k8s_openapi::api::networking::v1beta1::ParentReference 
         })
     }
 }
-message_value!(k8s_openapi::api::networking::v1beta1::ParentReference, default);
+message_value!(
+    k8s_openapi::api::networking::v1beta1::ParentReference,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::networking::v1beta1::ServiceCIDR {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -14041,7 +15281,10 @@ impl ProtobufMessage for k8s_openapi::api::networking::v1beta1::ServiceCIDRSpec 
         })
     }
 }
-message_value!(k8s_openapi::api::networking::v1beta1::ServiceCIDRSpec, default);
+message_value!(
+    k8s_openapi::api::networking::v1beta1::ServiceCIDRSpec,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::networking::v1beta1::ServiceCIDRStatus {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -14062,7 +15305,10 @@ impl ProtobufMessage for k8s_openapi::api::networking::v1beta1::ServiceCIDRStatu
         })
     }
 }
-message_value!(k8s_openapi::api::networking::v1beta1::ServiceCIDRStatus, default);
+message_value!(
+    k8s_openapi::api::networking::v1beta1::ServiceCIDRStatus,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::node::v1::Overhead {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -14216,7 +15462,11 @@ impl ProtobufMessage for k8s_openapi::api::policy::v1::PodDisruptionBudgetSpec {
                 1 => r.one(wire, &mut f_min_available, "minAvailable")?,
                 2 => r.one(wire, &mut f_selector, "selector")?,
                 3 => r.one(wire, &mut f_max_unavailable, "maxUnavailable")?,
-                4 => r.one(wire, &mut f_unhealthy_pod_eviction_policy, "unhealthyPodEvictionPolicy")?,
+                4 => r.one(
+                    wire,
+                    &mut f_unhealthy_pod_eviction_policy,
+                    "unhealthyPodEvictionPolicy",
+                )?,
                 _ => r.skip(wire)?,
             }
         }
@@ -14228,7 +15478,10 @@ impl ProtobufMessage for k8s_openapi::api::policy::v1::PodDisruptionBudgetSpec {
         })
     }
 }
-message_value!(k8s_openapi::api::policy::v1::PodDisruptionBudgetSpec, default);
+message_value!(
+    k8s_openapi::api::policy::v1::PodDisruptionBudgetSpec,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::policy::v1::PodDisruptionBudgetStatus {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -14273,11 +15526,18 @@ impl ProtobufMessage for k8s_openapi::api::policy::v1::PodDisruptionBudgetStatus
         })
     }
 }
-message_value!(k8s_openapi::api::policy::v1::PodDisruptionBudgetStatus, default);
+message_value!(
+    k8s_openapi::api::policy::v1::PodDisruptionBudgetStatus,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::rbac::v1::AggregationRule {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
-        put_repeated(buf, 1, self.cluster_role_selectors.as_deref().unwrap_or_default());
+        put_repeated(
+            buf,
+            1,
+            self.cluster_role_selectors.as_deref().unwrap_or_default(),
+        );
     }
 
     fn decode_fields(bytes: &[u8]) -> Result<Self, DecodeError> {
@@ -14360,7 +15620,11 @@ impl ProtobufMessage for k8s_openapi::api::rbac::v1::PolicyRule {
         put_repeated(buf, 2, self.api_groups.as_deref().unwrap_or_default());
         put_repeated(buf, 3, self.resources.as_deref().unwrap_or_default());
         put_repeated(buf, 4, self.resource_names.as_deref().unwrap_or_default());
-        put_repeated(buf, 5, self.non_resource_urls.as_deref().unwrap_or_default());
+        put_repeated(
+            buf,
+            5,
+            self.non_resource_urls.as_deref().unwrap_or_default(),
+        );
     }
 
     fn decode_fields(bytes: &[u8]) -> Result<Self, DecodeError> {
@@ -14536,17 +15800,22 @@ impl ProtobufMessage for k8s_openapi::api::resource::v1alpha3::AllocatedDeviceSt
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::api::resource::v1alpha3::AllocatedDeviceStatus {
-            driver: r.required(f_driver, "driver")?,
-            pool: r.required(f_pool, "pool")?,
-            device: r.required(f_device, "device")?,
-            conditions: non_empty(f_conditions),
-            data: f_data,
-            network_data: f_network_data,
-        })
+        Ok(
+            k8s_openapi::api::resource::v1alpha3::AllocatedDeviceStatus {
+                driver: r.required(f_driver, "driver")?,
+                pool: r.required(f_pool, "pool")?,
+                device: r.required(f_device, "device")?,
+                conditions: non_empty(f_conditions),
+                data: f_data,
+                network_data: f_network_data,
+            },
+        )
     }
 }
-message_value!(k8s_openapi::api::resource::v1alpha3::AllocatedDeviceStatus, default);
+message_value!(
+    k8s_openapi::api::resource::v1alpha3::AllocatedDeviceStatus,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::resource::v1alpha3::AllocationResult {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -14571,13 +15840,20 @@ impl ProtobufMessage for k8s_openapi::api::resource::v1alpha3::AllocationResult 
         })
     }
 }
-message_value!(k8s_openapi::api::resource::v1alpha3::AllocationResult, default);
+message_value!(
+    k8s_openapi::api::resource::v1alpha3::AllocationResult,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::resource::v1alpha3::BasicDevice {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
         put_map_opt(buf, 1, &self.attributes);
         put_map_opt(buf, 2, &self.capacity);
-        put_repeated(buf, 3, self.consumes_counters.as_deref().unwrap_or_default());
+        put_repeated(
+            buf,
+            3,
+            self.consumes_counters.as_deref().unwrap_or_default(),
+        );
         put_opt(buf, 4, &self.node_name);
         put_opt(buf, 5, &self.node_selector);
         put_opt(buf, 6, &self.all_nodes);
@@ -14637,7 +15913,10 @@ impl ProtobufMessage for k8s_openapi::api::resource::v1alpha3::CELDeviceSelector
         })
     }
 }
-message_value!(k8s_openapi::api::resource::v1alpha3::CELDeviceSelector, default);
+message_value!(
+    k8s_openapi::api::resource::v1alpha3::CELDeviceSelector,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::resource::v1alpha3::Counter {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -14740,14 +16019,19 @@ impl ProtobufMessage for k8s_openapi::api::resource::v1alpha3::DeviceAllocationC
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::api::resource::v1alpha3::DeviceAllocationConfiguration {
-            source: r.required(f_source, "source")?,
-            requests: non_empty(f_requests),
-            opaque: f_opaque,
-        })
+        Ok(
+            k8s_openapi::api::resource::v1alpha3::DeviceAllocationConfiguration {
+                source: r.required(f_source, "source")?,
+                requests: non_empty(f_requests),
+                opaque: f_opaque,
+            },
+        )
     }
 }
-message_value!(k8s_openapi::api::resource::v1alpha3::DeviceAllocationConfiguration, default);
+message_value!(
+    k8s_openapi::api::resource::v1alpha3::DeviceAllocationConfiguration,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::resource::v1alpha3::DeviceAllocationResult {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -14766,13 +16050,18 @@ impl ProtobufMessage for k8s_openapi::api::resource::v1alpha3::DeviceAllocationR
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::api::resource::v1alpha3::DeviceAllocationResult {
-            results: non_empty(f_results),
-            config: non_empty(f_config),
-        })
+        Ok(
+            k8s_openapi::api::resource::v1alpha3::DeviceAllocationResult {
+                results: non_empty(f_results),
+                config: non_empty(f_config),
+            },
+        )
     }
 }
-message_value!(k8s_openapi::api::resource::v1alpha3::DeviceAllocationResult, default);
+message_value!(
+    k8s_openapi::api::resource::v1alpha3::DeviceAllocationResult,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::resource::v1alpha3::DeviceAttribute {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -14805,7 +16094,10 @@ impl ProtobufMessage for k8s_openapi::api::resource::v1alpha3::DeviceAttribute {
         })
     }
 }
-message_value!(k8s_openapi::api::resource::v1alpha3::DeviceAttribute, default);
+message_value!(
+    k8s_openapi::api::resource::v1alpha3::DeviceAttribute,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::resource::v1alpha3::DeviceClaim {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -14863,13 +16155,18 @@ impl ProtobufMessage for k8s_openapi::api::resource::v1alpha3::DeviceClaimConfig
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::api::resource::v1alpha3::DeviceClaimConfiguration {
-            requests: non_empty(f_requests),
-            opaque: f_opaque,
-        })
+        Ok(
+            k8s_openapi::api::resource::v1alpha3::DeviceClaimConfiguration {
+                requests: non_empty(f_requests),
+                opaque: f_opaque,
+            },
+        )
     }
 }
-message_value!(k8s_openapi::api::resource::v1alpha3::DeviceClaimConfiguration, default);
+message_value!(
+    k8s_openapi::api::resource::v1alpha3::DeviceClaimConfiguration,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::resource::v1alpha3::DeviceClass {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -14920,12 +16217,13 @@ impl ProtobufMessage for k8s_openapi::api::resource::v1alpha3::DeviceClassConfig
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::api::resource::v1alpha3::DeviceClassConfiguration {
-            opaque: f_opaque,
-        })
+        Ok(k8s_openapi::api::resource::v1alpha3::DeviceClassConfiguration { opaque: f_opaque })
     }
 }
-message_value!(k8s_openapi::api::resource::v1alpha3::DeviceClassConfiguration, default);
+message_value!(
+    k8s_openapi::api::resource::v1alpha3::DeviceClassConfiguration,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::resource::v1alpha3::DeviceClassSpec {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -14950,7 +16248,10 @@ impl ProtobufMessage for k8s_openapi::api::resource::v1alpha3::DeviceClassSpec {
         })
     }
 }
-message_value!(k8s_openapi::api::resource::v1alpha3::DeviceClassSpec, default);
+message_value!(
+    k8s_openapi::api::resource::v1alpha3::DeviceClassSpec,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::resource::v1alpha3::DeviceConstraint {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -14975,7 +16276,10 @@ impl ProtobufMessage for k8s_openapi::api::resource::v1alpha3::DeviceConstraint 
         })
     }
 }
-message_value!(k8s_openapi::api::resource::v1alpha3::DeviceConstraint, default);
+message_value!(
+    k8s_openapi::api::resource::v1alpha3::DeviceConstraint,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::resource::v1alpha3::DeviceCounterConsumption {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -14994,13 +16298,18 @@ impl ProtobufMessage for k8s_openapi::api::resource::v1alpha3::DeviceCounterCons
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::api::resource::v1alpha3::DeviceCounterConsumption {
-            counter_set: r.required(f_counter_set, "counterSet")?,
-            counters: f_counters,
-        })
+        Ok(
+            k8s_openapi::api::resource::v1alpha3::DeviceCounterConsumption {
+                counter_set: r.required(f_counter_set, "counterSet")?,
+                counters: f_counters,
+            },
+        )
     }
 }
-message_value!(k8s_openapi::api::resource::v1alpha3::DeviceCounterConsumption, default);
+message_value!(
+    k8s_openapi::api::resource::v1alpha3::DeviceCounterConsumption,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::resource::v1alpha3::DeviceRequest {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -15080,17 +16389,22 @@ impl ProtobufMessage for k8s_openapi::api::resource::v1alpha3::DeviceRequestAllo
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::api::resource::v1alpha3::DeviceRequestAllocationResult {
-            request: r.required(f_request, "request")?,
-            driver: r.required(f_driver, "driver")?,
-            pool: r.required(f_pool, "pool")?,
-            device: r.required(f_device, "device")?,
-            admin_access: f_admin_access,
-            tolerations: non_empty(f_tolerations),
-        })
+        Ok(
+            k8s_openapi::api::resource::v1alpha3::DeviceRequestAllocationResult {
+                request: r.required(f_request, "request")?,
+                driver: r.required(f_driver, "driver")?,
+                pool: r.required(f_pool, "pool")?,
+                device: r.required(f_device, "device")?,
+                admin_access: f_admin_access,
+                tolerations: non_empty(f_tolerations),
+            },
+        )
     }
 }
-message_value!(k8s_openapi::api::resource::v1alpha3::DeviceRequestAllocationResult, default);
+message_value!(
+    k8s_openapi::api::resource::v1alpha3::DeviceRequestAllocationResult,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::resource::v1alpha3::DeviceSelector {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -15106,12 +16420,13 @@ impl ProtobufMessage for k8s_openapi::api::resource::v1alpha3::DeviceSelector {
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::api::resource::v1alpha3::DeviceSelector {
-            cel: f_cel,
-        })
+        Ok(k8s_openapi::api::resource::v1alpha3::DeviceSelector { cel: f_cel })
     }
 }
-message_value!(k8s_openapi::api::resource::v1alpha3::DeviceSelector, default);
+message_value!(
+    k8s_openapi::api::resource::v1alpha3::DeviceSelector,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::resource::v1alpha3::DeviceSubRequest {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -15152,7 +16467,10 @@ impl ProtobufMessage for k8s_openapi::api::resource::v1alpha3::DeviceSubRequest 
         })
     }
 }
-message_value!(k8s_openapi::api::resource::v1alpha3::DeviceSubRequest, default);
+message_value!(
+    k8s_openapi::api::resource::v1alpha3::DeviceSubRequest,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::resource::v1alpha3::DeviceTaint {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -15210,7 +16528,10 @@ impl ProtobufMessage for k8s_openapi::api::resource::v1alpha3::DeviceTaintRule {
         })
     }
 }
-message_value!(k8s_openapi::api::resource::v1alpha3::DeviceTaintRule, default);
+message_value!(
+    k8s_openapi::api::resource::v1alpha3::DeviceTaintRule,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::resource::v1alpha3::DeviceTaintRuleSpec {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -15235,7 +16556,10 @@ impl ProtobufMessage for k8s_openapi::api::resource::v1alpha3::DeviceTaintRuleSp
         })
     }
 }
-message_value!(k8s_openapi::api::resource::v1alpha3::DeviceTaintRuleSpec, default);
+message_value!(
+    k8s_openapi::api::resource::v1alpha3::DeviceTaintRuleSpec,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::resource::v1alpha3::DeviceTaintSelector {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -15272,7 +16596,10 @@ impl ProtobufMessage for k8s_openapi::api::resource::v1alpha3::DeviceTaintSelect
         })
     }
 }
-message_value!(k8s_openapi::api::resource::v1alpha3::DeviceTaintSelector, default);
+message_value!(
+    k8s_openapi::api::resource::v1alpha3::DeviceTaintSelector,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::resource::v1alpha3::DeviceToleration {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -15309,7 +16636,10 @@ impl ProtobufMessage for k8s_openapi::api::resource::v1alpha3::DeviceToleration 
         })
     }
 }
-message_value!(k8s_openapi::api::resource::v1alpha3::DeviceToleration, default);
+message_value!(
+    k8s_openapi::api::resource::v1alpha3::DeviceToleration,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::resource::v1alpha3::NetworkDeviceData {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -15338,7 +16668,10 @@ impl ProtobufMessage for k8s_openapi::api::resource::v1alpha3::NetworkDeviceData
         })
     }
 }
-message_value!(k8s_openapi::api::resource::v1alpha3::NetworkDeviceData, default);
+message_value!(
+    k8s_openapi::api::resource::v1alpha3::NetworkDeviceData,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::resource::v1alpha3::OpaqueDeviceConfiguration {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -15357,13 +16690,18 @@ impl ProtobufMessage for k8s_openapi::api::resource::v1alpha3::OpaqueDeviceConfi
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::api::resource::v1alpha3::OpaqueDeviceConfiguration {
-            driver: r.required(f_driver, "driver")?,
-            parameters: r.required(f_parameters, "parameters")?,
-        })
+        Ok(
+            k8s_openapi::api::resource::v1alpha3::OpaqueDeviceConfiguration {
+                driver: r.required(f_driver, "driver")?,
+                parameters: r.required(f_parameters, "parameters")?,
+            },
+        )
     }
 }
-message_value!(k8s_openapi::api::resource::v1alpha3::OpaqueDeviceConfiguration, default);
+message_value!(
+    k8s_openapi::api::resource::v1alpha3::OpaqueDeviceConfiguration,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::resource::v1alpha3::ResourceClaim {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -15417,15 +16755,20 @@ impl ProtobufMessage for k8s_openapi::api::resource::v1alpha3::ResourceClaimCons
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::api::resource::v1alpha3::ResourceClaimConsumerReference {
-            api_group: non_zero(f_api_group),
-            resource: r.required(f_resource, "resource")?,
-            name: r.required(f_name, "name")?,
-            uid: r.required(f_uid, "uid")?,
-        })
+        Ok(
+            k8s_openapi::api::resource::v1alpha3::ResourceClaimConsumerReference {
+                api_group: non_zero(f_api_group),
+                resource: r.required(f_resource, "resource")?,
+                name: r.required(f_name, "name")?,
+                uid: r.required(f_uid, "uid")?,
+            },
+        )
     }
 }
-message_value!(k8s_openapi::api::resource::v1alpha3::ResourceClaimConsumerReference, default);
+message_value!(
+    k8s_openapi::api::resource::v1alpha3::ResourceClaimConsumerReference,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::resource::v1alpha3::ResourceClaimSpec {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -15441,12 +16784,13 @@ impl ProtobufMessage for k8s_openapi::api::resource::v1alpha3::ResourceClaimSpec
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::api::resource::v1alpha3::ResourceClaimSpec {
-            devices: f_devices,
-        })
+        Ok(k8s_openapi::api::resource::v1alpha3::ResourceClaimSpec { devices: f_devices })
     }
 }
-message_value!(k8s_openapi::api::resource::v1alpha3::ResourceClaimSpec, default);
+message_value!(
+    k8s_openapi::api::resource::v1alpha3::ResourceClaimSpec,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::resource::v1alpha3::ResourceClaimStatus {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -15475,7 +16819,10 @@ impl ProtobufMessage for k8s_openapi::api::resource::v1alpha3::ResourceClaimStat
         })
     }
 }
-message_value!(k8s_openapi::api::resource::v1alpha3::ResourceClaimStatus, default);
+message_value!(
+    k8s_openapi::api::resource::v1alpha3::ResourceClaimStatus,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::resource::v1alpha3::ResourceClaimTemplate {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -15494,13 +16841,18 @@ impl ProtobufMessage for k8s_openapi::api::resource::v1alpha3::ResourceClaimTemp
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::api::resource::v1alpha3::ResourceClaimTemplate {
-            metadata: r.required(f_metadata, "metadata")?,
-            spec: r.required(f_spec, "spec")?,
-        })
+        Ok(
+            k8s_openapi::api::resource::v1alpha3::ResourceClaimTemplate {
+                metadata: r.required(f_metadata, "metadata")?,
+                spec: r.required(f_spec, "spec")?,
+            },
+        )
     }
 }
-message_value!(k8s_openapi::api::resource::v1alpha3::ResourceClaimTemplate, default);
+message_value!(
+    k8s_openapi::api::resource::v1alpha3::ResourceClaimTemplate,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::resource::v1alpha3::ResourceClaimTemplateSpec {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -15519,13 +16871,18 @@ impl ProtobufMessage for k8s_openapi::api::resource::v1alpha3::ResourceClaimTemp
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::api::resource::v1alpha3::ResourceClaimTemplateSpec {
-            metadata: f_metadata,
-            spec: r.required(f_spec, "spec")?,
-        })
+        Ok(
+            k8s_openapi::api::resource::v1alpha3::ResourceClaimTemplateSpec {
+                metadata: f_metadata,
+                spec: r.required(f_spec, "spec")?,
+            },
+        )
     }
 }
-message_value!(k8s_openapi::api::resource::v1alpha3::ResourceClaimTemplateSpec, default);
+message_value!(
+    k8s_openapi::api::resource::v1alpha3::ResourceClaimTemplateSpec,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::resource::v1alpha3::ResourcePool {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -15611,7 +16968,11 @@ impl ProtobufMessage for k8s_openapi::api::resource::v1alpha3::ResourceSliceSpec
                 4 => r.one(wire, &mut f_node_selector, "nodeSelector")?,
                 5 => r.one(wire, &mut f_all_nodes, "allNodes")?,
                 6 => r.repeated(wire, &mut f_devices, "devices")?,
-                7 => r.one(wire, &mut f_per_device_node_selection, "perDeviceNodeSelection")?,
+                7 => r.one(
+                    wire,
+                    &mut f_per_device_node_selection,
+                    "perDeviceNodeSelection",
+                )?,
                 8 => r.repeated(wire, &mut f_shared_counters, "sharedCounters")?,
                 _ => r.skip(wire)?,
             }
@@ -15628,7 +16989,10 @@ impl ProtobufMessage for k8s_openapi::api::resource::v1alpha3::ResourceSliceSpec
         })
     }
 }
-message_value!(k8s_openapi::api::resource::v1alpha3::ResourceSliceSpec, default);
+message_value!(
+    k8s_openapi::api::resource::v1alpha3::ResourceSliceSpec,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::resource::v1beta1::AllocatedDeviceStatus {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -15669,7 +17033,10 @@ impl ProtobufMessage for k8s_openapi::api::resource::v1beta1::AllocatedDeviceSta
         })
     }
 }
-message_value!(k8s_openapi::api::resource::v1beta1::AllocatedDeviceStatus, default);
+message_value!(
+    k8s_openapi::api::resource::v1beta1::AllocatedDeviceStatus,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::resource::v1beta1::AllocationResult {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -15694,13 +17061,20 @@ impl ProtobufMessage for k8s_openapi::api::resource::v1beta1::AllocationResult {
         })
     }
 }
-message_value!(k8s_openapi::api::resource::v1beta1::AllocationResult, default);
+message_value!(
+    k8s_openapi::api::resource::v1beta1::AllocationResult,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::resource::v1beta1::BasicDevice {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
         put_map_opt(buf, 1, &self.attributes);
         put_map_opt(buf, 2, &self.capacity);
-        put_repeated(buf, 3, self.consumes_counters.as_deref().unwrap_or_default());
+        put_repeated(
+            buf,
+            3,
+            self.consumes_counters.as_deref().unwrap_or_default(),
+        );
         put_opt(buf, 4, &self.node_name);
         put_opt(buf, 5, &self.node_selector);
         put_opt(buf, 6, &self.all_nodes);
@@ -15760,7 +17134,10 @@ impl ProtobufMessage for k8s_openapi::api::resource::v1beta1::CELDeviceSelector 
         })
     }
 }
-message_value!(k8s_openapi::api::resource::v1beta1::CELDeviceSelector, default);
+message_value!(
+    k8s_openapi::api::resource::v1beta1::CELDeviceSelector,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::resource::v1beta1::Counter {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -15863,14 +17240,19 @@ impl ProtobufMessage for k8s_openapi::api::resource::v1beta1::DeviceAllocationCo
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::api::resource::v1beta1::DeviceAllocationConfiguration {
-            source: r.required(f_source, "source")?,
-            requests: non_empty(f_requests),
-            opaque: f_opaque,
-        })
+        Ok(
+            k8s_openapi::api::resource::v1beta1::DeviceAllocationConfiguration {
+                source: r.required(f_source, "source")?,
+                requests: non_empty(f_requests),
+                opaque: f_opaque,
+            },
+        )
     }
 }
-message_value!(k8s_openapi::api::resource::v1beta1::DeviceAllocationConfiguration, default);
+message_value!(
+    k8s_openapi::api::resource::v1beta1::DeviceAllocationConfiguration,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::resource::v1beta1::DeviceAllocationResult {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -15889,13 +17271,18 @@ impl ProtobufMessage for k8s_openapi::api::resource::v1beta1::DeviceAllocationRe
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::api::resource::v1beta1::DeviceAllocationResult {
-            results: non_empty(f_results),
-            config: non_empty(f_config),
-        })
+        Ok(
+            k8s_openapi::api::resource::v1beta1::DeviceAllocationResult {
+                results: non_empty(f_results),
+                config: non_empty(f_config),
+            },
+        )
     }
 }
-message_value!(k8s_openapi::api::resource::v1beta1::DeviceAllocationResult, default);
+message_value!(
+    k8s_openapi::api::resource::v1beta1::DeviceAllocationResult,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::resource::v1beta1::DeviceAttribute {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -15928,7 +17315,10 @@ impl ProtobufMessage for k8s_openapi::api::resource::v1beta1::DeviceAttribute {
         })
     }
 }
-message_value!(k8s_openapi::api::resource::v1beta1::DeviceAttribute, default);
+message_value!(
+    k8s_openapi::api::resource::v1beta1::DeviceAttribute,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::resource::v1beta1::DeviceCapacity {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -16007,13 +17397,18 @@ impl ProtobufMessage for k8s_openapi::api::resource::v1beta1::DeviceClaimConfigu
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::api::resource::v1beta1::DeviceClaimConfiguration {
-            requests: non_empty(f_requests),
-            opaque: f_opaque,
-        })
+        Ok(
+            k8s_openapi::api::resource::v1beta1::DeviceClaimConfiguration {
+                requests: non_empty(f_requests),
+                opaque: f_opaque,
+            },
+        )
     }
 }
-message_value!(k8s_openapi::api::resource::v1beta1::DeviceClaimConfiguration, default);
+message_value!(
+    k8s_openapi::api::resource::v1beta1::DeviceClaimConfiguration,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::resource::v1beta1::DeviceClass {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -16064,12 +17459,13 @@ impl ProtobufMessage for k8s_openapi::api::resource::v1beta1::DeviceClassConfigu
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::api::resource::v1beta1::DeviceClassConfiguration {
-            opaque: f_opaque,
-        })
+        Ok(k8s_openapi::api::resource::v1beta1::DeviceClassConfiguration { opaque: f_opaque })
     }
 }
-message_value!(k8s_openapi::api::resource::v1beta1::DeviceClassConfiguration, default);
+message_value!(
+    k8s_openapi::api::resource::v1beta1::DeviceClassConfiguration,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::resource::v1beta1::DeviceClassSpec {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -16094,7 +17490,10 @@ impl ProtobufMessage for k8s_openapi::api::resource::v1beta1::DeviceClassSpec {
         })
     }
 }
-message_value!(k8s_openapi::api::resource::v1beta1::DeviceClassSpec, default);
+message_value!(
+    k8s_openapi::api::resource::v1beta1::DeviceClassSpec,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::resource::v1beta1::DeviceConstraint {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -16119,7 +17518,10 @@ impl ProtobufMessage for k8s_openapi::api::resource::v1beta1::DeviceConstraint {
         })
     }
 }
-message_value!(k8s_openapi::api::resource::v1beta1::DeviceConstraint, default);
+message_value!(
+    k8s_openapi::api::resource::v1beta1::DeviceConstraint,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::resource::v1beta1::DeviceCounterConsumption {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -16138,13 +17540,18 @@ impl ProtobufMessage for k8s_openapi::api::resource::v1beta1::DeviceCounterConsu
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::api::resource::v1beta1::DeviceCounterConsumption {
-            counter_set: r.required(f_counter_set, "counterSet")?,
-            counters: f_counters,
-        })
+        Ok(
+            k8s_openapi::api::resource::v1beta1::DeviceCounterConsumption {
+                counter_set: r.required(f_counter_set, "counterSet")?,
+                counters: f_counters,
+            },
+        )
     }
 }
-message_value!(k8s_openapi::api::resource::v1beta1::DeviceCounterConsumption, default);
+message_value!(
+    k8s_openapi::api::resource::v1beta1::DeviceCounterConsumption,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::resource::v1beta1::DeviceRequest {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -16224,17 +17631,22 @@ impl ProtobufMessage for k8s_openapi::api::resource::v1beta1::DeviceRequestAlloc
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::api::resource::v1beta1::DeviceRequestAllocationResult {
-            request: r.required(f_request, "request")?,
-            driver: r.required(f_driver, "driver")?,
-            pool: r.required(f_pool, "pool")?,
-            device: r.required(f_device, "device")?,
-            admin_access: f_admin_access,
-            tolerations: non_empty(f_tolerations),
-        })
+        Ok(
+            k8s_openapi::api::resource::v1beta1::DeviceRequestAllocationResult {
+                request: r.required(f_request, "request")?,
+                driver: r.required(f_driver, "driver")?,
+                pool: r.required(f_pool, "pool")?,
+                device: r.required(f_device, "device")?,
+                admin_access: f_admin_access,
+                tolerations: non_empty(f_tolerations),
+            },
+        )
     }
 }
-message_value!(k8s_openapi::api::resource::v1beta1::DeviceRequestAllocationResult, default);
+message_value!(
+    k8s_openapi::api::resource::v1beta1::DeviceRequestAllocationResult,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::resource::v1beta1::DeviceSelector {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -16250,9 +17662,7 @@ impl ProtobufMessage for k8s_openapi::api::resource::v1beta1::DeviceSelector {
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::api::resource::v1beta1::DeviceSelector {
-            cel: f_cel,
-        })
+        Ok(k8s_openapi::api::resource::v1beta1::DeviceSelector { cel: f_cel })
     }
 }
 message_value!(k8s_openapi::api::resource::v1beta1::DeviceSelector, default);
@@ -16296,7 +17706,10 @@ impl ProtobufMessage for k8s_openapi::api::resource::v1beta1::DeviceSubRequest {
         })
     }
 }
-message_value!(k8s_openapi::api::resource::v1beta1::DeviceSubRequest, default);
+message_value!(
+    k8s_openapi::api::resource::v1beta1::DeviceSubRequest,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::resource::v1beta1::DeviceTaint {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -16366,7 +17779,10 @@ impl ProtobufMessage for k8s_openapi::api::resource::v1beta1::DeviceToleration {
         })
     }
 }
-message_value!(k8s_openapi::api::resource::v1beta1::DeviceToleration, default);
+message_value!(
+    k8s_openapi::api::resource::v1beta1::DeviceToleration,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::resource::v1beta1::NetworkDeviceData {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -16395,7 +17811,10 @@ impl ProtobufMessage for k8s_openapi::api::resource::v1beta1::NetworkDeviceData 
         })
     }
 }
-message_value!(k8s_openapi::api::resource::v1beta1::NetworkDeviceData, default);
+message_value!(
+    k8s_openapi::api::resource::v1beta1::NetworkDeviceData,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::resource::v1beta1::OpaqueDeviceConfiguration {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -16414,13 +17833,18 @@ impl ProtobufMessage for k8s_openapi::api::resource::v1beta1::OpaqueDeviceConfig
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::api::resource::v1beta1::OpaqueDeviceConfiguration {
-            driver: r.required(f_driver, "driver")?,
-            parameters: r.required(f_parameters, "parameters")?,
-        })
+        Ok(
+            k8s_openapi::api::resource::v1beta1::OpaqueDeviceConfiguration {
+                driver: r.required(f_driver, "driver")?,
+                parameters: r.required(f_parameters, "parameters")?,
+            },
+        )
     }
 }
-message_value!(k8s_openapi::api::resource::v1beta1::OpaqueDeviceConfiguration, default);
+message_value!(
+    k8s_openapi::api::resource::v1beta1::OpaqueDeviceConfiguration,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::resource::v1beta1::ResourceClaim {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -16474,15 +17898,20 @@ impl ProtobufMessage for k8s_openapi::api::resource::v1beta1::ResourceClaimConsu
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::api::resource::v1beta1::ResourceClaimConsumerReference {
-            api_group: non_zero(f_api_group),
-            resource: r.required(f_resource, "resource")?,
-            name: r.required(f_name, "name")?,
-            uid: r.required(f_uid, "uid")?,
-        })
+        Ok(
+            k8s_openapi::api::resource::v1beta1::ResourceClaimConsumerReference {
+                api_group: non_zero(f_api_group),
+                resource: r.required(f_resource, "resource")?,
+                name: r.required(f_name, "name")?,
+                uid: r.required(f_uid, "uid")?,
+            },
+        )
     }
 }
-message_value!(k8s_openapi::api::resource::v1beta1::ResourceClaimConsumerReference, default);
+message_value!(
+    k8s_openapi::api::resource::v1beta1::ResourceClaimConsumerReference,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::resource::v1beta1::ResourceClaimSpec {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -16498,12 +17927,13 @@ impl ProtobufMessage for k8s_openapi::api::resource::v1beta1::ResourceClaimSpec 
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::api::resource::v1beta1::ResourceClaimSpec {
-            devices: f_devices,
-        })
+        Ok(k8s_openapi::api::resource::v1beta1::ResourceClaimSpec { devices: f_devices })
     }
 }
-message_value!(k8s_openapi::api::resource::v1beta1::ResourceClaimSpec, default);
+message_value!(
+    k8s_openapi::api::resource::v1beta1::ResourceClaimSpec,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::resource::v1beta1::ResourceClaimStatus {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -16532,7 +17962,10 @@ impl ProtobufMessage for k8s_openapi::api::resource::v1beta1::ResourceClaimStatu
         })
     }
 }
-message_value!(k8s_openapi::api::resource::v1beta1::ResourceClaimStatus, default);
+message_value!(
+    k8s_openapi::api::resource::v1beta1::ResourceClaimStatus,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::resource::v1beta1::ResourceClaimTemplate {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -16557,7 +17990,10 @@ impl ProtobufMessage for k8s_openapi::api::resource::v1beta1::ResourceClaimTempl
         })
     }
 }
-message_value!(k8s_openapi::api::resource::v1beta1::ResourceClaimTemplate, default);
+message_value!(
+    k8s_openapi::api::resource::v1beta1::ResourceClaimTemplate,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::resource::v1beta1::ResourceClaimTemplateSpec {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -16576,13 +18012,18 @@ impl ProtobufMessage for k8s_openapi::api::resource::v1beta1::ResourceClaimTempl
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::api::resource::v1beta1::ResourceClaimTemplateSpec {
-            metadata: f_metadata,
-            spec: r.required(f_spec, "spec")?,
-        })
+        Ok(
+            k8s_openapi::api::resource::v1beta1::ResourceClaimTemplateSpec {
+                metadata: f_metadata,
+                spec: r.required(f_spec, "spec")?,
+            },
+        )
     }
 }
-message_value!(k8s_openapi::api::resource::v1beta1::ResourceClaimTemplateSpec, default);
+message_value!(
+    k8s_openapi::api::resource::v1beta1::ResourceClaimTemplateSpec,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::resource::v1beta1::ResourcePool {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -16668,7 +18109,11 @@ impl ProtobufMessage for k8s_openapi::api::resource::v1beta1::ResourceSliceSpec 
                 4 => r.one(wire, &mut f_node_selector, "nodeSelector")?,
                 5 => r.one(wire, &mut f_all_nodes, "allNodes")?,
                 6 => r.repeated(wire, &mut f_devices, "devices")?,
-                7 => r.one(wire, &mut f_per_device_node_selection, "perDeviceNodeSelection")?,
+                7 => r.one(
+                    wire,
+                    &mut f_per_device_node_selection,
+                    "perDeviceNodeSelection",
+                )?,
                 8 => r.repeated(wire, &mut f_shared_counters, "sharedCounters")?,
                 _ => r.skip(wire)?,
             }
@@ -16685,7 +18130,10 @@ impl ProtobufMessage for k8s_openapi::api::resource::v1beta1::ResourceSliceSpec 
         })
     }
 }
-message_value!(k8s_openapi::api::resource::v1beta1::ResourceSliceSpec, default);
+message_value!(
+    k8s_openapi::api::resource::v1beta1::ResourceSliceSpec,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::resource::v1beta2::AllocatedDeviceStatus {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -16726,7 +18174,10 @@ impl ProtobufMessage for k8s_openapi::api::resource::v1beta2::AllocatedDeviceSta
         })
     }
 }
-message_value!(k8s_openapi::api::resource::v1beta2::AllocatedDeviceStatus, default);
+message_value!(
+    k8s_openapi::api::resource::v1beta2::AllocatedDeviceStatus,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::resource::v1beta2::AllocationResult {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -16751,7 +18202,10 @@ impl ProtobufMessage for k8s_openapi::api::resource::v1beta2::AllocationResult {
         })
     }
 }
-message_value!(k8s_openapi::api::resource::v1beta2::AllocationResult, default);
+message_value!(
+    k8s_openapi::api::resource::v1beta2::AllocationResult,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::resource::v1beta2::CELDeviceSelector {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -16772,7 +18226,10 @@ impl ProtobufMessage for k8s_openapi::api::resource::v1beta2::CELDeviceSelector 
         })
     }
 }
-message_value!(k8s_openapi::api::resource::v1beta2::CELDeviceSelector, default);
+message_value!(
+    k8s_openapi::api::resource::v1beta2::CELDeviceSelector,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::resource::v1beta2::Counter {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -16825,7 +18282,11 @@ impl ProtobufMessage for k8s_openapi::api::resource::v1beta2::Device {
         put(buf, 1, &self.name);
         put_map_opt(buf, 2, &self.attributes);
         put_map_opt(buf, 3, &self.capacity);
-        put_repeated(buf, 4, self.consumes_counters.as_deref().unwrap_or_default());
+        put_repeated(
+            buf,
+            4,
+            self.consumes_counters.as_deref().unwrap_or_default(),
+        );
         put_opt(buf, 5, &self.node_name);
         put_opt(buf, 6, &self.node_selector);
         put_opt(buf, 7, &self.all_nodes);
@@ -16899,14 +18360,19 @@ impl ProtobufMessage for k8s_openapi::api::resource::v1beta2::DeviceAllocationCo
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::api::resource::v1beta2::DeviceAllocationConfiguration {
-            source: r.required(f_source, "source")?,
-            requests: non_empty(f_requests),
-            opaque: f_opaque,
-        })
+        Ok(
+            k8s_openapi::api::resource::v1beta2::DeviceAllocationConfiguration {
+                source: r.required(f_source, "source")?,
+                requests: non_empty(f_requests),
+                opaque: f_opaque,
+            },
+        )
     }
 }
-message_value!(k8s_openapi::api::resource::v1beta2::DeviceAllocationConfiguration, default);
+message_value!(
+    k8s_openapi::api::resource::v1beta2::DeviceAllocationConfiguration,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::resource::v1beta2::DeviceAllocationResult {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -16925,13 +18391,18 @@ impl ProtobufMessage for k8s_openapi::api::resource::v1beta2::DeviceAllocationRe
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::api::resource::v1beta2::DeviceAllocationResult {
-            results: non_empty(f_results),
-            config: non_empty(f_config),
-        })
+        Ok(
+            k8s_openapi::api::resource::v1beta2::DeviceAllocationResult {
+                results: non_empty(f_results),
+                config: non_empty(f_config),
+            },
+        )
     }
 }
-message_value!(k8s_openapi::api::resource::v1beta2::DeviceAllocationResult, default);
+message_value!(
+    k8s_openapi::api::resource::v1beta2::DeviceAllocationResult,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::resource::v1beta2::DeviceAttribute {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -16964,7 +18435,10 @@ impl ProtobufMessage for k8s_openapi::api::resource::v1beta2::DeviceAttribute {
         })
     }
 }
-message_value!(k8s_openapi::api::resource::v1beta2::DeviceAttribute, default);
+message_value!(
+    k8s_openapi::api::resource::v1beta2::DeviceAttribute,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::resource::v1beta2::DeviceCapacity {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -17043,13 +18517,18 @@ impl ProtobufMessage for k8s_openapi::api::resource::v1beta2::DeviceClaimConfigu
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::api::resource::v1beta2::DeviceClaimConfiguration {
-            requests: non_empty(f_requests),
-            opaque: f_opaque,
-        })
+        Ok(
+            k8s_openapi::api::resource::v1beta2::DeviceClaimConfiguration {
+                requests: non_empty(f_requests),
+                opaque: f_opaque,
+            },
+        )
     }
 }
-message_value!(k8s_openapi::api::resource::v1beta2::DeviceClaimConfiguration, default);
+message_value!(
+    k8s_openapi::api::resource::v1beta2::DeviceClaimConfiguration,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::resource::v1beta2::DeviceClass {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -17100,12 +18579,13 @@ impl ProtobufMessage for k8s_openapi::api::resource::v1beta2::DeviceClassConfigu
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::api::resource::v1beta2::DeviceClassConfiguration {
-            opaque: f_opaque,
-        })
+        Ok(k8s_openapi::api::resource::v1beta2::DeviceClassConfiguration { opaque: f_opaque })
     }
 }
-message_value!(k8s_openapi::api::resource::v1beta2::DeviceClassConfiguration, default);
+message_value!(
+    k8s_openapi::api::resource::v1beta2::DeviceClassConfiguration,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::resource::v1beta2::DeviceClassSpec {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -17130,7 +18610,10 @@ impl ProtobufMessage for k8s_openapi::api::resource::v1beta2::DeviceClassSpec {
         })
     }
 }
-message_value!(k8s_openapi::api::resource::v1beta2::DeviceClassSpec, default);
+message_value!(
+    k8s_openapi::api::resource::v1beta2::DeviceClassSpec,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::resource::v1beta2::DeviceConstraint {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -17155,7 +18638,10 @@ impl ProtobufMessage for k8s_openapi::api::resource::v1beta2::DeviceConstraint {
         })
     }
 }
-message_value!(k8s_openapi::api::resource::v1beta2::DeviceConstraint, default);
+message_value!(
+    k8s_openapi::api::resource::v1beta2::DeviceConstraint,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::resource::v1beta2::DeviceCounterConsumption {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -17174,13 +18660,18 @@ impl ProtobufMessage for k8s_openapi::api::resource::v1beta2::DeviceCounterConsu
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::api::resource::v1beta2::DeviceCounterConsumption {
-            counter_set: r.required(f_counter_set, "counterSet")?,
-            counters: f_counters,
-        })
+        Ok(
+            k8s_openapi::api::resource::v1beta2::DeviceCounterConsumption {
+                counter_set: r.required(f_counter_set, "counterSet")?,
+                counters: f_counters,
+            },
+        )
     }
 }
-message_value!(k8s_openapi::api::resource::v1beta2::DeviceCounterConsumption, default);
+message_value!(
+    k8s_openapi::api::resource::v1beta2::DeviceCounterConsumption,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::resource::v1beta2::DeviceRequest {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -17240,17 +18731,22 @@ impl ProtobufMessage for k8s_openapi::api::resource::v1beta2::DeviceRequestAlloc
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::api::resource::v1beta2::DeviceRequestAllocationResult {
-            request: r.required(f_request, "request")?,
-            driver: r.required(f_driver, "driver")?,
-            pool: r.required(f_pool, "pool")?,
-            device: r.required(f_device, "device")?,
-            admin_access: f_admin_access,
-            tolerations: non_empty(f_tolerations),
-        })
+        Ok(
+            k8s_openapi::api::resource::v1beta2::DeviceRequestAllocationResult {
+                request: r.required(f_request, "request")?,
+                driver: r.required(f_driver, "driver")?,
+                pool: r.required(f_pool, "pool")?,
+                device: r.required(f_device, "device")?,
+                admin_access: f_admin_access,
+                tolerations: non_empty(f_tolerations),
+            },
+        )
     }
 }
-message_value!(k8s_openapi::api::resource::v1beta2::DeviceRequestAllocationResult, default);
+message_value!(
+    k8s_openapi::api::resource::v1beta2::DeviceRequestAllocationResult,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::resource::v1beta2::DeviceSelector {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -17266,9 +18762,7 @@ impl ProtobufMessage for k8s_openapi::api::resource::v1beta2::DeviceSelector {
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::api::resource::v1beta2::DeviceSelector {
-            cel: f_cel,
-        })
+        Ok(k8s_openapi::api::resource::v1beta2::DeviceSelector { cel: f_cel })
     }
 }
 message_value!(k8s_openapi::api::resource::v1beta2::DeviceSelector, default);
@@ -17312,7 +18806,10 @@ impl ProtobufMessage for k8s_openapi::api::resource::v1beta2::DeviceSubRequest {
         })
     }
 }
-message_value!(k8s_openapi::api::resource::v1beta2::DeviceSubRequest, default);
+message_value!(
+    k8s_openapi::api::resource::v1beta2::DeviceSubRequest,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::resource::v1beta2::DeviceTaint {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -17382,7 +18879,10 @@ impl ProtobufMessage for k8s_openapi::api::resource::v1beta2::DeviceToleration {
         })
     }
 }
-message_value!(k8s_openapi::api::resource::v1beta2::DeviceToleration, default);
+message_value!(
+    k8s_openapi::api::resource::v1beta2::DeviceToleration,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::resource::v1beta2::ExactDeviceRequest {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -17423,7 +18923,10 @@ impl ProtobufMessage for k8s_openapi::api::resource::v1beta2::ExactDeviceRequest
         })
     }
 }
-message_value!(k8s_openapi::api::resource::v1beta2::ExactDeviceRequest, default);
+message_value!(
+    k8s_openapi::api::resource::v1beta2::ExactDeviceRequest,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::resource::v1beta2::NetworkDeviceData {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -17452,7 +18955,10 @@ impl ProtobufMessage for k8s_openapi::api::resource::v1beta2::NetworkDeviceData 
         })
     }
 }
-message_value!(k8s_openapi::api::resource::v1beta2::NetworkDeviceData, default);
+message_value!(
+    k8s_openapi::api::resource::v1beta2::NetworkDeviceData,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::resource::v1beta2::OpaqueDeviceConfiguration {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -17471,13 +18977,18 @@ impl ProtobufMessage for k8s_openapi::api::resource::v1beta2::OpaqueDeviceConfig
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::api::resource::v1beta2::OpaqueDeviceConfiguration {
-            driver: r.required(f_driver, "driver")?,
-            parameters: r.required(f_parameters, "parameters")?,
-        })
+        Ok(
+            k8s_openapi::api::resource::v1beta2::OpaqueDeviceConfiguration {
+                driver: r.required(f_driver, "driver")?,
+                parameters: r.required(f_parameters, "parameters")?,
+            },
+        )
     }
 }
-message_value!(k8s_openapi::api::resource::v1beta2::OpaqueDeviceConfiguration, default);
+message_value!(
+    k8s_openapi::api::resource::v1beta2::OpaqueDeviceConfiguration,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::resource::v1beta2::ResourceClaim {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -17531,15 +19042,20 @@ impl ProtobufMessage for k8s_openapi::api::resource::v1beta2::ResourceClaimConsu
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::api::resource::v1beta2::ResourceClaimConsumerReference {
-            api_group: non_zero(f_api_group),
-            resource: r.required(f_resource, "resource")?,
-            name: r.required(f_name, "name")?,
-            uid: r.required(f_uid, "uid")?,
-        })
+        Ok(
+            k8s_openapi::api::resource::v1beta2::ResourceClaimConsumerReference {
+                api_group: non_zero(f_api_group),
+                resource: r.required(f_resource, "resource")?,
+                name: r.required(f_name, "name")?,
+                uid: r.required(f_uid, "uid")?,
+            },
+        )
     }
 }
-message_value!(k8s_openapi::api::resource::v1beta2::ResourceClaimConsumerReference, default);
+message_value!(
+    k8s_openapi::api::resource::v1beta2::ResourceClaimConsumerReference,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::resource::v1beta2::ResourceClaimSpec {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -17555,12 +19071,13 @@ impl ProtobufMessage for k8s_openapi::api::resource::v1beta2::ResourceClaimSpec 
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::api::resource::v1beta2::ResourceClaimSpec {
-            devices: f_devices,
-        })
+        Ok(k8s_openapi::api::resource::v1beta2::ResourceClaimSpec { devices: f_devices })
     }
 }
-message_value!(k8s_openapi::api::resource::v1beta2::ResourceClaimSpec, default);
+message_value!(
+    k8s_openapi::api::resource::v1beta2::ResourceClaimSpec,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::resource::v1beta2::ResourceClaimStatus {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -17589,7 +19106,10 @@ impl ProtobufMessage for k8s_openapi::api::resource::v1beta2::ResourceClaimStatu
         })
     }
 }
-message_value!(k8s_openapi::api::resource::v1beta2::ResourceClaimStatus, default);
+message_value!(
+    k8s_openapi::api::resource::v1beta2::ResourceClaimStatus,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::resource::v1beta2::ResourceClaimTemplate {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -17614,7 +19134,10 @@ impl ProtobufMessage for k8s_openapi::api::resource::v1beta2::ResourceClaimTempl
         })
     }
 }
-message_value!(k8s_openapi::api::resource::v1beta2::ResourceClaimTemplate, default);
+message_value!(
+    k8s_openapi::api::resource::v1beta2::ResourceClaimTemplate,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::resource::v1beta2::ResourceClaimTemplateSpec {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -17633,13 +19156,18 @@ impl ProtobufMessage for k8s_openapi::api::resource::v1beta2::ResourceClaimTempl
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::api::resource::v1beta2::ResourceClaimTemplateSpec {
-            metadata: f_metadata,
-            spec: r.required(f_spec, "spec")?,
-        })
+        Ok(
+            k8s_openapi::api::resource::v1beta2::ResourceClaimTemplateSpec {
+                metadata: f_metadata,
+                spec: r.required(f_spec, "spec")?,
+            },
+        )
     }
 }
-message_value!(k8s_openapi::api::resource::v1beta2::ResourceClaimTemplateSpec, default);
+message_value!(
+    k8s_openapi::api::resource::v1beta2::ResourceClaimTemplateSpec,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::resource::v1beta2::ResourcePool {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -17725,7 +19253,11 @@ impl ProtobufMessage for k8s_openapi::api::resource::v1beta2::ResourceSliceSpec 
                 4 => r.one(wire, &mut f_node_selector, "nodeSelector")?,
                 5 => r.one(wire, &mut f_all_nodes, "allNodes")?,
                 6 => r.repeated(wire, &mut f_devices, "devices")?,
-                7 => r.one(wire, &mut f_per_device_node_selection, "perDeviceNodeSelection")?,
+                7 => r.one(
+                    wire,
+                    &mut f_per_device_node_selection,
+                    "perDeviceNodeSelection",
+                )?,
                 8 => r.repeated(wire, &mut f_shared_counters, "sharedCounters")?,
                 _ => r.skip(wire)?,
             }
@@ -17742,7 +19274,10 @@ impl ProtobufMessage for k8s_openapi::api::resource::v1beta2::ResourceSliceSpec 
         })
     }
 }
-message_value!(k8s_openapi::api::resource::v1beta2::ResourceSliceSpec, default);
+message_value!(
+    k8s_openapi::api::resource::v1beta2::ResourceSliceSpec,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::scheduling::v1::PriorityClass {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -17810,7 +19345,11 @@ impl ProtobufMessage for k8s_openapi::api::storage::v1::CSIDriverSpec {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
         put_opt(buf, 1, &self.attach_required);
         put_opt(buf, 2, &self.pod_info_on_mount);
-        put_repeated(buf, 3, self.volume_lifecycle_modes.as_deref().unwrap_or_default());
+        put_repeated(
+            buf,
+            3,
+            self.volume_lifecycle_modes.as_deref().unwrap_or_default(),
+        );
         put_opt(buf, 4, &self.storage_capacity);
         put_opt(buf, 5, &self.fs_group_policy);
         put_repeated(buf, 6, self.token_requests.as_deref().unwrap_or_default());
@@ -17840,7 +19379,11 @@ impl ProtobufMessage for k8s_openapi::api::storage::v1::CSIDriverSpec {
                 6 => r.repeated(wire, &mut f_token_requests, "tokenRequests")?,
                 7 => r.one(wire, &mut f_requires_republish, "requiresRepublish")?,
                 8 => r.one(wire, &mut f_se_linux_mount, "seLinuxMount")?,
-                9 => r.one(wire, &mut f_node_allocatable_update_period_seconds, "nodeAllocatableUpdatePeriodSeconds")?,
+                9 => r.one(
+                    wire,
+                    &mut f_node_allocatable_update_period_seconds,
+                    "nodeAllocatableUpdatePeriodSeconds",
+                )?,
                 _ => r.skip(wire)?,
             }
         }
@@ -17931,9 +19474,7 @@ impl ProtobufMessage for k8s_openapi::api::storage::v1::CSINodeSpec {
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::api::storage::v1::CSINodeSpec {
-            drivers: f_drivers,
-        })
+        Ok(k8s_openapi::api::storage::v1::CSINodeSpec { drivers: f_drivers })
     }
 }
 message_value!(k8s_openapi::api::storage::v1::CSINodeSpec, default);
@@ -17984,7 +19525,11 @@ impl ProtobufMessage for k8s_openapi::api::storage::v1::StorageClass {
         put_repeated(buf, 5, self.mount_options.as_deref().unwrap_or_default());
         put_opt(buf, 6, &self.allow_volume_expansion);
         put_opt(buf, 7, &self.volume_binding_mode);
-        put_repeated(buf, 8, self.allowed_topologies.as_deref().unwrap_or_default());
+        put_repeated(
+            buf,
+            8,
+            self.allowed_topologies.as_deref().unwrap_or_default(),
+        );
     }
 
     fn decode_fields(bytes: &[u8]) -> Result<Self, DecodeError> {
@@ -18101,7 +19646,10 @@ impl ProtobufMessage for k8s_openapi::api::storage::v1::VolumeAttachmentSource {
         })
     }
 }
-message_value!(k8s_openapi::api::storage::v1::VolumeAttachmentSource, default);
+message_value!(
+    k8s_openapi::api::storage::v1::VolumeAttachmentSource,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::storage::v1::VolumeAttachmentSpec {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -18163,7 +19711,10 @@ impl ProtobufMessage for k8s_openapi::api::storage::v1::VolumeAttachmentStatus {
         })
     }
 }
-message_value!(k8s_openapi::api::storage::v1::VolumeAttachmentStatus, default);
+message_value!(
+    k8s_openapi::api::storage::v1::VolumeAttachmentStatus,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::storage::v1::VolumeError {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -18208,9 +19759,7 @@ impl ProtobufMessage for k8s_openapi::api::storage::v1::VolumeNodeResources {
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::api::storage::v1::VolumeNodeResources {
-            count: f_count,
-        })
+        Ok(k8s_openapi::api::storage::v1::VolumeNodeResources { count: f_count })
     }
 }
 message_value!(k8s_openapi::api::storage::v1::VolumeNodeResources, default);
@@ -18242,7 +19791,10 @@ impl ProtobufMessage for k8s_openapi::api::storage::v1alpha1::VolumeAttributesCl
         })
     }
 }
-message_value!(k8s_openapi::api::storage::v1alpha1::VolumeAttributesClass, default);
+message_value!(
+    k8s_openapi::api::storage::v1alpha1::VolumeAttributesClass,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::storage::v1beta1::VolumeAttributesClass {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -18271,7 +19823,10 @@ impl ProtobufMessage for k8s_openapi::api::storage::v1beta1::VolumeAttributesCla
         })
     }
 }
-message_value!(k8s_openapi::api::storage::v1beta1::VolumeAttributesClass, default);
+message_value!(
+    k8s_openapi::api::storage::v1beta1::VolumeAttributesClass,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::storagemigration::v1alpha1::GroupVersionResource {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -18293,14 +19848,19 @@ impl ProtobufMessage for k8s_openapi::api::storagemigration::v1alpha1::GroupVers
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::api::storagemigration::v1alpha1::GroupVersionResource {
-            group: non_zero(f_group),
-            version: non_zero(f_version),
-            resource: non_zero(f_resource),
-        })
+        Ok(
+            k8s_openapi::api::storagemigration::v1alpha1::GroupVersionResource {
+                group: non_zero(f_group),
+                version: non_zero(f_version),
+                resource: non_zero(f_resource),
+            },
+        )
     }
 }
-message_value!(k8s_openapi::api::storagemigration::v1alpha1::GroupVersionResource, default);
+message_value!(
+    k8s_openapi::api::storagemigration::v1alpha1::GroupVersionResource,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::storagemigration::v1alpha1::MigrationCondition {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -18328,16 +19888,21 @@ impl ProtobufMessage for k8s_openapi::api::storagemigration::v1alpha1::Migration
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::api::storagemigration::v1alpha1::MigrationCondition {
-            type_: r.required(f_type_, "type")?,
-            status: r.required(f_status, "status")?,
-            last_update_time: f_last_update_time,
-            reason: non_zero(f_reason),
-            message: non_zero(f_message),
-        })
+        Ok(
+            k8s_openapi::api::storagemigration::v1alpha1::MigrationCondition {
+                type_: r.required(f_type_, "type")?,
+                status: r.required(f_status, "status")?,
+                last_update_time: f_last_update_time,
+                reason: non_zero(f_reason),
+                message: non_zero(f_message),
+            },
+        )
     }
 }
-message_value!(k8s_openapi::api::storagemigration::v1alpha1::MigrationCondition, default);
+message_value!(
+    k8s_openapi::api::storagemigration::v1alpha1::MigrationCondition,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::storagemigration::v1alpha1::StorageVersionMigration {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -18359,14 +19924,19 @@ impl ProtobufMessage for k8s_openapi::api::storagemigration::v1alpha1::StorageVe
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::api::storagemigration::v1alpha1::StorageVersionMigration {
-            metadata: r.required(f_metadata, "metadata")?,
-            spec: f_spec,
-            status: f_status,
-        })
+        Ok(
+            k8s_openapi::api::storagemigration::v1alpha1::StorageVersionMigration {
+                metadata: r.required(f_metadata, "metadata")?,
+                spec: f_spec,
+                status: f_status,
+            },
+        )
     }
 }
-message_value!(k8s_openapi::api::storagemigration::v1alpha1::StorageVersionMigration, default);
+message_value!(
+    k8s_openapi::api::storagemigration::v1alpha1::StorageVersionMigration,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::api::storagemigration::v1alpha1::StorageVersionMigrationSpec {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -18385,15 +19955,22 @@ impl ProtobufMessage for k8s_openapi::api::storagemigration::v1alpha1::StorageVe
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::api::storagemigration::v1alpha1::StorageVersionMigrationSpec {
-            resource: r.required(f_resource, "resource")?,
-            continue_token: non_zero(f_continue_token),
-        })
+        Ok(
+            k8s_openapi::api::storagemigration::v1alpha1::StorageVersionMigrationSpec {
+                resource: r.required(f_resource, "resource")?,
+                continue_token: non_zero(f_continue_token),
+            },
+        )
     }
 }
-message_value!(k8s_openapi::api::storagemigration::v1alpha1::StorageVersionMigrationSpec, default);
+message_value!(
+    k8s_openapi::api::storagemigration::v1alpha1::StorageVersionMigrationSpec,
+    default
+);
 
-impl ProtobufMessage for k8s_openapi::api::storagemigration::v1alpha1::StorageVersionMigrationStatus {
+impl ProtobufMessage
+    for k8s_openapi::api::storagemigration::v1alpha1::StorageVersionMigrationStatus
+{
     fn encode_fields(&self, buf: &mut Vec<u8>) {
         put_repeated(buf, 1, self.conditions.as_deref().unwrap_or_default());
         put_opt(buf, 2, &self.resource_version);
@@ -18410,13 +19987,18 @@ impl ProtobufMessage for k8s_openapi::api::storagemigration::v1alpha1::StorageVe
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::api::storagemigration::v1alpha1::StorageVersionMigrationStatus {
-            conditions: non_empty(f_conditions),
-            resource_version: non_zero(f_resource_version),
-        })
+        Ok(
+            k8s_openapi::api::storagemigration::v1alpha1::StorageVersionMigrationStatus {
+                conditions: non_empty(f_conditions),
+                resource_version: non_zero(f_resource_version),
+            },
+        )
     }
 }
-message_value!(k8s_openapi::api::storagemigration::v1alpha1::StorageVersionMigrationStatus, default);
+message_value!(
+    k8s_openapi::api::storagemigration::v1alpha1::StorageVersionMigrationStatus,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceColumnDefinition {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -18459,7 +20041,9 @@ impl ProtobufMessage for k8s_openapi::apiextensions_apiserver::pkg::apis::apiext
 }
 message_value!(k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceColumnDefinition, default);
 
-impl ProtobufMessage for k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceConversion {
+impl ProtobufMessage
+    for k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceConversion
+{
     fn encode_fields(&self, buf: &mut Vec<u8>) {
         put(buf, 1, &self.strategy);
         put_opt(buf, 2, &self.webhook);
@@ -18482,9 +20066,14 @@ impl ProtobufMessage for k8s_openapi::apiextensions_apiserver::pkg::apis::apiext
         })
     }
 }
-message_value!(k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceConversion, default);
+message_value!(
+    k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceConversion,
+    default
+);
 
-impl ProtobufMessage for k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition {
+impl ProtobufMessage
+    for k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition
+{
     fn encode_fields(&self, buf: &mut Vec<u8>) {
         put(buf, 1, &self.metadata);
         put(buf, 2, &self.spec);
@@ -18511,7 +20100,10 @@ impl ProtobufMessage for k8s_openapi::apiextensions_apiserver::pkg::apis::apiext
         })
     }
 }
-message_value!(k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition, default);
+message_value!(
+    k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinitionCondition {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -18775,9 +20367,14 @@ impl ProtobufMessage for k8s_openapi::apiextensions_apiserver::pkg::apis::apiext
         })
     }
 }
-message_value!(k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceSubresources, default);
+message_value!(
+    k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceSubresources,
+    default
+);
 
-impl ProtobufMessage for k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceValidation {
+impl ProtobufMessage
+    for k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceValidation
+{
     fn encode_fields(&self, buf: &mut Vec<u8>) {
         put_opt(buf, 1, &self.open_api_v3_schema);
     }
@@ -18796,9 +20393,14 @@ impl ProtobufMessage for k8s_openapi::apiextensions_apiserver::pkg::apis::apiext
         })
     }
 }
-message_value!(k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceValidation, default);
+message_value!(
+    k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceValidation,
+    default
+);
 
-impl ProtobufMessage for k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::ExternalDocumentation {
+impl ProtobufMessage
+    for k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::ExternalDocumentation
+{
     fn encode_fields(&self, buf: &mut Vec<u8>) {
         put_opt(buf, 1, &self.description);
         put_opt(buf, 2, &self.url);
@@ -18821,9 +20423,14 @@ impl ProtobufMessage for k8s_openapi::apiextensions_apiserver::pkg::apis::apiext
         })
     }
 }
-message_value!(k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::ExternalDocumentation, default);
+message_value!(
+    k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::ExternalDocumentation,
+    default
+);
 
-impl ProtobufMessage for k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::JSONSchemaProps {
+impl ProtobufMessage
+    for k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::JSONSchemaProps
+{
     fn encode_fields(&self, buf: &mut Vec<u8>) {
         put_opt(buf, 1, &self.id);
         put_opt(buf, 2, &self.schema);
@@ -18865,10 +20472,20 @@ impl ProtobufMessage for k8s_openapi::apiextensions_apiserver::pkg::apis::apiext
         put_opt(buf, 38, &self.x_kubernetes_preserve_unknown_fields);
         put_opt(buf, 39, &self.x_kubernetes_embedded_resource);
         put_opt(buf, 40, &self.x_kubernetes_int_or_string);
-        put_repeated(buf, 41, self.x_kubernetes_list_map_keys.as_deref().unwrap_or_default());
+        put_repeated(
+            buf,
+            41,
+            self.x_kubernetes_list_map_keys
+                .as_deref()
+                .unwrap_or_default(),
+        );
         put_opt(buf, 42, &self.x_kubernetes_list_type);
         put_opt(buf, 43, &self.x_kubernetes_map_type);
-        put_repeated(buf, 44, self.x_kubernetes_validations.as_deref().unwrap_or_default());
+        put_repeated(
+            buf,
+            44,
+            self.x_kubernetes_validations.as_deref().unwrap_or_default(),
+        );
     }
 
     fn decode_fields(bytes: &[u8]) -> Result<Self, DecodeError> {
@@ -18956,67 +20573,98 @@ impl ProtobufMessage for k8s_openapi::apiextensions_apiserver::pkg::apis::apiext
                 35 => r.one(wire, &mut f_external_docs, "externalDocs")?,
                 36 => r.one(wire, &mut f_example, "example")?,
                 37 => r.one(wire, &mut f_nullable, "nullable")?,
-                38 => r.one(wire, &mut f_x_kubernetes_preserve_unknown_fields, "x-kubernetes-preserve-unknown-fields")?,
-                39 => r.one(wire, &mut f_x_kubernetes_embedded_resource, "x-kubernetes-embedded-resource")?,
-                40 => r.one(wire, &mut f_x_kubernetes_int_or_string, "x-kubernetes-int-or-string")?,
-                41 => r.repeated(wire, &mut f_x_kubernetes_list_map_keys, "x-kubernetes-list-map-keys")?,
-                42 => r.one(wire, &mut f_x_kubernetes_list_type, "x-kubernetes-list-type")?,
+                38 => r.one(
+                    wire,
+                    &mut f_x_kubernetes_preserve_unknown_fields,
+                    "x-kubernetes-preserve-unknown-fields",
+                )?,
+                39 => r.one(
+                    wire,
+                    &mut f_x_kubernetes_embedded_resource,
+                    "x-kubernetes-embedded-resource",
+                )?,
+                40 => r.one(
+                    wire,
+                    &mut f_x_kubernetes_int_or_string,
+                    "x-kubernetes-int-or-string",
+                )?,
+                41 => r.repeated(
+                    wire,
+                    &mut f_x_kubernetes_list_map_keys,
+                    "x-kubernetes-list-map-keys",
+                )?,
+                42 => r.one(
+                    wire,
+                    &mut f_x_kubernetes_list_type,
+                    "x-kubernetes-list-type",
+                )?,
                 43 => r.one(wire, &mut f_x_kubernetes_map_type, "x-kubernetes-map-type")?,
-                44 => r.repeated(wire, &mut f_x_kubernetes_validations, "x-kubernetes-validations")?,
+                44 => r.repeated(
+                    wire,
+                    &mut f_x_kubernetes_validations,
+                    "x-kubernetes-validations",
+                )?,
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::JSONSchemaProps {
-            id: non_zero(f_id),
-            schema: non_zero(f_schema),
-            ref_path: f_ref_path,
-            description: non_zero(f_description),
-            type_: non_zero(f_type_),
-            format: non_zero(f_format),
-            title: non_zero(f_title),
-            default: f_default,
-            maximum: f_maximum,
-            exclusive_maximum: non_zero(f_exclusive_maximum),
-            minimum: f_minimum,
-            exclusive_minimum: non_zero(f_exclusive_minimum),
-            max_length: f_max_length,
-            min_length: f_min_length,
-            pattern: non_zero(f_pattern),
-            max_items: f_max_items,
-            min_items: f_min_items,
-            unique_items: non_zero(f_unique_items),
-            multiple_of: f_multiple_of,
-            enum_: non_empty(f_enum_),
-            max_properties: f_max_properties,
-            min_properties: f_min_properties,
-            required: non_empty(f_required),
-            items: f_items,
-            all_of: non_empty(f_all_of),
-            one_of: non_empty(f_one_of),
-            any_of: non_empty(f_any_of),
-            not: f_not,
-            properties: non_empty(f_properties),
-            additional_properties: f_additional_properties,
-            pattern_properties: non_empty(f_pattern_properties),
-            dependencies: non_empty(f_dependencies),
-            additional_items: f_additional_items,
-            definitions: non_empty(f_definitions),
-            external_docs: f_external_docs,
-            example: f_example,
-            nullable: non_zero(f_nullable),
-            x_kubernetes_preserve_unknown_fields: f_x_kubernetes_preserve_unknown_fields,
-            x_kubernetes_embedded_resource: non_zero(f_x_kubernetes_embedded_resource),
-            x_kubernetes_int_or_string: non_zero(f_x_kubernetes_int_or_string),
-            x_kubernetes_list_map_keys: non_empty(f_x_kubernetes_list_map_keys),
-            x_kubernetes_list_type: f_x_kubernetes_list_type,
-            x_kubernetes_map_type: f_x_kubernetes_map_type,
-            x_kubernetes_validations: non_empty(f_x_kubernetes_validations),
-        })
+        Ok(
+            k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::JSONSchemaProps {
+                id: non_zero(f_id),
+                schema: non_zero(f_schema),
+                ref_path: f_ref_path,
+                description: non_zero(f_description),
+                type_: non_zero(f_type_),
+                format: non_zero(f_format),
+                title: non_zero(f_title),
+                default: f_default,
+                maximum: f_maximum,
+                exclusive_maximum: non_zero(f_exclusive_maximum),
+                minimum: f_minimum,
+                exclusive_minimum: non_zero(f_exclusive_minimum),
+                max_length: f_max_length,
+                min_length: f_min_length,
+                pattern: non_zero(f_pattern),
+                max_items: f_max_items,
+                min_items: f_min_items,
+                unique_items: non_zero(f_unique_items),
+                multiple_of: f_multiple_of,
+                enum_: non_empty(f_enum_),
+                max_properties: f_max_properties,
+                min_properties: f_min_properties,
+                required: non_empty(f_required),
+                items: f_items,
+                all_of: non_empty(f_all_of),
+                one_of: non_empty(f_one_of),
+                any_of: non_empty(f_any_of),
+                not: f_not,
+                properties: non_empty(f_properties),
+                additional_properties: f_additional_properties,
+                pattern_properties: non_empty(f_pattern_properties),
+                dependencies: non_empty(f_dependencies),
+                additional_items: f_additional_items,
+                definitions: non_empty(f_definitions),
+                external_docs: f_external_docs,
+                example: f_example,
+                nullable: non_zero(f_nullable),
+                x_kubernetes_preserve_unknown_fields: f_x_kubernetes_preserve_unknown_fields,
+                x_kubernetes_embedded_resource: non_zero(f_x_kubernetes_embedded_resource),
+                x_kubernetes_int_or_string: non_zero(f_x_kubernetes_int_or_string),
+                x_kubernetes_list_map_keys: non_empty(f_x_kubernetes_list_map_keys),
+                x_kubernetes_list_type: f_x_kubernetes_list_type,
+                x_kubernetes_map_type: f_x_kubernetes_map_type,
+                x_kubernetes_validations: non_empty(f_x_kubernetes_validations),
+            },
+        )
     }
 }
-message_value!(k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::JSONSchemaProps, default);
+message_value!(
+    k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::JSONSchemaProps,
+    default
+);
 
-impl ProtobufMessage for k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::SelectableField {
+impl ProtobufMessage
+    for k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::SelectableField
+{
     fn encode_fields(&self, buf: &mut Vec<u8>) {
         put(buf, 1, &self.json_path);
     }
@@ -19030,14 +20678,21 @@ impl ProtobufMessage for k8s_openapi::apiextensions_apiserver::pkg::apis::apiext
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::SelectableField {
-            json_path: r.required(f_json_path, "jsonPath")?,
-        })
+        Ok(
+            k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::SelectableField {
+                json_path: r.required(f_json_path, "jsonPath")?,
+            },
+        )
     }
 }
-message_value!(k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::SelectableField, default);
+message_value!(
+    k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::SelectableField,
+    default
+);
 
-impl ProtobufMessage for k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::ServiceReference {
+impl ProtobufMessage
+    for k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::ServiceReference
+{
     fn encode_fields(&self, buf: &mut Vec<u8>) {
         put(buf, 1, &self.namespace);
         put(buf, 2, &self.name);
@@ -19060,17 +20715,24 @@ impl ProtobufMessage for k8s_openapi::apiextensions_apiserver::pkg::apis::apiext
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::ServiceReference {
-            namespace: r.required(f_namespace, "namespace")?,
-            name: r.required(f_name, "name")?,
-            path: f_path,
-            port: f_port,
-        })
+        Ok(
+            k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::ServiceReference {
+                namespace: r.required(f_namespace, "namespace")?,
+                name: r.required(f_name, "name")?,
+                path: f_path,
+                port: f_port,
+            },
+        )
     }
 }
-message_value!(k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::ServiceReference, default);
+message_value!(
+    k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::ServiceReference,
+    default
+);
 
-impl ProtobufMessage for k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::ValidationRule {
+impl ProtobufMessage
+    for k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::ValidationRule
+{
     fn encode_fields(&self, buf: &mut Vec<u8>) {
         put(buf, 1, &self.rule);
         put_opt(buf, 2, &self.message);
@@ -19099,19 +20761,26 @@ impl ProtobufMessage for k8s_openapi::apiextensions_apiserver::pkg::apis::apiext
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::ValidationRule {
-            rule: r.required(f_rule, "rule")?,
-            message: non_zero(f_message),
-            message_expression: non_zero(f_message_expression),
-            reason: f_reason,
-            field_path: non_zero(f_field_path),
-            optional_old_self: f_optional_old_self,
-        })
+        Ok(
+            k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::ValidationRule {
+                rule: r.required(f_rule, "rule")?,
+                message: non_zero(f_message),
+                message_expression: non_zero(f_message_expression),
+                reason: f_reason,
+                field_path: non_zero(f_field_path),
+                optional_old_self: f_optional_old_self,
+            },
+        )
     }
 }
-message_value!(k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::ValidationRule, default);
+message_value!(
+    k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::ValidationRule,
+    default
+);
 
-impl ProtobufMessage for k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::WebhookClientConfig {
+impl ProtobufMessage
+    for k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::WebhookClientConfig
+{
     fn encode_fields(&self, buf: &mut Vec<u8>) {
         put_opt(buf, 3, &self.url);
         put_opt(buf, 1, &self.service);
@@ -19138,9 +20807,14 @@ impl ProtobufMessage for k8s_openapi::apiextensions_apiserver::pkg::apis::apiext
         })
     }
 }
-message_value!(k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::WebhookClientConfig, default);
+message_value!(
+    k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::WebhookClientConfig,
+    default
+);
 
-impl ProtobufMessage for k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::WebhookConversion {
+impl ProtobufMessage
+    for k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::WebhookConversion
+{
     fn encode_fields(&self, buf: &mut Vec<u8>) {
         put_opt(buf, 2, &self.client_config);
         put_repeated(buf, 3, &self.conversion_review_versions);
@@ -19153,24 +20827,39 @@ impl ProtobufMessage for k8s_openapi::apiextensions_apiserver::pkg::apis::apiext
         while let Some((tag, wire)) = r.next_key()? {
             match tag {
                 2 => r.one(wire, &mut f_client_config, "clientConfig")?,
-                3 => r.repeated(wire, &mut f_conversion_review_versions, "conversionReviewVersions")?,
+                3 => r.repeated(
+                    wire,
+                    &mut f_conversion_review_versions,
+                    "conversionReviewVersions",
+                )?,
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::WebhookConversion {
-            client_config: f_client_config,
-            conversion_review_versions: f_conversion_review_versions,
-        })
+        Ok(
+            k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::WebhookConversion {
+                client_config: f_client_config,
+                conversion_review_versions: f_conversion_review_versions,
+            },
+        )
     }
 }
-message_value!(k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::WebhookConversion, default);
+message_value!(
+    k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::WebhookConversion,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::apimachinery::pkg::apis::meta::v1::APIGroup {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
         put(buf, 1, &self.name);
         put_repeated(buf, 2, &self.versions);
         put_opt(buf, 3, &self.preferred_version);
-        put_repeated(buf, 4, self.server_address_by_client_cidrs.as_deref().unwrap_or_default());
+        put_repeated(
+            buf,
+            4,
+            self.server_address_by_client_cidrs
+                .as_deref()
+                .unwrap_or_default(),
+        );
     }
 
     fn decode_fields(bytes: &[u8]) -> Result<Self, DecodeError> {
@@ -19184,7 +20873,11 @@ impl ProtobufMessage for k8s_openapi::apimachinery::pkg::apis::meta::v1::APIGrou
                 1 => r.one(wire, &mut f_name, "name")?,
                 2 => r.repeated(wire, &mut f_versions, "versions")?,
                 3 => r.one(wire, &mut f_preferred_version, "preferredVersion")?,
-                4 => r.repeated(wire, &mut f_server_address_by_client_cidrs, "serverAddressByClientCIDRs")?,
+                4 => r.repeated(
+                    wire,
+                    &mut f_server_address_by_client_cidrs,
+                    "serverAddressByClientCIDRs",
+                )?,
                 _ => r.skip(wire)?,
             }
         }
@@ -19196,7 +20889,10 @@ impl ProtobufMessage for k8s_openapi::apimachinery::pkg::apis::meta::v1::APIGrou
         })
     }
 }
-message_value!(k8s_openapi::apimachinery::pkg::apis::meta::v1::APIGroup, default);
+message_value!(
+    k8s_openapi::apimachinery::pkg::apis::meta::v1::APIGroup,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::apimachinery::pkg::apis::meta::v1::APIGroupList {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -19212,12 +20908,13 @@ impl ProtobufMessage for k8s_openapi::apimachinery::pkg::apis::meta::v1::APIGrou
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::apimachinery::pkg::apis::meta::v1::APIGroupList {
-            groups: f_groups,
-        })
+        Ok(k8s_openapi::apimachinery::pkg::apis::meta::v1::APIGroupList { groups: f_groups })
     }
 }
-message_value!(k8s_openapi::apimachinery::pkg::apis::meta::v1::APIGroupList, default);
+message_value!(
+    k8s_openapi::apimachinery::pkg::apis::meta::v1::APIGroupList,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::apimachinery::pkg::apis::meta::v1::APIResource {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -19260,21 +20957,26 @@ impl ProtobufMessage for k8s_openapi::apimachinery::pkg::apis::meta::v1::APIReso
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::apimachinery::pkg::apis::meta::v1::APIResource {
-            name: r.required(f_name, "name")?,
-            singular_name: r.required(f_singular_name, "singularName")?,
-            namespaced: r.required(f_namespaced, "namespaced")?,
-            group: non_zero(f_group),
-            version: non_zero(f_version),
-            kind: r.required(f_kind, "kind")?,
-            verbs: r.required(f_verbs, "verbs")?,
-            short_names: non_empty(f_short_names),
-            categories: non_empty(f_categories),
-            storage_version_hash: non_zero(f_storage_version_hash),
-        })
+        Ok(
+            k8s_openapi::apimachinery::pkg::apis::meta::v1::APIResource {
+                name: r.required(f_name, "name")?,
+                singular_name: r.required(f_singular_name, "singularName")?,
+                namespaced: r.required(f_namespaced, "namespaced")?,
+                group: non_zero(f_group),
+                version: non_zero(f_version),
+                kind: r.required(f_kind, "kind")?,
+                verbs: r.required(f_verbs, "verbs")?,
+                short_names: non_empty(f_short_names),
+                categories: non_empty(f_categories),
+                storage_version_hash: non_zero(f_storage_version_hash),
+            },
+        )
     }
 }
-message_value!(k8s_openapi::apimachinery::pkg::apis::meta::v1::APIResource, default);
+message_value!(
+    k8s_openapi::apimachinery::pkg::apis::meta::v1::APIResource,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::apimachinery::pkg::apis::meta::v1::APIResourceList {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -19293,13 +20995,18 @@ impl ProtobufMessage for k8s_openapi::apimachinery::pkg::apis::meta::v1::APIReso
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::apimachinery::pkg::apis::meta::v1::APIResourceList {
-            group_version: r.required(f_group_version, "groupVersion")?,
-            resources: f_resources,
-        })
+        Ok(
+            k8s_openapi::apimachinery::pkg::apis::meta::v1::APIResourceList {
+                group_version: r.required(f_group_version, "groupVersion")?,
+                resources: f_resources,
+            },
+        )
     }
 }
-message_value!(k8s_openapi::apimachinery::pkg::apis::meta::v1::APIResourceList, default);
+message_value!(
+    k8s_openapi::apimachinery::pkg::apis::meta::v1::APIResourceList,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::apimachinery::pkg::apis::meta::v1::APIVersions {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -19314,17 +21021,26 @@ impl ProtobufMessage for k8s_openapi::apimachinery::pkg::apis::meta::v1::APIVers
         while let Some((tag, wire)) = r.next_key()? {
             match tag {
                 1 => r.repeated(wire, &mut f_versions, "versions")?,
-                2 => r.repeated(wire, &mut f_server_address_by_client_cidrs, "serverAddressByClientCIDRs")?,
+                2 => r.repeated(
+                    wire,
+                    &mut f_server_address_by_client_cidrs,
+                    "serverAddressByClientCIDRs",
+                )?,
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::apimachinery::pkg::apis::meta::v1::APIVersions {
-            versions: f_versions,
-            server_address_by_client_cidrs: f_server_address_by_client_cidrs,
-        })
+        Ok(
+            k8s_openapi::apimachinery::pkg::apis::meta::v1::APIVersions {
+                versions: f_versions,
+                server_address_by_client_cidrs: f_server_address_by_client_cidrs,
+            },
+        )
     }
 }
-message_value!(k8s_openapi::apimachinery::pkg::apis::meta::v1::APIVersions, default);
+message_value!(
+    k8s_openapi::apimachinery::pkg::apis::meta::v1::APIVersions,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -19374,7 +21090,11 @@ impl ProtobufMessage for k8s_openapi::apimachinery::pkg::apis::meta::v1::DeleteO
         put_opt(buf, 3, &self.orphan_dependents);
         put_opt(buf, 4, &self.propagation_policy);
         put_repeated(buf, 5, self.dry_run.as_deref().unwrap_or_default());
-        put_opt(buf, 6, &self.ignore_store_read_error_with_cluster_breaking_potential);
+        put_opt(
+            buf,
+            6,
+            &self.ignore_store_read_error_with_cluster_breaking_potential,
+        );
     }
 
     fn decode_fields(bytes: &[u8]) -> Result<Self, DecodeError> {
@@ -19392,23 +21112,33 @@ impl ProtobufMessage for k8s_openapi::apimachinery::pkg::apis::meta::v1::DeleteO
                 3 => r.one(wire, &mut f_orphan_dependents, "orphanDependents")?,
                 4 => r.one(wire, &mut f_propagation_policy, "propagationPolicy")?,
                 5 => r.repeated(wire, &mut f_dry_run, "dryRun")?,
-                6 => r.one(wire, &mut f_ignore_store_read_error_with_cluster_breaking_potential, "ignoreStoreReadErrorWithClusterBreakingPotential")?,
+                6 => r.one(
+                    wire,
+                    &mut f_ignore_store_read_error_with_cluster_breaking_potential,
+                    "ignoreStoreReadErrorWithClusterBreakingPotential",
+                )?,
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::apimachinery::pkg::apis::meta::v1::DeleteOptions {
-            grace_period_seconds: f_grace_period_seconds,
-            preconditions: f_preconditions,
-            orphan_dependents: f_orphan_dependents,
-            propagation_policy: f_propagation_policy,
-            dry_run: non_empty(f_dry_run),
-            ignore_store_read_error_with_cluster_breaking_potential: f_ignore_store_read_error_with_cluster_breaking_potential,
-            api_version: Default::default(), // not in the DeleteOptions proto schema
-            kind: Default::default(), // not in the DeleteOptions proto schema
-        })
+        Ok(
+            k8s_openapi::apimachinery::pkg::apis::meta::v1::DeleteOptions {
+                grace_period_seconds: f_grace_period_seconds,
+                preconditions: f_preconditions,
+                orphan_dependents: f_orphan_dependents,
+                propagation_policy: f_propagation_policy,
+                dry_run: non_empty(f_dry_run),
+                ignore_store_read_error_with_cluster_breaking_potential:
+                    f_ignore_store_read_error_with_cluster_breaking_potential,
+                api_version: Default::default(), // not in the DeleteOptions proto schema
+                kind: Default::default(),        // not in the DeleteOptions proto schema
+            },
+        )
     }
 }
-message_value!(k8s_openapi::apimachinery::pkg::apis::meta::v1::DeleteOptions, default);
+message_value!(
+    k8s_openapi::apimachinery::pkg::apis::meta::v1::DeleteOptions,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::apimachinery::pkg::apis::meta::v1::FieldSelectorRequirement {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -19430,14 +21160,19 @@ impl ProtobufMessage for k8s_openapi::apimachinery::pkg::apis::meta::v1::FieldSe
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::apimachinery::pkg::apis::meta::v1::FieldSelectorRequirement {
-            key: r.required(f_key, "key")?,
-            operator: r.required(f_operator, "operator")?,
-            values: non_empty(f_values),
-        })
+        Ok(
+            k8s_openapi::apimachinery::pkg::apis::meta::v1::FieldSelectorRequirement {
+                key: r.required(f_key, "key")?,
+                operator: r.required(f_operator, "operator")?,
+                values: non_empty(f_values),
+            },
+        )
     }
 }
-message_value!(k8s_openapi::apimachinery::pkg::apis::meta::v1::FieldSelectorRequirement, default);
+message_value!(
+    k8s_openapi::apimachinery::pkg::apis::meta::v1::FieldSelectorRequirement,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::apimachinery::pkg::apis::meta::v1::GroupVersionForDiscovery {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -19456,18 +21191,27 @@ impl ProtobufMessage for k8s_openapi::apimachinery::pkg::apis::meta::v1::GroupVe
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::apimachinery::pkg::apis::meta::v1::GroupVersionForDiscovery {
-            group_version: r.required(f_group_version, "groupVersion")?,
-            version: r.required(f_version, "version")?,
-        })
+        Ok(
+            k8s_openapi::apimachinery::pkg::apis::meta::v1::GroupVersionForDiscovery {
+                group_version: r.required(f_group_version, "groupVersion")?,
+                version: r.required(f_version, "version")?,
+            },
+        )
     }
 }
-message_value!(k8s_openapi::apimachinery::pkg::apis::meta::v1::GroupVersionForDiscovery, default);
+message_value!(
+    k8s_openapi::apimachinery::pkg::apis::meta::v1::GroupVersionForDiscovery,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
         put_map_opt(buf, 1, &self.match_labels);
-        put_repeated(buf, 2, self.match_expressions.as_deref().unwrap_or_default());
+        put_repeated(
+            buf,
+            2,
+            self.match_expressions.as_deref().unwrap_or_default(),
+        );
     }
 
     fn decode_fields(bytes: &[u8]) -> Result<Self, DecodeError> {
@@ -19481,13 +21225,18 @@ impl ProtobufMessage for k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSe
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector {
-            match_labels: non_empty(f_match_labels),
-            match_expressions: non_empty(f_match_expressions),
-        })
+        Ok(
+            k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector {
+                match_labels: non_empty(f_match_labels),
+                match_expressions: non_empty(f_match_expressions),
+            },
+        )
     }
 }
-message_value!(k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector, default);
+message_value!(
+    k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelectorRequirement {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -19509,14 +21258,19 @@ impl ProtobufMessage for k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSe
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelectorRequirement {
-            key: r.required(f_key, "key")?,
-            operator: r.required(f_operator, "operator")?,
-            values: non_empty(f_values),
-        })
+        Ok(
+            k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelectorRequirement {
+                key: r.required(f_key, "key")?,
+                operator: r.required(f_operator, "operator")?,
+                values: non_empty(f_values),
+            },
+        )
     }
 }
-message_value!(k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelectorRequirement, default);
+message_value!(
+    k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelectorRequirement,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::apimachinery::pkg::apis::meta::v1::ListMeta {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -19549,7 +21303,10 @@ impl ProtobufMessage for k8s_openapi::apimachinery::pkg::apis::meta::v1::ListMet
         })
     }
 }
-message_value!(k8s_openapi::apimachinery::pkg::apis::meta::v1::ListMeta, default);
+message_value!(
+    k8s_openapi::apimachinery::pkg::apis::meta::v1::ListMeta,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::apimachinery::pkg::apis::meta::v1::ManagedFieldsEntry {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -19583,18 +21340,23 @@ impl ProtobufMessage for k8s_openapi::apimachinery::pkg::apis::meta::v1::Managed
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::apimachinery::pkg::apis::meta::v1::ManagedFieldsEntry {
-            manager: non_zero(f_manager),
-            operation: non_zero(f_operation),
-            api_version: non_zero(f_api_version),
-            time: f_time,
-            fields_type: non_zero(f_fields_type),
-            fields_v1: f_fields_v1,
-            subresource: non_zero(f_subresource),
-        })
+        Ok(
+            k8s_openapi::apimachinery::pkg::apis::meta::v1::ManagedFieldsEntry {
+                manager: non_zero(f_manager),
+                operation: non_zero(f_operation),
+                api_version: non_zero(f_api_version),
+                time: f_time,
+                fields_type: non_zero(f_fields_type),
+                fields_v1: f_fields_v1,
+                subresource: non_zero(f_subresource),
+            },
+        )
     }
 }
-message_value!(k8s_openapi::apimachinery::pkg::apis::meta::v1::ManagedFieldsEntry, default);
+message_value!(
+    k8s_openapi::apimachinery::pkg::apis::meta::v1::ManagedFieldsEntry,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -19610,7 +21372,11 @@ impl ProtobufMessage for k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectM
         put_opt(buf, 10, &self.deletion_grace_period_seconds);
         put_map_opt(buf, 11, &self.labels);
         put_map_opt(buf, 12, &self.annotations);
-        put_repeated(buf, 13, self.owner_references.as_deref().unwrap_or_default());
+        put_repeated(
+            buf,
+            13,
+            self.owner_references.as_deref().unwrap_or_default(),
+        );
         put_repeated(buf, 14, self.finalizers.as_deref().unwrap_or_default());
         put_repeated(buf, 17, self.managed_fields.as_deref().unwrap_or_default());
     }
@@ -19643,7 +21409,11 @@ impl ProtobufMessage for k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectM
                 7 => r.one(wire, &mut f_generation, "generation")?,
                 8 => r.one(wire, &mut f_creation_timestamp, "creationTimestamp")?,
                 9 => r.one(wire, &mut f_deletion_timestamp, "deletionTimestamp")?,
-                10 => r.one(wire, &mut f_deletion_grace_period_seconds, "deletionGracePeriodSeconds")?,
+                10 => r.one(
+                    wire,
+                    &mut f_deletion_grace_period_seconds,
+                    "deletionGracePeriodSeconds",
+                )?,
                 11 => r.entry(wire, &mut f_labels, "labels")?,
                 12 => r.entry(wire, &mut f_annotations, "annotations")?,
                 13 => r.repeated(wire, &mut f_owner_references, "ownerReferences")?,
@@ -19671,7 +21441,10 @@ impl ProtobufMessage for k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectM
         })
     }
 }
-message_value!(k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta, default);
+message_value!(
+    k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -19702,17 +21475,22 @@ impl ProtobufMessage for k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerRe
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference {
-            api_version: r.required(f_api_version, "apiVersion")?,
-            kind: r.required(f_kind, "kind")?,
-            name: r.required(f_name, "name")?,
-            uid: r.required(f_uid, "uid")?,
-            controller: f_controller,
-            block_owner_deletion: f_block_owner_deletion,
-        })
+        Ok(
+            k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference {
+                api_version: r.required(f_api_version, "apiVersion")?,
+                kind: r.required(f_kind, "kind")?,
+                name: r.required(f_name, "name")?,
+                uid: r.required(f_uid, "uid")?,
+                controller: f_controller,
+                block_owner_deletion: f_block_owner_deletion,
+            },
+        )
     }
 }
-message_value!(k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference, default);
+message_value!(
+    k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::apimachinery::pkg::apis::meta::v1::Preconditions {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -19731,13 +21509,18 @@ impl ProtobufMessage for k8s_openapi::apimachinery::pkg::apis::meta::v1::Precond
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::apimachinery::pkg::apis::meta::v1::Preconditions {
-            uid: non_zero(f_uid),
-            resource_version: f_resource_version,
-        })
+        Ok(
+            k8s_openapi::apimachinery::pkg::apis::meta::v1::Preconditions {
+                uid: non_zero(f_uid),
+                resource_version: f_resource_version,
+            },
+        )
     }
 }
-message_value!(k8s_openapi::apimachinery::pkg::apis::meta::v1::Preconditions, default);
+message_value!(
+    k8s_openapi::apimachinery::pkg::apis::meta::v1::Preconditions,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::apimachinery::pkg::apis::meta::v1::ServerAddressByClientCIDR {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -19756,13 +21539,18 @@ impl ProtobufMessage for k8s_openapi::apimachinery::pkg::apis::meta::v1::ServerA
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::apimachinery::pkg::apis::meta::v1::ServerAddressByClientCIDR {
-            client_cidr: r.required(f_client_cidr, "clientCIDR")?,
-            server_address: r.required(f_server_address, "serverAddress")?,
-        })
+        Ok(
+            k8s_openapi::apimachinery::pkg::apis::meta::v1::ServerAddressByClientCIDR {
+                client_cidr: r.required(f_client_cidr, "clientCIDR")?,
+                server_address: r.required(f_server_address, "serverAddress")?,
+            },
+        )
     }
 }
-message_value!(k8s_openapi::apimachinery::pkg::apis::meta::v1::ServerAddressByClientCIDR, default);
+message_value!(
+    k8s_openapi::apimachinery::pkg::apis::meta::v1::ServerAddressByClientCIDR,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::apimachinery::pkg::apis::meta::v1::Status {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -19803,7 +21591,10 @@ impl ProtobufMessage for k8s_openapi::apimachinery::pkg::apis::meta::v1::Status 
         })
     }
 }
-message_value!(k8s_openapi::apimachinery::pkg::apis::meta::v1::Status, default);
+message_value!(
+    k8s_openapi::apimachinery::pkg::apis::meta::v1::Status,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::apimachinery::pkg::apis::meta::v1::StatusCause {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -19825,14 +21616,19 @@ impl ProtobufMessage for k8s_openapi::apimachinery::pkg::apis::meta::v1::StatusC
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::apimachinery::pkg::apis::meta::v1::StatusCause {
-            reason: non_zero(f_reason),
-            message: non_zero(f_message),
-            field: non_zero(f_field),
-        })
+        Ok(
+            k8s_openapi::apimachinery::pkg::apis::meta::v1::StatusCause {
+                reason: non_zero(f_reason),
+                message: non_zero(f_message),
+                field: non_zero(f_field),
+            },
+        )
     }
 }
-message_value!(k8s_openapi::apimachinery::pkg::apis::meta::v1::StatusCause, default);
+message_value!(
+    k8s_openapi::apimachinery::pkg::apis::meta::v1::StatusCause,
+    default
+);
 
 impl ProtobufMessage for k8s_openapi::apimachinery::pkg::apis::meta::v1::StatusDetails {
     fn encode_fields(&self, buf: &mut Vec<u8>) {
@@ -19863,14 +21659,19 @@ impl ProtobufMessage for k8s_openapi::apimachinery::pkg::apis::meta::v1::StatusD
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::apimachinery::pkg::apis::meta::v1::StatusDetails {
-            name: non_zero(f_name),
-            group: non_zero(f_group),
-            kind: non_zero(f_kind),
-            uid: non_zero(f_uid),
-            causes: non_empty(f_causes),
-            retry_after_seconds: non_zero(f_retry_after_seconds),
-        })
+        Ok(
+            k8s_openapi::apimachinery::pkg::apis::meta::v1::StatusDetails {
+                name: non_zero(f_name),
+                group: non_zero(f_group),
+                kind: non_zero(f_kind),
+                uid: non_zero(f_uid),
+                causes: non_empty(f_causes),
+                retry_after_seconds: non_zero(f_retry_after_seconds),
+            },
+        )
     }
 }
-message_value!(k8s_openapi::apimachinery::pkg::apis::meta::v1::StatusDetails, default);
+message_value!(
+    k8s_openapi::apimachinery::pkg::apis::meta::v1::StatusDetails,
+    default
+);
