@@ -97,6 +97,8 @@ impl Unknown {
 }
 
 /// What a protobuf body held: the expected object, or a `Status`.
+// The lint sees `T` as zero-sized; real objects are as large as `Status` or larger.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum Decoded<T> {
     /// The object asked for.

@@ -288,8 +288,10 @@ fn scalar_wire_details() {
 
 #[test]
 fn unknown_fields_are_skipped() {
-    let mut cm = ConfigMap::default();
-    cm.data = Some(BTreeMap::from([("k".to_string(), "v".to_string())]));
+    let cm = ConfigMap {
+        data: Some(BTreeMap::from([("k".to_string(), "v".to_string())])),
+        ..ConfigMap::default()
+    };
     let mut bytes = cm.to_protobuf();
     // Fields 99 (varint), 100 (fixed64), 101 (bytes), 102 (fixed32) are not in the schema.
     bytes.extend_from_slice(&[0x98, 0x06, 0x05]);
