@@ -421,13 +421,25 @@ async fn protobuf_bodies_are_accepted_and_stored() {
             .termination_grace_period_seconds,
         Some(0)
     );
-    let mut changed = stored.clone();
-    changed.spec.replicas = Some(2);
-    let replaced = deployments
-        .protobuf()
-        .replace("d", &PostParams::default(), &changed)
-        .await
-        .unwrap();
+    // The deployment controller writes status meanwhile: retry on conflict, as clients do.
+    let mut replaced = None;
+    for _ in 0..20 {
+        let mut changed = deployments.get("d").await.unwrap();
+        changed.spec.replicas = Some(2);
+        match deployments
+            .protobuf()
+            .replace("d", &PostParams::default(), &changed)
+            .await
+        {
+            Ok(d) => {
+                replaced = Some(d);
+                break;
+            }
+            Err(e) if e.is_conflict() => continue,
+            Err(e) => panic!("{e}"),
+        }
+    }
+    let replaced = replaced.expect("replace succeeded within 20 attempts");
     assert_eq!(replaced.spec.replicas, Some(2));
     assert_eq!(deployments.get("d").await.unwrap().spec.replicas, Some(2));
 

@@ -28,7 +28,9 @@ use serde::Serialize;
 
 use super::envelope::{self, Decoded, FrameReader, CONTENT_TYPE};
 use super::runtime::{DecodeError, ProtobufMessage};
-use crate::api::{ListParams, ObjectList, PostParams, WatchEvent, WatchParams};
+use crate::api::{
+    DeleteParams, Deleted, ListParams, ObjectList, PostParams, WatchEvent, WatchParams,
+};
 use crate::error::{ApiError, Error, Result};
 use crate::rest::Verb;
 use crate::Api;
@@ -229,6 +231,45 @@ where
             Err(e) if refused(&e) => {
                 self.json_only.store(true, Ordering::Relaxed);
                 self.api.replace(name, params, object).await
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Deletes the object `name`; the answer is its last state or a `Status`.
+    pub async fn delete(&self, name: &str, params: &DeleteParams) -> Result<Deleted<K>> {
+        if self.is_json_fallback() {
+            return self.api.delete(name, params).await;
+        }
+        let request = params.apply_to(self.api.request(Verb::Delete).name(name));
+        match self.fetch(request).await {
+            Ok((body, true, _)) => {
+                match envelope::decode_object::<K>(&body, K::KIND)
+                    .map_err(|e| decode_error(&self.what(), e))?
+                {
+                    Decoded::Object(k) => Ok(Deleted::Object(k)),
+                    Decoded::Status(s) => Ok(Deleted::Status(s)),
+                }
+            }
+            Ok((body, false, _)) => {
+                let value: serde_json::Value =
+                    serde_json::from_slice(&body).map_err(|e| Error::Decode {
+                        what: self.what(),
+                        message: e.to_string(),
+                    })?;
+                let decoded = if value.get("kind").and_then(|k| k.as_str()) == Some("Status") {
+                    serde_json::from_value(value).map(Deleted::Status)
+                } else {
+                    serde_json::from_value(value).map(Deleted::Object)
+                };
+                decoded.map_err(|e| Error::Decode {
+                    what: self.what(),
+                    message: e.to_string(),
+                })
+            }
+            Err(e) if refused(&e) => {
+                self.json_only.store(true, Ordering::Relaxed);
+                self.api.delete(name, params).await
             }
             Err(e) => Err(e),
         }
