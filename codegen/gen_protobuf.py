@@ -335,6 +335,7 @@ def struct_impl(full, msg, r, go, rust, report):
     field_code(full, msg, go, rust, by_json, used, (enc, dec_vars, dec_arms, build), report, 0)
     for rname, rtype, _ in r["fields"]:
         if rname not in used:
+            report.append(f"{full}: k8s-openapi field {rname} is not in the schema: left at its default")
             build.append(f"{rname}: Default::default(), // not in the {msg['name']} proto schema")
     ind = lambda lines, k: "".join(" " * k + l + "\n" for l in lines)
     body = (
