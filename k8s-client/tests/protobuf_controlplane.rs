@@ -557,3 +557,46 @@ async fn responses_really_are_protobuf() {
         .to_string();
     assert_eq!(ctype, "application/vnd.kubernetes.protobuf;stream=watch");
 }
+
+/// A streaming list (`sendInitialEvents`) over protobuf: the current objects, then the bookmark
+/// that ends the initial events.
+#[tokio::test]
+async fn protobuf_streaming_list_ends_with_a_bookmark() {
+    let ns = ts::namespace("pb-stream").await;
+    let api: Api<ConfigMap> = Api::namespaced(ts::client().await, &ns.name);
+    for name in ["a", "b"] {
+        api.create(
+            &PostParams::default(),
+            &from(json!({"metadata": {"name": name}, "data": {"n": name}})),
+        )
+        .await
+        .unwrap();
+    }
+    let params = WatchParams {
+        timeout_seconds: Some(20),
+        send_initial_events: true,
+        ..WatchParams::default()
+    };
+    let mut events = Box::pin(api.protobuf().watch(&params, "").await.unwrap());
+    let mut names = Vec::new();
+    loop {
+        let event = tokio::time::timeout(Duration::from_secs(15), events.next())
+            .await
+            .expect("event in time")
+            .expect("stream open")
+            .unwrap();
+        match event {
+            WatchEvent::Added(cm) => names.push(cm.metadata.name.unwrap()),
+            WatchEvent::Bookmark(b) if b.is_initial_events_end() => {
+                assert!(!b.resource_version.is_empty());
+                break;
+            }
+            WatchEvent::Bookmark(_) => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    names.sort();
+    // The namespace's own kube-root-ca.crt may be there too.
+    names.retain(|n| n != "kube-root-ca.crt");
+    assert_eq!(names, ["a", "b"]);
+}
