@@ -6,7 +6,9 @@ use std::fmt::Debug;
 use std::time::Duration;
 
 use futures::StreamExt;
-use k8s_client::api::{Api, DeleteParams, ListParams, PostParams, WatchEvent, WatchParams};
+use k8s_client::api::{
+    Api, DeleteParams, ListParams, Patch, PatchParams, PostParams, WatchEvent, WatchParams,
+};
 use k8s_client::protobuf::{ProtobufExt, ProtobufMessage};
 use k8s_client::Client;
 use k8s_client_testsupport as ts;

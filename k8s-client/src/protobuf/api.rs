@@ -29,7 +29,8 @@ use serde::Serialize;
 use super::envelope::{self, Decoded, FrameReader, CONTENT_TYPE};
 use super::runtime::{DecodeError, ProtobufMessage};
 use crate::api::{
-    DeleteParams, Deleted, ListParams, ObjectList, PostParams, WatchEvent, WatchParams,
+    DeleteParams, Deleted, ListParams, ObjectList, Patch, PatchParams, PostParams, WatchEvent,
+    WatchParams,
 };
 use crate::error::{ApiError, Error, Result};
 use crate::rest::Verb;
@@ -231,6 +232,28 @@ where
             Err(e) if refused(&e) => {
                 self.json_only.store(true, Ordering::Relaxed);
                 self.api.replace(name, params, object).await
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Patches the object `name` (the patch itself is JSON or YAML, as Kubernetes requires;
+    /// the answer comes back in protobuf).
+    pub async fn patch<P: Serialize>(
+        &self,
+        name: &str,
+        params: &PatchParams,
+        patch: &Patch<P>,
+    ) -> Result<K> {
+        if self.is_json_fallback() {
+            return self.api.patch(name, params, patch).await;
+        }
+        let request = params.apply_to(self.api.request(Verb::Patch).name(name), patch);
+        match self.fetch(request).await {
+            Ok((body, protobuf, code)) => self.object(&body, protobuf, code),
+            Err(e) if refused(&e) => {
+                self.json_only.store(true, Ordering::Relaxed);
+                self.api.patch(name, params, patch).await
             }
             Err(e) => Err(e),
         }
