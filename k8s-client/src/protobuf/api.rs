@@ -131,12 +131,15 @@ where
         let response = self.api.client().send(request).await?;
         let protobuf = is_protobuf(response.headers());
         let code = response.status().as_u16();
-        let body = response
-            .into_body()
-            .collect()
-            .await
-            .map_err(Error::Transport)?
-            .to_bytes();
+        // As for JSON answers, the timeout also bounds reading the body.
+        let collect = response.into_body().collect();
+        let collected = match self.api.client().config().timeout {
+            Some(limit) => tokio::time::timeout(limit, collect)
+                .await
+                .map_err(|_| Error::Timeout(limit))?,
+            None => collect.await,
+        };
+        let body = collected.map_err(Error::Transport)?.to_bytes();
         Ok((body, protobuf, code))
     }
 

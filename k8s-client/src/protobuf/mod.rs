@@ -7,7 +7,9 @@
 //! - [`envelope`]: the `k8s\0` magic and `runtime.Unknown` envelope, lists, `Status`, watch
 //!   frames.
 //! - [`ProtobufExt::protobuf`]: an [`Api<K>`](crate::Api) that asks the server for protobuf
-//!   and falls back to JSON when refused.
+//!   (get, list, watch, create, replace, patch, delete) and falls back to JSON when refused
+//!   (`406`/`415`). This is an explicit opt-in: plain `Api<K>` calls stay JSON. Custom
+//!   resources have no codec, so they cannot use it and stay JSON.
 //!
 //! Generated codecs exist for the Kubernetes versions whose schemas were available:
 //! k8s-openapi `v1_33`, `v1_36` and `v1_37` (`v1_37` uses the 1.36 schemas; its fields that
