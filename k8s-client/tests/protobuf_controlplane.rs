@@ -457,6 +457,58 @@ async fn protobuf_bodies_are_accepted_and_stored() {
         .await
         .unwrap();
     assert_eq!(created, pods.get("p").await.unwrap());
+
+    // Patches (JSON bodies) answered in protobuf: strategic merge and server-side apply.
+    let patched = pods
+        .protobuf()
+        .patch(
+            "p",
+            &PatchParams::default(),
+            &Patch::Strategic(json!({"metadata": {"labels": {"patched": "yes"}}})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(patched.metadata.labels.as_ref().unwrap()["patched"], "yes");
+    assert_eq!(patched, pods.get("p").await.unwrap());
+    let applied = pods
+        .protobuf()
+        .patch(
+            "p",
+            &PatchParams::apply("pb-test").force(),
+            &Patch::Apply(json!({"apiVersion": "v1", "kind": "Pod",
+                "metadata": {"name": "p", "annotations": {"applied": "yes"}}})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        applied.metadata.annotations.as_ref().unwrap()["applied"],
+        "yes"
+    );
+    assert_eq!(applied, pods.get("p").await.unwrap());
+
+    // Delete over protobuf: a pod answers with its last state, a config map with a Status.
+    match pods
+        .protobuf()
+        .delete("p", &DeleteParams::default())
+        .await
+        .unwrap()
+    {
+        k8s_client::api::Deleted::Object(p) => {
+            assert_eq!(p.metadata.uid, created.metadata.uid);
+            assert!(p.metadata.deletion_timestamp.is_some());
+        }
+        k8s_client::api::Deleted::Status(s) => panic!("{s:?}"),
+    }
+    match cms
+        .protobuf()
+        .delete("sent", &DeleteParams::default())
+        .await
+        .unwrap()
+    {
+        k8s_client::api::Deleted::Status(s) => assert_eq!(s.status.as_deref(), Some("Success")),
+        k8s_client::api::Deleted::Object(o) => panic!("{o:?}"),
+    }
+    assert!(cms.get_opt("sent").await.unwrap().is_none());
 }
 
 #[tokio::test]
