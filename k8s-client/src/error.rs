@@ -82,6 +82,10 @@ impl ApiError {
     /// Builds an error from a response code and body: the body's `Status` when it is one,
     /// otherwise a `Status` whose message is the body text and whose reason follows the code.
     pub fn from_response(code: u16, body: &[u8]) -> Self {
+        #[cfg(feature = "protobuf")]
+        if let Some(status) = crate::protobuf::envelope::decode_status(body) {
+            return ApiError { code, status };
+        }
         if let Ok(status) = serde_json::from_slice::<Status>(body) {
             if status.reason.is_some() || status.message.is_some() {
                 return ApiError { code, status };

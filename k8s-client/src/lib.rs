@@ -34,6 +34,8 @@ pub mod discovery;
 pub mod dynamic;
 pub mod error;
 pub mod metadata;
+#[cfg(feature = "protobuf")]
+pub mod protobuf;
 pub mod remote;
 pub mod rest;
 pub mod runtime;

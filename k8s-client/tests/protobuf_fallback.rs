@@ -1,0 +1,157 @@
+//! Negotiation against the real control plane: custom resources have no protobuf encoding, so
+//! the server answers a protobuf-or-JSON `Accept` in JSON, and a protobuf-only `Accept` with
+//! `406 Not Acceptable`, after which the handle falls back to JSON for good.
+
+use std::time::Duration;
+
+use k8s_client::api::{Api, ListParams, PostParams};
+use k8s_client::protobuf::runtime::{put, Reader};
+use k8s_client::protobuf::{DecodeError, ProtobufExt, ProtobufMessage};
+use k8s_client_testsupport as ts;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use k8s_openapi::{ListableResource, NamespaceResourceScope, Resource};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+const GROUP: &str = "pbfallback.k8s-client.example.com";
+
+/// A custom resource, given a (useless to the server) protobuf encoding so that
+/// `ProtobufApi` accepts it.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+struct Gadget {
+    #[serde(rename = "apiVersion")]
+    api_version: String,
+    kind: String,
+    metadata: ObjectMeta,
+    #[serde(default)]
+    spec: serde_json::Value,
+}
+
+impl Resource for Gadget {
+    const API_VERSION: &'static str = "pbfallback.k8s-client.example.com/v1";
+    const GROUP: &'static str = GROUP;
+    const KIND: &'static str = "Gadget";
+    const VERSION: &'static str = "v1";
+    const URL_PATH_SEGMENT: &'static str = "gadgets";
+    type Scope = NamespaceResourceScope;
+}
+
+impl ListableResource for Gadget {
+    const LIST_KIND: &'static str = "GadgetList";
+}
+
+impl ProtobufMessage for Gadget {
+    fn encode_fields(&self, buf: &mut Vec<u8>) {
+        put(buf, 1, &self.metadata);
+    }
+    fn decode_fields(bytes: &[u8]) -> Result<Self, DecodeError> {
+        let mut r = Reader::new(bytes, "Gadget");
+        let mut metadata = None;
+        while let Some((tag, wire)) = r.next_key()? {
+            match tag {
+                1 => r.one(wire, &mut metadata, "metadata")?,
+                _ => r.skip(wire)?,
+            }
+        }
+        Ok(Gadget {
+            metadata: metadata.unwrap_or_default(),
+            ..Gadget::default()
+        })
+    }
+}
+
+async fn ensure_crd() {
+    let client = ts::client().await;
+    let crds: Api<CustomResourceDefinition> = Api::all(client);
+    let crd: CustomResourceDefinition = serde_json::from_value(json!({
+        "metadata": {"name": format!("gadgets.{GROUP}")},
+        "spec": {"group": GROUP, "scope": "Namespaced",
+            "names": {"plural": "gadgets", "singular": "gadget", "kind": "Gadget"},
+            "versions": [{"name": "v1", "served": true, "storage": true, "schema": {"openAPIV3Schema": {
+                "type": "object", "properties": {"spec": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}}}}}]}
+    }))
+    .unwrap();
+    match crds.create(&PostParams::default(), &crd).await {
+        Ok(_) => {}
+        Err(e) if e.is_already_exists() => {}
+        Err(e) => panic!("creating the CRD: {e}"),
+    }
+}
+
+fn gadget(name: &str) -> Gadget {
+    Gadget {
+        api_version: Gadget::API_VERSION.into(),
+        kind: Gadget::KIND.into(),
+        metadata: ObjectMeta {
+            name: Some(name.into()),
+            ..ObjectMeta::default()
+        },
+        spec: json!({"size": 3}),
+    }
+}
+
+#[tokio::test]
+async fn custom_resources_fall_back_to_json() {
+    ensure_crd().await;
+    let ns = ts::namespace("pb-fallback").await;
+    let api: Api<Gadget> = Api::namespaced(ts::client().await, &ns.name);
+    // The CRD may take a moment to be served.
+    for _ in 0..50 {
+        if api.list(&ListParams::default()).await.is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // A protobuf-or-JSON read of a custom resource is answered in JSON: no fallback needed.
+    let reads = api.protobuf();
+    assert!(reads
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items
+        .is_empty());
+
+    let created = api
+        .create(&PostParams::default(), &gadget("g"))
+        .await
+        .unwrap();
+    assert_eq!(reads.get("g").await.unwrap(), created);
+    assert!(!reads.is_json_fallback());
+
+    // Asking for protobuf only: the server answers 406, the handle retries in JSON and stays
+    // JSON (list, then get without another 406).
+    let strict = api.protobuf().protobuf_only();
+    let list = strict.list(&ListParams::default()).await.unwrap();
+    assert!(
+        strict.is_json_fallback(),
+        "the 406 switched the handle to JSON"
+    );
+    assert_eq!(list.items, vec![created.clone()]);
+    assert_eq!(strict.get("g").await.unwrap(), created);
+    let strict_get = api.protobuf().protobuf_only();
+    assert_eq!(strict_get.get("g").await.unwrap(), created);
+    assert!(strict_get.is_json_fallback());
+
+    // The raw answer the fallback keys on.
+    let request = api
+        .request(k8s_client::rest::Verb::Get)
+        .name("g")
+        .header("Accept", k8s_client::protobuf::envelope::CONTENT_TYPE)
+        .build()
+        .unwrap();
+    let err = api.client().send(request).await.unwrap_err();
+    let k8s_client::Error::Api(e) = &err else {
+        panic!("{err:?}")
+    };
+    assert_eq!(e.code, 406, "{err}");
+    assert_eq!(
+        e.reason(),
+        "NotAcceptable",
+        "the protobuf Status was decoded: {err}"
+    );
+    // Note: kube-apiserver 1.36 panics (nil pointer in the custom resource decoder) on a
+    // protobuf *body* for a custom resource and resets the HTTP/2 stream instead of
+    // answering 415, so that path cannot be exercised here.
+}
