@@ -86,7 +86,7 @@ pub enum LeaderElectionConfigError {
     /// The leader could not retry even once within its renew deadline.
     #[error(
         "leader election config: renew_deadline ({renew_deadline:?}) must be greater than \
-         {JITTER_FACTOR} x retry_period ({retry_period:?})"
+         1.2 x retry_period ({retry_period:?})"
     )]
     RenewDeadlineTooShort {
         /// The renew deadline given.
