@@ -55,7 +55,7 @@ pub fn deployment_rolled_out(deployment: Option<&Deployment>) -> bool {
     if status.observed_generation.unwrap_or(0) < generation {
         return false;
     }
-    let wanted = d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
+    let wanted = d.spec.replicas.unwrap_or(1);
     let updated = status.updated_replicas.unwrap_or(0);
     let total = status.replicas.unwrap_or(0);
     let available = status.available_replicas.unwrap_or(0);

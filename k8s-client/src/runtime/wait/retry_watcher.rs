@@ -150,11 +150,14 @@ where
 {
     /// Watches `api`'s collection (filtered by `params`; its `timeout_seconds` bounds each
     /// underlying watch) from `resource_version`, which must come from a list or get.
+    /// `params.send_initial_events` is ignored: a resumed streaming list would replay every
+    /// object.
     pub fn new(
         api: Api<K>,
-        params: WatchParams,
+        mut params: WatchParams,
         resource_version: &str,
     ) -> Result<Self, WatchError> {
+        params.send_initial_events = false;
         let what = match api.namespace() {
             Some(ns) => format!("{}/{} in namespace {ns}", K::API_VERSION, K::KIND),
             None => format!("{}/{}", K::API_VERSION, K::KIND),
