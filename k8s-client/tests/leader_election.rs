@@ -166,6 +166,7 @@ async fn three_candidates_failover_and_release() {
     .await;
     let takeover = crashed_at.elapsed();
     assert_ne!(second, first);
+    eprintln!("takeover after a crash: {takeover:?}");
     let bound = LEASE + RETRY + Duration::from_secs(1);
     assert!(
         takeover <= bound,
@@ -194,6 +195,7 @@ async fn three_candidates_failover_and_release() {
     })
     .await;
     let takeover = released_at.elapsed();
+    eprintln!("takeover after a release: {takeover:?}");
     let bound = RETRY.mul_f64(2.2) + Duration::from_millis(500);
     assert!(
         takeover <= bound,
@@ -214,6 +216,7 @@ async fn three_candidates_failover_and_release() {
     let (samples, violations) = sampler.await.unwrap();
     assert!(violations.is_empty(), "two leaders at once: {violations:?}");
     assert!(samples > 500, "the sampler ran only {samples} times");
+    eprintln!("{samples} samples, never two leaders");
 
     // Each leader was told once; the last one saw all three leaders in order.
     for i in [first, second, third] {
