@@ -9,7 +9,7 @@ use std::time::Duration;
 use k8s_client::api::{Patch, PatchParams};
 use k8s_client::runtime::leader_election::{
     CancellationToken, Ended, LeaderCallbacks, LeaderElectionConfig, LeaderElectionConfigError,
-    LeaderElector, LeaseLock,
+    LeaderElector, LeaderStatus, LeaseLock,
 };
 use k8s_client::{Api, Client};
 use k8s_client_testsupport as ts;
@@ -241,11 +241,19 @@ async fn leader_that_loses_the_lease_stops_leading() {
     let lock = LeaseLock::new(&ns.name, "lost", "me");
     let elector = LeaderElector::new(client.clone(), lock, config()).unwrap();
     let log = Arc::new(Log::default());
+    let status = elector.subscribe();
     let task = start(&elector, &log, &CancellationToken::new());
     wait_for("leadership", Duration::from_secs(10), || {
         elector.is_leader().then_some(())
     })
     .await;
+    assert_eq!(
+        *status.borrow(),
+        LeaderStatus {
+            leader: Some("me".into()),
+            is_leader: true
+        }
+    );
 
     // Somebody else overwrites the Lease (as a candidate with a skewed view might).
     let leases: Api<Lease> = Api::namespaced(client, &ns.name);
@@ -261,6 +269,13 @@ async fn leader_that_loses_the_lease_stops_leading() {
     assert_eq!(ended, Ended::LostLeadership);
     assert!(!elector.is_leader());
     assert_eq!(elector.leader().as_deref(), Some("intruder"));
+    assert_eq!(
+        *status.borrow(),
+        LeaderStatus {
+            leader: Some("intruder".into()),
+            is_leader: false
+        }
+    );
     assert!(log.work_ended.load(Ordering::SeqCst), "leading token not cancelled");
     assert_eq!(log.stopped.load(Ordering::SeqCst), 1);
     assert_eq!(

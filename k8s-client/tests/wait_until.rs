@@ -40,26 +40,40 @@ async fn exists_then_data_then_deleted() {
     let found = waiter.await.unwrap().unwrap().expect("the object");
     assert_eq!(found.metadata.name.as_deref(), Some("cm"));
 
-    // A condition on content: the waiter sees the third of three quick updates.
+    // No change between the initial read and the watch is missed: once the waiter has read
+    // the state (its condition was asked once), three quick updates follow, and the waiter
+    // must see the intermediate one.
+    let (listed_tx, listed_rx) = tokio::sync::oneshot::channel();
     let waiter = {
         let cms = cms.clone();
+        let mut listed = Some(listed_tx);
         tokio::spawn(async move {
-            wait_until(&cms, "cm", LONG, |cm: Option<&ConfigMap>| {
+            wait_until(&cms, "cm", LONG, move |cm: Option<&ConfigMap>| {
+                if let Some(tx) = listed.take() {
+                    let _ = tx.send(());
+                }
                 cm.and_then(|c| c.data.as_ref())
                     .and_then(|d| d.get("n"))
-                    .is_some_and(|n| n == "3")
+                    .is_some_and(|n| n == "2")
             })
             .await
         })
     };
+    listed_rx.await.expect("the waiter never checked the listed state");
+    let mut rv_of_2 = String::new();
     for n in 1..=3 {
         let patch = json!({"data": {"n": n.to_string()}});
-        cms.patch("cm", &PatchParams::default(), &Patch::Merge(&patch))
+        let cm = cms
+            .patch("cm", &PatchParams::default(), &Patch::Merge(&patch))
             .await
             .unwrap();
+        if n == 2 {
+            rv_of_2 = cm.metadata.resource_version.unwrap();
+        }
     }
     let cm = waiter.await.unwrap().unwrap().unwrap();
-    assert_eq!(cm.data.unwrap()["n"], "3");
+    assert_eq!(cm.data.unwrap()["n"], "2");
+    assert_eq!(cm.metadata.resource_version.unwrap(), rv_of_2);
 
     // Already true: returns at once, from the list.
     let again = wait_until(&cms, "cm", Duration::from_secs(5), conditions::exists)
