@@ -184,6 +184,10 @@ async fn three_candidates_failover_and_release() {
 
     // Cancel the new leader: it releases, and the last candidate takes over at once.
     let third = 3 - first - second;
+    wait_for("the last candidate to observe the new leader", Duration::from_secs(10), || {
+        (cs[third].elector.leader().as_deref() == Some(cs[second].id.as_str())).then_some(())
+    })
+    .await;
     let released_at = Instant::now();
     cs[second].cancel.cancel();
     let ended = cs[second].task.take().unwrap().await.unwrap();
