@@ -76,13 +76,18 @@ async fn wait_for<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Optio
         if let Some(v) = f() {
             return v;
         }
-        assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}");
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for {what}"
+        );
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
 }
 
 fn leaders(cs: &[Candidate]) -> Vec<usize> {
-    (0..cs.len()).filter(|&i| cs[i].elector.is_leader()).collect()
+    (0..cs.len())
+        .filter(|&i| cs[i].elector.is_leader())
+        .collect()
 }
 
 fn spec(lease: &Lease) -> (String, i32) {
@@ -141,16 +146,24 @@ async fn three_candidates_failover_and_release() {
     assert_eq!(spec(&lease), (cs[first].id.clone(), 0));
     assert_eq!(cs[first].log.started.load(Ordering::SeqCst), 1);
     // Everybody learns who leads.
-    wait_for("all candidates to observe the leader", Duration::from_secs(10), || {
-        cs.iter()
-            .all(|c| c.elector.leader().as_deref() == Some(cs[first].id.as_str()))
-            .then_some(())
-    })
+    wait_for(
+        "all candidates to observe the leader",
+        Duration::from_secs(10),
+        || {
+            cs.iter()
+                .all(|c| c.elector.leader().as_deref() == Some(cs[first].id.as_str()))
+                .then_some(())
+        },
+    )
     .await;
     // Leadership is stable while the leader renews: nobody else takes over for 2 leases.
     let calm_until = Instant::now() + LEASE * 2;
     while Instant::now() < calm_until {
-        assert_eq!(leaders(&cs), vec![first], "leadership moved while the leader renewed");
+        assert_eq!(
+            leaders(&cs),
+            vec![first],
+            "leadership moved while the leader renewed"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 
@@ -160,9 +173,11 @@ async fn three_candidates_failover_and_release() {
     task.abort();
     assert!(task.await.unwrap_err().is_cancelled());
     assert!(!cs[first].elector.is_leader());
-    let second = wait_for("a takeover after the crash", Duration::from_secs(15), || {
-        leaders(&cs).first().copied()
-    })
+    let second = wait_for(
+        "a takeover after the crash",
+        Duration::from_secs(15),
+        || leaders(&cs).first().copied(),
+    )
     .await;
     let takeover = crashed_at.elapsed();
     assert_ne!(second, first);
@@ -180,13 +195,19 @@ async fn three_candidates_failover_and_release() {
     );
     let lease = leases.get("the-lock").await.unwrap();
     assert_eq!(spec(&lease), (cs[second].id.clone(), 1));
-    assert_eq!(cs[first].log.stopped.load(Ordering::SeqCst), 0, "aborted: no callback");
+    assert_eq!(
+        cs[first].log.stopped.load(Ordering::SeqCst),
+        0,
+        "aborted: no callback"
+    );
 
     // Cancel the new leader: it releases, and the last candidate takes over at once.
     let third = 3 - first - second;
-    wait_for("the last candidate to observe the new leader", Duration::from_secs(10), || {
-        (cs[third].elector.leader().as_deref() == Some(cs[second].id.as_str())).then_some(())
-    })
+    wait_for(
+        "the last candidate to observe the new leader",
+        Duration::from_secs(10),
+        || (cs[third].elector.leader().as_deref() == Some(cs[second].id.as_str())).then_some(()),
+    )
     .await;
     let released_at = Instant::now();
     cs[second].cancel.cancel();
@@ -194,9 +215,11 @@ async fn three_candidates_failover_and_release() {
     assert_eq!(ended, Ended::Cancelled);
     assert!(cs[second].log.work_ended.load(Ordering::SeqCst));
     assert_eq!(cs[second].log.stopped.load(Ordering::SeqCst), 1);
-    wait_for("a takeover after the release", Duration::from_secs(10), || {
-        cs[third].elector.is_leader().then_some(())
-    })
+    wait_for(
+        "a takeover after the release",
+        Duration::from_secs(10),
+        || cs[third].elector.is_leader().then_some(()),
+    )
     .await;
     let takeover = released_at.elapsed();
     eprintln!("takeover after a release: {takeover:?}");
@@ -210,7 +233,10 @@ async fn three_candidates_failover_and_release() {
 
     // The last leader releases on cancel too: the Lease is left with no holder.
     cs[third].cancel.cancel();
-    assert_eq!(cs[third].task.take().unwrap().await.unwrap(), Ended::Cancelled);
+    assert_eq!(
+        cs[third].task.take().unwrap().await.unwrap(),
+        Ended::Cancelled
+    );
     assert!(!cs[third].elector.is_leader());
     let lease = leases.get("the-lock").await.unwrap();
     assert_eq!(spec(&lease), (String::new(), 2));
@@ -280,7 +306,10 @@ async fn leader_that_loses_the_lease_stops_leading() {
             is_leader: false
         }
     );
-    assert!(log.work_ended.load(Ordering::SeqCst), "leading token not cancelled");
+    assert!(
+        log.work_ended.load(Ordering::SeqCst),
+        "leading token not cancelled"
+    );
     assert_eq!(log.stopped.load(Ordering::SeqCst), 1);
     assert_eq!(
         *log.leaders.lock().unwrap(),
@@ -308,8 +337,8 @@ async fn candidate_waits_for_a_held_lease_and_cancel_before_leading_returns() {
         holder.is_leader().then_some(())
     })
     .await;
-    let waiting = LeaderElector::new(client, LeaseLock::new(&ns.name, "held", "waiter"), config())
-        .unwrap();
+    let waiting =
+        LeaderElector::new(client, LeaseLock::new(&ns.name, "held", "waiter"), config()).unwrap();
     let log = Arc::new(Log::default());
     let cancel = CancellationToken::new();
     let task = start(&waiting, &log, &cancel);
@@ -319,7 +348,11 @@ async fn candidate_waits_for_a_held_lease_and_cancel_before_leading_returns() {
     cancel.cancel();
     assert_eq!(task.await.unwrap(), Ended::Cancelled);
     assert_eq!(log.started.load(Ordering::SeqCst), 0);
-    assert_eq!(log.stopped.load(Ordering::SeqCst), 0, "never led: no stopped callback");
+    assert_eq!(
+        log.stopped.load(Ordering::SeqCst),
+        0,
+        "never led: no stopped callback"
+    );
     holder_cancel.cancel();
     assert_eq!(holder_task.await.unwrap(), Ended::Cancelled);
 }
@@ -338,5 +371,8 @@ async fn invalid_configs_are_typed_errors() {
     ));
     let err = LeaderElector::new(client, LeaseLock::new("ns", "l", ""), config()).unwrap_err();
     assert_eq!(err, LeaderElectionConfigError::EmptyLockField("identity"));
-    assert!(err.to_string().contains("identity must not be empty"), "{err}");
+    assert!(
+        err.to_string().contains("identity must not be empty"),
+        "{err}"
+    );
 }

@@ -65,7 +65,10 @@ async fn no_event_lost_or_duplicated_across_server_timeouts() {
     let pause = Duration::from_millis(40);
     for i in 0..12 {
         let name = format!("cm-{i}");
-        let created = cms.create(&PostParams::default(), &cm(&name)).await.unwrap();
+        let created = cms
+            .create(&PostParams::default(), &cm(&name))
+            .await
+            .unwrap();
         expected.push(("ADDED", name, Some(rv(&created))));
         tokio::time::sleep(pause).await;
     }
@@ -87,7 +90,10 @@ async fn no_event_lost_or_duplicated_across_server_timeouts() {
         expected.push(("DELETED", name, None));
         tokio::time::sleep(pause).await;
     }
-    let end = cms.create(&PostParams::default(), &cm("end")).await.unwrap();
+    let end = cms
+        .create(&PostParams::default(), &cm("end"))
+        .await
+        .unwrap();
     expected.push(("ADDED", "end".into(), Some(rv(&end))));
     let writing = began.elapsed();
     assert!(
@@ -164,7 +170,10 @@ async fn gone_resource_version_ends_with_a_typed_error() {
         }) => assert_eq!(resource_version, "1"),
         other => panic!("expected Gone, got {other:?}"),
     }
-    assert!(watcher.next().await.is_none(), "the stream goes on after Gone");
+    assert!(
+        watcher.next().await.is_none(),
+        "the stream goes on after Gone"
+    );
 }
 
 #[tokio::test]
@@ -173,7 +182,10 @@ async fn start_needs_a_definite_resource_version() {
     for rv in ["", "0"] {
         match RetryWatcher::new(cms.clone(), WatchParams::default(), rv) {
             Err(e @ WatchError::InvalidResourceVersion { .. }) => {
-                assert!(e.to_string().contains("v1/ConfigMap in namespace default"), "{e}")
+                assert!(
+                    e.to_string().contains("v1/ConfigMap in namespace default"),
+                    "{e}"
+                )
             }
             other => panic!("{rv:?}: {other:?}"),
         }

@@ -59,7 +59,9 @@ async fn exists_then_data_then_deleted() {
             .await
         })
     };
-    listed_rx.await.expect("the waiter never checked the listed state");
+    listed_rx
+        .await
+        .expect("the waiter never checked the listed state");
     let mut rv_of_2 = String::new();
     for n in 1..=3 {
         let patch = json!({"data": {"n": n.to_string()}});
@@ -94,9 +96,14 @@ async fn timeout_is_a_typed_error_naming_the_object() {
     let ns = ts::namespace("wait-timeout").await;
     let cms: Api<ConfigMap> = Api::namespaced(own_client().await, &ns.name);
     let started = std::time::Instant::now();
-    let err = wait_until(&cms, "never", Duration::from_millis(700), conditions::exists)
-        .await
-        .unwrap_err();
+    let err = wait_until(
+        &cms,
+        "never",
+        Duration::from_millis(700),
+        conditions::exists,
+    )
+    .await
+    .unwrap_err();
     assert!(started.elapsed() >= Duration::from_millis(700));
     assert!(err.is_timeout(), "{err:?}");
     let msg = err.to_string();
@@ -109,9 +116,12 @@ async fn timeout_is_a_typed_error_naming_the_object() {
 async fn wait_for_a_labelled_selection() {
     let ns = ts::namespace("wait-list").await;
     let cms: Api<ConfigMap> = Api::namespaced(own_client().await, &ns.name);
-    cms.create(&PostParams::default(), &configmap("other", json!({"app": "no"})))
-        .await
-        .unwrap();
+    cms.create(
+        &PostParams::default(),
+        &configmap("other", json!({"app": "no"})),
+    )
+    .await
+    .unwrap();
     let lp = ListParams::default().labels("app=yes");
     let waiter = {
         let (cms, lp) = (cms.clone(), lp.clone());

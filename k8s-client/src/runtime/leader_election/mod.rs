@@ -50,6 +50,9 @@ use crate::api::{Api, PostParams};
 use crate::client::Client;
 use observed::Observed;
 
+/// The `on_new_leader` callback, when set.
+type NewLeaderFn = Option<Box<dyn FnMut(&str) + Send>>;
+
 /// What [`LeaderElector::run`] is told about the election.
 ///
 /// `on_started_leading` gets a [`CancellationToken`] that is cancelled when leadership ends
@@ -61,7 +64,7 @@ use observed::Observed;
 pub struct LeaderCallbacks<F> {
     on_started_leading: F,
     on_stopped_leading: Option<Box<dyn FnOnce() + Send>>,
-    on_new_leader: Option<Box<dyn FnMut(&str) + Send>>,
+    on_new_leader: NewLeaderFn,
 }
 
 impl<F> LeaderCallbacks<F> {
@@ -262,7 +265,11 @@ impl LeaderElector {
     /// then (on cancel, with `release_on_cancel`) releases the Lease, then calls
     /// `on_stopped_leading`. Dropping the returned future stops the election at once without
     /// releasing (the lease then expires). Concurrent runs of one elector take turns.
-    pub async fn run<F, Fut>(&self, cancel: CancellationToken, callbacks: LeaderCallbacks<F>) -> Ended
+    pub async fn run<F, Fut>(
+        &self,
+        cancel: CancellationToken,
+        callbacks: LeaderCallbacks<F>,
+    ) -> Ended
     where
         F: FnOnce(CancellationToken) -> Fut,
         Fut: Future<Output = ()>,
@@ -342,7 +349,7 @@ impl LeaderElector {
     }
 
     /// Calls `on_new_leader` when the observed holder changed since the last report.
-    fn report(&self, on_new_leader: &mut Option<Box<dyn FnMut(&str) + Send>>) {
+    fn report(&self, on_new_leader: &mut NewLeaderFn) {
         let (holder, leading) = {
             let mut st = self.state();
             let holder = st.observed.holder().map(str::to_string);
@@ -383,7 +390,7 @@ impl LeaderElector {
 
     /// Renews every retry period; returns when leadership is lost: no successful renewal
     /// within `renew_deadline` of the last one, or another holder observed.
-    async fn renew_loop(&self, on_new_leader: &mut Option<Box<dyn FnMut(&str) + Send>>) {
+    async fn renew_loop(&self, on_new_leader: &mut NewLeaderFn) {
         let config = &self.inner.config;
         let identity = self.inner.lock.identity();
         loop {

@@ -63,7 +63,12 @@ impl Observed {
 
     /// Whether `identity` must keep off the lease at `now`: somebody else holds it and the
     /// lease has not expired by the local clock.
-    pub(crate) fn is_held_by_other(&self, identity: &str, now: Instant, fallback: Duration) -> bool {
+    pub(crate) fn is_held_by_other(
+        &self,
+        identity: &str,
+        now: Instant,
+        fallback: Duration,
+    ) -> bool {
         match self.holder() {
             None => false,
             Some(h) if h == identity => false,

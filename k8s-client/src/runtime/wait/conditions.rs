@@ -95,11 +95,26 @@ mod tests {
             }))
         };
         assert!(deployment_rolled_out(Some(&d(2, 2, 2, 2, 2, 2))));
-        assert!(!deployment_rolled_out(Some(&d(3, 2, 2, 2, 2, 2))), "old generation");
-        assert!(!deployment_rolled_out(Some(&d(2, 2, 2, 1, 2, 2))), "not all updated");
-        assert!(!deployment_rolled_out(Some(&d(2, 2, 2, 2, 3, 2))), "old replica left");
-        assert!(!deployment_rolled_out(Some(&d(2, 2, 2, 2, 2, 1))), "not available");
-        assert!(deployment_rolled_out(Some(&d(1, 1, 0, 0, 0, 0))), "zero replicas");
+        assert!(
+            !deployment_rolled_out(Some(&d(3, 2, 2, 2, 2, 2))),
+            "old generation"
+        );
+        assert!(
+            !deployment_rolled_out(Some(&d(2, 2, 2, 1, 2, 2))),
+            "not all updated"
+        );
+        assert!(
+            !deployment_rolled_out(Some(&d(2, 2, 2, 2, 3, 2))),
+            "old replica left"
+        );
+        assert!(
+            !deployment_rolled_out(Some(&d(2, 2, 2, 2, 2, 1))),
+            "not available"
+        );
+        assert!(
+            deployment_rolled_out(Some(&d(1, 1, 0, 0, 0, 0))),
+            "zero replicas"
+        );
         assert!(!deployment_rolled_out(None));
         let no_status = deployment(serde_json::json!({"metadata": {"generation": 1}}));
         assert!(!deployment_rolled_out(Some(&no_status)));

@@ -141,7 +141,10 @@ struct State<K> {
 
 /// Whether a failed watch request cannot succeed by trying again.
 fn is_permanent(e: &Error) -> bool {
-    matches!(e.api().map(|a| a.code), Some(400 | 401 | 403 | 404 | 405 | 406 | 415 | 422))
+    matches!(
+        e.api().map(|a| a.code),
+        Some(400 | 401 | 403 | 404 | 405 | 406 | 415 | 422)
+    )
 }
 
 impl<K> RetryWatcher<K>

@@ -55,7 +55,11 @@ impl WaitError {
 
 fn describe<K: Resource>(api: &Api<K>, selection: &str) -> String {
     match api.namespace() {
-        Some(ns) => format!("{}/{} {selection} in namespace {ns}", K::API_VERSION, K::KIND),
+        Some(ns) => format!(
+            "{}/{} {selection} in namespace {ns}",
+            K::API_VERSION,
+            K::KIND
+        ),
         None => format!("{}/{} {selection}", K::API_VERSION, K::KIND),
     }
 }
@@ -138,9 +142,11 @@ where
         selection.join(", ")
     };
     let what = describe(api, &selection);
-    let mut watch = WatchParams::default();
-    watch.label_selector = params.label_selector.clone();
-    watch.field_selector = params.field_selector.clone();
+    let watch = WatchParams {
+        label_selector: params.label_selector.clone(),
+        field_selector: params.field_selector.clone(),
+        ..WatchParams::default()
+    };
     // The wait reads the newest state: no resourceVersion or continue token of the caller's.
     let list = ListParams {
         label_selector: params.label_selector.clone(),
