@@ -22,7 +22,11 @@ async fn own_client() -> Client {
 }
 
 fn cm(name: &str) -> ConfigMap {
-    serde_json::from_value(json!({"metadata": {"name": name}, "data": {"n": "0"}})).unwrap()
+    serde_json::from_value(json!({
+        "metadata": {"name": name, "labels": {"written-by": "test"}},
+        "data": {"n": "0"}
+    }))
+    .unwrap()
 }
 
 fn rv(cm: &ConfigMap) -> u64 {
@@ -47,8 +51,10 @@ async fn no_event_lost_or_duplicated_across_server_timeouts() {
         .resource_version
         .unwrap();
 
-    // Every watch the retrying watcher makes is ended by the server after 1 s.
-    let params = WatchParams::default().timeout(1);
+    // Every watch the retrying watcher makes is ended by the server after 1 s. The label
+    // selector (kept across restarts) leaves out the namespace's kube-root-ca.crt, which
+    // kube-controller-manager writes at a time of its choosing.
+    let params = WatchParams::default().timeout(1).labels("written-by=test");
     let mut watcher = RetryWatcher::new(cms.clone(), params, &start_rv).unwrap();
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let reader = tokio::spawn(async move {

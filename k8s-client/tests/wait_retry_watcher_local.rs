@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use k8s_client::api::{WatchEvent, WatchParams};
-use k8s_client::runtime::wait::{RetryWatcher, WatchError};
+use k8s_client::runtime::wait::{RetryWatcher, WatchError, MIN_WATCH_INTERVAL};
 use k8s_client::{Api, Client};
 use k8s_openapi::api::core::v1::ConfigMap;
 use rest_support::{Reply, Server};
@@ -70,7 +70,14 @@ async fn garbled_line_and_error_events_resume_without_skipping() {
     let client = Client::try_from(server.config()).unwrap();
     let api: Api<ConfigMap> = Api::namespaced(client, "ns");
     let watcher = RetryWatcher::new(api, WatchParams::default(), "10").unwrap();
+    let started = std::time::Instant::now();
     let items = collect(watcher).await;
+    // Five watches, each ended at once by the server: started at most once a second.
+    let took = started.elapsed();
+    assert!(
+        took >= MIN_WATCH_INTERVAL * 4 - Duration::from_millis(50),
+        "five watches in {took:?}: restarts are not paced"
+    );
 
     let described: Vec<String> = items
         .iter()

@@ -21,5 +21,7 @@ pub mod conditions;
 mod retry_watcher;
 mod until;
 
-pub use retry_watcher::{RetryWatcher, WatchError, MAX_RESTART_DELAY, MIN_RESTART_DELAY};
+pub use retry_watcher::{
+    RetryWatcher, WatchError, MAX_RESTART_DELAY, MIN_RESTART_DELAY, MIN_WATCH_INTERVAL,
+};
 pub use until::{wait_until, wait_until_list, WaitError};

@@ -111,6 +111,9 @@ impl<K> std::fmt::Debug for RetryWatcher<K> {
     }
 }
 
+/// Watches start at most this often (as client-go's `RetryWatcher`), so a server that ends
+/// every watch at once is not hammered; a watch that lasted longer restarts at once.
+pub const MIN_WATCH_INTERVAL: Duration = Duration::from_secs(1);
 /// The first wait after a failed watch; doubles up to [`MAX_RESTART_DELAY`].
 pub const MIN_RESTART_DELAY: Duration = Duration::from_millis(200);
 /// The longest wait between failed watches.
@@ -135,6 +138,7 @@ struct State<K> {
     what: String,
     stream: Option<EventStream<K>>,
     delay: Option<Duration>,
+    last_start: Option<tokio::time::Instant>,
     backoff: Backoff,
     done: bool,
 }
@@ -178,6 +182,7 @@ where
             what,
             stream: None,
             delay: None,
+            last_start: None,
             backoff: restart_backoff(),
             done: false,
         };
@@ -222,9 +227,13 @@ where
                 return None;
             }
             let Some(stream) = self.stream.as_mut() else {
-                if let Some(delay) = self.delay.take() {
-                    tokio::time::sleep(delay).await;
+                let mut resume_at =
+                    tokio::time::Instant::now() + self.delay.take().unwrap_or_default();
+                if let Some(last) = self.last_start {
+                    resume_at = resume_at.max(last + MIN_WATCH_INTERVAL);
                 }
+                tokio::time::sleep_until(resume_at).await;
+                self.last_start = Some(tokio::time::Instant::now());
                 match self.api.watch(&self.params, &self.resource_version).await {
                     Ok(s) => self.stream = Some(s.boxed()),
                     Err(e) if e.is_gone() => {
