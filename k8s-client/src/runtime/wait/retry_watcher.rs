@@ -4,28 +4,6 @@
 //! skips an event: a watch that breaks mid-stream (even on an undecodable line) is restarted
 //! from the last event delivered. When the server no longer has that resourceVersion
 //! (`410 Gone`) it ends with [`WatchError::Gone`]: the caller must list again.
-//!
-//! ```no_run
-//! use futures::StreamExt;
-//! use k8s_client::api::{Api, ListParams, WatchEvent, WatchParams};
-//! use k8s_client::runtime::wait::{RetryWatcher, WatchError};
-//! use k8s_openapi::api::core::v1::ConfigMap;
-//!
-//! # async fn run(cms: Api<ConfigMap>) -> Result<(), Box<dyn std::error::Error>> {
-//! let list = cms.list(&ListParams::default()).await?;
-//! let rv = list.resource_version().unwrap_or_default();
-//! let mut events = RetryWatcher::new(cms.clone(), WatchParams::default(), rv)?;
-//! while let Some(event) = events.next().await {
-//!     match event {
-//!         Ok(WatchEvent::Modified(cm)) => println!("changed: {:?}", cm.metadata.name),
-//!         Ok(_) => {}
-//!         Err(WatchError::Gone { .. }) => break, // list again, then watch again
-//!         Err(e) => return Err(e.into()),
-//!     }
-//! }
-//! # Ok(())
-//! # }
-//! ```
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -98,9 +76,33 @@ impl WatchError {
     }
 }
 
-/// A watch stream that resumes across disconnects and timeouts. See the
-/// [module docs](self). Items are events (never `WatchEvent::Error`: server errors are
-/// handled or become a final `Err` item).
+/// A watch stream that resumes across disconnects and timeouts from the last resourceVersion
+/// it delivered (objects' and bookmarks'), with backoff after errors, and never skips an
+/// event; it ends with [`WatchError::Gone`] when the server no longer has that
+/// resourceVersion (list again). Items are events (never `WatchEvent::Error`: server errors
+/// are handled or become a final `Err` item).
+///
+/// ```no_run
+/// use futures::StreamExt;
+/// use k8s_client::api::{Api, ListParams, WatchEvent, WatchParams};
+/// use k8s_client::runtime::wait::{RetryWatcher, WatchError};
+/// use k8s_openapi::api::core::v1::ConfigMap;
+///
+/// # async fn run(cms: Api<ConfigMap>) -> Result<(), Box<dyn std::error::Error>> {
+/// let list = cms.list(&ListParams::default()).await?;
+/// let rv = list.resource_version().unwrap_or_default();
+/// let mut events = RetryWatcher::new(cms.clone(), WatchParams::default(), rv)?;
+/// while let Some(event) = events.next().await {
+///     match event {
+///         Ok(WatchEvent::Modified(cm)) => println!("changed: {:?}", cm.metadata.name),
+///         Ok(_) => {}
+///         Err(WatchError::Gone { .. }) => break, // list again, then watch again
+///         Err(e) => return Err(e.into()),
+///     }
+/// }
+/// # Ok(())
+/// # }
+/// ```
 pub struct RetryWatcher<K> {
     inner: BoxStream<'static, Result<WatchEvent<K>, WatchError>>,
 }
