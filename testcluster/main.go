@@ -5,12 +5,13 @@
 // It is one multi-call binary so that etcd, kube-apiserver and kube-controller-manager share
 // one compile:
 //
-//	testcluster up --dir DIR [--controller-manager] [--kwok PATH] [-- extra apiserver flags]
+//	testcluster up --dir DIR [--controller-manager] [--kwok PATH] [--keep-data] [-- extra apiserver flags]
 //	testcluster kube-controller-manager [flags]   (what `up` starts as its child)
 //
 // `up` writes DIR/kubeconfig (contexts admin, admin-token, restricted), DIR/env (shell
 // variables) and finally DIR/ready once /readyz answers; on SIGTERM or SIGINT it stops
-// everything and removes its data directory.
+// everything and removes its data directory (unless --keep-data: then a later `up` on the same
+// DIR starts again from the same etcd data, ports, certificates and tokens).
 package main
 
 import (

@@ -32,6 +32,7 @@ type options struct {
 	controllerManager bool
 	kwok              string
 	kwokArgs          string
+	keepData          bool
 	apiserverArgs     []string
 }
 
@@ -42,6 +43,7 @@ func up(args []string) error {
 	fs.BoolVar(&o.controllerManager, "controller-manager", false, "also run kube-controller-manager (garbage collection, namespace deletion, service-account tokens)")
 	fs.StringVar(&o.kwok, "kwok", "", "path of a kwok binary to run against the control plane (fake nodes and pods)")
 	fs.StringVar(&o.kwokArgs, "kwok-args", "", "extra space-separated flags for kwok")
+	fs.BoolVar(&o.keepData, "keep-data", false, "keep DIR/data (etcd) on exit; when DIR holds the state of a previous --keep-data run, start from it again with the same ports, certificates and tokens")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -68,61 +70,32 @@ func run(o options) error {
 	}
 	// Whatever happens, a stale ready marker must not survive.
 	_ = os.Remove(filepath.Join(o.dir, "ready"))
-	defer os.RemoveAll(dataDir)
-
-	p, err := newPKI(pkiDir)
-	if err != nil {
-		return fmt.Errorf("certificates: %w", err)
+	if !o.keepData {
+		defer os.RemoveAll(dataDir)
 	}
-	loop := []net.IP{net.ParseIP("127.0.0.1"), net.ParseIP("::1"), net.ParseIP("10.0.0.1")}
-	names := []string{"localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local"}
-	if err := p.issue("apiserver", "kube-apiserver", nil, loop, names, true); err != nil {
-		return err
-	}
-	if err := p.issue("admin", "admin", []string{"system:masters"}, nil, nil, false); err != nil {
-		return err
-	}
-	if err := p.issue("kubelet-client", "kube-apiserver-kubelet-client", []string{"system:masters"}, nil, nil, false); err != nil {
-		return err
-	}
-	if err := p.issue("kubelet", "kwok-kubelet", nil, loop, []string{"localhost"}, true); err != nil {
-		return err
-	}
-	if err := p.serviceAccountKeys(); err != nil {
-		return err
-	}
-	tokens := map[string]string{}
-	var tokenCSV strings.Builder
-	for _, u := range []struct{ name, groups string }{
-		{"admin-token", "system:masters"},
-		{"admin-token-2", "system:masters"},
-		{"restricted", ""},
-	} {
-		t := randomToken()
-		tokens[u.name] = t
-		fmt.Fprintf(&tokenCSV, "%s,%s,%s-uid,\"%s\"\n", t, u.name, u.name, u.groups)
-	}
-	if err := os.WriteFile(p.path("tokens.csv"), []byte(tokenCSV.String()), 0o600); err != nil {
-		return err
-	}
-
-	ports, err := freePorts(3)
+	statePath := filepath.Join(o.dir, "state")
+	ports, resumed, err := previousPorts(statePath, o.keepData)
 	if err != nil {
 		return err
 	}
+	if !resumed {
+		if ports, err = freePorts(3); err != nil {
+			return err
+		}
+		if err := setupPKI(o.dir, pkiDir, ports[0]); err != nil {
+			return err
+		}
+	}
+	p := &pki{dir: pkiDir}
 	apiPort, etcdClient, etcdPeer := ports[0], ports[1], ports[2]
+	server := fmt.Sprintf("https://127.0.0.1:%d", apiPort)
+	kubeconfig := filepath.Join(o.dir, "kubeconfig")
 
 	etcd, err := startEtcd(dataDir, etcdClient, etcdPeer)
 	if err != nil {
 		return fmt.Errorf("etcd: %w", err)
 	}
 	defer etcd.Close()
-
-	server := fmt.Sprintf("https://127.0.0.1:%d", apiPort)
-	kubeconfig := filepath.Join(o.dir, "kubeconfig")
-	if err := writeKubeconfig(kubeconfig, server, p, tokens); err != nil {
-		return err
-	}
 
 	args := []string{
 		"--bind-address=127.0.0.1",
@@ -170,8 +143,16 @@ func run(o options) error {
 	if err != nil {
 		return fmt.Errorf("kube-apiserver did not become ready: %w", err)
 	}
-	if err := setupRBAC(kubeconfig); err != nil {
-		return fmt.Errorf("setting up the restricted user: %w", err)
+	if !resumed {
+		if err := setupRBAC(kubeconfig); err != nil {
+			return fmt.Errorf("setting up the restricted user: %w", err)
+		}
+		if o.keepData {
+			state := fmt.Sprintf("%d %d %d\n", apiPort, etcdClient, etcdPeer)
+			if err := os.WriteFile(statePath, []byte(state), 0o600); err != nil {
+				return err
+			}
+		}
 	}
 
 	var children []*exec.Cmd
@@ -222,6 +203,75 @@ func run(o options) error {
 		_ = os.Remove(filepath.Join(o.dir, "ready"))
 		return fmt.Errorf("kube-apiserver exited: %v", err)
 	}
+}
+
+// previousPorts reads the ports of a previous --keep-data run (API server, etcd client,
+// etcd peer), when there was one.
+func previousPorts(statePath string, keepData bool) ([]int, bool, error) {
+	if !keepData {
+		return nil, false, nil
+	}
+	b, err := os.ReadFile(statePath)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	var ports []int
+	for _, f := range strings.Fields(string(b)) {
+		n, err := strconv.Atoi(f)
+		if err != nil {
+			return nil, false, fmt.Errorf("%s: bad port %q", statePath, f)
+		}
+		ports = append(ports, n)
+	}
+	if len(ports) != 3 {
+		return nil, false, fmt.Errorf("%s: want 3 ports, found %d", statePath, len(ports))
+	}
+	return ports, true, nil
+}
+
+// setupPKI writes the certificates, tokens and kubeconfig of a new control plane.
+func setupPKI(dir, pkiDir string, apiPort int) error {
+	p, err := newPKI(pkiDir)
+	if err != nil {
+		return fmt.Errorf("certificates: %w", err)
+	}
+	loop := []net.IP{net.ParseIP("127.0.0.1"), net.ParseIP("::1"), net.ParseIP("10.0.0.1")}
+	names := []string{"localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local"}
+	if err := p.issue("apiserver", "kube-apiserver", nil, loop, names, true); err != nil {
+		return err
+	}
+	if err := p.issue("admin", "admin", []string{"system:masters"}, nil, nil, false); err != nil {
+		return err
+	}
+	if err := p.issue("kubelet-client", "kube-apiserver-kubelet-client", []string{"system:masters"}, nil, nil, false); err != nil {
+		return err
+	}
+	if err := p.issue("kubelet", "kwok-kubelet", nil, loop, []string{"localhost"}, true); err != nil {
+		return err
+	}
+	if err := p.serviceAccountKeys(); err != nil {
+		return err
+	}
+	tokens := map[string]string{}
+	var tokenCSV strings.Builder
+	for _, u := range []struct{ name, groups string }{
+		{"admin-token", "system:masters"},
+		{"admin-token-2", "system:masters"},
+		{"restricted", ""},
+	} {
+		t := randomToken()
+		tokens[u.name] = t
+		fmt.Fprintf(&tokenCSV, "%s,%s,%s-uid,\"%s\"\n", t, u.name, u.name, u.groups)
+	}
+	if err := os.WriteFile(p.path("tokens.csv"), []byte(tokenCSV.String()), 0o600); err != nil {
+		return err
+	}
+
+	server := fmt.Sprintf("https://127.0.0.1:%d", apiPort)
+	return writeKubeconfig(filepath.Join(dir, "kubeconfig"), server, p, tokens)
 }
 
 func randomToken() string {

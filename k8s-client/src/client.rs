@@ -19,7 +19,9 @@ use crate::auth::Authenticator;
 use crate::config::{Config, Impersonation};
 use crate::error::{ApiError, Error, Result};
 use crate::rest::{RateLimiter, WarningHandler};
-use crate::transport::{ResponseBody, Transport, TransportError, TransportOptions};
+use crate::transport::{
+    ResponseBody, Transport, TransportError, TransportOptions, UpgradeResponse, Upgraded,
+};
 
 /// The most of an error answer's body that is read (to build the `Status`).
 const MAX_ERROR_BODY: usize = 1 << 20;
@@ -164,6 +166,17 @@ impl Client {
     pub fn with_rate_limiter(self, limiter: Option<Arc<RateLimiter>>) -> Self {
         let mut inner = (*self.inner).clone();
         inner.rate_limiter = limiter;
+        Client {
+            inner: Arc::new(inner),
+        }
+    }
+
+    /// This client with another retry policy (for example fewer retries, for requests whose
+    /// failure is reported rather than waited out). The result shares this client's
+    /// connections, credentials and rate limiter.
+    pub fn with_retry_policy(self, policy: crate::config::RetryPolicy) -> Self {
+        let mut inner = (*self.inner).clone();
+        inner.config.retry = policy;
         Client {
             inner: Arc::new(inner),
         }
@@ -388,6 +401,104 @@ impl Client {
             Ok(Answer::Collected(head, body))
         } else {
             Ok(Answer::Streaming(http::Response::from_parts(head, body)))
+        }
+    }
+
+    /// Sends an HTTP/1.1 upgrade request (WebSocket for exec, attach and port-forward) and
+    /// returns the `101 Switching Protocols` response, whose body is the connection.
+    ///
+    /// The request carries what ordinary requests carry (the credential source's
+    /// `Authorization`, the client certificate in TLS, `User-Agent`, impersonation) and goes
+    /// through the rate limiter, but on a new HTTP/1.1 connection of its own: the upgrade
+    /// mechanism exists only in HTTP/1.1, while the pool keeps using HTTP/2. The caller sets
+    /// the protocol headers (`Connection: Upgrade`, `Upgrade`, `Sec-WebSocket-*`). A 401 makes
+    /// the credential source refresh once; any other answer than 101 becomes
+    /// [`Error::Api`](crate::Error::Api) with the server's `Status` (a 2xx, which means the
+    /// server ignored the upgrade, a [`TransportError::Http`]). [`Config::timeout`] bounds the
+    /// wait for the response head.
+    ///
+    /// ```no_run
+    /// # async fn run(client: k8s_client::Client) -> Result<(), k8s_client::Error> {
+    /// let request = http::Request::get("/api/v1/namespaces/default/pods/p/exec?command=ls&stdout=true")
+    ///     .header("connection", "Upgrade")
+    ///     .header("upgrade", "websocket")
+    ///     .header("sec-websocket-version", "13")
+    ///     .header("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ==")
+    ///     .header("sec-websocket-protocol", "v5.channel.k8s.io")
+    ///     .body(Vec::new())
+    ///     .unwrap();
+    /// let response = client.upgrade(request).await?;
+    /// assert_eq!(response.version(), http::Version::HTTP_11);
+    /// let connection = response.into_body(); // AsyncRead + AsyncWrite
+    /// # drop(connection);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn upgrade(
+        &self,
+        request: http::Request<Vec<u8>>,
+    ) -> Result<http::Response<Upgraded>> {
+        let inner = &*self.inner;
+        let (parts, body) = request.into_parts();
+        let body = Bytes::from(body);
+        let uri = self.absolute_uri(&parts.uri)?;
+        let mut reauthenticated = false;
+        loop {
+            if let Some(limiter) = &inner.rate_limiter {
+                limiter.acquire().await;
+            }
+            let authorization = inner.auth.prepare().await?;
+            let mut request = http::Request::new(body.clone());
+            *request.method_mut() = parts.method.clone();
+            *request.uri_mut() = uri.clone();
+            *request.headers_mut() = parts.headers.clone();
+            let headers = request.headers_mut();
+            if !headers.contains_key(USER_AGENT) {
+                headers.insert(USER_AGENT, inner.user_agent.clone());
+            }
+            if let Some(mut value) = authorization {
+                if !headers.contains_key(AUTHORIZATION) {
+                    value.set_sensitive(true);
+                    headers.insert(AUTHORIZATION, value);
+                }
+            }
+            if !inner.impersonation.is_empty() && !headers.contains_key("impersonate-user") {
+                for (name, value) in &inner.impersonation {
+                    headers.append(name.clone(), value.clone());
+                }
+            }
+            let attempt = inner.transport.upgrade(request);
+            let outcome = match inner.config.timeout {
+                Some(limit) => tokio::time::timeout(limit, attempt)
+                    .await
+                    .map_err(|_| Error::Timeout(limit))??,
+                None => attempt.await?,
+            };
+            match outcome {
+                UpgradeResponse::Switched { head, io } => {
+                    inner.warnings.dispatch(&head.headers);
+                    return Ok(http::Response::from_parts(head, io));
+                }
+                UpgradeResponse::Refused { head, body } => {
+                    inner.warnings.dispatch(&head.headers);
+                    let status = head.status;
+                    if status == StatusCode::UNAUTHORIZED && !reauthenticated {
+                        reauthenticated = true;
+                        if inner.auth.invalidate() {
+                            tracing::debug!(%uri, "401 Unauthorized: retrying the upgrade with fresh credentials");
+                            continue;
+                        }
+                    }
+                    if status.is_success() || status.is_informational() {
+                        return Err(TransportError::Http(format!(
+                            "{uri}: the server answered {status} instead of 101 Switching Protocols"
+                        ))
+                        .into());
+                    }
+                    let body = read_capped(body, MAX_ERROR_BODY).await;
+                    return Err(ApiError::from_response(status.as_u16(), &body).into());
+                }
+            }
         }
     }
 

@@ -51,6 +51,9 @@ pub enum Error {
     /// The request could not be built (bad name, body that does not serialize, ...).
     #[error("invalid request: {0}")]
     Request(String),
+    /// An exec, attach or port-forward session failed after the upgrade.
+    #[error(transparent)]
+    Remote(#[from] crate::remote::RemoteError),
     /// The request did not complete within its timeout.
     #[error("request timed out after {0:?}")]
     Timeout(std::time::Duration),

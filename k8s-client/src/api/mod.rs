@@ -514,7 +514,11 @@ fn collection_request<K: Resource>(namespace: Option<&str>, verb: Verb) -> Reque
 }
 
 /// Decodes a delete answer: a `Status` (unless `kind` is itself `Status`) or the object.
-fn decode_deleted<T: DeserializeOwned>(body: &str, kind: &str, what: &str) -> Result<Deleted<T>> {
+pub(crate) fn decode_deleted<T: DeserializeOwned>(
+    body: &str,
+    kind: &str,
+    what: &str,
+) -> Result<Deleted<T>> {
     #[derive(Deserialize)]
     struct Kind {
         #[serde(default)]

@@ -22,12 +22,14 @@ mod connector;
 mod error;
 mod proxy;
 mod tls;
+mod upgrade;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 pub use error::TransportError;
 pub use proxy::proxy_from_env;
+pub use upgrade::{UpgradeResponse, Upgraded};
 
 use bytes::Bytes;
 use http::header::{HeaderValue, ACCEPT_ENCODING, CONTENT_ENCODING, CONTENT_LENGTH};
@@ -139,6 +141,8 @@ struct Shared {
     client: std::sync::RwLock<HyperClient<Connector, Full<Bytes>>>,
     builder: hyper_util::client::legacy::Builder,
     connector: Connector,
+    /// Opens the HTTP/1.1-only connections of upgrades (ALPN offers `http/1.1` alone).
+    upgrade_connector: Connector,
     server: String,
 }
 
@@ -184,6 +188,12 @@ impl Transport {
         } else {
             None
         };
+        let tls_http1 = if https {
+            let tls = tls::client_config(&config.tls, auth.client_cert_resolver(), false)?;
+            Some(Arc::new(tls))
+        } else {
+            None
+        };
         let server_name = match &config.tls.server_name {
             Some(name) if !name.is_empty() => {
                 Some(ServerName::try_from(name.clone()).map_err(|e| {
@@ -196,6 +206,12 @@ impl Transport {
             Some(url) => Some(proxy::Proxy::new(url, &config.no_proxy)?),
             None => None,
         };
+        let upgrade_connector = Connector::new(
+            tls_http1,
+            server_name.clone(),
+            proxy.clone(),
+            options.connect_timeout,
+        );
         let connector = Connector::new(tls, server_name, proxy, options.connect_timeout);
 
         let mut builder = HyperClient::builder(TokioExecutor::new());
@@ -215,6 +231,7 @@ impl Transport {
                 client: std::sync::RwLock::new(builder.build(connector.clone())),
                 builder,
                 connector,
+                upgrade_connector,
                 server,
             }),
         })
@@ -286,6 +303,22 @@ impl Transport {
             body::plain(body)
         };
         Ok(http::Response::from_parts(parts, body))
+    }
+}
+
+impl Transport {
+    /// Sends an upgrade request (its URI absolute; the caller sets `Connection: Upgrade` and
+    /// the protocol headers) on a new HTTP/1.1 connection of its own, with the same TLS
+    /// settings, client certificate and proxy as the pool, and returns the switched
+    /// connection or the refusal. No retries, no status checks.
+    ///
+    /// The pool keeps using HTTP/2; only this connection is HTTP/1.1, because the upgrade
+    /// mechanism exists only there.
+    pub async fn upgrade(
+        &self,
+        request: http::Request<Bytes>,
+    ) -> Result<UpgradeResponse, TransportError> {
+        upgrade::upgrade(&self.shared.upgrade_connector, request).await
     }
 }
 

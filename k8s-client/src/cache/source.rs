@@ -1,0 +1,154 @@
+//! [`ListWatch`]: anything that can list and watch objects, which is what a reflector needs.
+
+use std::fmt;
+
+use futures::future::BoxFuture;
+use futures::stream::BoxStream;
+use futures::StreamExt;
+use k8s_openapi::Resource;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::api::{Api, ApiResource, ListParams, Object, ObjectList, WatchEvent, WatchParams};
+use crate::dynamic::{DynamicApi, DynamicObject};
+use crate::error::Result;
+use crate::metadata::{MetadataApi, PartialObjectMetadata};
+
+/// The events of one watch, boxed.
+pub type BoxWatchStream<K> = BoxStream<'static, Result<WatchEvent<K>>>;
+
+/// A source of objects a reflector can list and watch: the typed [`Api<K>`], the dynamic
+/// [`DynamicApi`] and the metadata-only [`MetadataApi`].
+///
+/// Implementations only translate the two calls; selectors, paging and resourceVersions are
+/// chosen by the reflector through the parameters.
+pub trait ListWatch: Clone + Send + Sync + 'static {
+    /// The objects listed and watched.
+    type Object: Object + Clone + DeserializeOwned + Send + Sync + 'static;
+
+    /// Lists one page.
+    fn list<'a>(
+        &'a self,
+        params: &'a ListParams,
+    ) -> BoxFuture<'a, Result<ObjectList<Self::Object>>>;
+
+    /// Starts a watch from `resource_version` (see [`Api::watch`]).
+    fn watch<'a>(
+        &'a self,
+        params: &'a WatchParams,
+        resource_version: &'a str,
+    ) -> BoxFuture<'a, Result<BoxWatchStream<Self::Object>>>;
+
+    /// What is listed, for logs and for telling informers apart: the resource and the
+    /// namespace (`v1/configmaps in ns`, `apps/v1/deployments in all namespaces`).
+    fn describe(&self) -> String;
+}
+
+impl<K> ListWatch for Api<K>
+where
+    K: Resource + Object + Clone + DeserializeOwned + Serialize + Send + Sync + 'static,
+{
+    type Object = K;
+
+    fn list<'a>(&'a self, params: &'a ListParams) -> BoxFuture<'a, Result<ObjectList<K>>> {
+        Box::pin(Api::list(self, params))
+    }
+
+    fn watch<'a>(
+        &'a self,
+        params: &'a WatchParams,
+        resource_version: &'a str,
+    ) -> BoxFuture<'a, Result<BoxWatchStream<K>>> {
+        Box::pin(async move {
+            let events = Api::watch(self, params, resource_version).await?;
+            Ok(events.boxed())
+        })
+    }
+
+    fn describe(&self) -> String {
+        describe_resource(K::API_VERSION, K::URL_PATH_SEGMENT, self.namespace())
+    }
+}
+
+impl ListWatch for DynamicApi {
+    type Object = DynamicObject;
+
+    fn list<'a>(
+        &'a self,
+        params: &'a ListParams,
+    ) -> BoxFuture<'a, Result<ObjectList<DynamicObject>>> {
+        Box::pin(DynamicApi::list(self, params))
+    }
+
+    fn watch<'a>(
+        &'a self,
+        params: &'a WatchParams,
+        resource_version: &'a str,
+    ) -> BoxFuture<'a, Result<BoxWatchStream<DynamicObject>>> {
+        Box::pin(async move {
+            let events = DynamicApi::watch(self, params, resource_version).await?;
+            Ok(events.boxed())
+        })
+    }
+
+    fn describe(&self) -> String {
+        describe_api_resource(self.resource(), self.namespace())
+    }
+}
+
+/// Metadata-only lists and watches: the cheapest cache of a resource (no spec, no status).
+impl ListWatch for MetadataApi {
+    type Object = PartialObjectMetadata;
+
+    fn list<'a>(
+        &'a self,
+        params: &'a ListParams,
+    ) -> BoxFuture<'a, Result<ObjectList<PartialObjectMetadata>>> {
+        Box::pin(MetadataApi::list(self, params))
+    }
+
+    fn watch<'a>(
+        &'a self,
+        params: &'a WatchParams,
+        resource_version: &'a str,
+    ) -> BoxFuture<'a, Result<BoxWatchStream<PartialObjectMetadata>>> {
+        Box::pin(async move {
+            let events = MetadataApi::watch(self, params, resource_version).await?;
+            Ok(events.boxed())
+        })
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "metadata of {}",
+            describe_api_resource(self.resource(), self.namespace())
+        )
+    }
+}
+
+fn describe_api_resource(resource: &ApiResource, namespace: Option<&str>) -> String {
+    let api_version = if resource.group.is_empty() {
+        resource.version.clone()
+    } else {
+        format!("{}/{}", resource.group, resource.version)
+    };
+    describe_resource(&api_version, &resource.plural, namespace)
+}
+
+/// `api_version/resource in namespace` (or `in all namespaces`).
+pub(crate) fn describe_resource(
+    api_version: &str,
+    resource: &str,
+    namespace: Option<&str>,
+) -> String {
+    struct Scope<'a>(Option<&'a str>);
+    impl fmt::Display for Scope<'_> {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            match self.0 {
+                Some(ns) => write!(f, "in {ns}"),
+                None => write!(f, "in all namespaces"),
+            }
+        }
+    }
+    format!("{api_version}/{resource} {}", Scope(namespace))
+}

@@ -1,0 +1,551 @@
+//! [`Store`]: the thread-safe local copy of a set of objects, keyed `namespace/name`, with
+//! indexes; [`StoreWriter`] is the side that changes it (the reflector's).
+//!
+//! ```
+//! use std::sync::Arc;
+//! use k8s_client::api::Object;
+//! use k8s_client::cache::StoreWriter;
+//! use k8s_openapi::api::core::v1::Pod;
+//!
+//! let writer = StoreWriter::<Pod>::new();
+//! let store = writer.store();
+//! store
+//!     .add_indexer("node", Arc::new(|p: &Pod| {
+//!         p.spec.as_ref().and_then(|s| s.node_name.clone()).into_iter().collect()
+//!     }))
+//!     .unwrap();
+//! let mut pod = Pod::default();
+//! pod.meta_mut().name = Some("web-1".into());
+//! pod.meta_mut().namespace = Some("default".into());
+//! pod.spec = Some(Default::default());
+//! pod.spec.as_mut().unwrap().node_name = Some("node-a".into());
+//! writer.apply(pod);
+//! assert_eq!(store.index_keys("node", "node-a").unwrap(), ["default/web-1"]);
+//! assert_eq!(store.by_index("namespace", "default").unwrap().len(), 1);
+//! ```
+
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use crate::api::Object;
+
+use super::error::CacheError;
+
+/// The name of the index every store has: objects by namespace.
+pub const NAMESPACE_INDEX: &str = "namespace";
+
+/// An index function: the index values of an object (none, one or several).
+pub type IndexFn<K> = Arc<dyn Fn(&K) -> Vec<String> + Send + Sync>;
+
+/// What one change to a store did.
+#[derive(Debug)]
+pub enum Change<K> {
+    /// A new object.
+    Added(Arc<K>),
+    /// An object was replaced by a newer state (or by the same state, on a relist).
+    Updated {
+        /// The state the store had.
+        old: Arc<K>,
+        /// The state it has now.
+        new: Arc<K>,
+    },
+    /// An object was deleted; this is its final state as the server reported it.
+    Deleted(Arc<K>),
+    /// A relist no longer had the object: it was deleted while the watch was down, and its
+    /// final state is unknown (`last` is the last state the store had).
+    Vanished {
+        /// The object's key.
+        key: String,
+        /// The last state the store had.
+        last: Arc<K>,
+    },
+}
+
+struct Inner<K> {
+    items: HashMap<Arc<str>, Arc<K>>,
+    indexers: HashMap<String, IndexFn<K>>,
+    /// index name -> index value -> keys.
+    indices: HashMap<String, HashMap<String, HashSet<Arc<str>>>>,
+}
+
+impl<K> Inner<K> {
+    fn index_add(&mut self, key: &Arc<str>, obj: &K) {
+        for (name, f) in &self.indexers {
+            let index = self.indices.entry(name.clone()).or_default();
+            for value in f(obj) {
+                index.entry(value).or_default().insert(key.clone());
+            }
+        }
+    }
+
+    fn index_remove(&mut self, key: &str, obj: &K) {
+        for (name, f) in &self.indexers {
+            let Some(index) = self.indices.get_mut(name) else {
+                continue;
+            };
+            for value in f(obj) {
+                if let Some(keys) = index.get_mut(&value) {
+                    keys.remove(key);
+                    if keys.is_empty() {
+                        index.remove(&value);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Inserts or replaces; returns the key (shared) and the previous object.
+    fn upsert(&mut self, key: &str, obj: Arc<K>) -> Option<Arc<K>> {
+        let (key, old) = match self.items.get_key_value(key) {
+            Some((k, old)) => (k.clone(), Some(old.clone())),
+            None => (Arc::<str>::from(key), None),
+        };
+        if let Some(old) = &old {
+            self.index_remove(&key, old);
+        }
+        self.index_add(&key, &obj);
+        self.items.insert(key, obj);
+        old
+    }
+
+    fn remove(&mut self, key: &str) -> Option<Arc<K>> {
+        let old = self.items.remove(key)?;
+        self.index_remove(key, &old);
+        Some(old)
+    }
+}
+
+/// A thread-safe store of objects keyed `namespace/name` (`name` for cluster-scoped
+/// objects), with indexes. Cheap to clone; clones share the data. Reads hand out `Arc<K>`:
+/// nothing is copied.
+///
+/// Every store has the [`NAMESPACE_INDEX`]; more can be added with
+/// [`add_indexer`](Store::add_indexer). See [`StoreWriter`] for an example.
+pub struct Store<K> {
+    inner: Arc<RwLock<Inner<K>>>,
+}
+
+impl<K> Clone for Store<K> {
+    fn clone(&self) -> Self {
+        Store {
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+impl<K: Object> fmt::Debug for Store<K> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Store").field("len", &self.len()).finish()
+    }
+}
+
+fn namespace_index<K: Object>() -> IndexFn<K> {
+    Arc::new(|obj: &K| match obj.namespace() {
+        Some(ns) if !ns.is_empty() => vec![ns.to_string()],
+        _ => Vec::new(),
+    })
+}
+
+impl<K: Object> Store<K> {
+    fn read(&self) -> RwLockReadGuard<'_, Inner<K>> {
+        // A panicking index function cannot leave the maps half-updated in a way that
+        // matters more than losing the whole cache would: keep serving.
+        self.inner.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn write(&self) -> RwLockWriteGuard<'_, Inner<K>> {
+        self.inner.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The object with the same key as `obj`.
+    pub fn get(&self, obj: &K) -> Option<Arc<K>> {
+        self.get_by_key(&obj.key())
+    }
+
+    /// The object with key `key` (`namespace/name`, or `name`).
+    pub fn get_by_key(&self, key: &str) -> Option<Arc<K>> {
+        self.read().items.get(key).cloned()
+    }
+
+    /// Every object, in no particular order.
+    pub fn list(&self) -> Vec<Arc<K>> {
+        self.read().items.values().cloned().collect()
+    }
+
+    /// Every key, in no particular order.
+    pub fn list_keys(&self) -> Vec<String> {
+        self.read().items.keys().map(|k| k.to_string()).collect()
+    }
+
+    /// How many objects the store holds.
+    pub fn len(&self) -> usize {
+        self.read().items.len()
+    }
+
+    /// Whether the store is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The objects whose index `index` has the value `value`.
+    pub fn by_index(&self, index: &str, value: &str) -> Result<Vec<Arc<K>>, CacheError> {
+        let inner = self.read();
+        let keys = Self::keys_of(&inner, index, value)?;
+        Ok(keys
+            .into_iter()
+            .flatten()
+            .filter_map(|k| inner.items.get(k).cloned())
+            .collect())
+    }
+
+    /// The keys of the objects whose index `index` has the value `value`.
+    pub fn index_keys(&self, index: &str, value: &str) -> Result<Vec<String>, CacheError> {
+        let inner = self.read();
+        let keys = Self::keys_of(&inner, index, value)?;
+        Ok(keys.into_iter().flatten().map(|k| k.to_string()).collect())
+    }
+
+    /// The values index `index` has (for example every node name pods are on).
+    pub fn index_values(&self, index: &str) -> Result<Vec<String>, CacheError> {
+        let inner = self.read();
+        if !inner.indexers.contains_key(index) {
+            return Err(CacheError::UnknownIndex { name: index.into() });
+        }
+        Ok(inner
+            .indices
+            .get(index)
+            .map(|values| values.keys().cloned().collect())
+            .unwrap_or_default())
+    }
+
+    fn keys_of<'a>(
+        inner: &'a Inner<K>,
+        index: &str,
+        value: &str,
+    ) -> Result<Option<&'a HashSet<Arc<str>>>, CacheError> {
+        if !inner.indexers.contains_key(index) {
+            return Err(CacheError::UnknownIndex { name: index.into() });
+        }
+        Ok(inner
+            .indices
+            .get(index)
+            .and_then(|values| values.get(value)))
+    }
+
+    /// Adds an index, computed at once for the objects already stored and kept up to date
+    /// afterwards. Fails when an index of that name exists.
+    pub fn add_indexer(&self, name: &str, f: IndexFn<K>) -> Result<(), CacheError> {
+        let mut inner = self.write();
+        if inner.indexers.contains_key(name) {
+            return Err(CacheError::IndexExists { name: name.into() });
+        }
+        let mut index: HashMap<String, HashSet<Arc<str>>> = HashMap::new();
+        for (key, obj) in &inner.items {
+            for value in f(obj) {
+                index.entry(value).or_default().insert(key.clone());
+            }
+        }
+        inner.indices.insert(name.to_string(), index);
+        inner.indexers.insert(name.to_string(), f);
+        Ok(())
+    }
+}
+
+/// The writing side of a [`Store`]: what a reflector (or a test) uses to change it.
+///
+/// ```
+/// use k8s_client::cache::{Change, StoreWriter};
+/// use k8s_openapi::api::core::v1::ConfigMap;
+///
+/// let writer = StoreWriter::<ConfigMap>::new();
+/// let mut cm = ConfigMap::default();
+/// cm.metadata.name = Some("a".into());
+/// cm.metadata.namespace = Some("ns".into());
+/// assert!(matches!(writer.apply(cm), Change::Added(_)));
+/// // A relist without it: reported as vanished (deleted while unobserved).
+/// let changes = writer.replace(Vec::new());
+/// assert!(matches!(&changes[..], [Change::Vanished { key, .. }] if key == "ns/a"));
+/// assert!(writer.store().is_empty());
+/// ```
+pub struct StoreWriter<K> {
+    store: Store<K>,
+}
+
+impl<K> fmt::Debug for StoreWriter<K> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StoreWriter").finish_non_exhaustive()
+    }
+}
+
+impl<K: Object> Default for StoreWriter<K> {
+    fn default() -> Self {
+        StoreWriter::new()
+    }
+}
+
+impl<K: Object> StoreWriter<K> {
+    /// An empty store (with the namespace index).
+    pub fn new() -> Self {
+        let mut indexers = HashMap::new();
+        indexers.insert(NAMESPACE_INDEX.to_string(), namespace_index::<K>());
+        let inner = Inner {
+            items: HashMap::new(),
+            indexers,
+            indices: HashMap::new(),
+        };
+        StoreWriter {
+            store: Store {
+                inner: Arc::new(RwLock::new(inner)),
+            },
+        }
+    }
+
+    /// The reading handle of this store.
+    pub fn store(&self) -> Store<K> {
+        self.store.clone()
+    }
+
+    /// Adds or updates `obj`.
+    pub fn apply(&self, obj: K) -> Change<K> {
+        self.apply_arc(Arc::new(obj))
+    }
+
+    /// Adds or updates `obj` (already shared).
+    pub fn apply_arc(&self, obj: Arc<K>) -> Change<K> {
+        let key = obj.key();
+        match self.store.write().upsert(&key, obj.clone()) {
+            Some(old) => Change::Updated { old, new: obj },
+            None => Change::Added(obj),
+        }
+    }
+
+    /// Deletes the object with `obj`'s key; `obj` is its final state. Returns the change
+    /// (`Change::Deleted(obj)`), or `None` when the store did not have it.
+    pub fn delete(&self, obj: K) -> Option<Change<K>> {
+        let key = obj.key();
+        self.store.write().remove(&key)?;
+        Some(Change::Deleted(Arc::new(obj)))
+    }
+
+    /// Replaces the whole content with `items` (a relist), and returns what changed: every
+    /// listed object as added or updated, and every stored object the list no longer has as
+    /// [`Change::Vanished`].
+    pub fn replace(&self, items: Vec<K>) -> Vec<Change<K>> {
+        let mut inner = self.store.write();
+        let mut changes = Vec::with_capacity(items.len());
+        let mut seen: HashSet<Arc<str>> = HashSet::with_capacity(items.len());
+        for obj in items {
+            let key = obj.key();
+            let obj = Arc::new(obj);
+            match inner.upsert(&key, obj.clone()) {
+                Some(old) => changes.push(Change::Updated { old, new: obj }),
+                None => changes.push(Change::Added(obj)),
+            }
+            if let Some((k, _)) = inner.items.get_key_value(key.as_str()) {
+                seen.insert(k.clone());
+            }
+        }
+        let gone: Vec<Arc<str>> = inner
+            .items
+            .keys()
+            .filter(|k| !seen.contains(*k))
+            .cloned()
+            .collect();
+        for key in gone {
+            if let Some(last) = inner.remove(&key) {
+                changes.push(Change::Vanished {
+                    key: key.to_string(),
+                    last,
+                });
+            }
+        }
+        changes
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use k8s_openapi::api::core::v1::{Namespace, Pod, PodSpec};
+
+    use super::*;
+
+    fn pod(ns: &str, name: &str, node: Option<&str>, rv: &str) -> Pod {
+        let mut p = Pod::default();
+        p.metadata.name = Some(name.into());
+        p.metadata.namespace = Some(ns.into());
+        p.metadata.resource_version = Some(rv.into());
+        p.spec = Some(PodSpec {
+            node_name: node.map(String::from),
+            ..PodSpec::default()
+        });
+        p
+    }
+
+    fn by_node() -> IndexFn<Pod> {
+        Arc::new(|p: &Pod| {
+            p.spec
+                .as_ref()
+                .and_then(|s| s.node_name.clone())
+                .into_iter()
+                .collect()
+        })
+    }
+
+    fn sorted(mut v: Vec<String>) -> Vec<String> {
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn add_update_delete_keep_indexes_current() {
+        let w = StoreWriter::new();
+        let s = w.store();
+        s.add_indexer("node", by_node()).unwrap();
+        assert!(matches!(
+            w.apply(pod("a", "p1", Some("n1"), "1")),
+            Change::Added(_)
+        ));
+        w.apply(pod("a", "p2", Some("n1"), "2"));
+        w.apply(pod("b", "p1", None, "3"));
+        assert_eq!(s.len(), 3);
+        assert_eq!(
+            sorted(s.index_keys("node", "n1").unwrap()),
+            ["a/p1", "a/p2"]
+        );
+        assert_eq!(
+            sorted(s.index_keys(NAMESPACE_INDEX, "a").unwrap()),
+            ["a/p1", "a/p2"]
+        );
+
+        // Moving a pod to another node moves it in the index.
+        match w.apply(pod("a", "p1", Some("n2"), "4")) {
+            Change::Updated { old, new } => {
+                assert_eq!(old.resource_version(), Some("1"));
+                assert_eq!(new.resource_version(), Some("4"));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(s.index_keys("node", "n1").unwrap(), ["a/p2"]);
+        assert_eq!(s.index_keys("node", "n2").unwrap(), ["a/p1"]);
+        assert_eq!(sorted(s.index_values("node").unwrap()), ["n1", "n2"]);
+
+        assert!(matches!(
+            w.delete(pod("a", "p2", Some("n1"), "5")),
+            Some(Change::Deleted(_))
+        ));
+        assert!(w.delete(pod("a", "p2", Some("n1"), "5")).is_none());
+        assert!(s.index_keys("node", "n1").unwrap().is_empty());
+        assert_eq!(s.index_values("node").unwrap(), ["n2"]);
+        assert_eq!(s.get_by_key("a/p1").unwrap().resource_version(), Some("4"));
+        assert!(s.get(&pod("a", "p2", None, "")).is_none());
+        assert_eq!(sorted(s.list_keys()), ["a/p1", "b/p1"]);
+    }
+
+    #[test]
+    fn reads_share_the_stored_object() {
+        let w = StoreWriter::new();
+        w.apply(pod("a", "p", None, "1"));
+        let one = w.store().get_by_key("a/p").unwrap();
+        let two = w.store().list().pop().unwrap();
+        assert!(Arc::ptr_eq(&one, &two));
+    }
+
+    #[test]
+    fn unknown_and_duplicate_indexes_are_errors() {
+        let w = StoreWriter::<Pod>::new();
+        let s = w.store();
+        assert_eq!(
+            s.by_index("node", "x").unwrap_err(),
+            CacheError::UnknownIndex {
+                name: "node".into()
+            }
+        );
+        assert_eq!(
+            s.add_indexer(NAMESPACE_INDEX, by_node()).unwrap_err(),
+            CacheError::IndexExists {
+                name: NAMESPACE_INDEX.into()
+            }
+        );
+    }
+
+    #[test]
+    fn indexer_added_late_covers_existing_objects() {
+        let w = StoreWriter::new();
+        w.apply(pod("a", "p1", Some("n1"), "1"));
+        w.store().add_indexer("node", by_node()).unwrap();
+        assert_eq!(w.store().by_index("node", "n1").unwrap().len(), 1);
+    }
+
+    #[test]
+    fn replace_reports_adds_updates_and_vanished() {
+        let w = StoreWriter::new();
+        let s = w.store();
+        s.add_indexer("node", by_node()).unwrap();
+        w.apply(pod("a", "keep", Some("n1"), "1"));
+        w.apply(pod("a", "gone", Some("n1"), "2"));
+        let changes = w.replace(vec![
+            pod("a", "keep", Some("n1"), "5"),
+            pod("a", "new", Some("n2"), "6"),
+        ]);
+        let mut seen: Vec<String> = changes
+            .iter()
+            .map(|c| match c {
+                Change::Added(o) => format!("added {}", o.key()),
+                Change::Updated { old, new } => format!(
+                    "updated {} {}->{}",
+                    new.key(),
+                    old.resource_version().unwrap_or(""),
+                    new.resource_version().unwrap_or("")
+                ),
+                Change::Vanished { key, last } => {
+                    format!("vanished {key} {}", last.resource_version().unwrap_or(""))
+                }
+                Change::Deleted(o) => format!("deleted {}", o.key()),
+            })
+            .collect();
+        seen.sort();
+        assert_eq!(
+            seen,
+            ["added a/new", "updated a/keep 1->5", "vanished a/gone 2"]
+        );
+        assert_eq!(s.index_keys("node", "n1").unwrap(), ["a/keep"]);
+        assert_eq!(s.index_keys("node", "n2").unwrap(), ["a/new"]);
+        assert_eq!(s.len(), 2);
+    }
+
+    #[test]
+    fn cluster_scoped_objects_are_keyed_by_name() {
+        let w = StoreWriter::new();
+        let mut ns = Namespace::default();
+        ns.metadata.name = Some("kube-system".into());
+        w.apply(ns);
+        assert!(w.store().get_by_key("kube-system").is_some());
+        assert!(w.store().index_values(NAMESPACE_INDEX).unwrap().is_empty());
+    }
+
+    #[test]
+    fn concurrent_readers_and_a_writer() {
+        let w = StoreWriter::new();
+        let s = w.store();
+        let readers: Vec<_> = (0..4)
+            .map(|_| {
+                let s = s.clone();
+                std::thread::spawn(move || {
+                    for _ in 0..2000 {
+                        let n = s.list().len();
+                        assert!(n <= 500);
+                        let _ = s.by_index(NAMESPACE_INDEX, "a").unwrap();
+                    }
+                })
+            })
+            .collect();
+        for i in 0..500 {
+            w.apply(pod("a", &format!("p{i}"), None, "1"));
+        }
+        for r in readers {
+            r.join().unwrap();
+        }
+        assert_eq!(s.len(), 500);
+    }
+}

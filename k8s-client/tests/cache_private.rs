@@ -1,0 +1,292 @@
+//! The reflector against a private control plane of its own: an expired resourceVersion
+//! (etcd compacted, watch cache off) makes it relist; a restart of the control plane in the
+//! middle of a watch is recovered from without help, and deletions made meanwhile arrive.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures::future::BoxFuture;
+use k8s_client::api::{DeleteParams, ListParams, Object, Patch, PatchParams, PostParams};
+use k8s_client::api::{ObjectList, WatchParams};
+use k8s_client::cache::{
+    BoxWatchStream, Event, InformerOptions, ListWatch, SharedInformer, WatchListMode,
+};
+use k8s_client::{Api, Client};
+use k8s_client_testsupport::controlplane::PrivateControlPlane;
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
+
+fn cm(name: &str, label: &str) -> ConfigMap {
+    let mut c = ConfigMap::default();
+    c.metadata.name = Some(name.into());
+    c.metadata.labels = Some([("kind".to_string(), label.to_string())].into());
+    c
+}
+
+async fn namespace(client: &Client, name: &str) {
+    let mut ns = Namespace::default();
+    ns.metadata.name = Some(name.into());
+    Api::<Namespace>::all(client.clone())
+        .create(&PostParams::default(), &ns)
+        .await
+        .unwrap();
+}
+
+fn snapshot<'a>(objs: impl Iterator<Item = &'a ConfigMap>) -> BTreeMap<String, String> {
+    objs.map(|o| {
+        (
+            o.key(),
+            o.resource_version().unwrap_or_default().to_string(),
+        )
+    })
+    .collect()
+}
+
+/// Waits until the informer's store equals a fresh list of `api` (with `labels`).
+async fn converged(informer: &SharedInformer<ConfigMap>, api: &Api<ConfigMap>, labels: &str) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let truth = api
+            .list(&ListParams::default().labels(labels))
+            .await
+            .unwrap();
+        let truth = snapshot(truth.items.iter());
+        let store = informer.store().list();
+        let store = snapshot(store.iter().map(|o| o.as_ref()));
+        if truth == store {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no convergence within 60 s: server {truth:?}, store {store:?}, stats {:?}",
+            informer.stats()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expired_resource_version_makes_the_reflector_relist() {
+    // Without the watch cache, watches are served by etcd, which answers a compacted
+    // revision with 410 Expired; compaction runs every second.
+    let cp =
+        PrivateControlPlane::start(&["--watch-cache=false", "--etcd-compaction-interval=1s"]).await;
+    let client = cp.client().await;
+    namespace(&client, "expiry").await;
+    let api: Api<ConfigMap> = Api::namespaced(client.clone(), "expiry");
+    for i in 0..5 {
+        api.create(&PostParams::default(), &cm(&format!("w-{i}"), "watched"))
+            .await
+            .unwrap();
+    }
+    api.create(&PostParams::default(), &cm("noise", "noise"))
+        .await
+        .unwrap();
+    // Watch only the "watched" objects, with short watches: each new watch starts from the
+    // resourceVersion of the last watched change, which the noise makes old and compaction
+    // removes.
+    let informer = SharedInformer::new(
+        api.clone(),
+        InformerOptions::default()
+            .labels("kind=watched")
+            .watch_list(WatchListMode::Off)
+            .page_size(2)
+            .min_watch_timeout(Duration::from_secs(1)),
+    );
+    informer.start();
+    tokio::time::timeout(Duration::from_secs(30), informer.wait_for_sync())
+        .await
+        .expect("no sync within 30 s");
+
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut n = 0u64;
+    while informer.stats().expired == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "no 410 within 60 s: {:?}",
+            informer.stats()
+        );
+        n += 1;
+        let patch = Patch::Merge(serde_json::json!({"data": {"n": n.to_string()}}));
+        api.patch("noise", &PatchParams::default(), &patch)
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Changes to the watched objects after the expiry are still seen.
+    api.delete("w-0", &DeleteParams::default()).await.unwrap();
+    api.create(&PostParams::default(), &cm("w-new", "watched"))
+        .await
+        .unwrap();
+    converged(&informer, &api, "kind=watched").await;
+    let stats = informer.stats();
+    assert!(stats.lists >= 2, "no relist after the 410: {stats:?}");
+    // Without the watch cache every list is served by etcd, in pages of 2.
+    assert!(
+        stats.list_pages >= 3 * stats.lists,
+        "lists were not paginated: {stats:?}"
+    );
+    eprintln!("expired after {n} noise writes; stats {stats:?}");
+}
+
+/// The real API behind a gate the test can close: list and watch calls wait while it is
+/// closed. It keeps the informer away from the server while the test changes things.
+#[derive(Clone)]
+struct Gated {
+    api: Api<ConfigMap>,
+    open: Arc<tokio::sync::watch::Sender<bool>>,
+}
+
+impl Gated {
+    async fn wait_open(&self) {
+        let mut rx = self.open.subscribe();
+        let _ = rx.wait_for(|open| *open).await;
+    }
+}
+
+impl ListWatch for Gated {
+    type Object = ConfigMap;
+    fn list<'a>(
+        &'a self,
+        params: &'a ListParams,
+    ) -> BoxFuture<'a, k8s_client::Result<ObjectList<ConfigMap>>> {
+        Box::pin(async move {
+            self.wait_open().await;
+            self.api.list(params).await
+        })
+    }
+    fn watch<'a>(
+        &'a self,
+        params: &'a WatchParams,
+        resource_version: &'a str,
+    ) -> BoxFuture<'a, k8s_client::Result<BoxWatchStream<ConfigMap>>> {
+        Box::pin(async move {
+            self.wait_open().await;
+            ListWatch::watch(&self.api, params, resource_version).await
+        })
+    }
+    fn describe(&self) -> String {
+        format!("gated {}", self.api.describe())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Last {
+    Present(String),
+    Deleted { tombstone: bool },
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn informer_recovers_from_a_control_plane_restart() {
+    let mut cp = PrivateControlPlane::start(&[]).await;
+    let client = cp.client().await;
+    namespace(&client, "restart").await;
+    let api: Api<ConfigMap> = Api::namespaced(client.clone(), "restart");
+    for i in 0..6 {
+        api.create(&PostParams::default(), &cm(&format!("a-{i}"), "x"))
+            .await
+            .unwrap();
+    }
+    let gate = Arc::new(tokio::sync::watch::channel(true).0);
+    let source = Gated {
+        api: api.clone(),
+        open: gate.clone(),
+    };
+    let informer = SharedInformer::new(source, InformerOptions::default());
+    let last: Arc<Mutex<HashMap<String, Last>>> = Arc::default();
+    let l = last.clone();
+    let _reg = informer.add_handler(move |ev: Event<ConfigMap>| {
+        let state = match &ev {
+            Event::Added(o) => Last::Present(o.resource_version().unwrap_or_default().into()),
+            Event::Updated { new, .. } => {
+                Last::Present(new.resource_version().unwrap_or_default().into())
+            }
+            Event::Deleted(d) => Last::Deleted {
+                tombstone: d.is_final_state_unknown(),
+            },
+        };
+        l.lock().unwrap().insert(ev.key(), state);
+    });
+    informer.start();
+    tokio::time::timeout(Duration::from_secs(30), informer.wait_for_sync())
+        .await
+        .expect("no sync within 30 s");
+    let before = informer.stats();
+
+    // The informer's next list or watch waits for the gate, so the changes below happen
+    // while it is disconnected.
+    gate.send_replace(false);
+    cp.stop().await;
+    cp.start_again().await;
+    let fresh: Api<ConfigMap> = Api::namespaced(cp.client().await, "restart");
+    for i in 0..3 {
+        fresh
+            .delete(&format!("a-{i}"), &DeleteParams::default())
+            .await
+            .unwrap();
+    }
+    let patch = Patch::Merge(serde_json::json!({"data": {"k": "v"}}));
+    fresh
+        .patch("a-3", &PatchParams::default(), &patch)
+        .await
+        .unwrap();
+    for i in 0..3 {
+        fresh
+            .create(&PostParams::default(), &cm(&format!("b-{i}"), "x"))
+            .await
+            .unwrap();
+    }
+    gate.send_replace(true);
+    converged(&informer, &fresh, "").await;
+
+    let truth = snapshot(
+        fresh
+            .list(&ListParams::default())
+            .await
+            .unwrap()
+            .items
+            .iter(),
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let seen = last.lock().unwrap().clone();
+        let deletes_ok = (0..3).all(|i| {
+            matches!(
+                seen.get(&format!("restart/a-{i}")),
+                Some(Last::Deleted { .. })
+            )
+        });
+        let present_ok = truth
+            .iter()
+            .all(|(k, rv)| seen.get(k) == Some(&Last::Present(rv.clone())));
+        if deletes_ok && present_ok {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the handler's view did not converge: {seen:?} vs {truth:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let after = informer.stats();
+    assert!(after.watches > before.watches, "no new watch: {after:?}");
+    // The restarted server's watch cache starts after our resourceVersion: the watch
+    // expires, the relist finds the deleted objects gone, and tombstones report them.
+    if after.expired > before.expired {
+        assert!(after.lists > before.lists, "{after:?}");
+        let seen = last.lock().unwrap().clone();
+        for i in 0..3 {
+            assert_eq!(
+                seen.get(&format!("restart/a-{i}")),
+                Some(&Last::Deleted { tombstone: true }),
+                "{seen:?}"
+            );
+        }
+    }
+    eprintln!(
+        "restart: stats before {before:?}, after {after:?}; deletes: {:?}",
+        (0..3)
+            .map(|i| last.lock().unwrap().get(&format!("restart/a-{i}")).cloned())
+            .collect::<Vec<_>>()
+    );
+}
