@@ -18,6 +18,8 @@ use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 
+use crate::dynamic::crd::{self, CrdState};
+
 /// The object exists.
 pub fn exists<K>(object: Option<&K>) -> bool {
     object.is_some()
@@ -28,16 +30,10 @@ pub fn is_deleted<K>(object: Option<&K>) -> bool {
     object.is_none()
 }
 
-/// The CustomResourceDefinition's `Established` condition is `True`: the server serves its
-/// resources.
+/// The CustomResourceDefinition is served: `Established` and `NamesAccepted` are `True` and
+/// the accepted names are the spec's (the judgement of [`crate::dynamic::crd::state`]).
 pub fn crd_established(crd: Option<&CustomResourceDefinition>) -> bool {
-    let conditions = crd
-        .and_then(|c| c.status.as_ref())
-        .and_then(|s| s.conditions.as_ref());
-    conditions.is_some_and(|cs| {
-        cs.iter()
-            .any(|c| c.type_ == "Established" && c.status == "True")
-    })
+    crd.is_some_and(|c| crd::state(c) == CrdState::Established)
 }
 
 /// The Deployment's rollout is complete, as `kubectl rollout status` judges it: the
@@ -127,7 +123,7 @@ mod tests {
                 "metadata": {"name": "xs.example.com"},
                 "spec": {"group": "example.com", "names": {"plural": "xs", "kind": "X"},
                          "scope": "Namespaced", "versions": []},
-                "status": {"conditions": [
+                "status": {"acceptedNames": {"plural": "xs", "kind": "X"}, "conditions": [
                     {"type": "NamesAccepted", "status": "True"},
                     {"type": "Established", "status": status}
                 ]}

@@ -2,7 +2,8 @@
 //! timeouts without losing events (client-go `watchtools.RetryWatcher`), and
 //! [`wait_until`] / [`wait_until_list`], which wait for a condition on objects without
 //! missing a change between reading the state and watching it (client-go
-//! `watchtools.UntilWithSync`), with ready-made [`conditions`].
+//! `watchtools.UntilWithSync`), with ready-made [`conditions`]; [`wait_until_cached`] waits
+//! the same way on an informer's store.
 //!
 //! ```no_run
 //! use std::time::Duration;
@@ -17,10 +18,12 @@
 //! # }
 //! ```
 
+mod cached;
 pub mod conditions;
 mod retry_watcher;
 mod until;
 
+pub use cached::wait_until_cached;
 pub use retry_watcher::{
     RetryWatcher, WatchError, MAX_RESTART_DELAY, MIN_RESTART_DELAY, MIN_WATCH_INTERVAL,
 };
