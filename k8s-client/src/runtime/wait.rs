@@ -1,1 +1,0 @@
-//! Watch utilities: a retrying watcher and `wait_until` helpers.
