@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Informer memory benchmark, ours vs kube-rs, on identical data in one run: starts the test
+# control plane (or uses --kubeconfig FILE), creates 10,000 realistic Pods once, then runs each
+# client in a fresh process (three rounds, median) and prints a Markdown table with ratios.
+#
+#   bench/run.sh [--kubeconfig FILE] [--pods N]
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+kubeconfig=""; pods=10000
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --kubeconfig) kubeconfig=$2; shift ;;
+    --pods) pods=$2; shift ;;
+    *) echo "usage: bench/run.sh [--kubeconfig FILE] [--pods N]" >&2; exit 2 ;;
+  esac
+  shift
+done
+if [ -z "$kubeconfig" ]; then
+  dir="$root/.cache/testcluster-bench"
+  trap '"$root/scripts/testcluster.sh" stop "$dir" >/dev/null || true' EXIT
+  "$root/scripts/testcluster.sh" start "$dir" >&2
+  kubeconfig="$dir/kubeconfig"
+fi
+export KUBECONFIG=$kubeconfig
+target=${CARGO_TARGET_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/k8s-client/bench-target}
+(cd "$root/bench" && CARGO_TARGET_DIR=$target cargo build --release --bin informer_memory >&2)
+bin="$target/release/informer_memory"
+ns=bench-mem-$pods
+"$bin" --mode seed --namespace "$ns" --pods "$pods" >&2
+out=$(mktemp)
+for round in 1 2 3; do
+  for mode in ours kube-rs ours-metadata; do
+    "$bin" --mode "$mode" --namespace "$ns" >>"$out"
+    "$bin" --mode "$mode" --namespace "$ns" --strip >>"$out"
+  done
+done
+python3 - "$out" "$pods" <<'PY'
+import json, statistics, sys, datetime
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
+def med(client, strip, field):
+    vals = [r[field] for r in rows if r["client"] == client and r["strip_managed_fields"] == strip]
+    return statistics.median(vals) if vals else None
+print(f"Informer memory, {sys.argv[2]} realistic Pods, {datetime.date.today()} (median of 3, live heap bytes per cached Pod)\n")
+print("| informer | managedFields | bytes/Pod | vs kube-rs | time to synced |")
+print("|---|---|---|---|---|")
+for strip in (False, True):
+    base = med("kube-rs", strip, "bytes_per_object")
+    for client in ("k8s-client", "kube-rs", "k8s-client metadata-only"):
+        b = med(client, strip, "bytes_per_object")
+        ms = med(client, strip, "sync_ms")
+        if b is None:
+            continue
+        print(f"| {client} | {'stripped' if strip else 'kept'} | {int(b):,} | {b/base:.2f}x | {int(ms)} ms |")
+PY
+rm -f "$out"

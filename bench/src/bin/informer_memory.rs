@@ -1,0 +1,182 @@
+//! Memory per cached Pod: ours vs kube-rs, measured the same way in separate processes.
+//!
+//! ```sh
+//! informer_memory --mode seed --namespace bench-mem --pods 10000   # create the Pods once
+//! informer_memory --mode kube-rs --namespace bench-mem [--strip]
+//! informer_memory --mode ours --namespace bench-mem [--strip] [--list-watch]
+//! informer_memory --mode ours-metadata --namespace bench-mem [--strip]
+//! ```
+//! Each mode starts a reflector/informer over the namespace's Pods, waits until it has synced,
+//! lets it settle for a second, and reports the bytes still allocated (a counting global
+//! allocator: live heap bytes after sync minus before the informer was made) divided by the
+//! number of cached Pods. `--strip` drops managedFields before objects are cached. The
+//! kubeconfig comes from $KUBECONFIG.
+
+use std::alloc::System;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use cap::Cap;
+use futures::StreamExt;
+use k8s_client_bench::{flags, peak_rss_bytes, realistic_pod, realistic_status};
+use k8s_openapi::api::core::v1::{Namespace, Pod};
+
+#[global_allocator]
+static ALLOC: Cap<System> = Cap::new(System, usize::MAX);
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let flags = flags();
+    let ns = flags.get("namespace").cloned().unwrap_or_else(|| "bench-mem".into());
+    let strip = flags.contains_key("strip");
+    match flags.get("mode").map(String::as_str) {
+        Some("seed") => {
+            let n: usize = flags.get("pods").map(|s| s.parse()).transpose()?.unwrap_or(10_000);
+            seed(&ns, n).await
+        }
+        Some("kube-rs") => report("kube-rs", strip, kube_rs(&ns, strip).await?),
+        Some("ours") => {
+            let list_watch = flags.contains_key("list-watch");
+            report("k8s-client", strip, ours(&ns, strip, list_watch).await?)
+        }
+        Some("ours-metadata") => report("k8s-client metadata-only", strip, ours_metadata(&ns, strip).await?),
+        other => bail!("--mode seed|kube-rs|ours is required (got {other:?})"),
+    }
+}
+
+/// (cached objects, live bytes after sync minus before, time to synced)
+type Measured = (usize, usize, Duration);
+
+fn report(who: &str, strip: bool, (n, bytes, took): Measured) -> anyhow::Result<()> {
+    if n == 0 {
+        bail!("{who}: nothing was cached; seed the namespace first (--mode seed)");
+    }
+    // One line of JSON, read by bench/run.sh.
+    println!(
+        "{}",
+        serde_json::json!({
+            "client": who, "strip_managed_fields": strip, "objects": n,
+            "bytes_per_object": bytes / n, "total_bytes": bytes,
+            "sync_ms": took.as_millis() as u64, "peak_rss_bytes": peak_rss_bytes(),
+        })
+    );
+    Ok(())
+}
+
+async fn seed(ns: &str, n: usize) -> anyhow::Result<()> {
+    use k8s_client::api::{Patch, PatchParams, PostParams};
+    let mut config = k8s_client::Config::infer().await?;
+    config.rate_limit = None;
+    let client = k8s_client::Client::try_from(config)?;
+    let nss: k8s_client::Api<Namespace> = k8s_client::Api::all(client.clone());
+    if nss.get_opt(ns).await?.is_none() {
+        let mut obj = Namespace::default();
+        obj.metadata.name = Some(ns.to_string());
+        nss.create(&PostParams::default(), &obj).await?;
+    }
+    let pods: k8s_client::Api<Pod> = k8s_client::Api::namespaced(client, ns);
+    let start = Instant::now();
+    futures::stream::iter(0..n)
+        .map(|i| {
+            let pods = pods.clone();
+            async move {
+                let pod = realistic_pod(i);
+                let name = pod.metadata.name.clone().unwrap_or_default();
+                match pods.create(&PostParams::default(), &pod).await {
+                    Ok(_) => {}
+                    Err(e) if e.is_already_exists() => {}
+                    Err(e) => return Err(anyhow::Error::new(e).context(format!("creating {name}"))),
+                }
+                let status = Patch::Merge(realistic_status(i));
+                pods.patch_status(&name, &PatchParams::default(), &status)
+                    .await
+                    .with_context(|| format!("setting the status of {name}"))?;
+                Ok(())
+            }
+        })
+        .buffer_unordered(32)
+        .collect::<Vec<anyhow::Result<()>>>()
+        .await
+        .into_iter()
+        .collect::<anyhow::Result<Vec<()>>>()?;
+    eprintln!("seeded {n} pods in {ns} in {:.1}s", start.elapsed().as_secs_f64());
+    Ok(())
+}
+
+async fn kube_rs(ns: &str, strip: bool) -> anyhow::Result<Measured> {
+    use kube::runtime::{reflector, watcher, WatchStreamExt};
+    use kube::ResourceExt;
+    let client = kube::Client::try_default().await?;
+    let api: kube::Api<Pod> = kube::Api::namespaced(client, ns);
+    let before = ALLOC.allocated();
+    let start = Instant::now();
+    let (reader, writer) = reflector::store::<Pod>();
+    let events = watcher(api, watcher::Config::default()).default_backoff();
+    let events = if strip {
+        events
+            .modify(|pod| {
+                pod.managed_fields_mut().clear();
+            })
+            .boxed()
+    } else {
+        events.boxed()
+    };
+    let driver = tokio::spawn(events.reflect(writer).for_each(|_| async {}));
+    reader.wait_until_ready().await?;
+    let took = start.elapsed();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let n = reader.state().len();
+    let bytes = ALLOC.allocated().saturating_sub(before);
+    driver.abort();
+    Ok((n, bytes, took))
+}
+
+async fn ours(ns: &str, strip: bool, list_watch: bool) -> anyhow::Result<Measured> {
+    use k8s_client::cache::{strip_managed_fields, InformerOptions, SharedInformer, WatchListMode};
+    let client = k8s_client::Client::try_default().await?;
+    let api: k8s_client::Api<Pod> = k8s_client::Api::namespaced(client, ns);
+    let before = ALLOC.allocated();
+    let start = Instant::now();
+    let mut options = InformerOptions::default();
+    if strip {
+        options = options.transform(strip_managed_fields());
+    }
+    if list_watch {
+        options = options.watch_list(WatchListMode::Off);
+    }
+    let informer = SharedInformer::new(api, options);
+    informer.start();
+    informer.wait_for_sync().await;
+    let took = start.elapsed();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let n = informer.store().len();
+    let bytes = ALLOC.allocated().saturating_sub(before);
+    informer.stop();
+    Ok((n, bytes, took))
+}
+
+
+/// The same informer over the metadata-only client: what a controller that needs only names,
+/// labels and owners keeps.
+async fn ours_metadata(ns: &str, strip: bool) -> anyhow::Result<Measured> {
+    use k8s_client::api::ApiResource;
+    use k8s_client::cache::{strip_managed_fields, InformerOptions, SharedInformer};
+    use k8s_client::metadata::MetadataApi;
+    let client = k8s_client::Client::try_default().await?;
+    let api = MetadataApi::namespaced(client, &ApiResource::of::<Pod>(), ns);
+    let before = ALLOC.allocated();
+    let start = Instant::now();
+    let mut options = InformerOptions::default();
+    if strip {
+        options = options.transform(strip_managed_fields());
+    }
+    let informer = SharedInformer::new(api, options);
+    informer.start();
+    informer.wait_for_sync().await;
+    let took = start.elapsed();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let n = informer.store().len();
+    let bytes = ALLOC.allocated().saturating_sub(before);
+    informer.stop();
+    Ok((n, bytes, took))
+}

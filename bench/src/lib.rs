@@ -1,0 +1,101 @@
+//! Shared pieces of the benchmarks: realistic test objects and measurement helpers.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::Pod;
+use serde_json::json;
+
+/// A Pod shaped like one a Deployment would make: two containers with env, probes, resources
+/// and volume mounts, labels and annotations (~3 KB of JSON once the server adds managedFields
+/// and status). No owner reference: the garbage collector would delete Pods whose ReplicaSet
+/// does not exist.
+pub fn realistic_pod(i: usize) -> Pod {
+    let name = format!("bench-{i:06}");
+    let value = json!({
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "name": name,
+            "labels": {"app": "bench", "pod-template-hash": "7c9d8b6f5d", "tier": "backend", "release": "stable"},
+            "annotations": {
+                "kubectl.kubernetes.io/restartedAt": "2026-11-01T10:00:00Z",
+                "prometheus.io/scrape": "true", "prometheus.io/port": "9090"
+            }
+        },
+        "spec": {
+            "containers": [
+                {
+                    "name": "app", "image": "registry.example/team/app:1.24.3",
+                    "args": ["--port=8080", "--log-level=info", "--metrics-port=9090"],
+                    "ports": [{"name": "http", "containerPort": 8080}, {"name": "metrics", "containerPort": 9090}],
+                    "env": [
+                        {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
+                        {"name": "POD_NAMESPACE", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}},
+                        {"name": "GOMAXPROCS", "value": "2"},
+                        {"name": "FEATURE_FLAGS", "value": "alpha,beta,gamma"}
+                    ],
+                    "resources": {"requests": {"cpu": "250m", "memory": "256Mi"}, "limits": {"cpu": "1", "memory": "512Mi"}},
+                    "readinessProbe": {"httpGet": {"path": "/ready", "port": 8080}, "periodSeconds": 5},
+                    "livenessProbe": {"httpGet": {"path": "/healthz", "port": 8080}, "initialDelaySeconds": 10},
+                    "volumeMounts": [{"name": "config", "mountPath": "/etc/app"}, {"name": "cache", "mountPath": "/var/cache/app"}]
+                },
+                {
+                    "name": "sidecar", "image": "registry.example/infra/proxy:2.8.1",
+                    "args": ["proxy", "--upstream=127.0.0.1:8080"],
+                    "ports": [{"name": "proxy", "containerPort": 15001}],
+                    "resources": {"requests": {"cpu": "50m", "memory": "64Mi"}}
+                }
+            ],
+            "volumes": [
+                {"name": "config", "configMap": {"name": "bench-config"}},
+                {"name": "cache", "emptyDir": {}}
+            ],
+            "serviceAccountName": "default",
+            "terminationGracePeriodSeconds": 30,
+            "tolerations": [{"key": "node.kubernetes.io/not-ready", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300}]
+        }
+    });
+    serde_json::from_value(value).expect("static pod JSON is valid")
+}
+
+/// A realistic status for a running Pod (set through the status subresource).
+pub fn realistic_status(i: usize) -> serde_json::Value {
+    let ip = format!("10.244.{}.{}", (i / 250) % 250, i % 250 + 1);
+    let cond = |t: &str| json!({"type": t, "status": "True", "lastTransitionTime": "2026-11-01T10:00:05Z"});
+    let cs = |name: &str, image: &str| json!({
+        "name": name, "ready": true, "restartCount": 0, "started": true, "image": image,
+        "imageID": format!("{image}@sha256:4b1c0de5e1f2a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c"),
+        "containerID": format!("containerd://{:064x}", i),
+        "state": {"running": {"startedAt": "2026-11-01T10:00:03Z"}}
+    });
+    json!({"status": {
+        "phase": "Running", "hostIP": "172.18.0.3", "podIP": ip, "podIPs": [{"ip": ip}],
+        "startTime": "2026-11-01T10:00:01Z", "qosClass": "Burstable",
+        "conditions": [cond("PodReadyToStartContainers"), cond("Initialized"), cond("Ready"), cond("ContainersReady"), cond("PodScheduled")],
+        "containerStatuses": [cs("app", "registry.example/team/app:1.24.3"), cs("sidecar", "registry.example/infra/proxy:2.8.1")]
+    }})
+}
+
+/// The process's peak resident set size in bytes (`VmHWM`), when /proc tells it.
+pub fn peak_rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+/// Simple command-line flags: `--name value` pairs and bare `--flag`s.
+pub fn flags() -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    let mut args = std::env::args().skip(1).peekable();
+    while let Some(a) = args.next() {
+        if let Some(name) = a.strip_prefix("--") {
+            let value = match args.peek() {
+                Some(v) if !v.starts_with("--") => args.next().unwrap_or_default(),
+                _ => "true".to_string(),
+            };
+            out.insert(name.to_string(), value);
+        }
+    }
+    out
+}
