@@ -13,7 +13,7 @@ use k8s_client::api::{
 use k8s_client::dynamic::crd::{self, CrdError};
 use k8s_client::dynamic::{ConvertError, DynamicApi, DynamicObject};
 use k8s_client::metadata::MetadataApi;
-use k8s_client::{Client, Config};
+use k8s_client::Client;
 use k8s_client_testsupport as ts;
 use k8s_openapi::api::core::v1::ConfigMap;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
@@ -69,42 +69,19 @@ fn definition(group: &str, plural: &str, kind: &str, short: &str) -> CustomResou
     .unwrap()
 }
 
-/// Deletes a CRD when dropped (on a thread and runtime of its own, as Drop cannot await).
-struct CrdGuard {
-    name: String,
-    config: Config,
-}
-
-impl Drop for CrdGuard {
-    fn drop(&mut self) {
-        let (name, config) = (self.name.clone(), self.config.clone());
-        let deleter = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async move {
-                let client = Client::try_from(config).unwrap();
-                if let Err(e) = crd::delete(&client, &name).await {
-                    eprintln!("deleting CRD {name}: {e}");
-                }
-            });
-        });
-        let _ = deleter.join();
-    }
-}
-
 async fn fast_client() -> Client {
     let mut config = ts::config("admin").await;
     config.rate_limit = None;
     Client::try_from(config).unwrap()
 }
 
-fn guard(client: &Client, crd: &CustomResourceDefinition) -> CrdGuard {
-    CrdGuard {
-        name: crd.metadata.name.clone().unwrap(),
-        config: client.config().clone(),
-    }
+fn guard(
+    client: &Client,
+    crd: &CustomResourceDefinition,
+) -> ts::DeleteOnDrop<CustomResourceDefinition> {
+    let mut guard = ts::DeleteOnDrop::new(client.config());
+    guard.add(crd.metadata.name.as_deref().unwrap());
+    guard
 }
 
 #[tokio::test]

@@ -3,9 +3,9 @@
 //! server), is refreshed on a miss after a CRD is added, and concurrent writers never leave
 //! a corrupt file.
 
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
-use k8s_client::api::{Api, DeleteParams, PostParams};
+use k8s_client::api::{Api, PostParams};
 use k8s_client::discovery::{Discovery, DiskCache, MappingError, Snapshot};
 use k8s_client::{Client, Config};
 use k8s_client_testsupport as ts;
@@ -25,43 +25,6 @@ fn unreachable_client(config: &Config) -> Client {
     config.retry.max_retries = 0;
     config.timeout = Some(Duration::from_secs(2));
     Client::try_from(config).unwrap()
-}
-
-fn unique() -> String {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
-    format!("{:x}{:x}", std::process::id() % 0xffff, nanos % 0xfffff)
-}
-
-/// Deletes the CRDs it names when dropped (on a thread of its own, as Drop cannot await).
-struct Crds {
-    config: Config,
-    names: Vec<String>,
-}
-
-impl Drop for Crds {
-    fn drop(&mut self) {
-        let config = self.config.clone();
-        let names = std::mem::take(&mut self.names);
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async {
-                let api: Api<CustomResourceDefinition> =
-                    Api::all(Client::try_from(config).unwrap());
-                for name in names {
-                    if let Err(e) = api.delete(&name, &DeleteParams::default()).await {
-                        eprintln!("deleting CRD {name}: {e}");
-                    }
-                }
-            })
-        })
-        .join();
-    }
 }
 
 /// Creates a namespaced CRD and waits until it is Established.
@@ -145,14 +108,12 @@ async fn disk_cache_survives_restart_and_refreshes_on_miss() {
     assert!(expired.snapshot().await.is_err());
 
     // A CRD added after the cache was written: the lookup misses, refreshes, and finds it.
-    let id = unique();
+    let id = ts::unique_suffix();
     let group = format!("cache{id}.example.com");
     let kind = format!("Gizmo{id}");
     let short = format!("gz{id}");
-    let _crds = Crds {
-        config: config.clone(),
-        names: vec![create_crd(&client, &group, &kind, &[&short]).await],
-    };
+    let mut crds = ts::DeleteOnDrop::<CustomResourceDefinition>::new(&config);
+    crds.add(&create_crd(&client, &group, &kind, &[&short]).await);
 
     let restarted = Discovery::new(client.clone())
         .disk_cache(cache.clone())

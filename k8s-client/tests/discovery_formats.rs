@@ -283,36 +283,6 @@ async fn skew_check() {
     assert!(started.elapsed() < Duration::from_secs(30));
 }
 
-/// Deletes an APIService when dropped (on a thread of its own, as Drop cannot await).
-struct ApiServiceGuard {
-    config: k8s_client::Config,
-    name: String,
-}
-
-impl Drop for ApiServiceGuard {
-    fn drop(&mut self) {
-        let config = self.config.clone();
-        let name = self.name.clone();
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async {
-                let api: k8s_client::Api<APIService> =
-                    k8s_client::Api::all(Client::try_from(config).unwrap());
-                if let Err(e) = api
-                    .delete(&name, &k8s_client::api::DeleteParams::default())
-                    .await
-                {
-                    eprintln!("deleting APIService {name}: {e}");
-                }
-            })
-        })
-        .join();
-    }
-}
-
 use k8s_openapi::kube_aggregator::pkg::apis::apiregistration::v1::APIService;
 
 /// An aggregated API whose backend is missing: aggregated discovery marks it `Stale`, its
@@ -350,10 +320,8 @@ async fn a_failing_group_version_is_reported_not_fatal() {
         .create(&k8s_client::api::PostParams::default(), &service)
         .await
         .unwrap();
-    let _guard = ApiServiceGuard {
-        config,
-        name: created.metadata.name.unwrap(),
-    };
+    let mut guard = ts::DeleteOnDrop::<APIService>::new(&config);
+    guard.add(&created.metadata.name.unwrap());
 
     for mode in [DiscoveryMode::Aggregated, DiscoveryMode::Legacy] {
         let discovery = Discovery::new(client.clone()).mode(mode);

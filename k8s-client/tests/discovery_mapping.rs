@@ -2,11 +2,11 @@
 //! `deployments.apps`, `deployment.v1.apps`, a CRD's short name) resolves to one resource;
 //! a name two CRD groups serve is reported as ambiguous with both candidates.
 
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
-use k8s_client::api::{Api, DeleteParams, PostParams};
+use k8s_client::api::{Api, PostParams};
 use k8s_client::discovery::{DiscoveredResource, Discovery, DiscoveryMode, MappingError};
-use k8s_client::{Client, Config};
+use k8s_client::Client;
 use k8s_client_testsupport as ts;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use serde_json::json;
@@ -20,43 +20,6 @@ fn sorted(r: &DiscoveredResource) -> DiscoveredResource {
         s.verbs.sort();
     }
     r
-}
-
-fn unique() -> String {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
-    format!("{:x}{:x}", std::process::id() % 0xffff, nanos % 0xfffff)
-}
-
-/// Deletes the CRDs it names when dropped (on a thread of its own, as Drop cannot await).
-struct Crds {
-    config: Config,
-    names: Vec<String>,
-}
-
-impl Drop for Crds {
-    fn drop(&mut self) {
-        let config = self.config.clone();
-        let names = std::mem::take(&mut self.names);
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async {
-                let api: Api<CustomResourceDefinition> =
-                    Api::all(Client::try_from(config).unwrap());
-                for name in names {
-                    if let Err(e) = api.delete(&name, &DeleteParams::default()).await {
-                        eprintln!("deleting CRD {name}: {e}");
-                    }
-                }
-            })
-        })
-        .join();
-    }
 }
 
 /// Creates a namespaced CRD with status and scale subresources and a category, and waits
@@ -178,20 +141,15 @@ async fn crd_short_names_and_ambiguity() {
     // Taken before the CRDs exist: the lookups below must refresh on their miss.
     let before = discovery.snapshot().await.unwrap();
 
-    let id = unique();
+    let id = ts::unique_suffix();
     let (group_a, group_b) = (format!("a{id}.example.com"), format!("b{id}.example.com"));
     let kind = format!("Gadget{id}");
     let plural = format!("gadget{id}s");
     let short = format!("gd{id}");
     let category = format!("cat{id}");
-    let mut crds = Crds {
-        config,
-        names: Vec::new(),
-    };
-    crds.names
-        .push(create_crd(&client, &group_a, &kind, &[&short], &category).await);
-    crds.names
-        .push(create_crd(&client, &group_b, &kind, &[], &category).await);
+    let mut crds = ts::DeleteOnDrop::<CustomResourceDefinition>::new(&config);
+    crds.add(&create_crd(&client, &group_a, &kind, &[&short], &category).await);
+    crds.add(&create_crd(&client, &group_b, &kind, &[], &category).await);
     assert!(before.resolve(&short).is_err());
 
     // Discovery may lag a moment behind Established: retry until both groups are served.

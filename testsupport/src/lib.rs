@@ -138,38 +138,113 @@ pub async fn namespace(prefix: &str) -> TestNamespace {
 
 impl Drop for TestNamespace {
     fn drop(&mut self) {
-        // Delete on a thread of its own with a client of its own: Drop cannot await, and the
-        // test's runtime (which drives the test's pooled connections) is blocked while we
-        // wait. Failures are reported, not fatal: the namespace is disposable.
-        let config = self.config.clone();
         let name = self.name.clone();
-        let handle = std::thread::spawn(move || {
-            let rt = match tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            {
-                Ok(rt) => rt,
+        delete_on_own_thread::<Namespace>(&self.config, vec![name]);
+    }
+}
+
+/// A suffix that differs between tests and between runs (process id and clock), for names
+/// of cluster-scoped objects such as CRD groups.
+pub fn unique_suffix() -> String {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    format!("{:x}{:x}{n}", std::process::id() % 0xffff, nanos % 0xfffff)
+}
+
+/// Deletes the named cluster-scoped objects of kind `K` (CRDs, APIServices, ...) when
+/// dropped, so a failing test leaves nothing behind.
+///
+/// ```no_run
+/// # async fn t(client: k8s_client::Client) {
+/// use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+/// let mut cleanup = k8s_client_testsupport::DeleteOnDrop::<CustomResourceDefinition>::new(client.config());
+/// cleanup.add("widgets.example.com");
+/// # }
+/// ```
+pub struct DeleteOnDrop<K: Deletable> {
+    config: Config,
+    names: Vec<String>,
+    _kind: std::marker::PhantomData<fn() -> K>,
+}
+
+/// What [`DeleteOnDrop`] can delete: any k8s-openapi kind.
+pub trait Deletable:
+    k8s_openapi::Resource + Clone + serde::de::DeserializeOwned + serde::Serialize + Send + 'static
+{
+}
+
+impl<K> Deletable for K where
+    K: k8s_openapi::Resource
+        + Clone
+        + serde::de::DeserializeOwned
+        + serde::Serialize
+        + Send
+        + 'static
+{
+}
+
+impl<K: Deletable> DeleteOnDrop<K> {
+    /// A guard deleting with `config`'s credentials.
+    pub fn new(config: &Config) -> Self {
+        DeleteOnDrop {
+            config: config.clone(),
+            names: Vec::new(),
+            _kind: std::marker::PhantomData,
+        }
+    }
+
+    /// Deletes `name` too when dropped.
+    pub fn add(&mut self, name: &str) {
+        self.names.push(name.to_string());
+    }
+}
+
+impl<K: Deletable> Drop for DeleteOnDrop<K> {
+    fn drop(&mut self) {
+        delete_on_own_thread::<K>(&self.config, std::mem::take(&mut self.names));
+    }
+}
+
+/// Deletes cluster-scoped objects (or namespaces) by name on a thread of its own with a client
+/// of its own: Drop cannot await, and the test's runtime (which drives the test's pooled
+/// connections) is blocked while we wait. Failures are reported, not fatal: the objects are
+/// disposable.
+fn delete_on_own_thread<K: Deletable>(config: &Config, names: Vec<String>) {
+    if names.is_empty() {
+        return;
+    }
+    let config = config.clone();
+    let handle = std::thread::spawn(move || {
+        let rt = match tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        {
+            Ok(rt) => rt,
+            Err(e) => {
+                eprintln!("testsupport: cannot delete {} {names:?}: {e}", K::KIND);
+                return;
+            }
+        };
+        rt.block_on(async move {
+            let client = match Client::try_from(config) {
+                Ok(c) => c,
                 Err(e) => {
-                    eprintln!("testsupport: cannot delete namespace {name}: {e}");
+                    eprintln!("testsupport: cannot delete {} {names:?}: {e}", K::KIND);
                     return;
                 }
             };
-            rt.block_on(async move {
-                let client = match Client::try_from(config) {
-                    Ok(c) => c,
-                    Err(e) => {
-                        eprintln!("testsupport: cannot delete namespace {name}: {e}");
-                        return;
-                    }
-                };
-                let api = Api::<Namespace>::all(client);
+            let api = Api::<K>::all(client);
+            for name in names {
                 if let Err(e) = api.delete(&name, &DeleteParams::default()).await {
                     if !e.is_not_found() {
-                        eprintln!("testsupport: deleting namespace {name}: {e}");
+                        eprintln!("testsupport: deleting {} {name}: {e}", K::KIND);
                     }
                 }
-            });
+            }
         });
-        let _ = handle.join();
-    }
+    });
+    let _ = handle.join();
 }
