@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Informer memory benchmark, ours vs kube-rs, on identical data in one run: starts the test
-# control plane (or uses --kubeconfig FILE), creates 10,000 realistic Pods once, then runs each
-# client in a fresh process (three rounds, median) and prints a Markdown table with ratios.
+# Informer memory benchmark, ours vs kube-rs and client-go, on identical data in one run: starts
+# the test control plane (or uses --kubeconfig FILE), creates 10,000 realistic Pods once, then
+# runs each client in a fresh process (three rounds, median) and prints a Markdown table with
+# ratios. client-go is the Go module in bench/go (built once into ~/.cache/k8s-client/bench-go,
+# GOTOOLCHAIN=local), with JSON and with protobuf.
 #
 #   bench/run.sh [--kubeconfig FILE] [--pods N]
 set -euo pipefail
@@ -25,6 +27,9 @@ export KUBECONFIG=$kubeconfig
 target=${CARGO_TARGET_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/k8s-client/bench-target}
 (cd "$root/bench" && CARGO_TARGET_DIR=$target cargo build --release --bin informer_memory >&2)
 bin="$target/release/informer_memory"
+gobin=${XDG_CACHE_HOME:-$HOME/.cache}/k8s-client/bench-go
+mkdir -p "$gobin"
+(cd "$root/bench/go" && GOTOOLCHAIN=local go build -trimpath -o "$gobin/" ./cmd/... >&2)
 ns=bench-mem-$pods
 "$bin" --mode seed --namespace "$ns" --pods "$pods" >&2
 out=$(mktemp)
@@ -32,6 +37,10 @@ for round in 1 2 3; do
   for mode in ours kube-rs ours-metadata; do
     "$bin" --mode "$mode" --namespace "$ns" >>"$out"
     "$bin" --mode "$mode" --namespace "$ns" --strip >>"$out"
+  done
+  for proto in "" --protobuf; do
+    "$gobin/informer-memory" --namespace "$ns" $proto >>"$out"
+    "$gobin/informer-memory" --namespace "$ns" $proto --strip >>"$out"
   done
 done
 python3 - "$out" "$pods" <<'PY'
@@ -41,15 +50,20 @@ def med(client, strip, field):
     vals = [r[field] for r in rows if r["client"] == client and r["strip_managed_fields"] == strip]
     return statistics.median(vals) if vals else None
 print(f"Informer memory, {sys.argv[2]} realistic Pods, {datetime.date.today()} (median of 3, live heap bytes per cached Pod)\n")
-print("| informer | managedFields | bytes/Pod | vs kube-rs | time to synced |")
-print("|---|---|---|---|---|")
+print("| informer | managedFields | bytes/Pod | vs kube-rs | vs client-go | time to synced | peak RSS |")
+print("|---|---|---|---|---|---|---|")
 for strip in (False, True):
     base = med("kube-rs", strip, "bytes_per_object")
-    for client in ("k8s-client", "kube-rs", "k8s-client metadata-only"):
+    go = med("client-go", strip, "bytes_per_object")
+    for client in ("k8s-client", "kube-rs", "client-go", "client-go protobuf", "k8s-client metadata-only"):
         b = med(client, strip, "bytes_per_object")
         ms = med(client, strip, "sync_ms")
+        rss = med(client, strip, "peak_rss_bytes")
         if b is None:
             continue
-        print(f"| {client} | {'stripped' if strip else 'kept'} | {int(b):,} | {b/base:.2f}x | {int(ms)} ms |")
+        vs_go = f"{b/go:.2f}x" if go else "-"
+        print(f"| {client} | {'stripped' if strip else 'kept'} | {int(b):,} | {b/base:.2f}x | {vs_go} | {int(ms)} ms | {rss/2**20:.0f} MiB |")
+print("\nclient-go: Go's runtime.MemStats.HeapAlloc after runtime.GC() (live heap objects); the Rust")
+print("clients: a counting global allocator's live bytes. Both are after sync minus before the informer.")
 PY
 rm -f "$out"
