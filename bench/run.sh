@@ -5,6 +5,10 @@
 # ratios. client-go is the Go module in bench/go (built once into ~/.cache/k8s-client/bench-go,
 # GOTOOLCHAIN=local), with JSON and with protobuf.
 #
+# Then a decode benchmark: the namespace's Pod list is saved once as JSON and as protobuf
+# (bench/go's `decode --fetch`) and each client decodes the same bodies (src/bin/decode.rs,
+# bench/go/cmd/decode), three rounds, median throughput.
+#
 #   bench/run.sh [--kubeconfig FILE] [--pods N]
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -17,22 +21,27 @@ while [ $# -gt 0 ]; do
   esac
   shift
 done
+bodies=$(mktemp -d)
+out=$(mktemp)
+cleanup() {
+  rm -rf "$bodies" "$out"
+  if [ -n "${dir:-}" ]; then "$root/scripts/testcluster.sh" stop "$dir" >/dev/null || true; fi
+}
+trap cleanup EXIT
 if [ -z "$kubeconfig" ]; then
   dir="$root/.cache/testcluster-bench"
-  trap '"$root/scripts/testcluster.sh" stop "$dir" >/dev/null || true' EXIT
   "$root/scripts/testcluster.sh" start "$dir" >&2
   kubeconfig="$dir/kubeconfig"
 fi
 export KUBECONFIG=$kubeconfig
 target=${CARGO_TARGET_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/k8s-client/bench-target}
-(cd "$root/bench" && CARGO_TARGET_DIR=$target cargo build --release --bin informer_memory >&2)
+(cd "$root/bench" && CARGO_TARGET_DIR=$target cargo build --release --bin informer_memory --bin decode >&2)
 bin="$target/release/informer_memory"
 gobin=${XDG_CACHE_HOME:-$HOME/.cache}/k8s-client/bench-go
 mkdir -p "$gobin"
 (cd "$root/bench/go" && GOTOOLCHAIN=local go build -trimpath -o "$gobin/" ./cmd/... >&2)
 ns=bench-mem-$pods
 "$bin" --mode seed --namespace "$ns" --pods "$pods" >&2
-out=$(mktemp)
 for round in 1 2 3; do
   for mode in ours kube-rs ours-metadata; do
     "$bin" --mode "$mode" --namespace "$ns" >>"$out"
@@ -66,4 +75,32 @@ for strip in (False, True):
 print("\nclient-go: Go's runtime.MemStats.HeapAlloc after runtime.GC() (live heap objects); the Rust")
 print("clients: a counting global allocator's live bytes. Both are after sync minus before the informer.")
 PY
-rm -f "$out"
+
+"$gobin/decode" --fetch --namespace "$ns" --out "$bodies"
+: >"$out"
+for round in 1 2 3; do
+  "$target/release/decode" --mode ours --file "$bodies/pods.json" >>"$out"
+  "$target/release/decode" --mode ours --file "$bodies/pods.pb" >>"$out"
+  "$target/release/decode" --mode kube-rs --file "$bodies/pods.json" >>"$out"
+  "$gobin/decode" --file "$bodies/pods.json" >>"$out"
+  "$gobin/decode" --file "$bodies/pods.pb" >>"$out"
+done
+python3 - "$out" <<'PY'
+import json, statistics, sys
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
+def med(client, fmt, field):
+    vals = [r[field] for r in rows if r["client"] == client and r["format"] == fmt]
+    return statistics.median(vals) if vals else None
+size = {r["format"]: r["bytes"] for r in rows}
+n = rows[0]["objects"]
+print(f"\nDecoding one list of {n:,} Pods (JSON {size['json']/1e6:.1f} MB, protobuf {size['protobuf']/1e6:.1f} MB; median of 3, each the mean of 5 decodes after a warm-up)\n")
+print("| decoder | format | MB/s | Pods/s | vs kube-rs (JSON) | vs client-go (same format) |")
+print("|---|---|---|---|---|---|")
+base = med("kube-rs", "json", "objects_per_s")
+for client, fmt in (("k8s-client", "json"), ("kube-rs", "json"), ("client-go", "json"),
+                    ("k8s-client", "protobuf"), ("client-go", "protobuf")):
+    mb, ops, go = med(client, fmt, "mb_per_s"), med(client, fmt, "objects_per_s"), med("client-go", fmt, "objects_per_s")
+    if mb is None:
+        continue
+    print(f"| {client} | {fmt} | {mb:.1f} | {int(ops):,} | {ops/base:.2f}x | {ops/go:.2f}x |")
+PY
