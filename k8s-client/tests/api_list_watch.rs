@@ -365,7 +365,7 @@ async fn streaming_list_sends_initial_events_then_a_bookmark() {
         // Kubernetes 1.33 ships the WatchList feature gate off: the server refuses the
         // streaming list with 422 Invalid on `sendInitialEvents`, which is how a client
         // knows to fall back to list+watch. Newer servers must accept it.
-        Err(e) if server_minor().await < 34 => {
+        Err(e) if ts::server_minor().await < 34 => {
             assert!(e.is_invalid(), "{e}");
             assert!(e.to_string().contains("sendInitialEvents"), "{e}");
             return;
@@ -401,14 +401,4 @@ async fn streaming_list_sends_initial_events_then_a_bookmark() {
         WatchEvent::Added(cm) => assert_eq!(cm.metadata.name.as_deref(), Some("s3")),
         other => panic!("expected ADDED s3, got {other:?}"),
     }
-}
-
-/// The minor version of the test control plane (from `/version`).
-async fn server_minor() -> u32 {
-    let req = http::Request::get("/version").body(Vec::new()).unwrap();
-    let v: serde_json::Value = ts::client().await.request(req).await.unwrap();
-    v["minor"]
-        .as_str()
-        .and_then(|m| m.trim_end_matches('+').parse().ok())
-        .unwrap_or_else(|| panic!("no minor version in {v}"))
 }

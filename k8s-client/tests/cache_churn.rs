@@ -36,15 +36,6 @@ async fn unlimited_client() -> Client {
     Client::try_from(config).unwrap()
 }
 
-async fn server_minor(client: &Client) -> u32 {
-    let req = http::Request::get("/version").body(Vec::new()).unwrap();
-    let v: serde_json::Value = client.request(req).await.unwrap();
-    v["minor"]
-        .as_str()
-        .and_then(|m| m.trim_end_matches('+').parse().ok())
-        .unwrap_or_else(|| panic!("no minor version in {v}"))
-}
-
 /// One writer: creates its objects, updates each, deletes every third.
 async fn writer(api: Api<ConfigMap>, id: usize) {
     let names: Vec<String> = (0..OBJECTS / WRITERS)
@@ -200,7 +191,7 @@ async fn churn(mode: WatchListMode) {
             assert!(stats.list_pages >= 1, "{stats:?}");
         }
         WatchListMode::Auto => {
-            if server_minor(&client).await >= 34 {
+            if ts::server_minor().await >= 34 {
                 assert!(stats.streaming_lists >= 1, "no streaming list: {stats:?}");
             } else {
                 assert!(stats.streaming_refused >= 1, "{stats:?}");

@@ -10,7 +10,7 @@ use k8s_client::api::{
     WatchParams,
 };
 use k8s_client::dynamic::{DynamicApi, DynamicObject};
-use k8s_client::{Client, Result};
+use k8s_client::Result;
 use k8s_client_testsupport as ts;
 use k8s_openapi::api::core::v1::ConfigMap;
 use serde_json::json;
@@ -38,15 +38,6 @@ where
             return ev;
         }
     }
-}
-
-async fn server_minor(client: &Client) -> u32 {
-    let req = http::Request::get("/version").body(Vec::new()).unwrap();
-    let v: serde_json::Value = client.request(req).await.unwrap();
-    v["minor"]
-        .as_str()
-        .and_then(|m| m.trim_end_matches('+').parse().ok())
-        .unwrap_or_else(|| panic!("no minor version in {v}"))
 }
 
 #[tokio::test]
@@ -123,7 +114,7 @@ async fn streaming_list_then_changes() {
     let events = match api.watch(&wp, "").await {
         Ok(events) => events,
         // 1.33 has the WatchList feature off and refuses sendInitialEvents with 422.
-        Err(e) if server_minor(&client).await < 34 => {
+        Err(e) if ts::server_minor().await < 34 => {
             assert!(e.is_invalid(), "{e}");
             return;
         }

@@ -96,6 +96,23 @@ pub async fn client() -> Client {
     client_for("admin").await
 }
 
+/// The minor version of the test control plane (from `/version`), for the few behaviours that
+/// differ between the supported Kubernetes versions (streaming lists are refused before 1.34).
+pub async fn server_minor() -> u32 {
+    let req = http::Request::get("/version")
+        .body(Vec::new())
+        .expect("static request");
+    let v: serde_json::Value = client()
+        .await
+        .request(req)
+        .await
+        .unwrap_or_else(|e| panic!("reading the test control plane's /version: {e}"));
+    v["minor"]
+        .as_str()
+        .and_then(|m| m.trim_end_matches('+').parse().ok())
+        .unwrap_or_else(|| panic!("no minor version in {v}"))
+}
+
 /// A namespace made for one test; deleted (in the background) when dropped.
 #[derive(Debug)]
 pub struct TestNamespace {
