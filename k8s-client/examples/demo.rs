@@ -1,11 +1,14 @@
 //! The seed walkthrough, end to end, against the cluster of $KUBECONFIG (or ~/.kube/config):
 //! list pods in all namespaces; create, update (retry on conflict), list and delete a
-//! Deployment; the same with untyped JSON; discovery of API groups and core/v1 resources.
+//! Deployment; the same with untyped JSON (dynamic client); discovery of API groups and core/v1
+//! resources.
 //!
 //! Run it with `scripts/demo.sh` (which starts a local control plane) or
 //! `cargo run -p k8s-client --example demo` against your own cluster.
 
-use k8s_client::api::{DeleteParams, ListParams, PostParams, PropagationPolicy};
+use k8s_client::api::{ApiResource, DeleteParams, ListParams, PostParams, PropagationPolicy};
+use k8s_client::discovery::Discovery;
+use k8s_client::dynamic::{DynamicApi, DynamicObject};
 use k8s_client::util::{retry_on_conflict, Backoff};
 use k8s_client::{Api, Client, Error};
 use k8s_openapi::api::apps::v1::Deployment;
@@ -30,12 +33,6 @@ fn deployment_json(name: &str) -> Value {
             }
         }
     })
-}
-
-fn get(path: &str) -> http::Request<Vec<u8>> {
-    http::Request::get(path)
-        .body(Vec::new())
-        .expect("a static path is a valid URI")
 }
 
 #[tokio::main]
@@ -110,51 +107,48 @@ async fn main() -> Result<(), Error> {
     deployments.delete(name, &dp).await?;
     println!("   deleted");
 
-    // 3. The same with untyped JSON (no Rust type for the object).
+    // 3. The same with untyped JSON, through the dynamic client (no Rust type for the object).
     let untyped = "demo-deployment-untyped";
-    let path = format!("/apis/apps/v1/namespaces/{namespace}/deployments");
+    let resource = ApiResource::of::<Deployment>();
+    let dynamic = DynamicApi::namespaced(client.clone(), &resource, &namespace);
     println!("== creating {namespace}/{untyped} from untyped JSON");
-    let body =
-        serde_json::to_vec(&deployment_json(untyped)).map_err(|e| Error::Request(e.to_string()))?;
-    let req = http::Request::post(&path)
-        .body(body)
-        .map_err(|e| Error::Request(e.to_string()))?;
-    let obj: Value = client.request(req).await?;
-    println!("   created uid {}", obj["metadata"]["uid"]);
-    let listed: Value = client.request(get(&path)).await?;
-    let names: Vec<&str> = listed["items"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|i| i["metadata"]["name"].as_str())
-                .collect()
-        })
-        .unwrap_or_default();
+    let obj = DynamicObject::from_json(deployment_json(untyped))?;
+    let created = dynamic.create(&PostParams::default(), &obj).await?;
+    println!(
+        "   created uid {}",
+        created.metadata.uid.unwrap_or_default()
+    );
+    let names: Vec<String> = dynamic
+        .list(&ListParams::default())
+        .await?
+        .items
+        .into_iter()
+        .filter_map(|d| d.metadata.name)
+        .collect();
     println!("   deployments now: {names:?}");
-    let del = http::Request::delete(format!("{path}/{untyped}"))
-        .body(Vec::new())
-        .map_err(|e| Error::Request(e.to_string()))?;
-    let _: Value = client.request(del).await?;
+    dynamic.delete(untyped, &DeleteParams::default()).await?;
     println!("   deleted {untyped}");
 
     // 4. Discovery: API groups and the core/v1 resources.
-    let groups: Value = client.request(get("/apis")).await?;
+    let discovery = Discovery::new(client.clone());
     println!("== API groups:");
-    for g in groups["groups"].as_array().into_iter().flatten() {
+    for g in discovery.groups().await? {
         println!(
             "   {} (preferred {})",
-            g["name"].as_str().unwrap_or(""),
-            g["preferredVersion"]["groupVersion"].as_str().unwrap_or("")
+            g.name,
+            g.preferred_version.unwrap_or_default()
         );
     }
-    let core: Value = client.request(get("/api/v1")).await?;
     println!("== core/v1 resources:");
-    for r in core["resources"].as_array().into_iter().flatten() {
+    for r in discovery
+        .resources_for("v1")
+        .await?
+        .map(|gv| gv.resources)
+        .unwrap_or_default()
+    {
         println!(
             "   {:<36} {:<28} namespaced={}",
-            r["name"].as_str().unwrap_or(""),
-            r["kind"].as_str().unwrap_or(""),
-            r["namespaced"]
+            r.api.plural, r.api.kind, r.api.namespaced
         );
     }
 

@@ -54,6 +54,33 @@ pub enum Error {
     /// An exec, attach or port-forward session failed after the upgrade.
     #[error(transparent)]
     Remote(#[from] crate::remote::RemoteError),
+    /// Discovery failed (see [`DiscoveryError`](crate::discovery::DiscoveryError)).
+    #[error(transparent)]
+    Discovery(Box<crate::discovery::DiscoveryError>),
+    /// A kind or resource name could not be mapped (see [`MappingError`](crate::discovery::MappingError)).
+    #[error(transparent)]
+    Mapping(Box<crate::discovery::MappingError>),
+    /// The server does not serve kinds this program uses (see [`SkewError`](crate::discovery::SkewError)).
+    #[error(transparent)]
+    Skew(Box<crate::discovery::SkewError>),
+    /// A CustomResourceDefinition could not be made ready (see [`CrdError`](crate::dynamic::crd::CrdError)).
+    #[error(transparent)]
+    Crd(Box<crate::dynamic::crd::CrdError>),
+    /// A cache (store, index, selector) was used wrongly (see [`CacheError`](crate::cache::CacheError)).
+    #[error(transparent)]
+    Cache(Box<crate::cache::CacheError>),
+    /// Waiting for a condition failed (see [`WaitError`](crate::runtime::wait::WaitError)).
+    #[error(transparent)]
+    Wait(Box<crate::runtime::wait::WaitError>),
+    /// A retrying watch ended (see [`WatchError`](crate::runtime::wait::WatchError)).
+    #[error(transparent)]
+    Watch(Box<crate::runtime::wait::WatchError>),
+    /// An event could not be recorded (see [`EventError`](crate::runtime::events::EventError)).
+    #[error(transparent)]
+    Event(Box<crate::runtime::events::EventError>),
+    /// A leader election configuration is invalid (see [`LeaderElectionConfigError`](crate::runtime::leader_election::LeaderElectionConfigError)).
+    #[error(transparent)]
+    LeaderElection(Box<crate::runtime::leader_election::LeaderElectionConfigError>),
     /// The request did not complete within its timeout.
     #[error("request timed out after {0:?}")]
     Timeout(std::time::Duration),
@@ -143,6 +170,60 @@ impl fmt::Display for ApiError {
     }
 }
 
+impl From<crate::discovery::DiscoveryError> for Error {
+    fn from(e: crate::discovery::DiscoveryError) -> Self {
+        Error::Discovery(Box::new(e))
+    }
+}
+
+impl From<crate::discovery::MappingError> for Error {
+    fn from(e: crate::discovery::MappingError) -> Self {
+        Error::Mapping(Box::new(e))
+    }
+}
+
+impl From<crate::discovery::SkewError> for Error {
+    fn from(e: crate::discovery::SkewError) -> Self {
+        Error::Skew(Box::new(e))
+    }
+}
+
+impl From<crate::dynamic::crd::CrdError> for Error {
+    fn from(e: crate::dynamic::crd::CrdError) -> Self {
+        Error::Crd(Box::new(e))
+    }
+}
+
+impl From<crate::cache::CacheError> for Error {
+    fn from(e: crate::cache::CacheError) -> Self {
+        Error::Cache(Box::new(e))
+    }
+}
+
+impl From<crate::runtime::wait::WaitError> for Error {
+    fn from(e: crate::runtime::wait::WaitError) -> Self {
+        Error::Wait(Box::new(e))
+    }
+}
+
+impl From<crate::runtime::wait::WatchError> for Error {
+    fn from(e: crate::runtime::wait::WatchError) -> Self {
+        Error::Watch(Box::new(e))
+    }
+}
+
+impl From<crate::runtime::events::EventError> for Error {
+    fn from(e: crate::runtime::events::EventError) -> Self {
+        Error::Event(Box::new(e))
+    }
+}
+
+impl From<crate::runtime::leader_election::LeaderElectionConfigError> for Error {
+    fn from(e: crate::runtime::leader_election::LeaderElectionConfigError) -> Self {
+        Error::LeaderElection(Box::new(e))
+    }
+}
+
 impl From<ApiError> for Error {
     fn from(e: ApiError) -> Self {
         Error::Api(Box::new(e))
@@ -227,6 +308,33 @@ mod tests {
             err.to_string(),
             "pods \"x\" not found (HTTP 404, reason NotFound)"
         );
+    }
+
+    #[test]
+    fn errors_of_other_layers_convert_with_question_mark() {
+        fn selector() -> Result<()> {
+            crate::cache::Selector::parse("app in (")?;
+            Ok(())
+        }
+        fn config() -> Result<()> {
+            crate::runtime::leader_election::LeaderElectionConfig {
+                lease_duration: std::time::Duration::from_secs(1),
+                ..Default::default()
+            }
+            .validate()?;
+            Ok(())
+        }
+        assert!(
+            matches!(selector(), Err(Error::Cache(_))),
+            "{:?}",
+            selector()
+        );
+        assert!(
+            matches!(config(), Err(Error::LeaderElection(_))),
+            "{:?}",
+            config()
+        );
+        assert!(!selector().unwrap_err().to_string().is_empty());
     }
 
     #[test]

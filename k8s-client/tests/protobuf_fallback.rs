@@ -61,9 +61,11 @@ impl ProtobufMessage for Gadget {
     }
 }
 
-async fn ensure_crd() {
+/// Creates the test's CRD (its group is fixed: `Gadget`'s is a compile-time constant), waits
+/// until it is served, and deletes it when the returned guard is dropped.
+async fn ensure_crd() -> ts::DeleteOnDrop<CustomResourceDefinition> {
     let client = ts::client().await;
-    let crds: Api<CustomResourceDefinition> = Api::all(client);
+    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
     let crd: CustomResourceDefinition = serde_json::from_value(json!({
         "metadata": {"name": format!("gadgets.{GROUP}")},
         "spec": {"group": GROUP, "scope": "Namespaced",
@@ -77,6 +79,13 @@ async fn ensure_crd() {
         Err(e) if e.is_already_exists() => {}
         Err(e) => panic!("creating the CRD: {e}"),
     }
+    let name = format!("gadgets.{GROUP}");
+    let mut cleanup = ts::DeleteOnDrop::new(client.config());
+    cleanup.add(&name);
+    k8s_client::dynamic::crd::wait_established(&client, &name, Duration::from_secs(30))
+        .await
+        .unwrap_or_else(|e| panic!("CRD {name} not established: {e}"));
+    cleanup
 }
 
 fn gadget(name: &str) -> Gadget {
@@ -93,16 +102,9 @@ fn gadget(name: &str) -> Gadget {
 
 #[tokio::test]
 async fn custom_resources_fall_back_to_json() {
-    ensure_crd().await;
+    let _crd = ensure_crd().await;
     let ns = ts::namespace("pb-fallback").await;
     let api: Api<Gadget> = Api::namespaced(ts::client().await, &ns.name);
-    // The CRD may take a moment to be served.
-    for _ in 0..50 {
-        if api.list(&ListParams::default()).await.is_ok() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 
     // A protobuf-or-JSON read of a custom resource is answered in JSON: no fallback needed.
     let reads = api.protobuf();
