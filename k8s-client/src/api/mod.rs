@@ -20,6 +20,7 @@
 //! # }
 //! ```
 
+pub(crate) mod collection;
 mod object;
 mod params;
 mod resource;
@@ -28,7 +29,7 @@ mod watch;
 use std::fmt;
 use std::marker::PhantomData;
 
-use futures::{Stream, TryStreamExt};
+use futures::Stream;
 use k8s_openapi::api::autoscaling::v1::Scale;
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ListMeta;
@@ -264,25 +265,9 @@ where
         K: Send + 'static,
     {
         let api = self.clone();
-        let start = Some(params.clone());
-        futures::stream::try_unfold(start, move |next| {
+        collection::list_pages(params, move |p| {
             let api = api.clone();
-            async move {
-                let Some(params) = next else {
-                    return Ok(None);
-                };
-                let page = api.list(&params).await?;
-                let next = page.continue_token().map(|token| {
-                    // Later pages are read at the first page's snapshot, which the token
-                    // carries: the resourceVersion options must not be repeated.
-                    let mut p = params.clone();
-                    p.continue_token = Some(token.to_string());
-                    p.resource_version = None;
-                    p.resource_version_match = None;
-                    p
-                });
-                Ok(Some((page, next)))
-            }
+            async move { api.list(&p).await }
         })
     }
 
@@ -292,13 +277,7 @@ where
     where
         K: Send + 'static,
     {
-        let mut all = ObjectList::default();
-        let mut pages = std::pin::pin!(self.list_pages(params));
-        while let Some(page) = pages.try_next().await? {
-            all.items.extend(page.items);
-            all.metadata = page.metadata;
-        }
-        Ok(all)
+        collection::collect_pages(self.list_pages(params)).await
     }
 
     /// Watches the collection from `resource_version` (`""`: from now, after the current

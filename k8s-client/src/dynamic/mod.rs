@@ -37,8 +37,6 @@ mod object;
 pub use api::DynamicApi;
 pub use object::{ConvertError, DynamicObject};
 
-pub(crate) use api::{collect_pages, list_pages, resource_request};
-
 /// What [`custom_resource!`](crate::custom_resource) expands to refers to; not a public API.
 #[doc(hidden)]
 pub mod __private {

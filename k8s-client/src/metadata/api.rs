@@ -6,12 +6,12 @@ use std::fmt;
 use futures::{Stream, StreamExt};
 use serde::Serialize;
 
+use crate::api::collection::{collect_pages, list_pages, resource_request};
 use crate::api::{
     decode_deleted, decode_stream, ApiResource, DeleteParams, Deleted, ListParams, ObjectList,
     Patch, PatchParams, WatchEvent, WatchParams,
 };
 use crate::client::Client;
-use crate::dynamic::{collect_pages, list_pages, resource_request};
 use crate::error::{Error, Result};
 use crate::rest::{Request, Verb};
 
