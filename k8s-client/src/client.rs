@@ -366,21 +366,7 @@ impl Client {
         *request.extensions_mut() = parts.extensions.clone();
         let has_body = !request.body().is_empty();
         let headers = request.headers_mut();
-        if !headers.contains_key(USER_AGENT) {
-            headers.insert(USER_AGENT, inner.user_agent.clone());
-        }
-        if let Some(value) = authorization {
-            if !headers.contains_key(AUTHORIZATION) {
-                let mut value = value;
-                value.set_sensitive(true);
-                headers.insert(AUTHORIZATION, value);
-            }
-        }
-        if !inner.impersonation.is_empty() && !headers.contains_key("impersonate-user") {
-            for (name, value) in &inner.impersonation {
-                headers.append(name.clone(), value.clone());
-            }
-        }
+        self.add_identity(headers, authorization);
         if !headers.contains_key(ACCEPT) {
             headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
         }
@@ -452,21 +438,7 @@ impl Client {
             *request.method_mut() = parts.method.clone();
             *request.uri_mut() = uri.clone();
             *request.headers_mut() = parts.headers.clone();
-            let headers = request.headers_mut();
-            if !headers.contains_key(USER_AGENT) {
-                headers.insert(USER_AGENT, inner.user_agent.clone());
-            }
-            if let Some(mut value) = authorization {
-                if !headers.contains_key(AUTHORIZATION) {
-                    value.set_sensitive(true);
-                    headers.insert(AUTHORIZATION, value);
-                }
-            }
-            if !inner.impersonation.is_empty() && !headers.contains_key("impersonate-user") {
-                for (name, value) in &inner.impersonation {
-                    headers.append(name.clone(), value.clone());
-                }
-            }
+            self.add_identity(request.headers_mut(), authorization);
             let attempt = inner.transport.upgrade(request);
             let outcome = match inner.config.timeout {
                 Some(limit) => tokio::time::timeout(limit, attempt)
@@ -498,6 +470,27 @@ impl Client {
                     let body = read_capped(body, MAX_ERROR_BODY).await;
                     return Err(ApiError::from_response(status.as_u16(), &body).into());
                 }
+            }
+        }
+    }
+
+    /// Adds who we are to a request's headers, unless the request set them itself: the user
+    /// agent, the credential source's `Authorization` (marked sensitive, so it never shows
+    /// in logs) and the `Impersonate-*` headers.
+    fn add_identity(&self, headers: &mut HeaderMap, authorization: Option<HeaderValue>) {
+        let inner = &*self.inner;
+        if !headers.contains_key(USER_AGENT) {
+            headers.insert(USER_AGENT, inner.user_agent.clone());
+        }
+        if let Some(mut value) = authorization {
+            if !headers.contains_key(AUTHORIZATION) {
+                value.set_sensitive(true);
+                headers.insert(AUTHORIZATION, value);
+            }
+        }
+        if !inner.impersonation.is_empty() && !headers.contains_key("impersonate-user") {
+            for (name, value) in &inner.impersonation {
+                headers.append(name.clone(), value.clone());
             }
         }
     }
