@@ -23,6 +23,16 @@ use crate::transport::{
     ResponseBody, Transport, TransportError, TransportOptions, UpgradeResponse, Upgraded,
 };
 
+/// Consumes an answer body chunk by chunk (see [`Client::request_decoded`]).
+pub(crate) trait BodyDecoder {
+    /// What the whole body decodes to.
+    type Output;
+    /// Takes the next chunk of the body.
+    fn push(&mut self, chunk: &[u8]) -> Result<()>;
+    /// The body ended.
+    fn finish(self) -> Result<Self::Output>;
+}
+
 /// The most of an error answer's body that is read (to build the `Status`).
 const MAX_ERROR_BODY: usize = 1 << 20;
 
@@ -259,16 +269,72 @@ impl Client {
     }
 
     async fn collected(&self, request: http::Request<Vec<u8>>) -> Result<Bytes> {
+        self.request_bytes(request).await.map(|(_, body)| body)
+    }
+
+    /// Sends `request` and returns the answer's headers and whole body. [`Config::timeout`]
+    /// bounds each attempt including reading the body.
+    pub(crate) async fn request_bytes(
+        &self,
+        request: http::Request<Vec<u8>>,
+    ) -> Result<(HeaderMap, Bytes)> {
         match self.execute(request, true).await? {
-            Answer::Collected(_, body) => Ok(body),
-            Answer::Streaming(response) => Ok(response
-                .into_body()
-                .collect()
-                .await
-                .map_err(Error::Transport)?
-                .to_bytes()),
+            Answer::Collected(parts, body) => Ok((parts.headers, body)),
+            Answer::Streaming(response) => {
+                let (parts, body) = response.into_parts();
+                let body = body.collect().await.map_err(Error::Transport)?.to_bytes();
+                Ok((parts.headers, body))
+            }
             Answer::Failed(parts, body) => {
                 Err(ApiError::from_response(parts.status.as_u16(), &body).into())
+            }
+        }
+    }
+
+    /// Sends `request` and feeds the answer body to a decoder as it arrives, so a large body
+    /// (a list) is never held whole: `decoder` is made from the answer's headers (its
+    /// `Content-Type` chooses the format). [`Config::timeout`] bounds each attempt including
+    /// reading the body. An idempotent request whose body breaks off is repeated with a new
+    /// decoder, as the policy allows.
+    pub(crate) async fn request_decoded<D: BodyDecoder>(
+        &self,
+        request: http::Request<Vec<u8>>,
+        decoder: impl Fn(&HeaderMap) -> D,
+    ) -> Result<D::Output> {
+        let policy = self.inner.config.retry;
+        let idempotent = is_idempotent(request.method());
+        let mut retries = 0u32;
+        loop {
+            let started = tokio::time::Instant::now();
+            let mut copy = http::Request::new(request.body().clone());
+            *copy.method_mut() = request.method().clone();
+            *copy.uri_mut() = request.uri().clone();
+            *copy.headers_mut() = request.headers().clone();
+            let response = self.send(copy).await?;
+            let (parts, body) = response.into_parts();
+            let mut sink = decoder(&parts.headers);
+            let read = async move {
+                let mut chunks = BodyDataStream::new(body);
+                while let Some(chunk) = chunks.try_next().await.map_err(Error::Transport)? {
+                    sink.push(&chunk)?;
+                }
+                sink.finish()
+            };
+            let outcome = match self.inner.config.timeout {
+                Some(limit) => match tokio::time::timeout_at(started + limit, read).await {
+                    Ok(outcome) => outcome,
+                    Err(_) => Err(Error::Timeout(limit)),
+                },
+                None => read.await,
+            };
+            match outcome {
+                Err(Error::Transport(e)) if idempotent && retries < policy.max_retries => {
+                    retries += 1;
+                    let delay = backoff(retries, &policy);
+                    tracing::debug!(uri = %request.uri(), attempt = retries, ?delay, "retrying after the body broke off: {e}");
+                    tokio::time::sleep(delay).await;
+                }
+                other => return other,
             }
         }
     }

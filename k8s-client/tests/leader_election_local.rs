@@ -29,6 +29,14 @@ async fn leader_that_cannot_renew_stops_within_the_renew_deadline() {
             if stall.load(Ordering::SeqCst) {
                 return Reply::Delayed(Duration::from_secs(30), Box::new(Reply::json(500, "")));
             }
+            // This server speaks JSON only, as some API servers do: a protobuf body gets
+            // 415, after which the client writes JSON.
+            if seen.header("content-type") != Some("application/json") && !seen.body.is_empty() {
+                return Reply::json(
+                    415,
+                    r#"{"kind":"Status","status":"Failure","reason":"UnsupportedMediaType","code":415}"#,
+                );
+            }
             let mut st = store.lock().unwrap();
             match (seen.method.as_str(), &st.1) {
                 ("GET", None) => Reply::json(

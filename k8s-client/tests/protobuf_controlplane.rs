@@ -9,7 +9,7 @@ use futures::StreamExt;
 use k8s_client::api::{
     Api, DeleteParams, ListParams, Patch, PatchParams, PostParams, WatchEvent, WatchParams,
 };
-use k8s_client::protobuf::{ProtobufExt, ProtobufMessage};
+use k8s_client::protobuf::ProtobufMessage;
 use k8s_client::Client;
 use k8s_client_testsupport as ts;
 use k8s_openapi::api::apps::v1::Deployment;
@@ -45,7 +45,11 @@ where
 {
     let created = api.create(&PostParams::default(), &object).await.unwrap();
     let name = created.metadata_name();
-    let pb = api.protobuf();
+    // `Api<K>` speaks protobuf by default for built-in kinds; `json()` opts out.
+    let pb = api.clone();
+    assert!(pb.uses_protobuf(), "{}: no protobuf codec", K::KIND);
+    let api = &api.clone().json();
+    assert!(!api.uses_protobuf());
     // Controllers may change the object between the two reads: compare reads of one version.
     let (mut via_json, mut via_pb) = (api.get(&name).await.unwrap(), pb.get(&name).await.unwrap());
     for _ in 0..20 {
@@ -57,7 +61,7 @@ where
         via_pb = pb.get(&name).await.unwrap();
     }
     assert!(
-        !pb.is_json_fallback(),
+        pb.uses_protobuf(),
         "{}: the server refused protobuf",
         K::KIND
     );
@@ -321,8 +325,8 @@ async fn cluster_kinds_read_the_same_in_protobuf_and_json() {
 #[tokio::test]
 async fn protobuf_watch_receives_events() {
     let ns = ts::namespace("pb-watch").await;
-    let api: Api<ConfigMap> = Api::namespaced(ts::client().await, &ns.name);
-    let pb = api.protobuf();
+    let pb: Api<ConfigMap> = Api::namespaced(ts::client().await, &ns.name);
+    let api = pb.clone().json();
     let start = api.list(&ListParams::default()).await.unwrap();
     let rv = start.metadata.resource_version.clone().unwrap();
     let params = WatchParams {
@@ -385,11 +389,8 @@ async fn protobuf_bodies_are_accepted_and_stored() {
         json!({"metadata": {"name": "sent", "labels": {"a": "b"}, "annotations": {"empty": ""}},
         "data": {"k": "v", "blank": ""}, "binaryData": {"bin": "AP8A"}, "immutable": false}),
     );
-    let created = cms
-        .protobuf()
-        .create(&PostParams::default(), &sent)
-        .await
-        .unwrap();
+    assert!(cms.uses_protobuf());
+    let created = cms.create(&PostParams::default(), &sent).await.unwrap();
     let stored = cms.get("sent").await.unwrap();
     assert_eq!(created, stored);
     assert_eq!(stored.data, sent.data);
@@ -405,7 +406,6 @@ async fn protobuf_bodies_are_accepted_and_stored() {
     // A deployment with an explicit zero and an int-or-string, replaced over protobuf.
     let deployments: Api<Deployment> = Api::namespaced(client.clone(), &ns.name);
     let created = deployments
-        .protobuf()
         .create(&PostParams::default(), &deployment("d", 0))
         .await
         .unwrap();
@@ -429,7 +429,6 @@ async fn protobuf_bodies_are_accepted_and_stored() {
         let mut changed = deployments.get("d").await.unwrap();
         changed.spec.replicas = Some(2);
         match deployments
-            .protobuf()
             .replace("d", &PostParams::default(), &changed)
             .await
         {
@@ -451,16 +450,11 @@ async fn protobuf_bodies_are_accepted_and_stored() {
         json!({"metadata": {"name": "p"}, "spec": {"containers": [{"name": "c", "image": "busybox:1",
         "resources": {"requests": {"cpu": "100m", "memory": "1Gi"}}}]}}),
     );
-    let created = pods
-        .protobuf()
-        .create(&PostParams::default(), &pod)
-        .await
-        .unwrap();
+    let created = pods.create(&PostParams::default(), &pod).await.unwrap();
     assert_eq!(created, pods.get("p").await.unwrap());
 
     // Patches (JSON bodies) answered in protobuf: strategic merge and server-side apply.
     let patched = pods
-        .protobuf()
         .patch(
             "p",
             &PatchParams::default(),
@@ -471,7 +465,6 @@ async fn protobuf_bodies_are_accepted_and_stored() {
     assert_eq!(patched.metadata.labels.as_ref().unwrap()["patched"], "yes");
     assert_eq!(patched, pods.get("p").await.unwrap());
     let applied = pods
-        .protobuf()
         .patch(
             "p",
             &PatchParams::apply("pb-test").force(),
@@ -487,24 +480,14 @@ async fn protobuf_bodies_are_accepted_and_stored() {
     assert_eq!(applied, pods.get("p").await.unwrap());
 
     // Delete over protobuf: a pod answers with its last state, a config map with a Status.
-    match pods
-        .protobuf()
-        .delete("p", &DeleteParams::default())
-        .await
-        .unwrap()
-    {
+    match pods.delete("p", &DeleteParams::default()).await.unwrap() {
         k8s_client::api::Deleted::Object(p) => {
             assert_eq!(p.metadata.uid, created.metadata.uid);
             assert!(p.metadata.deletion_timestamp.is_some());
         }
         k8s_client::api::Deleted::Status(s) => panic!("{s:?}"),
     }
-    match cms
-        .protobuf()
-        .delete("sent", &DeleteParams::default())
-        .await
-        .unwrap()
-    {
+    match cms.delete("sent", &DeleteParams::default()).await.unwrap() {
         k8s_client::api::Deleted::Status(s) => assert_eq!(s.status.as_deref(), Some("Success")),
         k8s_client::api::Deleted::Object(o) => panic!("{o:?}"),
     }
@@ -516,7 +499,7 @@ async fn protobuf_status_errors_are_typed() {
     let ns = ts::namespace("pb-status").await;
     let client: Client = ts::client().await;
     let cms: Api<ConfigMap> = Api::namespaced(client, &ns.name);
-    let err = cms.protobuf().get("missing").await.unwrap_err();
+    let err = cms.get("missing").await.unwrap_err();
     assert!(err.is_not_found(), "{err:?}");
     let k8s_client::Error::Api(api) = &err else {
         panic!("{err:?}")
@@ -529,15 +512,8 @@ async fn protobuf_status_errors_are_typed() {
     );
 
     let cm: ConfigMap = from(json!({"metadata": {"name": "dup"}}));
-    cms.protobuf()
-        .create(&PostParams::default(), &cm)
-        .await
-        .unwrap();
-    let err = cms
-        .protobuf()
-        .create(&PostParams::default(), &cm)
-        .await
-        .unwrap_err();
+    cms.create(&PostParams::default(), &cm).await.unwrap();
+    let err = cms.create(&PostParams::default(), &cm).await.unwrap_err();
     assert!(err.is_already_exists(), "{err:?}");
 }
 
@@ -631,7 +607,7 @@ async fn protobuf_streaming_list_ends_with_a_bookmark() {
         send_initial_events: true,
         ..WatchParams::default()
     };
-    let mut events = match api.protobuf().watch(&params, "").await {
+    let mut events = match api.watch(&params, "").await {
         Ok(events) => Box::pin(events),
         // Kubernetes 1.33 ships the WatchList feature gate off and refuses the streaming list
         // with 422 Invalid on `sendInitialEvents` (in protobuf too); newer servers accept it.

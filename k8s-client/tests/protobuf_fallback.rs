@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use k8s_client::api::{Api, ListParams, PostParams};
 use k8s_client::protobuf::runtime::{put, Reader};
-use k8s_client::protobuf::{DecodeError, ProtobufExt, ProtobufMessage};
+use k8s_client::protobuf::{DecodeError, ProtobufMessage};
 use k8s_client_testsupport as ts;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -17,7 +17,7 @@ use serde_json::json;
 const GROUP: &str = "pbfallback.k8s-client.example.com";
 
 /// A custom resource, given a (useless to the server) protobuf encoding so that
-/// `ProtobufApi` accepts it.
+/// `Api::protobuf` accepts it.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 struct Gadget {
     #[serde(rename = "apiVersion")]
@@ -107,7 +107,11 @@ async fn custom_resources_fall_back_to_json() {
     let api: Api<Gadget> = Api::namespaced(ts::client().await, &ns.name);
 
     // A protobuf-or-JSON read of a custom resource is answered in JSON: no fallback needed.
-    let reads = api.protobuf();
+    assert!(
+        !api.uses_protobuf(),
+        "a custom resource has no generated codec"
+    );
+    let reads = api.clone().protobuf();
     assert!(reads
         .list(&ListParams::default())
         .await
@@ -120,21 +124,21 @@ async fn custom_resources_fall_back_to_json() {
         .await
         .unwrap();
     assert_eq!(reads.get("g").await.unwrap(), created);
-    assert!(!reads.is_json_fallback());
+    assert!(reads.uses_protobuf(), "JSON answers are not a refusal");
 
     // Asking for protobuf only: the server answers 406, the handle retries in JSON and stays
     // JSON (list, then get without another 406).
-    let strict = api.protobuf().protobuf_only();
+    let strict = api.clone().protobuf().protobuf_only();
     let list = strict.list(&ListParams::default()).await.unwrap();
     assert!(
-        strict.is_json_fallback(),
+        !strict.uses_protobuf(),
         "the 406 switched the handle to JSON"
     );
     assert_eq!(list.items, vec![created.clone()]);
     assert_eq!(strict.get("g").await.unwrap(), created);
-    let strict_get = api.protobuf().protobuf_only();
+    let strict_get = api.clone().protobuf().protobuf_only();
     assert_eq!(strict_get.get("g").await.unwrap(), created);
-    assert!(strict_get.is_json_fallback());
+    assert!(!strict_get.uses_protobuf());
 
     // The raw answer the fallback keys on.
     let request = api

@@ -28,6 +28,10 @@ mod watch;
 
 use std::fmt;
 use std::marker::PhantomData;
+#[cfg(feature = "protobuf")]
+use std::sync::atomic::{AtomicBool, Ordering};
+#[cfg(feature = "protobuf")]
+use std::sync::Arc;
 
 use futures::Stream;
 use k8s_openapi::api::autoscaling::v1::Scale;
@@ -145,10 +149,63 @@ impl<T> Deleted<T> {
 
 /// A typed handle on one resource (`K`) in one namespace, in all namespaces, or cluster-wide.
 /// Cheap to clone. See the [module docs](self) for an example.
+///
+/// With the `protobuf` feature, a handle on a built-in type speaks the Kubernetes protobuf
+/// encoding (reads, writes and watches; patches are JSON as Kubernetes requires, their
+/// answers protobuf), and falls back to JSON for good when the server refuses it (`406`,
+/// `415`). Custom resources and types without a generated codec use JSON; so does a handle
+/// made with [`json`](Api::json).
 pub struct Api<K> {
     client: Client,
     namespace: Option<String>,
+    wire: Wire<K>,
     _kind: PhantomData<fn() -> K>,
+}
+
+/// How a handle chooses its wire format.
+struct Wire<K> {
+    /// JSON only ([`Api::json`]).
+    json: bool,
+    /// Ask for protobuf only, so a server that cannot answer in it says `406`.
+    #[cfg(feature = "protobuf")]
+    protobuf_only: bool,
+    /// The server refused protobuf on this handle (or a clone of it): JSON from now on.
+    #[cfg(feature = "protobuf")]
+    refused: Arc<AtomicBool>,
+    /// The codec given with [`Api::protobuf`] (else the generated one is looked up).
+    #[cfg(feature = "protobuf")]
+    codec: Option<crate::protobuf::registry::Codec<K>>,
+    _kind: PhantomData<fn() -> K>,
+}
+
+impl<K> Default for Wire<K> {
+    fn default() -> Self {
+        Wire {
+            json: false,
+            #[cfg(feature = "protobuf")]
+            protobuf_only: false,
+            #[cfg(feature = "protobuf")]
+            refused: Arc::default(),
+            #[cfg(feature = "protobuf")]
+            codec: None,
+            _kind: PhantomData,
+        }
+    }
+}
+
+impl<K> Clone for Wire<K> {
+    fn clone(&self) -> Self {
+        Wire {
+            json: self.json,
+            #[cfg(feature = "protobuf")]
+            protobuf_only: self.protobuf_only,
+            #[cfg(feature = "protobuf")]
+            refused: self.refused.clone(),
+            #[cfg(feature = "protobuf")]
+            codec: self.codec,
+            _kind: PhantomData,
+        }
+    }
 }
 
 impl<K> Clone for Api<K> {
@@ -156,6 +213,7 @@ impl<K> Clone for Api<K> {
         Api {
             client: self.client.clone(),
             namespace: self.namespace.clone(),
+            wire: self.wire.clone(),
             _kind: PhantomData,
         }
     }
@@ -167,6 +225,7 @@ impl<K: Resource> fmt::Debug for Api<K> {
             .field("api_version", &K::API_VERSION)
             .field("resource", &K::URL_PATH_SEGMENT)
             .field("namespace", &self.namespace)
+            .field("json_only", &self.wire.json)
             .finish()
     }
 }
@@ -177,6 +236,7 @@ impl<K: Resource<Scope = NamespaceResourceScope>> Api<K> {
         Api {
             client,
             namespace: Some(namespace.to_string()),
+            wire: Wire::default(),
             _kind: PhantomData,
         }
     }
@@ -188,6 +248,7 @@ impl<K: Resource<Scope = NamespaceResourceScope>> Api<K> {
         Api {
             client,
             namespace: Some(namespace),
+            wire: Wire::default(),
             _kind: PhantomData,
         }
     }
@@ -200,6 +261,7 @@ impl<K: Resource> Api<K> {
         Api {
             client,
             namespace: None,
+            wire: Wire::default(),
             _kind: PhantomData,
         }
     }
@@ -227,17 +289,112 @@ impl<K: Resource> Api<K> {
     fn what(&self) -> String {
         format!("{}/{}", K::API_VERSION, K::KIND)
     }
+
+    /// This handle, speaking JSON only (also with the `protobuf` feature).
+    pub fn json(mut self) -> Self {
+        self.wire.json = true;
+        self
+    }
+
+    /// This handle, asking for protobuf only (`Accept: application/vnd.kubernetes.protobuf`,
+    /// without JSON as a second choice): a server that cannot answer in protobuf then says
+    /// `406` and the handle switches to JSON, where by default it would quietly answer JSON.
+    #[cfg(feature = "protobuf")]
+    pub fn protobuf_only(mut self) -> Self {
+        self.wire.protobuf_only = true;
+        self
+    }
+
+    /// This handle, speaking protobuf with `K`'s own [`ProtobufMessage`] codec: for a type
+    /// of your own that implements it (built-in types need no call, they use protobuf by
+    /// default). Cancels [`json`](Api::json).
+    ///
+    /// [`ProtobufMessage`]: crate::protobuf::ProtobufMessage
+    #[cfg(feature = "protobuf")]
+    pub fn protobuf(mut self) -> Self
+    where
+        K: crate::protobuf::ProtobufMessage,
+    {
+        self.wire.json = false;
+        self.wire.codec = Some(crate::protobuf::registry::Codec::of());
+        self
+    }
+
+    /// Whether this handle's requests use protobuf: the `protobuf` feature is on, `K` has a
+    /// generated codec (the built-in types), [`json`](Api::json) was not asked for, and the
+    /// server has not refused protobuf on this handle.
+    pub fn uses_protobuf(&self) -> bool
+    where
+        K: 'static,
+    {
+        #[cfg(feature = "protobuf")]
+        return self.codec().is_some();
+        #[cfg(not(feature = "protobuf"))]
+        false
+    }
+
+    #[cfg(feature = "protobuf")]
+    fn codec(&self) -> Option<crate::protobuf::registry::Codec<K>>
+    where
+        K: 'static,
+    {
+        if self.wire.json || self.wire.refused.load(Ordering::Relaxed) {
+            return None;
+        }
+        self.wire
+            .codec
+            .or_else(crate::protobuf::registry::codec::<K>)
+    }
+
+    #[cfg(feature = "protobuf")]
+    fn accept(&self) -> &'static str {
+        if self.wire.protobuf_only {
+            crate::protobuf::envelope::CONTENT_TYPE
+        } else {
+            crate::protobuf::ACCEPT
+        }
+    }
+
+    /// Notes a refusal of protobuf (then the caller repeats the request in JSON); other
+    /// outcomes are returned as they are.
+    #[cfg(feature = "protobuf")]
+    fn unless_refused<T>(&self, outcome: Result<T>) -> Option<Result<T>> {
+        if matches!(&outcome, Err(e) if crate::protobuf::refused(e)) {
+            tracing::debug!(what = %self.what(), "the server refused protobuf: using JSON");
+            self.wire.refused.store(true, Ordering::Relaxed);
+            return None;
+        }
+        Some(outcome)
+    }
+
+    /// Sends `request` (with `body`, for create and replace) and decodes one `K`.
+    async fn object(&self, request: Request, body: Option<&K>) -> Result<K>
+    where
+        K: DeserializeOwned + Serialize + 'static,
+    {
+        #[cfg(feature = "protobuf")]
+        if let Some(codec) = self.codec() {
+            let pb = crate::protobuf::protobuf_request(request.clone(), body, codec, self.accept());
+            let outcome = crate::protobuf::object(&self.client, pb, codec, &self.what()).await;
+            if let Some(outcome) = self.unless_refused(outcome) {
+                return outcome;
+            }
+        }
+        let request = match body {
+            Some(object) => request.json_body(object),
+            None => request,
+        };
+        self.client.request(request.build()?).await
+    }
 }
 
 impl<K> Api<K>
 where
-    K: Resource + Clone + DeserializeOwned + Serialize,
+    K: Resource + Clone + DeserializeOwned + Serialize + 'static,
 {
     /// Reads the object `name`.
     pub async fn get(&self, name: &str) -> Result<K> {
-        self.client
-            .request(self.named(Verb::Get, name).build()?)
-            .await
+        self.object(self.named(Verb::Get, name), None).await
     }
 
     /// Reads the object `name`; `None` when it does not exist.
@@ -251,8 +408,17 @@ where
 
     /// Lists one page of objects.
     pub async fn list(&self, params: &ListParams) -> Result<ObjectList<K>> {
-        let req = params.apply_to(self.request(Verb::List)).build()?;
-        self.client.request(req).await
+        let request = params.apply_to(self.request(Verb::List));
+        #[cfg(feature = "protobuf")]
+        if let Some(codec) = self.codec() {
+            let pb = crate::protobuf::protobuf_request(request.clone(), None, codec, self.accept());
+            let what = format!("{} list", self.what());
+            let outcome = crate::protobuf::list(&self.client, pb, codec, &what).await;
+            if let Some(outcome) = self.unless_refused(outcome) {
+                return outcome;
+            }
+        }
+        self.client.request(request.build()?).await
     }
 
     /// Lists page by page, following `continue` tokens, from `params` (whose `limit` is the
@@ -292,30 +458,36 @@ where
     where
         K: Send + 'static,
     {
-        let req = params
-            .apply_to(self.request(Verb::Watch), resource_version)
-            .build()?;
-        let chunks = self.client.request_stream(req).await?;
-        Ok(decode_stream(chunks, self.what()))
+        let request = params.apply_to(self.request(Verb::Watch), resource_version);
+        #[cfg(feature = "protobuf")]
+        if let Some(codec) = self.codec() {
+            let pb = crate::protobuf::protobuf_request(request.clone(), None, codec, self.accept());
+            let outcome = crate::protobuf::watch(&self.client, pb, codec, self.what()).await;
+            if let Some(outcome) = self.unless_refused(outcome) {
+                return outcome.map(futures::future::Either::Left);
+            }
+        }
+        let chunks = self.client.request_stream(request.build()?).await?;
+        let events = decode_stream(chunks, self.what());
+        #[cfg(feature = "protobuf")]
+        let events = futures::future::Either::Right(events);
+        Ok(events)
     }
 
     /// Creates `object` (its `metadata.name`, or `generateName`, names it).
     pub async fn create(&self, params: &PostParams, object: &K) -> Result<K> {
-        let req = params
-            .apply_to(self.request(Verb::Create))
-            .json_body(object)
-            .build()?;
-        self.client.request(req).await
+        self.object(params.apply_to(self.request(Verb::Create)), Some(object))
+            .await
     }
 
     /// Replaces the object `name` with `object` (whose `metadata.resourceVersion`, when set,
     /// must be current, else `409 Conflict`).
     pub async fn replace(&self, name: &str, params: &PostParams, object: &K) -> Result<K> {
-        let req = params
-            .apply_to(self.named(Verb::Replace, name))
-            .json_body(object)
-            .build()?;
-        self.client.request(req).await
+        self.object(
+            params.apply_to(self.named(Verb::Replace, name)),
+            Some(object),
+        )
+        .await
     }
 
     /// Patches the object `name`.
@@ -325,17 +497,23 @@ where
         params: &PatchParams,
         patch: &Patch<P>,
     ) -> Result<K> {
-        let req = params
-            .apply_to(self.named(Verb::Patch, name), patch)
-            .build()?;
-        self.client.request(req).await
+        self.object(params.apply_to(self.named(Verb::Patch, name), patch), None)
+            .await
     }
 
     /// Deletes the object `name`. The answer is the object (while finalizers or a
     /// foreground deletion keep it, or as deleted) or a `Status`.
     pub async fn delete(&self, name: &str, params: &DeleteParams) -> Result<Deleted<K>> {
-        let req = params.apply_to(self.named(Verb::Delete, name)).build()?;
-        let body = self.client.request_text(req).await?;
+        let request = params.apply_to(self.named(Verb::Delete, name));
+        #[cfg(feature = "protobuf")]
+        if let Some(codec) = self.codec() {
+            let pb = crate::protobuf::protobuf_request(request.clone(), None, codec, self.accept());
+            let outcome = crate::protobuf::deleted(&self.client, pb, codec, &self.what()).await;
+            if let Some(outcome) = self.unless_refused(outcome) {
+                return outcome;
+            }
+        }
+        let body = self.client.request_text(request.build()?).await?;
         decode_deleted(&body, K::KIND, &self.what())
     }
 
@@ -346,22 +524,30 @@ where
         params: &DeleteParams,
         list: &ListParams,
     ) -> Result<Deleted<ObjectList<K>>> {
-        let req = params
-            .apply_to(list.apply_to(self.request(Verb::DeleteCollection)))
-            .build()?;
-        let body = self.client.request_text(req).await?;
-        decode_deleted(&body, "", &format!("{} list", self.what()))
+        let request = params.apply_to(list.apply_to(self.request(Verb::DeleteCollection)));
+        let what = format!("{} list", self.what());
+        #[cfg(feature = "protobuf")]
+        if let Some(codec) = self.codec() {
+            let pb = crate::protobuf::protobuf_request(request.clone(), None, codec, self.accept());
+            let outcome = crate::protobuf::deleted_list(&self.client, pb, codec, &what).await;
+            if let Some(outcome) = self.unless_refused(outcome) {
+                return outcome;
+            }
+        }
+        let body = self.client.request_text(request.build()?).await?;
+        decode_deleted(&body, "", &what)
     }
 
     /// Reads the `status` subresource of `name`.
     pub async fn get_status(&self, name: &str) -> Result<K> {
-        self.get_subresource("status", name).await
+        let request = self.named(Verb::Get, name).subresource("status");
+        self.object(request, None).await
     }
 
     /// Replaces the `status` subresource of `name` (only the status of `object` is used).
     pub async fn replace_status(&self, name: &str, params: &PostParams, object: &K) -> Result<K> {
-        self.replace_subresource("status", name, params, object)
-            .await
+        let request = params.apply_to(self.named(Verb::Replace, name).subresource("status"));
+        self.object(request, Some(object)).await
     }
 
     /// Patches the `status` subresource of `name`.
@@ -371,7 +557,8 @@ where
         params: &PatchParams,
         patch: &Patch<P>,
     ) -> Result<K> {
-        self.patch_subresource("status", name, params, patch).await
+        let request = self.named(Verb::Patch, name).subresource("status");
+        self.object(params.apply_to(request, patch), None).await
     }
 
     /// Reads the `scale` subresource of `name` (Deployments, ReplicaSets, StatefulSets, ...).

@@ -112,13 +112,23 @@ pub fn decode_object<K: ProtobufMessage>(
     bytes: &[u8],
     kind: &str,
 ) -> Result<Decoded<K>, DecodeError> {
-    let unknown = Unknown::decode(bytes)?;
-    decode_unknown(&unknown, kind)
+    decode_object_with(bytes, kind, K::decode_fields)
 }
 
-fn decode_unknown<K: ProtobufMessage>(
+/// [`decode_object`] with the message decoder given.
+pub(crate) fn decode_object_with<K>(
+    bytes: &[u8],
+    kind: &str,
+    decode: fn(&[u8]) -> Result<K, DecodeError>,
+) -> Result<Decoded<K>, DecodeError> {
+    let unknown = Unknown::decode(bytes)?;
+    decode_unknown(&unknown, kind, decode)
+}
+
+fn decode_unknown<K>(
     unknown: &Unknown,
     kind: &str,
+    decode: fn(&[u8]) -> Result<K, DecodeError>,
 ) -> Result<Decoded<K>, DecodeError> {
     if unknown.kind == "Status" && kind != "Status" {
         return Status::decode_fields(&unknown.raw).map(Decoded::Status);
@@ -129,15 +139,25 @@ fn decode_unknown<K: ProtobufMessage>(
             format!("expected kind {kind}, the server sent {:?}", unknown.kind),
         ));
     }
-    K::decode_fields(&unknown.raw).map(Decoded::Object)
+    decode(&unknown.raw).map(Decoded::Object)
 }
 
 /// Encodes `object` as a request body: `magic + Unknown { typeMeta, raw }`.
 pub fn encode_object<K: ProtobufMessage + k8s_openapi::Resource>(object: &K) -> Vec<u8> {
+    encode_object_with(object, K::encode_fields)
+}
+
+/// [`encode_object`] with the message encoder given.
+pub(crate) fn encode_object_with<K: k8s_openapi::Resource>(
+    object: &K,
+    encode: fn(&K, &mut Vec<u8>),
+) -> Vec<u8> {
+    let mut raw = Vec::new();
+    encode(object, &mut raw);
     Unknown {
         api_version: K::API_VERSION.to_string(),
         kind: K::KIND.to_string(),
-        raw: object.to_protobuf(),
+        raw,
         ..Unknown::default()
     }
     .encode()
@@ -147,6 +167,15 @@ pub fn encode_object<K: ProtobufMessage + k8s_openapi::Resource>(object: &K) -> 
 pub fn decode_list<K: ProtobufMessage>(
     bytes: &[u8],
     list_kind: &str,
+) -> Result<Decoded<ObjectList<K>>, DecodeError> {
+    decode_list_with(bytes, list_kind, K::decode_fields)
+}
+
+/// [`decode_list`] with the item decoder given.
+pub(crate) fn decode_list_with<K>(
+    bytes: &[u8],
+    list_kind: &str,
+    decode: fn(&[u8]) -> Result<K, DecodeError>,
 ) -> Result<Decoded<ObjectList<K>>, DecodeError> {
     let unknown = Unknown::decode(bytes)?;
     if unknown.kind == "Status" {
@@ -161,11 +190,18 @@ pub fn decode_list<K: ProtobufMessage>(
             ),
         ));
     }
-    decode_list_fields(&unknown.raw).map(Decoded::Object)
+    decode_list_fields_with(&unknown.raw, decode).map(Decoded::Object)
 }
 
 /// Decodes the fields of a list message.
 pub fn decode_list_fields<K: ProtobufMessage>(bytes: &[u8]) -> Result<ObjectList<K>, DecodeError> {
+    decode_list_fields_with(bytes, K::decode_fields)
+}
+
+fn decode_list_fields_with<K>(
+    bytes: &[u8],
+    decode: fn(&[u8]) -> Result<K, DecodeError>,
+) -> Result<ObjectList<K>, DecodeError> {
     let mut r = Reader::new(bytes, "List");
     let mut metadata = None::<ListMeta>;
     let mut items = Vec::new();
@@ -174,7 +210,7 @@ pub fn decode_list_fields<K: ProtobufMessage>(bytes: &[u8]) -> Result<ObjectList
             1 => r.one(wire, &mut metadata, "metadata")?,
             2 => {
                 let b = r.bytes(wire, "items")?;
-                let item = K::decode_fields(b).map_err(|e| e.within("List", "items"))?;
+                let item = decode(b).map_err(|e| e.within("List", "items"))?;
                 items.push(item);
             }
             _ => r.skip(wire)?,
@@ -224,6 +260,15 @@ pub fn decode_watch_frame<K: ProtobufMessage>(
     frame: &[u8],
     kind: &str,
 ) -> Result<WatchEvent<K>, DecodeError> {
+    decode_watch_frame_with(frame, kind, K::decode_fields)
+}
+
+/// [`decode_watch_frame`] with the object decoder given.
+pub(crate) fn decode_watch_frame_with<K>(
+    frame: &[u8],
+    kind: &str,
+    decode: fn(&[u8]) -> Result<K, DecodeError>,
+) -> Result<WatchEvent<K>, DecodeError> {
     let event_bytes;
     let fields = if frame.starts_with(MAGIC) {
         event_bytes = Unknown::decode(frame)?.raw;
@@ -265,7 +310,7 @@ pub fn decode_watch_frame<K: ProtobufMessage>(
             }))
         }
         "ADDED" | "MODIFIED" | "DELETED" => {
-            let object = match decode_unknown::<K>(&unknown, kind).map_err(in_object)? {
+            let object = match decode_unknown(&unknown, kind, decode).map_err(in_object)? {
                 Decoded::Object(k) => k,
                 Decoded::Status(s) => return Ok(WatchEvent::Error(s)),
             };

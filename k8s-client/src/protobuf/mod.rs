@@ -6,10 +6,12 @@
 //!   (`codegen/gen_protobuf.py`), so programs keep one set of types.
 //! - [`envelope`]: the `k8s\0` magic and `runtime.Unknown` envelope, lists, `Status`, watch
 //!   frames.
-//! - [`ProtobufExt::protobuf`]: an [`Api<K>`](crate::Api) that asks the server for protobuf
-//!   (get, list, watch, create, replace, patch, delete) and falls back to JSON when refused
-//!   (`406`/`415`). This is an explicit opt-in: plain `Api<K>` calls stay JSON. Custom
-//!   resources have no codec, so they cannot use it and stay JSON.
+//! - [`Api<K>`](crate::Api) uses protobuf by default for every type with a codec (get, list,
+//!   watch, create, replace, patch, delete, delete_collection, status): it asks for
+//!   `application/vnd.kubernetes.protobuf` with JSON as the server's second choice and falls
+//!   back to JSON for good on that handle when refused (`406`/`415`). Custom resources and
+//!   dynamic objects have no codec and stay JSON; [`Api::json`](crate::Api::json) opts a
+//!   handle out.
 //!
 //! Generated codecs exist for the Kubernetes versions whose schemas were available:
 //! k8s-openapi `v1_33`, `v1_36` and `v1_37` (`v1_37` uses the 1.36 schemas; its fields that
@@ -32,12 +34,14 @@
 
 mod api;
 pub mod envelope;
+pub(crate) mod registry;
 #[doc(hidden)]
 pub mod runtime;
 mod special;
 mod wire;
 
-pub use api::{decode_frames, ProtobufApi, ProtobufExt, ACCEPT};
+pub use api::{decode_frames, ACCEPT};
+pub(crate) use api::{deleted, deleted_list, list, object, protobuf_request, refused, watch};
 pub use runtime::ProtobufMessage;
 pub use wire::DecodeError;
 
