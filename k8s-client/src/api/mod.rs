@@ -367,18 +367,44 @@ impl<K: Resource> Api<K> {
         Some(outcome)
     }
 
+    /// Runs `call` with the protobuf form of `request` (and of `body`) when this handle uses
+    /// protobuf; `None`: use JSON (no codec, opted out, or the server just refused).
+    #[cfg(feature = "protobuf")]
+    fn via_protobuf<'a, T, Fut>(
+        &'a self,
+        request: &Request,
+        body: Option<&K>,
+        call: impl FnOnce(Request, crate::protobuf::registry::Codec<K>) -> Fut + 'a,
+    ) -> impl std::future::Future<Output = Option<Result<T>>> + 'a
+    where
+        K: 'static,
+        Fut: std::future::Future<Output = Result<T>> + 'a,
+    {
+        // Prepared before the future, which so holds neither `request` nor `body`.
+        let prepared = self.codec().map(|codec| {
+            let request =
+                crate::protobuf::protobuf_request(request.clone(), body, codec, self.accept());
+            (request, codec)
+        });
+        async move {
+            let (request, codec) = prepared?;
+            self.unless_refused(call(request, codec).await)
+        }
+    }
+
     /// Sends `request` (with `body`, for create and replace) and decodes one `K`.
     async fn object(&self, request: Request, body: Option<&K>) -> Result<K>
     where
         K: DeserializeOwned + Serialize + 'static,
     {
         #[cfg(feature = "protobuf")]
-        if let Some(codec) = self.codec() {
-            let pb = crate::protobuf::protobuf_request(request.clone(), body, codec, self.accept());
-            let outcome = crate::protobuf::object(&self.client, pb, codec, &self.what()).await;
-            if let Some(outcome) = self.unless_refused(outcome) {
-                return outcome;
-            }
+        if let Some(outcome) = self
+            .via_protobuf(&request, body, |r, codec| {
+                crate::protobuf::object(&self.client, r, codec, self.what())
+            })
+            .await
+        {
+            return outcome;
         }
         let request = match body {
             Some(object) => request.json_body(object),
@@ -409,14 +435,15 @@ where
     /// Lists one page of objects.
     pub async fn list(&self, params: &ListParams) -> Result<ObjectList<K>> {
         let request = params.apply_to(self.request(Verb::List));
+        let what = format!("{} list", self.what());
         #[cfg(feature = "protobuf")]
-        if let Some(codec) = self.codec() {
-            let pb = crate::protobuf::protobuf_request(request.clone(), None, codec, self.accept());
-            let what = format!("{} list", self.what());
-            let outcome = crate::protobuf::list(&self.client, pb, codec, &what).await;
-            if let Some(outcome) = self.unless_refused(outcome) {
-                return outcome;
-            }
+        if let Some(outcome) = self
+            .via_protobuf(&request, None, |r, codec| {
+                crate::protobuf::list(&self.client, r, codec, &what)
+            })
+            .await
+        {
+            return outcome;
         }
         self.client.request(request.build()?).await
     }
@@ -460,12 +487,13 @@ where
     {
         let request = params.apply_to(self.request(Verb::Watch), resource_version);
         #[cfg(feature = "protobuf")]
-        if let Some(codec) = self.codec() {
-            let pb = crate::protobuf::protobuf_request(request.clone(), None, codec, self.accept());
-            let outcome = crate::protobuf::watch(&self.client, pb, codec, self.what()).await;
-            if let Some(outcome) = self.unless_refused(outcome) {
-                return outcome.map(futures::future::Either::Left);
-            }
+        if let Some(outcome) = self
+            .via_protobuf(&request, None, |r, codec| {
+                crate::protobuf::watch(&self.client, r, codec, self.what())
+            })
+            .await
+        {
+            return outcome.map(futures::future::Either::Left);
         }
         let chunks = self.client.request_stream(request.build()?).await?;
         let events = decode_stream(chunks, self.what());
@@ -504,17 +532,19 @@ where
     /// Deletes the object `name`. The answer is the object (while finalizers or a
     /// foreground deletion keep it, or as deleted) or a `Status`.
     pub async fn delete(&self, name: &str, params: &DeleteParams) -> Result<Deleted<K>> {
+        let what = self.what();
         let request = params.apply_to(self.named(Verb::Delete, name));
         #[cfg(feature = "protobuf")]
-        if let Some(codec) = self.codec() {
-            let pb = crate::protobuf::protobuf_request(request.clone(), None, codec, self.accept());
-            let outcome = crate::protobuf::deleted(&self.client, pb, codec, &self.what()).await;
-            if let Some(outcome) = self.unless_refused(outcome) {
-                return outcome;
-            }
+        if let Some(outcome) = self
+            .via_protobuf(&request, None, |r, codec| {
+                crate::protobuf::deleted(&self.client, r, codec, &what)
+            })
+            .await
+        {
+            return outcome;
         }
-        let body = self.client.request_text(request.build()?).await?;
-        decode_deleted(&body, K::KIND, &self.what())
+        let (_, body) = self.client.request_bytes(request.build()?).await?;
+        decode_deleted(&body, K::KIND, &what)
     }
 
     /// Deletes every object `list` selects. The answer is the list of deleted objects or a
@@ -527,14 +557,15 @@ where
         let request = params.apply_to(list.apply_to(self.request(Verb::DeleteCollection)));
         let what = format!("{} list", self.what());
         #[cfg(feature = "protobuf")]
-        if let Some(codec) = self.codec() {
-            let pb = crate::protobuf::protobuf_request(request.clone(), None, codec, self.accept());
-            let outcome = crate::protobuf::deleted_list(&self.client, pb, codec, &what).await;
-            if let Some(outcome) = self.unless_refused(outcome) {
-                return outcome;
-            }
+        if let Some(outcome) = self
+            .via_protobuf(&request, None, |r, codec| {
+                crate::protobuf::deleted_list(&self.client, r, codec, &what)
+            })
+            .await
+        {
+            return outcome;
         }
-        let body = self.client.request_text(request.build()?).await?;
+        let (_, body) = self.client.request_bytes(request.build()?).await?;
         decode_deleted(&body, "", &what)
     }
 
@@ -681,7 +712,7 @@ fn collection_request<K: Resource>(namespace: Option<&str>, verb: Verb) -> Reque
 
 /// Decodes a delete answer: a `Status` (unless `kind` is itself `Status`) or the object.
 pub(crate) fn decode_deleted<T: DeserializeOwned>(
-    body: &str,
+    body: &[u8],
     kind: &str,
     what: &str,
 ) -> Result<Deleted<T>> {
@@ -694,13 +725,13 @@ pub(crate) fn decode_deleted<T: DeserializeOwned>(
         what: format!("delete answer for {what}"),
         message: e.to_string(),
     };
-    let head: Kind = serde_json::from_str(body).map_err(decode_err)?;
+    let head: Kind = serde_json::from_slice(body).map_err(decode_err)?;
     if head.kind.as_deref() == Some("Status") && kind != "Status" {
-        return serde_json::from_str(body)
+        return serde_json::from_slice(body)
             .map(Deleted::Status)
             .map_err(decode_err);
     }
-    serde_json::from_str(body)
+    serde_json::from_slice(body)
         .map(Deleted::Object)
         .map_err(decode_err)
 }
@@ -715,22 +746,24 @@ mod tests {
     #[test]
     fn deleted_decodes_status_or_object() {
         let status = r#"{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Success","details":{"name":"x","kind":"configmaps","uid":"u"}}"#;
-        let d: Deleted<ConfigMap> = decode_deleted(status, "ConfigMap", "v1/ConfigMap").unwrap();
+        let d: Deleted<ConfigMap> =
+            decode_deleted(status.as_bytes(), "ConfigMap", "v1/ConfigMap").unwrap();
         assert_eq!(d.status().unwrap().status.as_deref(), Some("Success"));
 
         let obj = r#"{"kind":"ConfigMap","apiVersion":"v1","metadata":{"name":"x","deletionTimestamp":"2024-01-01T00:00:00Z","finalizers":["foregroundDeletion"]}}"#;
-        let d: Deleted<ConfigMap> = decode_deleted(obj, "ConfigMap", "v1/ConfigMap").unwrap();
+        let d: Deleted<ConfigMap> =
+            decode_deleted(obj.as_bytes(), "ConfigMap", "v1/ConfigMap").unwrap();
         let cm = d.object().unwrap();
         assert_eq!(cm.metadata.finalizers.unwrap(), vec!["foregroundDeletion"]);
 
         let list = r#"{"kind":"ConfigMapList","apiVersion":"v1","metadata":{"resourceVersion":"3"},"items":[{"metadata":{"name":"a"}},{"metadata":{"name":"b"}}]}"#;
         let d: Deleted<ObjectList<ConfigMap>> =
-            decode_deleted(list, "", "v1/ConfigMap list").unwrap();
+            decode_deleted(list.as_bytes(), "", "v1/ConfigMap list").unwrap();
         let l = d.object().unwrap();
         assert_eq!(l.items.len(), 2);
         assert_eq!(l.resource_version(), Some("3"));
 
-        match decode_deleted::<ConfigMap>("{oops", "ConfigMap", "v1/ConfigMap") {
+        match decode_deleted::<ConfigMap>(b"{oops", "ConfigMap", "v1/ConfigMap") {
             Err(Error::Decode { what, .. }) => assert_eq!(what, "delete answer for v1/ConfigMap"),
             other => panic!("{other:?}"),
         }

@@ -253,7 +253,11 @@ impl DynamicApi {
         let req = params.apply_to(self.named(Verb::Delete, name)).build()?;
         let body = self.client.request_text(req).await?;
         Ok(
-            match decode_deleted::<DynamicObject>(&body, &self.resource.kind, &self.what())? {
+            match decode_deleted::<DynamicObject>(
+                body.as_bytes(),
+                &self.resource.kind,
+                &self.what(),
+            )? {
                 Deleted::Object(o) => Deleted::Object(self.typed(o)),
                 status => status,
             },
@@ -273,7 +277,7 @@ impl DynamicApi {
         let body = self.client.request_text(req).await?;
         let what = format!("{} list", self.what());
         Ok(
-            match decode_deleted::<ObjectList<DynamicObject>>(&body, "", &what)? {
+            match decode_deleted::<ObjectList<DynamicObject>>(body.as_bytes(), "", &what)? {
                 Deleted::Object(mut l) => {
                     l.items = l.items.into_iter().map(|o| self.typed(o)).collect();
                     Deleted::Object(l)

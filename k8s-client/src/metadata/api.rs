@@ -231,7 +231,7 @@ impl MetadataApi {
             .build()?;
         let body = self.client.request_text(req).await?;
         match decode_deleted::<PartialObjectMetadata>(
-            &body,
+            body.as_bytes(),
             PartialObjectMetadata::KIND,
             &self.what(),
         )? {
@@ -251,7 +251,7 @@ impl MetadataApi {
             .apply_to(list.apply_to(self.request(Verb::DeleteCollection)))
             .build()?;
         let body = self.client.request_text(req).await?;
-        decode_deleted(&body, "", &format!("{} list", self.what()))
+        decode_deleted(body.as_bytes(), "", &format!("{} list", self.what()))
     }
 }
 

@@ -77,14 +77,14 @@ pub(crate) async fn object<K: Resource + DeserializeOwned>(
     client: &Client,
     request: Request,
     codec: Codec<K>,
-    what: &str,
+    what: String,
 ) -> Result<K> {
     let (body, protobuf) = fetch(client, request).await?;
     if !protobuf {
-        return json(&body, what);
+        return json(&body, &what);
     }
     match envelope::decode_object_with(&body, K::KIND, codec.decode)
-        .map_err(|e| decode_error(what, e))?
+        .map_err(|e| decode_error(&what, e))?
     {
         Decoded::Object(k) => Ok(k),
         Decoded::Status(status) => Err(status_error(status)),
@@ -129,11 +129,7 @@ pub(crate) async fn deleted<K: Resource + DeserializeOwned>(
 ) -> Result<Deleted<K>> {
     let (body, protobuf) = fetch(client, request).await?;
     if !protobuf {
-        let text = std::str::from_utf8(&body).map_err(|e| Error::Decode {
-            what: format!("delete answer for {what}"),
-            message: e.to_string(),
-        })?;
-        return decode_deleted(text, K::KIND, what);
+        return decode_deleted(&body, K::KIND, what);
     }
     match envelope::decode_object_with(&body, K::KIND, codec.decode)
         .map_err(|e| decode_error(what, e))?
@@ -152,11 +148,7 @@ pub(crate) async fn deleted_list<K: Resource + DeserializeOwned>(
 ) -> Result<Deleted<ObjectList<K>>> {
     let (body, protobuf) = fetch(client, request).await?;
     if !protobuf {
-        let text = std::str::from_utf8(&body).map_err(|e| Error::Decode {
-            what: format!("delete answer for {what}"),
-            message: e.to_string(),
-        })?;
-        return decode_deleted(text, "", what);
+        return decode_deleted(&body, "", what);
     }
     let list_kind = format!("{}List", K::KIND);
     match envelope::decode_list_with(&body, &list_kind, codec.decode)

@@ -151,23 +151,23 @@ fn put_json(value: &serde_json::Value, buf: &mut Vec<u8>) {
 }
 
 fn get_json(raw: Raw<'_>, name: &'static str) -> Result<serde_json::Value, String> {
-    let mut bytes = None::<k8s_openapi::ByteString>;
+    // The JSON is parsed where it lies, not copied out first.
+    let mut bytes: &[u8] = &[];
     let mut r = Reader::new(len(raw)?, name);
     while let Some((tag, wire)) = r.next_key().map_err(|e| e.to_string())? {
         match tag {
-            1 => r.one(wire, &mut bytes, "raw"),
+            1 => r.bytes(wire, "raw").map(|b| bytes = b),
             _ => r.skip(wire),
         }
         .map_err(|e| e.to_string())?;
     }
-    let bytes = bytes.map(|b| b.0).unwrap_or_default();
     if bytes.is_empty() {
         return Ok(serde_json::Value::Null);
     }
     if bytes.starts_with(super::envelope::MAGIC) {
         return Err(format!("{name}.raw holds a protobuf object, not JSON"));
     }
-    serde_json::from_slice(&bytes).map_err(|e| format!("{name}.raw is not JSON: {e}"))
+    serde_json::from_slice(bytes).map_err(|e| format!("{name}.raw is not JSON: {e}"))
 }
 
 macro_rules! json_carrier {

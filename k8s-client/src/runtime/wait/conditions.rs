@@ -51,7 +51,11 @@ pub fn deployment_rolled_out(deployment: Option<&Deployment>) -> bool {
     if status.observed_generation.unwrap_or(0) < generation {
         return false;
     }
-    let wanted = d.spec.replicas.unwrap_or(1);
+    // `spec` became required in the 1.37 types.
+    let replicas: Option<i32>;
+    k8s_openapi::k8s_if_ge_1_37! { replicas = d.spec.replicas; }
+    k8s_openapi::k8s_if_le_1_36! { replicas = d.spec.as_ref().and_then(|s| s.replicas); }
+    let wanted = replicas.unwrap_or(1);
     let updated = status.updated_replicas.unwrap_or(0);
     let total = status.replicas.unwrap_or(0);
     let available = status.available_replicas.unwrap_or(0);
