@@ -32,6 +32,7 @@
 
 mod api;
 pub mod envelope;
+pub(crate) mod list_stream;
 #[doc(hidden)]
 pub mod runtime;
 mod special;
