@@ -21,6 +21,7 @@
 //! ```
 
 pub(crate) mod collection;
+pub(crate) mod list_decoder;
 mod object;
 mod params;
 mod resource;

@@ -34,6 +34,7 @@
 
 mod api;
 pub mod envelope;
+pub(crate) mod list_stream;
 pub(crate) mod registry;
 #[doc(hidden)]
 pub mod runtime;
