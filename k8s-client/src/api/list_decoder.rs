@@ -8,9 +8,6 @@
 //! valid JSON and dropped. Only the bytes of the one value in progress are kept between
 //! chunks, and only when it spans a chunk boundary.
 
-// Wired into the list calls separately; until then only the tests use it.
-#![cfg_attr(not(test), allow(dead_code))]
-
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ListMeta;
 use serde::de::{DeserializeOwned, IgnoredAny};
 

@@ -446,7 +446,7 @@ where
         {
             return outcome;
         }
-        self.client.request(request.build()?).await
+        collection::list_json(&self.client, request, what).await
     }
 
     /// Lists page by page, following `continue` tokens, from `params` (whose `limit` is the

@@ -154,8 +154,10 @@ impl DynamicApi {
 
     /// Lists one page of objects (each with `apiVersion` and `kind` set).
     pub async fn list(&self, params: &ListParams) -> Result<ObjectList<DynamicObject>> {
-        let req = params.apply_to(self.request(Verb::List)).build()?;
-        let mut list: ObjectList<DynamicObject> = self.client.request(req).await?;
+        let request = params.apply_to(self.request(Verb::List));
+        let what = format!("{} list", self.what());
+        let mut list: ObjectList<DynamicObject> =
+            crate::api::collection::list_json(&self.client, request, what).await?;
         list.items = list.items.into_iter().map(|o| self.typed(o)).collect();
         Ok(list)
     }

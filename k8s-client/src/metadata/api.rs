@@ -155,8 +155,9 @@ impl MetadataApi {
 
     /// Lists one page of the objects' metadata.
     pub async fn list(&self, params: &ListParams) -> Result<ObjectList<PartialObjectMetadata>> {
-        let req = params.apply_to(self.request(Verb::List)).build()?;
-        self.client.request(req).await
+        let request = params.apply_to(self.request(Verb::List));
+        let what = format!("{} list", self.what());
+        crate::api::collection::list_json(&self.client, request, what).await
     }
 
     /// Lists page by page, following `continue` tokens, from `params` (whose `limit` is the

@@ -13,8 +13,11 @@ use k8s_openapi::Resource;
 use serde::de::DeserializeOwned;
 
 use super::envelope::{self, Decoded, FrameReader, CONTENT_TYPE};
+use super::list_stream::ProtobufListDecoder;
 use super::registry::Codec;
 use super::runtime::{DecodeError, ProtobufMessage};
+use crate::api::collection::ListBody;
+use crate::api::list_decoder::JsonListDecoder;
 use crate::api::{decode_deleted, Deleted, ObjectList, WatchEvent};
 use crate::client::Client;
 use crate::error::{ApiError, Error, Result};
@@ -23,7 +26,8 @@ use crate::rest::Request;
 /// The `Accept` header asking for protobuf with JSON as the server's second choice.
 pub const ACCEPT: &str = "application/vnd.kubernetes.protobuf, application/json";
 
-fn decode_error(what: &str, e: DecodeError) -> Error {
+/// A protobuf decoding error as the crate's error, naming what was decoded.
+pub(crate) fn decode_error(what: &str, e: DecodeError) -> Error {
     Error::Decode {
         what: what.to_string(),
         message: e.to_string(),
@@ -91,28 +95,31 @@ pub(crate) async fn object<K: Resource + DeserializeOwned>(
     }
 }
 
-/// One page of a list.
+/// One page of a list, decoded as the body streams in (protobuf, or JSON when the server
+/// chose JSON).
 pub(crate) async fn list<K: Resource + DeserializeOwned>(
     client: &Client,
     request: Request,
     codec: Codec<K>,
     what: &str,
 ) -> Result<ObjectList<K>> {
-    let (body, protobuf) = fetch(client, request).await?;
-    if !protobuf {
-        return json(&body, what);
-    }
     let list_kind = format!("{}List", K::KIND);
-    match envelope::decode_list_with(&body, &list_kind, codec.decode)
-        .map_err(|e| decode_error(what, e))?
-    {
-        Decoded::Object(list) => Ok(list),
-        Decoded::Status(status) => Err(status_error(status)),
-    }
+    client
+        .request_decoded(request.build()?, |headers| {
+            if is_protobuf(headers) {
+                let list = ProtobufListDecoder::with_decoder(&list_kind, codec.decode);
+                ListBody::Protobuf(list, what.to_string())
+            } else {
+                ListBody::Json(JsonListDecoder::new(what.to_string()))
+            }
+        })
+        .await
 }
 
 /// A `Status` that came with a 2xx answer where something else was expected.
-fn status_error(status: k8s_openapi::apimachinery::pkg::apis::meta::v1::Status) -> Error {
+pub(crate) fn status_error(
+    status: k8s_openapi::apimachinery::pkg::apis::meta::v1::Status,
+) -> Error {
     let code = status
         .code
         .and_then(|c| u16::try_from(c).ok())

@@ -198,7 +198,7 @@ pub fn decode_list_fields<K: ProtobufMessage>(bytes: &[u8]) -> Result<ObjectList
     decode_list_fields_with(bytes, K::decode_fields)
 }
 
-fn decode_list_fields_with<K>(
+pub(crate) fn decode_list_fields_with<K>(
     bytes: &[u8],
     decode: fn(&[u8]) -> Result<K, DecodeError>,
 ) -> Result<ObjectList<K>, DecodeError> {

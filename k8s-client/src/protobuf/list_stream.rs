@@ -8,9 +8,6 @@
 //! arrives) and skips any other field. For a valid body the result equals
 //! [`envelope::decode_list`] of the whole body.
 
-// Wired into the list calls separately; until then only the tests use it.
-#![cfg_attr(not(test), allow(dead_code))]
-
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ListMeta, Status};
 
 use super::envelope::{self, Decoded, Unknown, MAGIC, MAX_FRAME};
@@ -23,6 +20,8 @@ use crate::api::ObjectList;
 /// a `Status` body's `raw` (small) is held whole.
 pub(crate) struct ProtobufListDecoder<K> {
     list_kind: String,
+    /// Decodes one item.
+    decode: fn(&[u8]) -> Result<K, DecodeError>,
     /// How many bytes of [`MAGIC`] have been matched.
     magic: usize,
     /// The fields of the `Unknown`.
@@ -71,6 +70,7 @@ struct ListFields<K> {
     buf: Vec<u8>,
     metadata: Option<ListMeta>,
     items: Vec<K>,
+    decode: fn(&[u8]) -> Result<K, DecodeError>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,9 +82,21 @@ enum Inner {
 
 impl<K: ProtobufMessage> ProtobufListDecoder<K> {
     /// A decoder for a list body whose `typeMeta.kind` should be `list_kind` (e.g. `PodList`).
+    #[cfg(test)]
     pub(crate) fn new(list_kind: &str) -> Self {
+        Self::with_decoder(list_kind, K::decode_fields)
+    }
+}
+
+impl<K> ProtobufListDecoder<K> {
+    /// A decoder for a list body of kind `list_kind` whose items `decode` decodes.
+    pub(crate) fn with_decoder(
+        list_kind: &str,
+        decode: fn(&[u8]) -> Result<K, DecodeError>,
+    ) -> Self {
         ProtobufListDecoder {
             list_kind: list_kind.to_string(),
+            decode,
             magic: 0,
             fields: Splitter::new("Unknown", MAGIC.len() as u64, None),
             field: Outer::Skip,
@@ -188,7 +200,7 @@ impl<K: ProtobufMessage> ProtobufListDecoder<K> {
                 if kind != self.list_kind {
                     return Err(wrong_kind());
                 }
-                envelope::decode_list_fields(&raw).map(Decoded::Object)
+                envelope::decode_list_fields_with(&raw, self.decode).map(Decoded::Object)
             }
             RawList::Streamed(list) => {
                 if kind == "Status" {
@@ -234,6 +246,7 @@ impl<K: ProtobufMessage> ProtobufListDecoder<K> {
             buf: Vec::new(),
             metadata: None,
             items: Vec::new(),
+            decode: self.decode,
         }));
         Ok(())
     }
@@ -288,7 +301,7 @@ impl<K: ProtobufMessage> ProtobufListDecoder<K> {
     }
 }
 
-impl<K: ProtobufMessage> ListFields<K> {
+impl<K> ListFields<K> {
     /// Takes the next bytes of `raw`.
     fn push(&mut self, mut bytes: &[u8]) -> Result<(), DecodeError> {
         while let Some(event) = self.fields.next(&mut bytes)? {
@@ -330,7 +343,7 @@ impl<K: ProtobufMessage> ListFields<K> {
                             .map_err(|e| DecodeError::new("", e).within("List", "metadata"))?;
                     }
                     Inner::Item => {
-                        let item = K::decode_fields(&self.buf).map_err(|e| {
+                        let item = (self.decode)(&self.buf).map_err(|e| {
                             let mut e = e.within("List", "items");
                             e.message = format!("{} (item {})", e.message, self.items.len());
                             e

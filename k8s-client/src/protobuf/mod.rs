@@ -41,8 +41,11 @@ pub mod runtime;
 mod special;
 mod wire;
 
+pub(crate) use api::{
+    decode_error, deleted, deleted_list, list, object, protobuf_request, refused, status_error,
+    watch,
+};
 pub use api::{decode_frames, ACCEPT};
-pub(crate) use api::{deleted, deleted_list, list, object, protobuf_request, refused, watch};
 pub use runtime::ProtobufMessage;
 pub use wire::DecodeError;
 

@@ -51,15 +51,23 @@ pub fn deployment_rolled_out(deployment: Option<&Deployment>) -> bool {
     if status.observed_generation.unwrap_or(0) < generation {
         return false;
     }
-    // `spec` became required in the 1.37 types.
-    let replicas: Option<i32>;
-    k8s_openapi::k8s_if_ge_1_37! { replicas = d.spec.replicas; }
-    k8s_openapi::k8s_if_le_1_36! { replicas = d.spec.as_ref().and_then(|s| s.replicas); }
-    let wanted = replicas.unwrap_or(1);
+    let wanted = spec_replicas(d).unwrap_or(1);
     let updated = status.updated_replicas.unwrap_or(0);
     let total = status.replicas.unwrap_or(0);
     let available = status.available_replicas.unwrap_or(0);
     updated >= wanted && total <= updated && available >= updated
+}
+
+// `spec` became required in the 1.37 types.
+k8s_openapi::k8s_if_ge_1_37! {
+    fn spec_replicas(d: &Deployment) -> Option<i32> {
+        d.spec.replicas
+    }
+}
+k8s_openapi::k8s_if_le_1_36! {
+    fn spec_replicas(d: &Deployment) -> Option<i32> {
+        d.spec.as_ref().and_then(|s| s.replicas)
+    }
 }
 
 /// The Pod's `status.phase` is `Running`.
