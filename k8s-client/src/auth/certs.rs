@@ -125,13 +125,20 @@ impl ResolvesClientCert for Resolver {
     }
 }
 
+/// How often certificate and key files are checked for a change (client-go checks every 5
+/// minutes). Checking on every request cost two `stat` calls on the blocking pool each.
+pub(crate) const CERT_FILE_CHECK_PERIOD: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// Certificate and key as configured (files or data); file ones are re-read when their
-/// modification time changes.
+/// modification time changes (checked at most every [`CERT_FILE_CHECK_PERIOD`], and at once
+/// after a 401).
 pub(crate) struct StaticCerts {
     config: ClientCertConfig,
     slot: Arc<CertSlot>,
     /// The modification times of (cert file, key file) the slot's certificate was read at.
     loaded_mtimes: Mutex<Option<(Option<SystemTime>, Option<SystemTime>)>>,
+    /// When the files were last checked (`None`: check on the next request).
+    checked_at: Mutex<Option<std::time::Instant>>,
 }
 
 fn describe(source: &DataSource, what: &str) -> String {
@@ -147,6 +154,7 @@ impl StaticCerts {
             config,
             slot,
             loaded_mtimes: Mutex::new(None),
+            checked_at: Mutex::new(None),
         };
         // Inline data costs no I/O: load it now so errors show at once.
         if let (DataSource::Data(c), DataSource::Data(k)) = (&certs.config.cert, &certs.config.key)
@@ -165,6 +173,29 @@ impl StaticCerts {
             || matches!(self.config.key, DataSource::File(_))
     }
 
+    /// Whether the files were checked less than [`CERT_FILE_CHECK_PERIOD`] ago; if not,
+    /// notes a check now.
+    fn checked_recently(&self) -> bool {
+        let Ok(mut at) = self.checked_at.lock() else {
+            return false;
+        };
+        let now = std::time::Instant::now();
+        match *at {
+            Some(t) if now.duration_since(t) < CERT_FILE_CHECK_PERIOD => true,
+            _ => {
+                *at = Some(now);
+                false
+            }
+        }
+    }
+
+    /// The next request checks the files (the server answered 401).
+    pub(crate) fn invalidate(&self) {
+        if let Ok(mut at) = self.checked_at.lock() {
+            *at = None;
+        }
+    }
+
     fn loaded(&self) -> Option<(Option<SystemTime>, Option<SystemTime>)> {
         self.loaded_mtimes.lock().ok().and_then(|g| *g)
     }
@@ -173,6 +204,9 @@ impl StaticCerts {
     pub(crate) async fn refresh(&self) -> Result<(), AuthError> {
         let loaded = self.loaded();
         if loaded.is_some() && !self.has_files() {
+            return Ok(());
+        }
+        if loaded.is_some() && self.checked_recently() {
             return Ok(());
         }
         let mtimes = (

@@ -202,6 +202,10 @@ impl Authenticator {
     ///
     /// [`prepare`]: Authenticator::prepare
     pub fn invalidate(&self) -> bool {
+        if let Some(certs) = &self.static_certs {
+            // Certificate files are checked again on the next request.
+            certs.invalidate();
+        }
         match &self.header {
             HeaderSource::TokenFile(tf) => {
                 tf.invalidate();
