@@ -432,6 +432,8 @@ fn first_cert_der(path: &Path) -> Vec<u8> {
 
 #[tokio::test]
 async fn client_certificate_files_are_reread_when_they_change() {
+    // Files are checked at most once a minute: the test moves the clock.
+    tokio::time::pause();
     let dir = tempfile::tempdir().unwrap();
     let cert = dir.path().join("tls.crt");
     let key = dir.path().join("tls.key");
@@ -472,6 +474,13 @@ async fn client_certificate_files_are_reread_when_they_change() {
             .unwrap();
     }
     auth.prepare().await.unwrap();
+    assert_eq!(
+        auth.client_cert_generation(),
+        generation,
+        "files are not checked again within a minute"
+    );
+    tokio::time::advance(Duration::from_secs(61)).await;
+    auth.prepare().await.unwrap();
     assert_ne!(auth.client_cert_generation(), generation);
     let ck = resolver.resolve(&[], &[]).unwrap();
     assert_eq!(
@@ -487,6 +496,8 @@ async fn client_certificate_files_are_reread_when_they_change() {
         .unwrap()
         .set_modified(later + Duration::from_secs(5))
         .unwrap();
+    // A 401 makes the next request check the files at once.
+    auth.invalidate();
     let err = auth.prepare().await.unwrap_err();
     let msg = err.to_string();
     assert!(

@@ -138,7 +138,7 @@ pub(crate) struct StaticCerts {
     /// The modification times of (cert file, key file) the slot's certificate was read at.
     loaded_mtimes: Mutex<Option<(Option<SystemTime>, Option<SystemTime>)>>,
     /// When the files were last checked (`None`: check on the next request).
-    checked_at: Mutex<Option<std::time::Instant>>,
+    checked_at: Mutex<Option<tokio::time::Instant>>,
 }
 
 fn describe(source: &DataSource, what: &str) -> String {
@@ -179,7 +179,7 @@ impl StaticCerts {
         let Ok(mut at) = self.checked_at.lock() else {
             return false;
         };
-        let now = std::time::Instant::now();
+        let now = tokio::time::Instant::now();
         match *at {
             Some(t) if now.duration_since(t) < CERT_FILE_CHECK_PERIOD => true,
             _ => {
