@@ -10,7 +10,7 @@ use serde_json::json;
 /// and status). No owner reference: the garbage collector would delete Pods whose ReplicaSet
 /// does not exist.
 pub fn realistic_pod(i: usize) -> Pod {
-    let name = format!("bench-{i:06}");
+    let name = pod_name(i);
     let value = json!({
         "apiVersion": "v1",
         "kind": "Pod",
@@ -58,16 +58,23 @@ pub fn realistic_pod(i: usize) -> Pod {
     serde_json::from_value(value).expect("static pod JSON is valid")
 }
 
+/// The name of the `i`th benchmark Pod.
+pub fn pod_name(i: usize) -> String {
+    format!("bench-{i:06}")
+}
+
 /// A realistic status for a running Pod (set through the status subresource).
 pub fn realistic_status(i: usize) -> serde_json::Value {
     let ip = format!("10.244.{}.{}", (i / 250) % 250, i % 250 + 1);
     let cond = |t: &str| json!({"type": t, "status": "True", "lastTransitionTime": "2026-11-01T10:00:05Z"});
-    let cs = |name: &str, image: &str| json!({
-        "name": name, "ready": true, "restartCount": 0, "started": true, "image": image,
-        "imageID": format!("{image}@sha256:4b1c0de5e1f2a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c"),
-        "containerID": format!("containerd://{:064x}", i),
-        "state": {"running": {"startedAt": "2026-11-01T10:00:03Z"}}
-    });
+    let cs = |name: &str, image: &str| {
+        json!({
+            "name": name, "ready": true, "restartCount": 0, "started": true, "image": image,
+            "imageID": format!("{image}@sha256:4b1c0de5e1f2a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c"),
+            "containerID": format!("containerd://{:064x}", i),
+            "state": {"running": {"startedAt": "2026-11-01T10:00:03Z"}}
+        })
+    };
     json!({"status": {
         "phase": "Running", "hostIP": "172.18.0.3", "podIP": ip, "podIPs": [{"ip": ip}],
         "startTime": "2026-11-01T10:00:01Z", "qosClass": "Burstable",

@@ -21,7 +21,11 @@ use k8s_openapi::api::core::v1::Pod;
 fn main() -> anyhow::Result<()> {
     let flags = flags();
     let file = flags.get("file").context("--file is required")?;
-    let iterations: usize = flags.get("iterations").map(|s| s.parse()).transpose()?.unwrap_or(5);
+    let iterations: usize = flags
+        .get("iterations")
+        .map(|s| s.parse())
+        .transpose()?
+        .unwrap_or(5);
     let body = std::fs::read(file).with_context(|| format!("reading {file}"))?;
     let protobuf = file.ends_with(".pb");
     let (client, decode): (&str, fn(&[u8]) -> anyhow::Result<usize>) =

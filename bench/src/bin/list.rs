@@ -20,7 +20,10 @@ use k8s_openapi::api::core::v1::Pod;
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let flags = flags();
-    let ns = flags.get("namespace").cloned().unwrap_or_else(|| "bench-mem-10000".into());
+    let ns = flags
+        .get("namespace")
+        .cloned()
+        .unwrap_or_else(|| "bench-mem-10000".into());
     let protobuf = flags.contains_key("protobuf");
     let (client, format, measured) = match flags.get("mode").map(String::as_str) {
         Some("ours") => ("k8s-client", protobuf, ours(&ns, protobuf).await?),
@@ -55,7 +58,12 @@ async fn ours(ns: &str, protobuf: bool) -> anyhow::Result<Measured> {
     let list = api.list(&ListParams::default()).await?;
     let (wall, after) = (start.elapsed().as_secs_f64(), usage());
     let n = black_box(&list).items.len();
-    if list.metadata.continue_.as_deref().is_some_and(|c| !c.is_empty()) {
+    if list
+        .metadata
+        .continue_
+        .as_deref()
+        .is_some_and(|c| !c.is_empty())
+    {
         bail!("k8s-client: the server paged the list; the benchmark wants one response");
     }
     Ok((n, wall, after.cpu_seconds - before.cpu_seconds))
@@ -70,7 +78,12 @@ async fn kube_rs(ns: &str) -> anyhow::Result<Measured> {
     let list = api.list(&ListParams::default()).await?;
     let (wall, after) = (start.elapsed().as_secs_f64(), usage());
     let n = black_box(&list).items.len();
-    if list.metadata.continue_.as_deref().is_some_and(|c| !c.is_empty()) {
+    if list
+        .metadata
+        .continue_
+        .as_deref()
+        .is_some_and(|c| !c.is_empty())
+    {
         bail!("kube-rs: the server paged the list; the benchmark wants one response");
     }
     Ok((n, wall, after.cpu_seconds - before.cpu_seconds))

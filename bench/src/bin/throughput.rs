@@ -32,11 +32,21 @@ struct Settings {
 async fn main() -> anyhow::Result<()> {
     let flags = flags();
     let num = |name: &str, default: usize| -> anyhow::Result<usize> {
-        Ok(flags.get(name).map(|s| s.parse()).transpose()?.unwrap_or(default))
+        Ok(flags
+            .get(name)
+            .map(|s| s.parse())
+            .transpose()?
+            .unwrap_or(default))
     };
     let s = Settings {
-        ns: flags.get("namespace").cloned().unwrap_or_else(|| "bench-throughput".into()),
-        name: flags.get("name").cloned().unwrap_or_else(|| "bench-small".into()),
+        ns: flags
+            .get("namespace")
+            .cloned()
+            .unwrap_or_else(|| "bench-throughput".into()),
+        name: flags
+            .get("name")
+            .cloned()
+            .unwrap_or_else(|| "bench-small".into()),
         requests: num("requests", 20_000)?,
         concurrency: num("concurrency", 64)?,
     };
@@ -87,9 +97,13 @@ where
             anyhow::Ok(())
         }
     };
-    wave(s.concurrency).await.with_context(|| format!("{who}: warm-up GETs"))?;
+    wave(s.concurrency)
+        .await
+        .with_context(|| format!("{who}: warm-up GETs"))?;
     let (before, start) = (usage(), Instant::now());
-    wave(s.requests).await.with_context(|| format!("{who}: GETs"))?;
+    wave(s.requests)
+        .await
+        .with_context(|| format!("{who}: GETs"))?;
     let (wall, after) = (start.elapsed().as_secs_f64(), usage());
     Ok((wall, after.cpu_seconds - before.cpu_seconds))
 }
@@ -112,7 +126,8 @@ async fn ours(s: &Settings, protobuf: bool) -> anyhow::Result<(f64, f64)> {
     }
     let cms: k8s_client::Api<ConfigMap> = k8s_client::Api::namespaced(client, &s.ns);
     if cms.get_opt(&s.name).await?.is_none() {
-        cms.create(&PostParams::default(), &small_config_map(&s.name)).await?;
+        cms.create(&PostParams::default(), &small_config_map(&s.name))
+            .await?;
     }
     let api = Arc::new(ours_api(cms, protobuf));
     let name: Arc<str> = s.name.as_str().into();
@@ -137,7 +152,8 @@ async fn kube_rs(s: &Settings) -> anyhow::Result<(f64, f64)> {
     }
     let cms: kube::Api<ConfigMap> = kube::Api::namespaced(client, &s.ns);
     if cms.get_opt(&s.name).await?.is_none() {
-        cms.create(&PostParams::default(), &small_config_map(&s.name)).await?;
+        cms.create(&PostParams::default(), &small_config_map(&s.name))
+            .await?;
     }
     let name: Arc<str> = s.name.as_str().into();
     drive(s, "kube-rs", move || {
