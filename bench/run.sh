@@ -47,9 +47,10 @@ done
 bodies=$(mktemp -d)
 out=$(mktemp)
 report=$(mktemp)
+build_report=$(mktemp)
 started=""
 cleanup() {
-  rm -rf "$bodies" "$out" "$report"
+  rm -rf "$bodies" "$out" "$report" "$build_report"
   if [ -n "$started" ]; then "$root/scripts/testcluster.sh" stop "$dir" >/dev/null || true; fi
 }
 trap cleanup EXIT
@@ -83,6 +84,15 @@ run() {
     *) echo "bench/run.sh: $row row: $client printed no JSON result: $*" >&2; exit 1 ;;
   esac
 }
+
+# 5. Build (first, so that a failure shows before the long rows; printed last). It needs no
+# control plane; its table also goes to stderr at once.
+if [ "$build" = true ]; then
+  echo "bench/run.sh: build row (slow)" >&2
+  "$root/bench/build.sh" --rounds "$build_rounds" >"$build_report" \
+    || { echo "bench/run.sh: build row failed (see above)" >&2; exit 1; }
+  cat "$build_report" >&2
+fi
 
 for n in "$pods" "$pods_large"; do
   "$bin/informer_memory" --mode seed --namespace "bench-mem-$n" --pods "$n" >&2 \
@@ -147,20 +157,13 @@ for round in 1 2 3; do
 done
 python3 "$report_py" throughput "$out" >>"$report"
 
-# 5. Build
-if [ "$build" = true ]; then
-  echo "bench/run.sh: build row (slow)" >&2
-  "$root/bench/build.sh" --rounds "$build_rounds" >>"$report" \
-    || { echo "bench/run.sh: build row failed (see above)" >&2; exit 1; }
-fi
-
 mkdir -p "$root/bench/results"
 {
   echo "# k8s-client benchmarks, $(date -u '+%Y-%m-%d %H:%M UTC')"
   echo
   echo "\`$command_line\` on $(nproc) cores, $(uname -sr), $(rustc --version), $(go version | cut -d' ' -f3),"
   echo "server $(kubectl version -o json 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["serverVersion"]["gitVersion"])' 2>/dev/null || echo unknown)."
-  echo "Every figure is the median of three runs, each in a fresh process."
-  cat "$report"
+  echo "Rows 1-4: every figure is the median of three runs, each in a fresh process."
+  cat "$report" "$build_report"
 } >"$root/bench/results/latest.md"
 cat "$root/bench/results/latest.md"
