@@ -69,7 +69,7 @@ def med(client, field):
     if not vals:
         sys.exit(f"bench/build.sh: build row, {client}: no result")
     return statistics.median(vals)
-print(f"\nBuild: cold release build and stripped size of a program that lists Pods (median of {sys.argv[2]}; {sys.argv[3]}, {sys.argv[4]})\n")
+print(f"\n## 5. Build\n\nCold release build and stripped size of a program that lists Pods (median of {sys.argv[2]}; {sys.argv[3]}, {sys.argv[4]})\n")
 print("| program | cold build | vs kube-rs | vs client-go | stripped binary | vs kube-rs | vs client-go |")
 print("|---|---|---|---|---|---|---|")
 kt, ks = med("kube-rs", "seconds"), med("kube-rs", "stripped_bytes")
