@@ -1,106 +1,169 @@
 #!/usr/bin/env bash
-# Informer memory benchmark, ours vs kube-rs and client-go, on identical data in one run: starts
-# the test control plane (or uses --kubeconfig FILE), creates 10,000 realistic Pods once, then
-# runs each client in a fresh process (three rounds, median) and prints a Markdown table with
-# ratios. client-go is the Go module in bench/go (built once into ~/.cache/k8s-client/bench-go,
-# GOTOOLCHAIN=local), with JSON and with protobuf.
+# The benchmark report, ours (k8s-client) vs kube-rs and client-go, on the same machine, the
+# same control plane and the same data, run back to back. Every measurement runs in a fresh
+# process, three rounds; the tables show medians and ratios. Rows:
 #
-# Then a decode benchmark: the namespace's Pod list is saved once as JSON and as protobuf
-# (bench/go's `decode --fetch`) and each client decodes the same bodies (src/bin/decode.rs,
-# bench/go/cmd/decode), three rounds, median throughput.
+#  1. Decode: the namespace's Pod list is saved once as JSON and as protobuf (bench/go's
+#     `decode --fetch`) and each client decodes the same bodies (src/bin/decode.rs,
+#     bench/go/cmd/decode).
+#  2. List: one LIST without a limit of --pods and of --pods-large Pods: wall time, CPU time
+#     and peak RSS (src/bin/list.rs, bench/go/cmd/list), JSON and protobuf.
+#  3. Informer: time to synced and live heap per cached Pod for --pods and --pods-large Pods,
+#     with and without the managedFields-strip transform (src/bin/informer_memory.rs,
+#     bench/go/cmd/informer-memory).
+#  4. Throughput: --requests GETs of one small ConfigMap at --concurrency, client-side rate
+#     limiting off: requests/s and CPU per request (src/bin/throughput.rs,
+#     bench/go/cmd/throughput).
+#  5. Build (only with --build; slow): cold release build time and stripped size of a program
+#     that lists Pods (bench/build.sh, bench/build/).
 #
-#   bench/run.sh [--kubeconfig FILE] [--pods N]
+# Uses the control plane of --kubeconfig FILE, or starts the test control plane (and stops it
+# at the end only when this script started it). Creates the realistic Pods once per namespace
+# (bench-mem-N; Pods that exist are kept). client-go is the Go module in bench/go, built into
+# ~/.cache/k8s-client/bench-go with GOTOOLCHAIN=local. Prints the report and writes it to
+# bench/results/latest.md. A failing run names its row and client and stops the script.
+#
+#   bench/run.sh [--kubeconfig FILE] [--pods N] [--pods-large N] [--requests N]
+#                [--concurrency N] [--build] [--build-rounds N]
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-kubeconfig=""; pods=10000
+command_line="bench/run.sh${*:+ $*}"
+kubeconfig=""; pods=10000; pods_large=50000; requests=20000; concurrency=64
+build=false; build_rounds=3
+usage="usage: bench/run.sh [--kubeconfig FILE] [--pods N] [--pods-large N] [--requests N] [--concurrency N] [--build] [--build-rounds N]"
 while [ $# -gt 0 ]; do
   case "$1" in
     --kubeconfig) kubeconfig=$2; shift ;;
     --pods) pods=$2; shift ;;
-    *) echo "usage: bench/run.sh [--kubeconfig FILE] [--pods N]" >&2; exit 2 ;;
+    --pods-large) pods_large=$2; shift ;;
+    --requests) requests=$2; shift ;;
+    --concurrency) concurrency=$2; shift ;;
+    --build) build=true ;;
+    --build-rounds) build_rounds=$2; shift ;;
+    *) echo "$usage" >&2; exit 2 ;;
   esac
   shift
 done
 bodies=$(mktemp -d)
 out=$(mktemp)
+report=$(mktemp)
+build_report=$(mktemp)
+started=""
 cleanup() {
-  rm -rf "$bodies" "$out"
-  if [ -n "${dir:-}" ]; then "$root/scripts/testcluster.sh" stop "$dir" >/dev/null || true; fi
+  rm -rf "$bodies" "$out" "$report" "$build_report"
+  if [ -n "$started" ]; then "$root/scripts/testcluster.sh" stop "$dir" >/dev/null || true; fi
 }
 trap cleanup EXIT
 if [ -z "$kubeconfig" ]; then
   dir="$root/.cache/testcluster-bench"
+  if ! { [ -f "$dir/pid" ] && kill -0 "$(cat "$dir/pid")" 2>/dev/null; }; then started=yes; fi
   "$root/scripts/testcluster.sh" start "$dir" >&2
   kubeconfig="$dir/kubeconfig"
 fi
 export KUBECONFIG=$kubeconfig
 target=${CARGO_TARGET_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/k8s-client/bench-target}
-(cd "$root/bench" && CARGO_TARGET_DIR=$target cargo build --release --bin informer_memory --bin decode >&2)
-bin="$target/release/informer_memory"
+(cd "$root/bench" && CARGO_TARGET_DIR=$target cargo build --release \
+  --bin informer_memory --bin decode --bin list --bin throughput >&2)
+bin="$target/release"
 gobin=${XDG_CACHE_HOME:-$HOME/.cache}/k8s-client/bench-go
 mkdir -p "$gobin"
 (cd "$root/bench/go" && GOTOOLCHAIN=local go build -trimpath -o "$gobin/" ./cmd/... >&2)
-ns=bench-mem-$pods
-"$bin" --mode seed --namespace "$ns" --pods "$pods" >&2
-for round in 1 2 3; do
-  for mode in ours kube-rs ours-metadata; do
-    "$bin" --mode "$mode" --namespace "$ns" >>"$out"
-    "$bin" --mode "$mode" --namespace "$ns" --strip >>"$out"
-  done
-  for proto in "" --protobuf; do
-    "$gobin/informer-memory" --namespace "$ns" $proto >>"$out"
-    "$gobin/informer-memory" --namespace "$ns" $proto --strip >>"$out"
-  done
-done
-python3 - "$out" "$pods" <<'PY'
-import json, statistics, sys, datetime
-rows = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
-def med(client, strip, field):
-    vals = [r[field] for r in rows if r["client"] == client and r["strip_managed_fields"] == strip]
-    return statistics.median(vals) if vals else None
-print(f"Informer memory, {sys.argv[2]} realistic Pods, {datetime.date.today()} (median of 3, live heap bytes per cached Pod)\n")
-print("| informer | managedFields | bytes/Pod | vs kube-rs | vs client-go | time to synced | peak RSS |")
-print("|---|---|---|---|---|---|---|")
-for strip in (False, True):
-    base = med("kube-rs", strip, "bytes_per_object")
-    go = med("client-go", strip, "bytes_per_object")
-    for client in ("k8s-client", "kube-rs", "client-go", "client-go protobuf", "k8s-client metadata-only"):
-        b = med(client, strip, "bytes_per_object")
-        ms = med(client, strip, "sync_ms")
-        rss = med(client, strip, "peak_rss_bytes")
-        if b is None:
-            continue
-        vs_go = f"{b/go:.2f}x" if go else "-"
-        print(f"| {client} | {'stripped' if strip else 'kept'} | {int(b):,} | {b/base:.2f}x | {vs_go} | {int(ms)} ms | {rss/2**20:.0f} MiB |")
-print("\nclient-go: Go's runtime.MemStats.HeapAlloc after runtime.GC() (live heap objects); the Rust")
-print("clients: a counting global allocator's live bytes. Both are after sync minus before the informer.")
-PY
+report_py="$root/bench/report.py"
 
-"$gobin/decode" --fetch --namespace "$ns" --out "$bodies"
+# run ROW CLIENT COMMAND...: runs one measurement and keeps its JSON line in $out. A failure,
+# or a run that prints no JSON result, names the row and the client and stops the script.
+run() {
+  local row=$1 client=$2 line
+  shift 2
+  if ! line=$("$@"); then
+    echo "bench/run.sh: $row row: $client failed: $*" >&2
+    exit 1
+  fi
+  case "$line" in
+    "{"*) echo "$line" >>"$out" ;;
+    *) echo "bench/run.sh: $row row: $client printed no JSON result: $*" >&2; exit 1 ;;
+  esac
+}
+
+# 5. Build (first, so that a failure shows before the long rows; printed last). It needs no
+# control plane; its table also goes to stderr at once.
+if [ "$build" = true ]; then
+  echo "bench/run.sh: build row (slow)" >&2
+  "$root/bench/build.sh" --rounds "$build_rounds" >"$build_report" \
+    || { echo "bench/run.sh: build row failed (see above)" >&2; exit 1; }
+  cat "$build_report" >&2
+fi
+
+for n in "$pods" "$pods_large"; do
+  "$bin/informer_memory" --mode seed --namespace "bench-mem-$n" --pods "$n" >&2 \
+    || { echo "bench/run.sh: seeding bench-mem-$n failed" >&2; exit 1; }
+done
+
+# 1. Decode
+echo "bench/run.sh: decode row" >&2
+"$gobin/decode" --fetch --namespace "bench-mem-$pods" --out "$bodies" \
+  || { echo "bench/run.sh: decode row: client-go failed to fetch the bodies" >&2; exit 1; }
 : >"$out"
 for round in 1 2 3; do
-  "$target/release/decode" --mode ours --file "$bodies/pods.json" >>"$out"
-  "$target/release/decode" --mode ours --file "$bodies/pods.pb" >>"$out"
-  "$target/release/decode" --mode kube-rs --file "$bodies/pods.json" >>"$out"
-  "$gobin/decode" --file "$bodies/pods.json" >>"$out"
-  "$gobin/decode" --file "$bodies/pods.pb" >>"$out"
+  run decode k8s-client "$bin/decode" --mode ours --file "$bodies/pods.json"
+  run decode "k8s-client protobuf" "$bin/decode" --mode ours --file "$bodies/pods.pb"
+  run decode kube-rs "$bin/decode" --mode kube-rs --file "$bodies/pods.json"
+  run decode client-go "$gobin/decode" --file "$bodies/pods.json"
+  run decode "client-go protobuf" "$gobin/decode" --file "$bodies/pods.pb"
 done
-python3 - "$out" <<'PY'
-import json, statistics, sys
-rows = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
-def med(client, fmt, field):
-    vals = [r[field] for r in rows if r["client"] == client and r["format"] == fmt]
-    return statistics.median(vals) if vals else None
-size = {r["format"]: r["bytes"] for r in rows}
-n = rows[0]["objects"]
-print(f"\nDecoding one list of {n:,} Pods (JSON {size['json']/1e6:.1f} MB, protobuf {size['protobuf']/1e6:.1f} MB; median of 3, each the mean of 5 decodes after a warm-up)\n")
-print("| decoder | format | MB/s | Pods/s | vs kube-rs (JSON) | vs client-go (same format) |")
-print("|---|---|---|---|---|---|")
-base = med("kube-rs", "json", "objects_per_s")
-for client, fmt in (("k8s-client", "json"), ("kube-rs", "json"), ("client-go", "json"),
-                    ("k8s-client", "protobuf"), ("client-go", "protobuf")):
-    mb, ops, go = med(client, fmt, "mb_per_s"), med(client, fmt, "objects_per_s"), med("client-go", fmt, "objects_per_s")
-    if mb is None:
-        continue
-    print(f"| {client} | {fmt} | {mb:.1f} | {int(ops):,} | {ops/base:.2f}x | {ops/go:.2f}x |")
-PY
+python3 "$report_py" decode "$out" >>"$report"
+
+# 2. List
+: >"$out"
+for n in "$pods" "$pods_large"; do
+  echo "bench/run.sh: list row, $n Pods" >&2
+  for round in 1 2 3; do
+    run list k8s-client "$bin/list" --mode ours --namespace "bench-mem-$n"
+    run list "k8s-client protobuf" "$bin/list" --mode ours --protobuf --namespace "bench-mem-$n"
+    run list kube-rs "$bin/list" --mode kube-rs --namespace "bench-mem-$n"
+    run list client-go "$gobin/list" --namespace "bench-mem-$n"
+    run list "client-go protobuf" "$gobin/list" --protobuf --namespace "bench-mem-$n"
+  done
+done
+python3 "$report_py" list "$out" >>"$report"
+
+# 3. Informer
+: >"$out"
+for n in "$pods" "$pods_large"; do
+  echo "bench/run.sh: informer row, $n Pods" >&2
+  for round in 1 2 3; do
+    for strip in "" --strip; do
+      run informer k8s-client "$bin/informer_memory" --mode ours --namespace "bench-mem-$n" $strip
+      run informer kube-rs "$bin/informer_memory" --mode kube-rs --namespace "bench-mem-$n" $strip
+      run informer "k8s-client metadata-only" "$bin/informer_memory" --mode ours-metadata --namespace "bench-mem-$n" $strip
+      run informer client-go "$gobin/informer-memory" --namespace "bench-mem-$n" $strip
+      run informer "client-go protobuf" "$gobin/informer-memory" --namespace "bench-mem-$n" --protobuf $strip
+    done
+  done
+done
+python3 "$report_py" informer "$out" >>"$report"
+
+# 4. Throughput
+: >"$out"
+echo "bench/run.sh: throughput row" >&2
+for round in 1 2 3; do
+  for proto in "" --protobuf; do
+    run throughput "k8s-client${proto:+ protobuf}" "$bin/throughput" --mode ours $proto \
+      --requests "$requests" --concurrency "$concurrency"
+    run throughput "client-go${proto:+ protobuf}" "$gobin/throughput" $proto \
+      --requests "$requests" --concurrency "$concurrency"
+  done
+  run throughput kube-rs "$bin/throughput" --mode kube-rs --requests "$requests" --concurrency "$concurrency"
+done
+python3 "$report_py" throughput "$out" >>"$report"
+
+mkdir -p "$root/bench/results"
+{
+  echo "# k8s-client benchmarks, $(date -u '+%Y-%m-%d %H:%M UTC')"
+  echo
+  echo "\`$command_line\` on $(nproc) cores, $(uname -sr), $(rustc --version), $(go version | cut -d' ' -f3),"
+  echo "server $(kubectl version -o json 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["serverVersion"]["gitVersion"])' 2>/dev/null || echo unknown)."
+  echo "Rows 1-4: every figure is the median of three runs, each in a fresh process."
+  cat "$report" "$build_report"
+} >"$root/bench/results/latest.md"
+cat "$root/bench/results/latest.md"

@@ -10,7 +10,7 @@ use serde_json::json;
 /// and status). No owner reference: the garbage collector would delete Pods whose ReplicaSet
 /// does not exist.
 pub fn realistic_pod(i: usize) -> Pod {
-    let name = format!("bench-{i:06}");
+    let name = pod_name(i);
     let value = json!({
         "apiVersion": "v1",
         "kind": "Pod",
@@ -58,16 +58,23 @@ pub fn realistic_pod(i: usize) -> Pod {
     serde_json::from_value(value).expect("static pod JSON is valid")
 }
 
+/// The name of the `i`th benchmark Pod.
+pub fn pod_name(i: usize) -> String {
+    format!("bench-{i:06}")
+}
+
 /// A realistic status for a running Pod (set through the status subresource).
 pub fn realistic_status(i: usize) -> serde_json::Value {
     let ip = format!("10.244.{}.{}", (i / 250) % 250, i % 250 + 1);
     let cond = |t: &str| json!({"type": t, "status": "True", "lastTransitionTime": "2026-11-01T10:00:05Z"});
-    let cs = |name: &str, image: &str| json!({
-        "name": name, "ready": true, "restartCount": 0, "started": true, "image": image,
-        "imageID": format!("{image}@sha256:4b1c0de5e1f2a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c"),
-        "containerID": format!("containerd://{:064x}", i),
-        "state": {"running": {"startedAt": "2026-11-01T10:00:03Z"}}
-    });
+    let cs = |name: &str, image: &str| {
+        json!({
+            "name": name, "ready": true, "restartCount": 0, "started": true, "image": image,
+            "imageID": format!("{image}@sha256:4b1c0de5e1f2a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c"),
+            "containerID": format!("containerd://{:064x}", i),
+            "state": {"running": {"startedAt": "2026-11-01T10:00:03Z"}}
+        })
+    };
     json!({"status": {
         "phase": "Running", "hostIP": "172.18.0.3", "podIP": ip, "podIPs": [{"ip": ip}],
         "startTime": "2026-11-01T10:00:01Z", "qosClass": "Burstable",
@@ -98,4 +105,82 @@ pub fn flags() -> BTreeMap<String, String> {
         }
     }
     out
+}
+
+/// CPU time (user + system) this process has used so far, and its peak resident set size
+/// (`ru_maxrss`), from `getrusage(RUSAGE_SELF)`.
+#[derive(Clone, Copy, Debug)]
+pub struct Usage {
+    pub cpu_seconds: f64,
+    pub max_rss_bytes: u64,
+}
+
+/// The process's [`Usage`] now. Take one before and one after the measured part.
+pub fn usage() -> Usage {
+    // SAFETY: getrusage only writes into the zeroed struct it is given.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    let rc = unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) };
+    assert_eq!(rc, 0, "getrusage failed");
+    let secs = |tv: libc::timeval| tv.tv_sec as f64 + tv.tv_usec as f64 / 1e6;
+    Usage {
+        cpu_seconds: secs(ru.ru_utime) + secs(ru.ru_stime),
+        // Linux reports ru_maxrss in KiB.
+        max_rss_bytes: ru.ru_maxrss as u64 * 1024,
+    }
+}
+
+/// A k8s-client client from $KUBECONFIG without client-side rate limiting.
+pub async fn ours_client() -> anyhow::Result<k8s_client::Client> {
+    let config = k8s_client::Config::infer().await?;
+    Ok(k8s_client::Client::try_from(config)?.with_rate_limiter(None))
+}
+
+/// Our typed API in one wire format, for the benchmarks that compare JSON with protobuf.
+pub enum OursApi<K> {
+    Json(k8s_client::Api<K>),
+    Protobuf(k8s_client::protobuf::ProtobufApi<K>),
+}
+
+/// The one place the benchmarks choose JSON or protobuf for our client: `protobuf` true asks
+/// for `application/vnd.kubernetes.protobuf`, false for JSON. (Written against the API where
+/// `Api<K>` speaks JSON and `ProtobufExt::protobuf()` gives the protobuf handle.)
+pub fn ours_api<K>(api: k8s_client::Api<K>, protobuf: bool) -> OursApi<K>
+where
+    K: k8s_openapi::Resource,
+{
+    use k8s_client::protobuf::ProtobufExt;
+    if protobuf {
+        OursApi::Protobuf(api.protobuf())
+    } else {
+        OursApi::Json(api)
+    }
+}
+
+impl<K> OursApi<K>
+where
+    K: k8s_openapi::Resource
+        + k8s_openapi::ListableResource
+        + k8s_client::protobuf::ProtobufMessage
+        + Clone
+        + serde::de::DeserializeOwned
+        + serde::Serialize,
+{
+    /// One LIST call with `params` (no page following).
+    pub async fn list(
+        &self,
+        params: &k8s_client::api::ListParams,
+    ) -> k8s_client::Result<k8s_client::api::ObjectList<K>> {
+        match self {
+            OursApi::Json(api) => api.list(params).await,
+            OursApi::Protobuf(api) => api.list(params).await,
+        }
+    }
+
+    /// One GET of the object `name`.
+    pub async fn get(&self, name: &str) -> k8s_client::Result<K> {
+        match self {
+            OursApi::Json(api) => api.get(name).await,
+            OursApi::Protobuf(api) => api.get(name).await,
+        }
+    }
 }

@@ -18,20 +18,27 @@ use k8s_client::protobuf::envelope::{self, Decoded};
 use k8s_client_bench::flags;
 use k8s_openapi::api::core::v1::Pod;
 
+/// Decodes one list body, returning how many objects it held.
+type Decoder = fn(&[u8]) -> anyhow::Result<usize>;
+
 fn main() -> anyhow::Result<()> {
     let flags = flags();
     let file = flags.get("file").context("--file is required")?;
-    let iterations: usize = flags.get("iterations").map(|s| s.parse()).transpose()?.unwrap_or(5);
+    let iterations: usize = flags
+        .get("iterations")
+        .map(|s| s.parse())
+        .transpose()?
+        .unwrap_or(5);
     let body = std::fs::read(file).with_context(|| format!("reading {file}"))?;
     let protobuf = file.ends_with(".pb");
-    let (client, decode): (&str, fn(&[u8]) -> anyhow::Result<usize>) =
-        match (flags.get("mode").map(String::as_str), protobuf) {
-            (Some("ours"), false) => ("k8s-client", ours_json),
-            (Some("ours"), true) => ("k8s-client", ours_protobuf),
-            (Some("kube-rs"), false) => ("kube-rs", kube_rs_json),
-            (Some("kube-rs"), true) => bail!("kube-rs has no protobuf decoding"),
-            (other, _) => bail!("--mode ours|kube-rs is required (got {other:?})"),
-        };
+    let (client, decode): (&str, Decoder) = match (flags.get("mode").map(String::as_str), protobuf)
+    {
+        (Some("ours"), false) => ("k8s-client", ours_json),
+        (Some("ours"), true) => ("k8s-client", ours_protobuf),
+        (Some("kube-rs"), false) => ("kube-rs", kube_rs_json),
+        (Some("kube-rs"), true) => bail!("kube-rs has no protobuf decoding"),
+        (other, _) => bail!("--mode ours|kube-rs is required (got {other:?})"),
+    };
     let objects = decode(&body)?; // warm-up
     let start = Instant::now();
     for _ in 0..iterations {

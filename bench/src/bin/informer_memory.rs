@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 use cap::Cap;
 use futures::StreamExt;
-use k8s_client_bench::{flags, peak_rss_bytes, realistic_pod, realistic_status};
+use k8s_client_bench::{flags, peak_rss_bytes, pod_name, realistic_pod, realistic_status};
 use k8s_openapi::api::core::v1::{Namespace, Pod};
 
 #[global_allocator]
@@ -27,11 +27,18 @@ static ALLOC: Cap<System> = Cap::new(System, usize::MAX);
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let flags = flags();
-    let ns = flags.get("namespace").cloned().unwrap_or_else(|| "bench-mem".into());
+    let ns = flags
+        .get("namespace")
+        .cloned()
+        .unwrap_or_else(|| "bench-mem".into());
     let strip = flags.contains_key("strip");
     match flags.get("mode").map(String::as_str) {
         Some("seed") => {
-            let n: usize = flags.get("pods").map(|s| s.parse()).transpose()?.unwrap_or(10_000);
+            let n: usize = flags
+                .get("pods")
+                .map(|s| s.parse())
+                .transpose()?
+                .unwrap_or(10_000);
             seed(&ns, n).await
         }
         Some("kube-rs") => report("kube-rs", strip, kube_rs(&ns, strip).await?),
@@ -39,7 +46,11 @@ async fn main() -> anyhow::Result<()> {
             let list_watch = flags.contains_key("list-watch");
             report("k8s-client", strip, ours(&ns, strip, list_watch).await?)
         }
-        Some("ours-metadata") => report("k8s-client metadata-only", strip, ours_metadata(&ns, strip).await?),
+        Some("ours-metadata") => report(
+            "k8s-client metadata-only",
+            strip,
+            ours_metadata(&ns, strip).await?,
+        ),
         other => bail!("--mode seed|kube-rs|ours is required (got {other:?})"),
     }
 }
@@ -76,7 +87,21 @@ async fn seed(ns: &str, n: usize) -> anyhow::Result<()> {
     }
     let pods: k8s_client::Api<Pod> = k8s_client::Api::namespaced(client, ns);
     let start = Instant::now();
-    futures::stream::iter(0..n)
+    // Pods that exist and have their status are kept, so a second run is one paged LIST.
+    let done: std::collections::HashSet<String> = pods
+        .list_all(&k8s_client::api::ListParams::default().limit(1000))
+        .await?
+        .items
+        .into_iter()
+        .filter(|p| p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running"))
+        .filter_map(|p| p.metadata.name)
+        .collect();
+    let missing: Vec<usize> = (0..n).filter(|i| !done.contains(&pod_name(*i))).collect();
+    if missing.is_empty() {
+        eprintln!("{ns} already holds the {n} pods");
+        return Ok(());
+    }
+    futures::stream::iter(missing)
         .map(|i| {
             let pods = pods.clone();
             async move {
@@ -99,7 +124,10 @@ async fn seed(ns: &str, n: usize) -> anyhow::Result<()> {
         .await
         .into_iter()
         .collect::<anyhow::Result<Vec<()>>>()?;
-    eprintln!("seeded {n} pods in {ns} in {:.1}s", start.elapsed().as_secs_f64());
+    eprintln!(
+        "seeded {n} pods in {ns} in {:.1}s",
+        start.elapsed().as_secs_f64()
+    );
     Ok(())
 }
 
@@ -154,7 +182,6 @@ async fn ours(ns: &str, strip: bool, list_watch: bool) -> anyhow::Result<Measure
     informer.stop();
     Ok((n, bytes, took))
 }
-
 
 /// The same informer over the metadata-only client: what a controller that needs only names,
 /// labels and owners keeps.

@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# Build benchmark: cold release build time and stripped binary size of the smallest program
+# that lists Pods, ours (bench/build/ours: k8s-client, default features) vs kube-rs
+# (bench/build/kube-rs: kube, default features) vs client-go (bench/build/client-go).
+#
+# Dependencies are downloaded first (cargo fetch, go mod download; not timed). Each timed build
+# then starts from nothing: a fresh, empty CARGO_TARGET_DIR, or a fresh, empty GOCACHE (so Go
+# also compiles its standard library), with no compiler wrapper. Rust: `cargo build --release
+# --offline --locked`; Go: `go build -trimpath -ldflags='-s -w'`. Each binary is then
+# `strip`ped and its size taken. Prints a Markdown section (median of N rounds) on stdout;
+# bench/run.sh --build includes it in its report. Slow: minutes per build on 2 cores.
+#
+#   bench/build.sh [--rounds N]
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+rounds=3
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --rounds) rounds=$2; shift ;;
+    *) echo "usage: bench/build.sh [--rounds N]" >&2; exit 2 ;;
+  esac
+  shift
+done
+out=$(mktemp)
+scratch=$(mktemp -d)
+trap 'chmod -R u+w "$scratch" 2>/dev/null; rm -rf "$out" "$scratch"' EXIT
+fail() { echo "bench/build.sh: build row, $1: $2" >&2; exit 1; }
+unset RUSTC_WRAPPER CARGO_BUILD_RUSTC_WRAPPER GOFLAGS
+export GOTOOLCHAIN=local
+
+(cd "$here/build/ours" && cargo fetch -q) || fail "k8s-client" "cargo fetch failed"
+(cd "$here/build/kube-rs" && cargo fetch -q) || fail "kube-rs" "cargo fetch failed"
+(cd "$here/build/client-go" && go mod download) || fail "client-go" "go mod download failed"
+
+now() { date +%s.%N; }
+# record CLIENT SECONDS BINARY: strips BINARY and appends one JSON line to $out.
+record() {
+  strip "$3" || fail "$1" "strip $3 failed"
+  printf '{"client":"%s","seconds":%s,"stripped_bytes":%s}\n' "$1" "$2" "$(stat -c %s "$3")" >>"$out"
+}
+for round in $(seq "$rounds"); do
+  for dir in ours kube-rs; do
+    client=$([ "$dir" = ours ] && echo k8s-client || echo kube-rs)
+    target="$scratch/target"
+    rm -rf "$target"
+    echo "bench/build.sh: round $round, cold build of $client" >&2
+    start=$(now)
+    (cd "$here/build/$dir" && CARGO_TARGET_DIR=$target cargo build --release --offline --locked -q) \
+      || fail "$client" "cargo build failed"
+    end=$(now)
+    record "$client" "$(awk "BEGIN { print $end - $start }")" "$target/release/list-pods-$dir"
+    rm -rf "$target"
+  done
+  echo "bench/build.sh: round $round, cold build of client-go" >&2
+  gocache="$scratch/gocache"
+  rm -rf "$gocache"
+  start=$(now)
+  (cd "$here/build/client-go" && GOCACHE=$gocache go build -trimpath -ldflags='-s -w' -o "$scratch/list-pods-go" .) \
+    || fail "client-go" "go build failed"
+  end=$(now)
+  record "client-go" "$(awk "BEGIN { print $end - $start }")" "$scratch/list-pods-go"
+  chmod -R u+w "$gocache" && rm -rf "$gocache"
+done
+python3 - "$out" "$rounds" "$(rustc --version)" "$(go version)" <<'PY'
+import json, statistics, sys
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
+def med(client, field):
+    vals = [r[field] for r in rows if r["client"] == client]
+    if not vals:
+        sys.exit(f"bench/build.sh: build row, {client}: no result")
+    return statistics.median(vals)
+print(f"\n## 5. Build\n\nCold release build and stripped size of a program that lists Pods (median of {sys.argv[2]}; {sys.argv[3]}, {sys.argv[4]})\n")
+print("| program | cold build | vs kube-rs | vs client-go | stripped binary | vs kube-rs | vs client-go |")
+print("|---|---|---|---|---|---|---|")
+kt, ks = med("kube-rs", "seconds"), med("kube-rs", "stripped_bytes")
+gt, gs = med("client-go", "seconds"), med("client-go", "stripped_bytes")
+for client in ("k8s-client", "kube-rs", "client-go"):
+    t, s = med(client, "seconds"), med(client, "stripped_bytes")
+    print(f"| {client} | {t:.0f} s | {t/kt:.2f}x | {t/gt:.2f}x | {s/2**20:.1f} MiB | {s/ks:.2f}x | {s/gs:.2f}x |")
+print("\nCold: empty target dir / GOCACHE, dependencies already downloaded. k8s-client and kube-rs")
+print("with their default features and k8s-openapi `latest`; client-go with `-trimpath -ldflags='-s -w'`;")
+print("all binaries `strip`ped.")
+PY

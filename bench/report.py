@@ -1,0 +1,145 @@
+#!/usr/bin/env python3
+"""Markdown tables for bench/run.sh: medians of the JSON lines one row's runs printed.
+
+    report.py decode|list|informer|throughput FILE
+
+Every run prints one JSON line with at least "client" ("k8s-client", "kube-rs", "client-go",
+"client-go protobuf", ...). The ratios are against kube-rs (JSON, its only format) and against
+client-go in the same format. A missing median is an error naming the client, not an empty cell.
+"""
+import json
+import statistics
+import sys
+
+
+def load(path):
+    return [json.loads(line) for line in open(path) if line.startswith("{")]
+
+
+def name(row):
+    """The client without the format suffix the Go commands add."""
+    return row["client"].removesuffix(" protobuf")
+
+
+def fmt_of(row):
+    return row.get("format") or ("protobuf" if row["client"].endswith(" protobuf") else "json")
+
+
+def median_by(rows, row_name, field, keys, **want):
+    vals = [r[field] for r in rows if all(keys[k](r) == v for k, v in want.items())]
+    if not vals:
+        sys.exit(f"bench/run.sh: {row_name} row: no result for "
+                 + ", ".join(f"{k} {v}" for k, v in want.items()))
+    return statistics.median(vals)
+
+
+def x(a, b):
+    return f"{a / b:.2f}x"
+
+
+def mib(b):
+    return f"{b / 2**20:,.0f} MiB"
+
+
+def decode(rows):
+    keys = {"client": name, "format": fmt_of}
+
+    def med(client, fmt, field):
+        return median_by(rows, "decode", field, keys, client=client, format=fmt)
+    size = {r["format"]: r["bytes"] for r in rows}
+    n = rows[0]["objects"]
+    print(f"\n## 1. Decode\n\nDecoding one list of {n:,} Pods (JSON {size['json'] / 1e6:.1f} MB, protobuf "
+          f"{size['protobuf'] / 1e6:.1f} MB; median of 3, each the mean of 5 decodes after a warm-up)\n")
+    print("| decoder | format | MB/s | Pods/s | vs kube-rs (JSON) | vs client-go (same format) |")
+    print("|---|---|---|---|---|---|")
+    base = med("kube-rs", "json", "objects_per_s")
+    for client, fmt in (("k8s-client", "json"), ("kube-rs", "json"), ("client-go", "json"),
+                        ("k8s-client", "protobuf"), ("client-go", "protobuf")):
+        mb, ops = med(client, fmt, "mb_per_s"), med(client, fmt, "objects_per_s")
+        go = med("client-go", fmt, "objects_per_s")
+        print(f"| {client} | {fmt} | {mb:.1f} | {int(ops):,} | {x(ops, base)} | {x(ops, go)} |")
+
+
+CLIENTS = (("k8s-client", "json"), ("k8s-client", "protobuf"), ("kube-rs", "json"),
+           ("client-go", "json"), ("client-go", "protobuf"))
+
+
+def list_(rows):
+    keys = {"client": name, "format": fmt_of, "pods": lambda r: r["objects"]}
+    print("\n## 2. List\n\nOne LIST of all the namespace's Pods without a limit (one request, one "
+          "response), after a `limit=1` LIST that opened the connection; median of 3 fresh processes. "
+          "CPU is the process's user + sys time (getrusage) around the LIST; peak RSS is ru_maxrss "
+          "with the list still alive. Ratios: vs kube-rs / vs client-go in the same format.\n")
+    print("| Pods | client | format | wall | CPU | peak RSS | wall vs kube-rs / client-go "
+          "| CPU vs kube-rs / client-go | RSS vs kube-rs / client-go |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for n in sorted({r["objects"] for r in rows}):
+        def med(client, fmt, field):
+            return median_by(rows, "list", field, keys, client=client, format=fmt, pods=n)
+        for client, fmt in CLIENTS:
+            cells = []
+            ratios = []
+            for field, show in (("wall_ms", lambda v: f"{v:,.0f} ms"), ("cpu_ms", lambda v: f"{v:,.0f} ms"),
+                                ("peak_rss_bytes", mib)):
+                v = med(client, fmt, field)
+                cells.append(show(v))
+                ratios.append(f"{x(v, med('kube-rs', 'json', field))} / {x(v, med('client-go', fmt, field))}")
+            print(f"| {n:,} | {client} | {fmt} | {' | '.join(cells)} | {' | '.join(ratios)} |")
+
+
+def informer(rows):
+    keys = {"client": lambda r: r["client"], "strip": lambda r: r["strip_managed_fields"],
+            "pods": lambda r: r["objects"]}
+    print("\n## 3. Informer\n\nInformer over all the namespace's Pods: time from creating it to synced, "
+          "and live heap bytes per cached Pod one second after sync (median of 3 fresh processes). "
+          "Ratios: vs kube-rs / vs client-go (JSON).\n")
+    print("| Pods | informer | managedFields | time to synced | vs kube-rs / client-go | bytes/Pod "
+          "| vs kube-rs | vs client-go | peak RSS |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for n in sorted({r["objects"] for r in rows}):
+        for strip in (False, True):
+            def med(client, field):
+                return median_by(rows, "informer", field, keys, client=client, strip=strip, pods=n)
+            kb, gb = med("kube-rs", "bytes_per_object"), med("client-go", "bytes_per_object")
+            ks, gs = med("kube-rs", "sync_ms"), med("client-go", "sync_ms")
+            for client in ("k8s-client", "kube-rs", "client-go", "client-go protobuf",
+                           "k8s-client metadata-only"):
+                b, ms, rss = med(client, "bytes_per_object"), med(client, "sync_ms"), med(client, "peak_rss_bytes")
+                print(f"| {n:,} | {client} | {'stripped' if strip else 'kept'} | {ms:,.0f} ms "
+                      f"| {x(ms, ks)} / {x(ms, gs)} | {b:,.0f} | {x(b, kb)} | {x(b, gb)} | {mib(rss)} |")
+    print("\nclient-go: Go's runtime.MemStats.HeapAlloc after runtime.GC() (live heap objects); the Rust")
+    print("clients: a counting global allocator's live bytes. Both are after sync minus before the informer.")
+    print("client-go 0.36 syncs with a streaming watch-list; kube-rs's watcher lists.")
+
+
+def throughput(rows):
+    keys = {"client": name, "format": fmt_of}
+    r0 = rows[0]
+    print(f"\n## 4. Request throughput\n\n{r0['requests']:,} GETs of one small ConfigMap from "
+          f"{r0['concurrency']} concurrent tasks/goroutines, client-side rate limiting off, after one "
+          "warm-up wave that opened the connections (median of 3 fresh processes). CPU is the "
+          "process's user + sys time (getrusage) over the GETs divided by their number. "
+          "k8s-client and client-go speak HTTP/2 (one connection); kube-rs's client HTTP/1.1 "
+          "(one connection per request in flight).\n")
+    print("| client | format | requests/s | vs kube-rs | vs client-go | CPU per request "
+          "| vs kube-rs | vs client-go | peak RSS |")
+    print("|---|---|---|---|---|---|---|---|---|")
+
+    def med(client, fmt, field):
+        return median_by(rows, "throughput", field, keys, client=client, format=fmt)
+    for client, fmt in CLIENTS:
+        rps, cpu, rss = med(client, fmt, "requests_per_s"), med(client, fmt, "cpu_us_per_request"), med(client, fmt, "peak_rss_bytes")
+        print(f"| {client} | {fmt} | {rps:,.0f} | {x(rps, med('kube-rs', 'json', 'requests_per_s'))} "
+              f"| {x(rps, med('client-go', fmt, 'requests_per_s'))} | {cpu:,.0f} µs "
+              f"| {x(cpu, med('kube-rs', 'json', 'cpu_us_per_request'))} "
+              f"| {x(cpu, med('client-go', fmt, 'cpu_us_per_request'))} | {mib(rss)} |")
+
+
+if __name__ == "__main__":
+    table = {"decode": decode, "list": list_, "informer": informer, "throughput": throughput}
+    if len(sys.argv) != 3 or sys.argv[1] not in table:
+        sys.exit("usage: report.py decode|list|informer|throughput FILE")
+    rows = load(sys.argv[2])
+    if not rows:
+        sys.exit(f"bench/run.sh: {sys.argv[1]} row: no results")
+    table[sys.argv[1]](rows)

@@ -1,0 +1,90 @@
+//! One LIST of a namespace's Pods (no `limit`, so one request and one response), timed in a
+//! fresh process: ours (JSON or protobuf) vs kube-rs; bench/go's `list` is client-go.
+//!
+//! ```sh
+//! list --mode ours --namespace bench-mem-10000 [--protobuf]
+//! list --mode kube-rs --namespace bench-mem-10000
+//! ```
+//! Before the timed LIST, one `limit=1` LIST in the same format opens the connection (TLS,
+//! HTTP/2 settings), so the figures are the big LIST alone: wall time, CPU time (user + sys
+//! from getrusage, after minus before) and the process's peak RSS (ru_maxrss) at the end,
+//! with the decoded list still alive. Prints one line of JSON, read by bench/run.sh.
+
+use std::hint::black_box;
+use std::time::Instant;
+
+use anyhow::bail;
+use k8s_client_bench::{flags, ours_api, ours_client, usage};
+use k8s_openapi::api::core::v1::Pod;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let flags = flags();
+    let ns = flags
+        .get("namespace")
+        .cloned()
+        .unwrap_or_else(|| "bench-mem-10000".into());
+    let protobuf = flags.contains_key("protobuf");
+    let (client, format, measured) = match flags.get("mode").map(String::as_str) {
+        Some("ours") => ("k8s-client", protobuf, ours(&ns, protobuf).await?),
+        Some("kube-rs") if protobuf => bail!("kube-rs has no protobuf"),
+        Some("kube-rs") => ("kube-rs", false, kube_rs(&ns).await?),
+        other => bail!("--mode ours|kube-rs is required (got {other:?})"),
+    };
+    let (objects, wall, cpu) = measured;
+    if objects == 0 {
+        bail!("{client}: the list of {ns} is empty; seed it first (informer_memory --mode seed)");
+    }
+    println!(
+        "{}",
+        serde_json::json!({
+            "client": client, "format": if format { "protobuf" } else { "json" },
+            "objects": objects, "wall_ms": wall * 1e3, "cpu_ms": cpu * 1e3,
+            "peak_rss_bytes": usage().max_rss_bytes,
+        })
+    );
+    Ok(())
+}
+
+/// (listed objects, wall seconds, CPU seconds)
+type Measured = (usize, f64, f64);
+
+async fn ours(ns: &str, protobuf: bool) -> anyhow::Result<Measured> {
+    use k8s_client::api::ListParams;
+    let client = ours_client().await?;
+    let api = ours_api(k8s_client::Api::<Pod>::namespaced(client, ns), protobuf);
+    api.list(&ListParams::default().limit(1)).await?; // warm-up: connect
+    let (before, start) = (usage(), Instant::now());
+    let list = api.list(&ListParams::default()).await?;
+    let (wall, after) = (start.elapsed().as_secs_f64(), usage());
+    let n = black_box(&list).items.len();
+    if list
+        .metadata
+        .continue_
+        .as_deref()
+        .is_some_and(|c| !c.is_empty())
+    {
+        bail!("k8s-client: the server paged the list; the benchmark wants one response");
+    }
+    Ok((n, wall, after.cpu_seconds - before.cpu_seconds))
+}
+
+async fn kube_rs(ns: &str) -> anyhow::Result<Measured> {
+    use kube::api::ListParams;
+    let client = kube::Client::try_default().await?;
+    let api: kube::Api<Pod> = kube::Api::namespaced(client, ns);
+    api.list(&ListParams::default().limit(1)).await?; // warm-up: connect
+    let (before, start) = (usage(), Instant::now());
+    let list = api.list(&ListParams::default()).await?;
+    let (wall, after) = (start.elapsed().as_secs_f64(), usage());
+    let n = black_box(&list).items.len();
+    if list
+        .metadata
+        .continue_
+        .as_deref()
+        .is_some_and(|c| !c.is_empty())
+    {
+        bail!("kube-rs: the server paged the list; the benchmark wants one response");
+    }
+    Ok((n, wall, after.cpu_seconds - before.cpu_seconds))
+}
