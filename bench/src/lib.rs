@@ -135,52 +135,13 @@ pub async fn ours_client() -> anyhow::Result<k8s_client::Client> {
     Ok(k8s_client::Client::try_from(config)?.with_rate_limiter(None))
 }
 
-/// Our typed API in one wire format, for the benchmarks that compare JSON with protobuf.
-pub enum OursApi<K> {
-    Json(k8s_client::Api<K>),
-    Protobuf(k8s_client::protobuf::ProtobufApi<K>),
-}
-
-/// The one place the benchmarks choose JSON or protobuf for our client: `protobuf` true asks
-/// for `application/vnd.kubernetes.protobuf`, false for JSON. (Written against the API where
-/// `Api<K>` speaks JSON and `ProtobufExt::protobuf()` gives the protobuf handle.)
-pub fn ours_api<K>(api: k8s_client::Api<K>, protobuf: bool) -> OursApi<K>
+/// The one place the benchmarks choose JSON or protobuf for our client: with the `protobuf`
+/// feature, `Api<K>` of a built-in kind speaks protobuf by default and `json()` opts out.
+pub fn ours_api<K>(api: k8s_client::Api<K>, protobuf: bool) -> k8s_client::Api<K>
 where
-    K: k8s_openapi::Resource,
+    K: k8s_openapi::Resource + 'static,
 {
-    use k8s_client::protobuf::ProtobufExt;
-    if protobuf {
-        OursApi::Protobuf(api.protobuf())
-    } else {
-        OursApi::Json(api)
-    }
-}
-
-impl<K> OursApi<K>
-where
-    K: k8s_openapi::Resource
-        + k8s_openapi::ListableResource
-        + k8s_client::protobuf::ProtobufMessage
-        + Clone
-        + serde::de::DeserializeOwned
-        + serde::Serialize,
-{
-    /// One LIST call with `params` (no page following).
-    pub async fn list(
-        &self,
-        params: &k8s_client::api::ListParams,
-    ) -> k8s_client::Result<k8s_client::api::ObjectList<K>> {
-        match self {
-            OursApi::Json(api) => api.list(params).await,
-            OursApi::Protobuf(api) => api.list(params).await,
-        }
-    }
-
-    /// One GET of the object `name`.
-    pub async fn get(&self, name: &str) -> k8s_client::Result<K> {
-        match self {
-            OursApi::Json(api) => api.get(name).await,
-            OursApi::Protobuf(api) => api.get(name).await,
-        }
-    }
+    let api = if protobuf { api } else { api.json() };
+    assert_eq!(api.uses_protobuf(), protobuf, "the wire format asked for");
+    api
 }
