@@ -6,7 +6,7 @@ use k8s_openapi::api::core::v1::Pod;
 use serde_json::json;
 
 /// A Pod shaped like one a Deployment would make: two containers with env, probes, resources
-/// and volume mounts, labels and annotations (~3 KB of JSON once the server adds managedFields
+/// and volume mounts, labels and annotations (~7.5 KB of JSON once the server adds managedFields
 /// and status). No owner reference: the garbage collector would delete Pods whose ReplicaSet
 /// does not exist.
 pub fn realistic_pod(i: usize) -> Pod {

@@ -48,3 +48,6 @@ pub use api::Api;
 pub use client::Client;
 pub use config::Config;
 pub use error::{Error, Result};
+
+#[cfg(test)]
+mod test_chunks;

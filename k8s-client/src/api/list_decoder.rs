@@ -439,17 +439,7 @@ mod tests {
 
     const LIST_JSON: &[u8] = include_bytes!("../protobuf/testdata/configmap-list.json");
 
-    /// A small deterministic generator (xorshift), so failures reproduce.
-    struct Rng(u64);
-
-    impl Rng {
-        fn below(&mut self, n: usize) -> usize {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            (self.0 % n as u64) as usize
-        }
-    }
+    use crate::test_chunks::{chunkings, Rng};
 
     fn decode<T: DeserializeOwned>(chunks: &[&[u8]]) -> Result<ObjectList<T>, Error> {
         let mut d = JsonListDecoder::new("v1/Test list".to_string());
@@ -477,24 +467,9 @@ mod tests {
     /// what serde_json gives for the whole body.
     fn check_all_splits<T: DeserializeOwned + PartialEq + std::fmt::Debug>(body: &[u8]) {
         let expected = whole::<T>(body).expect("test body decodes whole");
-        for at in 0..=body.len() {
-            let (a, b) = body.split_at(at);
-            let got = decode::<T>(&[a, b]).unwrap_or_else(|e| panic!("split at {at}: {e}"));
-            assert_eq!(got, expected, "split at {at}");
-        }
-        let bytes: Vec<&[u8]> = body.chunks(1).collect();
-        assert_eq!(decode::<T>(&bytes).unwrap(), expected, "1-byte chunks");
-        let mut rng = Rng(0x2545_f491_4f6c_dd1d ^ body.len() as u64);
-        for _ in 0..20 {
-            let mut rest = body;
-            let mut chunks = Vec::new();
-            while !rest.is_empty() {
-                let n = (1 + rng.below(40)).min(rest.len());
-                let (c, r) = rest.split_at(n);
-                chunks.push(c);
-                rest = r;
-            }
-            assert_eq!(decode::<T>(&chunks).unwrap(), expected, "random chunks");
+        for (how, chunks) in chunkings(body) {
+            let got = decode::<T>(&chunks).unwrap_or_else(|e| panic!("{how}: {e}"));
+            assert_eq!(got, expected, "{how}");
         }
     }
 

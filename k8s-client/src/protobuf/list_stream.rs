@@ -608,17 +608,7 @@ mod tests {
     const LIST_PB: &[u8] = include_bytes!("testdata/configmap-list.pb");
     const STATUS_PB: &[u8] = include_bytes!("testdata/status-404.pb");
 
-    /// A small deterministic generator (xorshift), so failures reproduce.
-    struct Rng(u64);
-
-    impl Rng {
-        fn below(&mut self, n: usize) -> usize {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            (self.0 % n as u64) as usize
-        }
-    }
+    use crate::test_chunks::{chunkings, Rng};
 
     type Out<K> = Result<Decoded<ObjectList<K>>, DecodeError>;
 
@@ -652,27 +642,9 @@ mod tests {
     fn check_all_splits<K: ProtobufMessage + PartialEq + std::fmt::Debug>(body: &[u8], kind: &str) {
         let expected = envelope::decode_list::<K>(body, kind);
         assert!(expected.is_ok(), "test body decodes whole");
-        for at in 0..=body.len() {
-            let (a, b) = body.split_at(at);
-            let got = decode::<K>(&[a, b], kind);
-            assert!(same(&got, &expected), "split at {at}: {got:?}");
-        }
-        let bytes: Vec<&[u8]> = body.chunks(1).collect();
-        assert!(same(&decode::<K>(&bytes, kind), &expected), "1-byte chunks");
-        let mut rng = Rng(0x2545_f491_4f6c_dd1d ^ body.len() as u64);
-        for _ in 0..20 {
-            let mut rest = body;
-            let mut chunks = Vec::new();
-            while !rest.is_empty() {
-                let n = (1 + rng.below(40)).min(rest.len());
-                let (c, r) = rest.split_at(n);
-                chunks.push(c);
-                rest = r;
-            }
-            assert!(
-                same(&decode::<K>(&chunks, kind), &expected),
-                "random chunks"
-            );
+        for (how, chunks) in chunkings(body) {
+            let got = decode::<K>(&chunks, kind);
+            assert!(same(&got, &expected), "{how}: {got:?}");
         }
     }
 
