@@ -334,8 +334,18 @@ async fn rejected_names_missing_crds_and_timeouts_are_clear_errors() {
         Err(CrdError::Api(e)) => assert!(e.is_not_found(), "{e}"),
         other => panic!("{other:?}"),
     }
-    // No time at all to wait: a timeout that says so.
-    match crd::wait_established(&client, &format!("sprockets.{group}"), Duration::ZERO).await {
+    // A deadline that passes before the server answers: a timeout that says so. (A real
+    // zero or tiny deadline races a fast local server; with tokio's clock paused, time jumps to
+    // the deadline as soon as the test waits for the network.)
+    tokio::time::pause();
+    let waited = crd::wait_established(
+        &client,
+        &format!("sprockets.{group}"),
+        Duration::from_millis(1),
+    )
+    .await;
+    tokio::time::resume();
+    match waited {
         Err(e @ CrdError::Timeout { .. }) => {
             assert!(e.to_string().contains("not established within"), "{e}")
         }
