@@ -116,6 +116,38 @@ fn truncated_response() -> Reply {
     )
 }
 
+/// A list is decoded as its body streams in; when the body breaks off midway (after the
+/// first item was decoded), the LIST is repeated from the start with a fresh decoder.
+#[tokio::test]
+async fn list_whose_body_breaks_off_is_repeated() {
+    const LIST: &str = r#"{"kind":"ConfigMapList","apiVersion":"v1","metadata":{"resourceVersion":"9"},"items":[{"metadata":{"name":"a"}},{"metadata":{"name":"b"}}]}"#;
+    let server = Server::start(|i, _| {
+        if i == 0 {
+            let cut = &LIST[..LIST.find(r#"{"metadata":{"name":"b"#).unwrap()];
+            let head = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+                LIST.len()
+            );
+            Reply::RawThenClose([head.as_bytes(), cut.as_bytes()].concat())
+        } else {
+            Reply::json(200, LIST)
+        }
+    })
+    .await;
+    let client = Client::try_from(server.config()).unwrap();
+    let api: k8s_client::Api<k8s_openapi::api::core::v1::ConfigMap> =
+        k8s_client::Api::namespaced(client, "ns").json();
+    let list = api.list(&Default::default()).await.unwrap();
+    let names: Vec<_> = list
+        .items
+        .iter()
+        .filter_map(|c| c.metadata.name.clone())
+        .collect();
+    assert_eq!(names, ["a", "b"]);
+    assert_eq!(list.resource_version(), Some("9"));
+    assert_eq!(server.seen().len(), 2);
+}
+
 #[tokio::test]
 async fn cut_connection_mid_response_retries_get_but_not_post() {
     let handler = |i: usize, _: &rest_support::Seen| {
