@@ -159,8 +159,8 @@ impl<T> Deleted<T> {
 pub struct Api<K> {
     client: Client,
     namespace: Option<String>,
+    /// The wire format, which also carries `K`.
     wire: Wire<K>,
-    _kind: PhantomData<fn() -> K>,
 }
 
 /// How a handle chooses its wire format.
@@ -215,7 +215,6 @@ impl<K> Clone for Api<K> {
             client: self.client.clone(),
             namespace: self.namespace.clone(),
             wire: self.wire.clone(),
-            _kind: PhantomData,
         }
     }
 }
@@ -238,7 +237,6 @@ impl<K: Resource<Scope = NamespaceResourceScope>> Api<K> {
             client,
             namespace: Some(namespace.to_string()),
             wire: Wire::default(),
-            _kind: PhantomData,
         }
     }
 
@@ -250,7 +248,6 @@ impl<K: Resource<Scope = NamespaceResourceScope>> Api<K> {
             client,
             namespace: Some(namespace),
             wire: Wire::default(),
-            _kind: PhantomData,
         }
     }
 }
@@ -263,7 +260,6 @@ impl<K: Resource> Api<K> {
             client,
             namespace: None,
             wire: Wire::default(),
-            _kind: PhantomData,
         }
     }
 
