@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use k8s_client::api::{DeleteParams, ListParams, Object, Patch, PatchParams, PostParams};
 use k8s_client::cache::{Event, InformerOptions, SharedInformer, WatchListMode};
-use k8s_client::{Api, Client};
+use k8s_client::Api;
 use k8s_client_testsupport as ts;
 use k8s_openapi::api::core::v1::ConfigMap;
 
@@ -28,12 +28,6 @@ fn cm(name: &str) -> ConfigMap {
     c.metadata.name = Some(name.into());
     c.data = Some([("v".to_string(), "0".to_string())].into());
     c
-}
-
-async fn unlimited_client() -> Client {
-    let mut config = ts::config("admin").await;
-    config.rate_limit = None;
-    Client::try_from(config).unwrap()
 }
 
 /// One writer: creates its objects, updates each, deletes every third.
@@ -57,7 +51,7 @@ async fn writer(api: Api<ConfigMap>, id: usize) {
 
 async fn churn(mode: WatchListMode) {
     let ns = ts::namespace("cache-churn").await;
-    let client = unlimited_client().await;
+    let client = ts::client_unlimited().await;
     let api: Api<ConfigMap> = Api::namespaced(client.clone(), &ns.name);
     // Objects that exist before the informer starts: the initial list has several pages.
     let pre: Vec<_> = (0..PRE_EXISTING)

@@ -96,6 +96,13 @@ pub async fn client() -> Client {
     client_for("admin").await
 }
 
+/// An admin client without client-side rate limiting, for tests that make many requests.
+pub async fn client_unlimited() -> Client {
+    let mut config = config("admin").await;
+    config.rate_limit = None;
+    Client::try_from(config).unwrap_or_else(|e| panic!("making an unlimited admin client: {e}"))
+}
+
 /// The minor version of the test control plane (from `/version`), for the few behaviours that
 /// differ between the supported Kubernetes versions (streaming lists are refused before 1.34).
 pub async fn server_minor() -> u32 {

@@ -25,6 +25,7 @@ struct Key {
     label_selector: Option<String>,
     field_selector: Option<String>,
     watch_list: WatchListMode,
+    compact: bool,
 }
 
 /// What the factory needs of an informer, whatever its type.
@@ -74,6 +75,7 @@ pub struct InformerFactory {
     field_selector: Option<String>,
     resync: Option<Duration>,
     watch_list: WatchListMode,
+    compact: bool,
     informers: Mutex<HashMap<Key, Arc<dyn Managed>>>,
 }
 
@@ -97,6 +99,7 @@ impl InformerFactory {
             field_selector: None,
             resync: None,
             watch_list: WatchListMode::Auto,
+            compact: false,
             informers: Mutex::new(HashMap::new()),
         }
     }
@@ -129,14 +132,26 @@ impl InformerFactory {
         self.informers.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Whether this factory's informers keep compact stores (see
+    /// [`InformerOptions::compact`]).
+    pub fn compact(mut self, compact: bool) -> Self {
+        self.compact = compact;
+        self
+    }
+
     /// The options this factory gives its informers.
-    pub fn options<K>(&self) -> InformerOptions<K> {
-        InformerOptions {
+    pub fn options<K: Serialize + DeserializeOwned>(&self) -> InformerOptions<K> {
+        let options = InformerOptions {
             label_selector: self.label_selector.clone(),
             field_selector: self.field_selector.clone(),
             watch_list: self.watch_list,
             resync: self.resync,
             ..InformerOptions::default()
+        };
+        if self.compact {
+            options.compact()
+        } else {
+            options
         }
     }
 
@@ -183,6 +198,7 @@ impl InformerFactory {
             label_selector: options.label_selector.clone(),
             field_selector: options.field_selector.clone(),
             watch_list: options.watch_list,
+            compact: options.packing.is_some(),
         };
         let mut informers = self.lock();
         if let Some(existing) = informers.get(&key) {

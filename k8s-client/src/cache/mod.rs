@@ -37,6 +37,7 @@ mod factory;
 mod handler;
 mod informer;
 mod lister;
+mod packed;
 pub mod reflector;
 mod selector;
 mod source;
@@ -50,6 +51,7 @@ pub use handler::{
 };
 pub use informer::{InformerOptions, SharedInformer, WatchListMode};
 pub use lister::{Lister, NamespaceLister};
+pub use packed::Packing;
 pub use reflector::ReflectorStats;
 pub use selector::{Requirement, Selector};
 pub use source::{BoxWatchStream, ListWatch};

@@ -24,7 +24,7 @@ pub type BoxWatchStream<K> = BoxStream<'static, Result<WatchEvent<K>>>;
 /// chosen by the reflector through the parameters.
 pub trait ListWatch: Clone + Send + Sync + 'static {
     /// The objects listed and watched.
-    type Object: Object + Clone + DeserializeOwned + Send + Sync + 'static;
+    type Object: Object + Clone + Serialize + DeserializeOwned + Send + Sync + 'static;
 
     /// Lists one page.
     fn list<'a>(

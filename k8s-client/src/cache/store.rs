@@ -31,6 +31,7 @@ use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use crate::api::Object;
 
 use super::error::CacheError;
+use super::packed::Packing;
 
 /// The name of the index every store has: objects by namespace.
 pub const NAMESPACE_INDEX: &str = "namespace";
@@ -62,8 +63,42 @@ pub enum Change<K> {
     },
 }
 
+/// How the store holds one object: shared as decoded, or packed (a compact store).
+enum Slot<K> {
+    Shared(Arc<K>),
+    Packed(Arc<[u8]>),
+}
+
+impl<K> Clone for Slot<K> {
+    fn clone(&self) -> Self {
+        match self {
+            Slot::Shared(o) => Slot::Shared(o.clone()),
+            Slot::Packed(b) => Slot::Packed(b.clone()),
+        }
+    }
+}
+
+impl<K> Slot<K> {
+    /// The object, decoded from its packed form if need be. A packed object that no longer
+    /// decodes (which would be a bug: the store encoded it) is logged and treated as absent.
+    fn object(&self, packing: Option<&Packing<K>>, key: &str) -> Option<Arc<K>> {
+        match (self, packing) {
+            (Slot::Shared(o), _) => Some(o.clone()),
+            (Slot::Packed(bytes), Some(packing)) => match packing.unpack(bytes) {
+                Ok(obj) => Some(Arc::new(obj)),
+                Err(error) => {
+                    tracing::error!(key, %error, "a compact store could not decode its own copy");
+                    None
+                }
+            },
+            (Slot::Packed(_), None) => None,
+        }
+    }
+}
+
 struct Inner<K> {
-    items: HashMap<Arc<str>, Arc<K>>,
+    items: HashMap<Arc<str>, Slot<K>>,
+    packing: Option<Packing<K>>,
     indexers: HashMap<String, IndexFn<K>>,
     /// index name -> index value -> keys.
     indices: HashMap<String, HashMap<String, HashSet<Arc<str>>>>,
@@ -79,12 +114,18 @@ impl<K> Inner<K> {
         }
     }
 
-    fn index_remove(&mut self, key: &str, obj: &K) {
+    /// Takes `key` out of the indexes `obj` put it in; without `obj` (a packed copy that did
+    /// not decode), out of every index.
+    fn index_remove(&mut self, key: &str, obj: Option<&K>) {
         for (name, f) in &self.indexers {
             let Some(index) = self.indices.get_mut(name) else {
                 continue;
             };
-            for value in f(obj) {
+            let values = match obj {
+                Some(obj) => f(obj),
+                None => index.keys().cloned().collect(),
+            };
+            for value in values {
                 if let Some(keys) = index.get_mut(&value) {
                     keys.remove(key);
                     if keys.is_empty() {
@@ -95,23 +136,40 @@ impl<K> Inner<K> {
         }
     }
 
+    /// How `obj` is kept: packed in a compact store (shared when it cannot be packed).
+    fn slot(&self, key: &str, obj: &Arc<K>) -> Slot<K> {
+        match &self.packing {
+            None => Slot::Shared(obj.clone()),
+            Some(packing) => match packing.pack(obj) {
+                Ok(bytes) => Slot::Packed(bytes.into()),
+                Err(error) => {
+                    tracing::warn!(key, %error, "kept an object unpacked in a compact store");
+                    Slot::Shared(obj.clone())
+                }
+            },
+        }
+    }
+
     /// Inserts or replaces; returns the key (shared) and the previous object.
     fn upsert(&mut self, key: &str, obj: Arc<K>) -> Option<Arc<K>> {
         let (key, old) = match self.items.get_key_value(key) {
-            Some((k, old)) => (k.clone(), Some(old.clone())),
+            Some((k, old)) => (k.clone(), Some(old.object(self.packing.as_ref(), k))),
             None => (Arc::<str>::from(key), None),
         };
         if let Some(old) = &old {
-            self.index_remove(&key, old);
+            self.index_remove(&key, old.as_deref());
         }
         self.index_add(&key, &obj);
-        self.items.insert(key, obj);
-        old
+        let slot = self.slot(&key, &obj);
+        self.items.insert(key, slot);
+        // An old copy that did not decode is reported as absent (the object as added).
+        old.flatten()
     }
 
-    fn remove(&mut self, key: &str) -> Option<Arc<K>> {
+    fn remove(&mut self, key: &str) -> Option<Option<Arc<K>>> {
         let old = self.items.remove(key)?;
-        self.index_remove(key, &old);
+        let old = old.object(self.packing.as_ref(), key);
+        self.index_remove(key, old.as_deref());
         Some(old)
     }
 }
@@ -120,23 +178,34 @@ impl<K> Inner<K> {
 /// objects), with indexes. Cheap to clone; clones share the data. Reads hand out `Arc<K>`:
 /// nothing is copied.
 ///
+/// A compact store ([`StoreWriter::compact`]) is the exception: it keeps each object packed
+/// (JSON compressed with LZ4, about a twentieth of the decoded size for Pods with
+/// managedFields) and decodes it on every read, so each read returns a new `Arc<K>` and
+/// costs a decode (tens of microseconds for a Pod). It suits large caches that are read
+/// rarely next to how many objects they hold.
+///
 /// Every store has the [`NAMESPACE_INDEX`]; more can be added with
 /// [`add_indexer`](Store::add_indexer). See [`StoreWriter`] for an example.
 pub struct Store<K> {
     inner: Arc<RwLock<Inner<K>>>,
+    packing: Option<Packing<K>>,
 }
 
 impl<K> Clone for Store<K> {
     fn clone(&self) -> Self {
         Store {
             inner: self.inner.clone(),
+            packing: self.packing,
         }
     }
 }
 
 impl<K: Object> fmt::Debug for Store<K> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Store").field("len", &self.len()).finish()
+        f.debug_struct("Store")
+            .field("len", &self.len())
+            .field("compact", &self.is_compact())
+            .finish()
     }
 }
 
@@ -158,6 +227,20 @@ impl<K: Object> Store<K> {
         self.inner.write().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Decodes slots taken out under the lock (so a compact store decodes without holding
+    /// it).
+    fn objects(&self, slots: Vec<(Arc<str>, Slot<K>)>) -> Vec<Arc<K>> {
+        slots
+            .into_iter()
+            .filter_map(|(key, slot)| slot.object(self.packing.as_ref(), &key))
+            .collect()
+    }
+
+    /// Whether this store keeps objects packed ([`StoreWriter::compact`]).
+    pub fn is_compact(&self) -> bool {
+        self.packing.is_some()
+    }
+
     /// The object with the same key as `obj`.
     pub fn get(&self, obj: &K) -> Option<Arc<K>> {
         self.get_by_key(&obj.key())
@@ -165,12 +248,21 @@ impl<K: Object> Store<K> {
 
     /// The object with key `key` (`namespace/name`, or `name`).
     pub fn get_by_key(&self, key: &str) -> Option<Arc<K>> {
-        self.read().items.get(key).cloned()
+        let slot = self.read().items.get(key).cloned()?;
+        slot.object(self.packing.as_ref(), key)
     }
 
     /// Every object, in no particular order.
     pub fn list(&self) -> Vec<Arc<K>> {
-        self.read().items.values().cloned().collect()
+        let slots = {
+            let inner = self.read();
+            inner
+                .items
+                .iter()
+                .map(|(k, s)| (k.clone(), s.clone()))
+                .collect()
+        };
+        self.objects(slots)
     }
 
     /// Every key, in no particular order.
@@ -190,13 +282,16 @@ impl<K: Object> Store<K> {
 
     /// The objects whose index `index` has the value `value`.
     pub fn by_index(&self, index: &str, value: &str) -> Result<Vec<Arc<K>>, CacheError> {
-        let inner = self.read();
-        let keys = Self::keys_of(&inner, index, value)?;
-        Ok(keys
-            .into_iter()
-            .flatten()
-            .filter_map(|k| inner.items.get(k).cloned())
-            .collect())
+        let slots = {
+            let inner = self.read();
+            let keys = Self::keys_of(&inner, index, value)?;
+            keys.into_iter()
+                .flatten()
+                .filter_map(|k| inner.items.get_key_value(k))
+                .map(|(k, s)| (k.clone(), s.clone()))
+                .collect()
+        };
+        Ok(self.objects(slots))
     }
 
     /// The keys of the objects whose index `index` has the value `value`.
@@ -234,15 +329,19 @@ impl<K: Object> Store<K> {
     }
 
     /// Adds an index, computed at once for the objects already stored and kept up to date
-    /// afterwards. Fails when an index of that name exists.
+    /// afterwards (a compact store decodes every object once for this). Fails when an index
+    /// of that name exists.
     pub fn add_indexer(&self, name: &str, f: IndexFn<K>) -> Result<(), CacheError> {
         let mut inner = self.write();
         if inner.indexers.contains_key(name) {
             return Err(CacheError::IndexExists { name: name.into() });
         }
         let mut index: HashMap<String, HashSet<Arc<str>>> = HashMap::new();
-        for (key, obj) in &inner.items {
-            for value in f(obj) {
+        for (key, slot) in &inner.items {
+            let Some(obj) = slot.object(inner.packing.as_ref(), key) else {
+                continue;
+            };
+            for value in f(&obj) {
                 index.entry(value).or_default().insert(key.clone());
             }
         }
@@ -287,16 +386,46 @@ impl<K: Object> Default for StoreWriter<K> {
 impl<K: Object> StoreWriter<K> {
     /// An empty store (with the namespace index).
     pub fn new() -> Self {
+        Self::with_packing(None)
+    }
+
+    /// An empty compact store: objects are kept packed (JSON compressed with LZ4) and
+    /// decoded on each read. See [`Store`] for what that trades.
+    ///
+    /// ```
+    /// use k8s_client::cache::StoreWriter;
+    /// use k8s_openapi::api::core::v1::ConfigMap;
+    ///
+    /// let writer = StoreWriter::<ConfigMap>::compact();
+    /// let mut cm = ConfigMap::default();
+    /// cm.metadata.name = Some("settings".into());
+    /// cm.metadata.namespace = Some("prod".into());
+    /// cm.data = Some([("mode".to_string(), "fast".to_string())].into());
+    /// writer.apply(cm.clone());
+    /// let store = writer.store();
+    /// assert!(store.is_compact());
+    /// assert_eq!(*store.get_by_key("prod/settings").unwrap(), cm);
+    /// ```
+    pub fn compact() -> Self
+    where
+        K: serde::Serialize + serde::de::DeserializeOwned,
+    {
+        Self::with_packing(Some(Packing::json()))
+    }
+
+    pub(crate) fn with_packing(packing: Option<Packing<K>>) -> Self {
         let mut indexers = HashMap::new();
         indexers.insert(NAMESPACE_INDEX.to_string(), namespace_index::<K>());
         let inner = Inner {
             items: HashMap::new(),
+            packing,
             indexers,
             indices: HashMap::new(),
         };
         StoreWriter {
             store: Store {
                 inner: Arc::new(RwLock::new(inner)),
+                packing,
             },
         }
     }
@@ -353,7 +482,7 @@ impl<K: Object> StoreWriter<K> {
             .cloned()
             .collect();
         for key in gone {
-            if let Some(last) = inner.remove(&key) {
+            if let Some(Some(last)) = inner.remove(&key) {
                 changes.push(Change::Vanished {
                     key: key.to_string(),
                     last,
@@ -399,7 +528,11 @@ mod tests {
 
     #[test]
     fn add_update_delete_keep_indexes_current() {
-        let w = StoreWriter::new();
+        add_update_delete_keep_indexes_current_in(StoreWriter::new());
+        add_update_delete_keep_indexes_current_in(StoreWriter::compact());
+    }
+
+    fn add_update_delete_keep_indexes_current_in(w: StoreWriter<Pod>) {
         let s = w.store();
         s.add_indexer("node", by_node()).unwrap();
         assert!(matches!(
@@ -452,6 +585,35 @@ mod tests {
     }
 
     #[test]
+    fn compact_reads_decode_a_fresh_equal_copy() {
+        let w = StoreWriter::compact();
+        let p = pod("a", "p", Some("n1"), "1");
+        assert!(matches!(w.apply(p.clone()), Change::Added(_)));
+        let one = w.store().get_by_key("a/p").unwrap();
+        let two = w.store().list().pop().unwrap();
+        assert_eq!(*one, p);
+        assert_eq!(*two, p);
+        assert!(!Arc::ptr_eq(&one, &two));
+        // The old side of an update and the last state of a vanished object decode too.
+        match w.apply(pod("a", "p", Some("n1"), "2")) {
+            Change::Updated { old, new } => {
+                assert_eq!(*old, p);
+                assert_eq!(new.resource_version(), Some("2"));
+            }
+            other => panic!("{other:?}"),
+        }
+        match &w.replace(Vec::new())[..] {
+            [Change::Vanished { key, last }] => {
+                assert_eq!(key, "a/p");
+                assert_eq!(last.resource_version(), Some("2"));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(w.store().is_compact());
+        assert!(!StoreWriter::<Pod>::new().store().is_compact());
+    }
+
+    #[test]
     fn unknown_and_duplicate_indexes_are_errors() {
         let w = StoreWriter::<Pod>::new();
         let s = w.store();
@@ -471,7 +633,11 @@ mod tests {
 
     #[test]
     fn indexer_added_late_covers_existing_objects() {
-        let w = StoreWriter::new();
+        indexer_added_late_covers_existing_objects_in(StoreWriter::new());
+        indexer_added_late_covers_existing_objects_in(StoreWriter::compact());
+    }
+
+    fn indexer_added_late_covers_existing_objects_in(w: StoreWriter<Pod>) {
         w.apply(pod("a", "p1", Some("n1"), "1"));
         w.store().add_indexer("node", by_node()).unwrap();
         assert_eq!(w.store().by_index("node", "n1").unwrap().len(), 1);
@@ -479,7 +645,11 @@ mod tests {
 
     #[test]
     fn replace_reports_adds_updates_and_vanished() {
-        let w = StoreWriter::new();
+        replace_reports_adds_updates_and_vanished_in(StoreWriter::new());
+        replace_reports_adds_updates_and_vanished_in(StoreWriter::compact());
+    }
+
+    fn replace_reports_adds_updates_and_vanished_in(w: StoreWriter<Pod>) {
         let s = w.store();
         s.add_indexer("node", by_node()).unwrap();
         w.apply(pod("a", "keep", Some("n1"), "1"));
@@ -526,7 +696,11 @@ mod tests {
 
     #[test]
     fn concurrent_readers_and_a_writer() {
-        let w = StoreWriter::new();
+        concurrent_readers_and_a_writer_in(StoreWriter::new());
+        concurrent_readers_and_a_writer_in(StoreWriter::compact());
+    }
+
+    fn concurrent_readers_and_a_writer_in(w: StoreWriter<Pod>) {
         let s = w.store();
         let readers: Vec<_> = (0..4)
             .map(|_| {
