@@ -334,6 +334,8 @@ def field_code(full, msg, go, rust, by_json, used, out, report, depth):
             build.append(f"{rname}: {'non_zero(' + var + ')' if zero_is_none(g) else var},")
         elif container in ("option_vec", "option_map"):
             build.append(f"{rname}: non_empty({var}),")
+        elif container == "vec":
+            build.append(f"{rname}: exact({var}),")
         else:
             build.append(f"{rname}: {var},")
 

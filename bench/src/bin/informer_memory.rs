@@ -3,13 +3,14 @@
 //! ```sh
 //! informer_memory --mode seed --namespace bench-mem --pods 10000   # create the Pods once
 //! informer_memory --mode kube-rs --namespace bench-mem [--strip]
-//! informer_memory --mode ours --namespace bench-mem [--strip] [--list-watch]
+//! informer_memory --mode ours --namespace bench-mem [--strip] [--list-watch] [--compact]
 //! informer_memory --mode ours-metadata --namespace bench-mem [--strip]
 //! ```
 //! Each mode starts a reflector/informer over the namespace's Pods, waits until it has synced,
 //! lets it settle for a second, and reports the bytes still allocated (a counting global
 //! allocator: live heap bytes after sync minus before the informer was made) divided by the
-//! number of cached Pods. `--strip` drops managedFields before objects are cached. The
+//! number of cached Pods. `--strip` drops managedFields before objects are cached; `--compact`
+//! gives our informer a compact store (objects packed, decoded on read). The
 //! kubeconfig comes from $KUBECONFIG.
 
 use std::alloc::System;
@@ -44,7 +45,9 @@ async fn main() -> anyhow::Result<()> {
         Some("kube-rs") => report("kube-rs", strip, kube_rs(&ns, strip).await?),
         Some("ours") => {
             let list_watch = flags.contains_key("list-watch");
-            report("k8s-client", strip, ours(&ns, strip, list_watch).await?)
+            let compact = flags.contains_key("compact");
+            let who = if compact { "k8s-client compact" } else { "k8s-client" };
+            report(who, strip, ours(&ns, strip, list_watch, compact).await?)
         }
         Some("ours-metadata") => report(
             "k8s-client metadata-only",
@@ -159,7 +162,7 @@ async fn kube_rs(ns: &str, strip: bool) -> anyhow::Result<Measured> {
     Ok((n, bytes, took))
 }
 
-async fn ours(ns: &str, strip: bool, list_watch: bool) -> anyhow::Result<Measured> {
+async fn ours(ns: &str, strip: bool, list_watch: bool, compact: bool) -> anyhow::Result<Measured> {
     use k8s_client::cache::{strip_managed_fields, InformerOptions, SharedInformer, WatchListMode};
     let client = k8s_client::Client::try_default().await?;
     let api: k8s_client::Api<Pod> = k8s_client::Api::namespaced(client, ns);
@@ -171,6 +174,9 @@ async fn ours(ns: &str, strip: bool, list_watch: bool) -> anyhow::Result<Measure
     }
     if list_watch {
         options = options.watch_list(WatchListMode::Off);
+    }
+    if compact {
+        options = options.compact();
     }
     let informer = SharedInformer::new(api, options);
     informer.start();

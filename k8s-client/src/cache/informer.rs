@@ -370,12 +370,15 @@ impl<K: Object + Clone + Send + Sync + 'static> SharedInformer<K> {
         let counters = Arc::new(Counters::default());
         let config = options.reflector_config();
         let user_transform = options.transform.clone();
-        // Decoding leaves spare capacity in every list inside an object (serde pushes items
-        // one by one, and `Vec` grows by doubling); a clone allocates each exactly. So what is
-        // cached is a clone of what was decoded (and transformed): one copy per write, never
-        // one on read, and about 6% less memory for typical Pods. A compact store keeps a
-        // packed copy instead, so it needs no clone.
+        // JSON decoding leaves spare capacity in every list inside an object (serde pushes
+        // items one by one, and `Vec` grows by doubling); a clone allocates each exactly. So
+        // what is cached from JSON is a clone of what was decoded (and transformed): one copy
+        // per write, never one on read, and about 6% less memory for typical Pods. Objects
+        // from the protobuf decoder are exact already, and a compact store keeps a packed
+        // copy: neither needs the clone.
+        let exact = source.decodes_exactly();
         let transform: Option<Transform<K>> = match options.packing {
+            _ if exact => user_transform,
             Some(_) => user_transform,
             None => Some(Arc::new(move |obj: K| match &user_transform {
                 Some(f) => f(obj).clone(),

@@ -42,6 +42,14 @@ pub trait ListWatch: Clone + Send + Sync + 'static {
     /// What is listed, for logs and for telling informers apart: the resource and the
     /// namespace (`v1/configmaps in ns`, `apps/v1/deployments in all namespaces`).
     fn describe(&self) -> String;
+
+    /// Whether decoded objects come without spare capacity in their lists, so an informer
+    /// can cache them as they are instead of a trimmed copy. The generated protobuf codecs
+    /// size every list exactly; serde grows lists by doubling as it reads them. Default:
+    /// `false` (the informer caches a trimmed copy).
+    fn decodes_exactly(&self) -> bool {
+        false
+    }
 }
 
 impl<K> ListWatch for Api<K>
@@ -67,6 +75,10 @@ where
 
     fn describe(&self) -> String {
         describe_resource(K::API_VERSION, K::URL_PATH_SEGMENT, self.namespace())
+    }
+
+    fn decodes_exactly(&self) -> bool {
+        self.uses_protobuf()
     }
 }
 

@@ -401,11 +401,17 @@ pub fn non_zero<T: Value>(value: Option<T>) -> Option<T> {
 pub trait Collection {
     /// Whether it has no elements.
     fn is_empty_collection(&self) -> bool;
+    /// The collection without spare capacity.
+    fn exact(self) -> Self;
 }
 
 impl<T> Collection for Vec<T> {
     fn is_empty_collection(&self) -> bool {
         self.is_empty()
+    }
+    fn exact(mut self) -> Self {
+        self.shrink_to_fit();
+        self
     }
 }
 
@@ -413,11 +419,21 @@ impl<K, V> Collection for BTreeMap<K, V> {
     fn is_empty_collection(&self) -> bool {
         self.is_empty()
     }
+    fn exact(self) -> Self {
+        self
+    }
 }
 
-/// `None` for an empty list or map (protobuf cannot tell empty from absent; Go decodes nil).
+/// `None` for an empty list or map (protobuf cannot tell empty from absent; Go decodes nil);
+/// a list comes without spare capacity.
 pub fn non_empty<C: Collection>(c: C) -> Option<C> {
-    (!c.is_empty_collection()).then_some(c)
+    (!c.is_empty_collection()).then(|| c.exact())
+}
+
+/// A decoded list without spare capacity (elements are pushed one by one as they are read;
+/// a cached object should not keep the growth room).
+pub fn exact<T>(v: Vec<T>) -> Vec<T> {
+    v.exact()
 }
 
 /// Checks that `bytes` are well-formed fields, ignoring them all.

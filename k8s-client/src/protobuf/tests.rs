@@ -423,3 +423,41 @@ fn random_and_mutated_inputs_never_panic() {
         decode_everything(&bytes);
     }
 }
+
+#[test]
+fn decoded_lists_have_no_spare_capacity() {
+    use k8s_openapi::api::core::v1::{Container, EnvVar, PodSpec, Volume};
+    let env: Vec<EnvVar> = (0..5)
+        .map(|i| EnvVar {
+            name: format!("E{i}"),
+            value: Some(i.to_string()),
+            ..Default::default()
+        })
+        .collect();
+    let container = |name: &str| Container {
+        name: name.into(),
+        env: Some(env.clone()),
+        ..Default::default()
+    };
+    let mut pod = Pod::default();
+    pod.metadata.finalizers = Some(vec!["a".into(), "b".into(), "c".into()]);
+    pod.spec = Some(PodSpec {
+        containers: vec![container("one"), container("two"), container("three")],
+        volumes: Some(vec![Volume {
+            name: "v".into(),
+            ..Default::default()
+        }]),
+        ..Default::default()
+    });
+    let back = Pod::decode_fields(&pod.to_protobuf()).unwrap();
+    assert_eq!(back, pod);
+    let spec = back.spec.as_ref().unwrap();
+    // Required lists (containers) and optional ones (env, volumes, finalizers) alike: what an
+    // informer caches without a trimming copy.
+    assert_eq!(spec.containers.capacity(), 3);
+    for c in &spec.containers {
+        assert_eq!(c.env.as_ref().unwrap().capacity(), 5);
+    }
+    assert_eq!(spec.volumes.as_ref().unwrap().capacity(), 1);
+    assert_eq!(back.metadata.finalizers.as_ref().unwrap().capacity(), 3);
+}

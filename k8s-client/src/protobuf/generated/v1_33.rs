@@ -211,7 +211,7 @@ impl ProtobufMessage for k8s_openapi::api::admissionregistration::v1::MutatingWe
                 object_selector: f_object_selector,
                 side_effects: r.required(f_side_effects, "sideEffects")?,
                 timeout_seconds: f_timeout_seconds,
-                admission_review_versions: f_admission_review_versions,
+                admission_review_versions: exact(f_admission_review_versions),
                 reinvocation_policy: f_reinvocation_policy,
                 match_conditions: non_empty(f_match_conditions),
             },
@@ -772,7 +772,7 @@ impl ProtobufMessage for k8s_openapi::api::admissionregistration::v1::Validating
                 object_selector: f_object_selector,
                 side_effects: r.required(f_side_effects, "sideEffects")?,
                 timeout_seconds: f_timeout_seconds,
-                admission_review_versions: f_admission_review_versions,
+                admission_review_versions: exact(f_admission_review_versions),
                 match_conditions: non_empty(f_match_conditions),
             },
         )
@@ -3211,7 +3211,7 @@ impl ProtobufMessage for k8s_openapi::api::authentication::v1::TokenRequestSpec 
             }
         }
         Ok(k8s_openapi::api::authentication::v1::TokenRequestSpec {
-            audiences: f_audiences,
+            audiences: exact(f_audiences),
             expiration_seconds: f_expiration_seconds,
             bound_object_ref: f_bound_object_ref,
         })
@@ -3517,7 +3517,7 @@ impl ProtobufMessage for k8s_openapi::api::authorization::v1::NonResourceRule {
             }
         }
         Ok(k8s_openapi::api::authorization::v1::NonResourceRule {
-            verbs: f_verbs,
+            verbs: exact(f_verbs),
             non_resource_urls: non_empty(f_non_resource_urls),
         })
     }
@@ -3607,7 +3607,7 @@ impl ProtobufMessage for k8s_openapi::api::authorization::v1::ResourceRule {
             }
         }
         Ok(k8s_openapi::api::authorization::v1::ResourceRule {
-            verbs: f_verbs,
+            verbs: exact(f_verbs),
             api_groups: non_empty(f_api_groups),
             resources: non_empty(f_resources),
             resource_names: non_empty(f_resource_names),
@@ -3889,8 +3889,8 @@ impl ProtobufMessage for k8s_openapi::api::authorization::v1::SubjectRulesReview
         }
         Ok(
             k8s_openapi::api::authorization::v1::SubjectRulesReviewStatus {
-                resource_rules: f_resource_rules,
-                non_resource_rules: f_non_resource_rules,
+                resource_rules: exact(f_resource_rules),
+                non_resource_rules: exact(f_non_resource_rules),
                 incomplete: r.required(f_incomplete, "incomplete")?,
                 evaluation_error: non_zero(f_evaluation_error),
             },
@@ -5271,7 +5271,9 @@ impl ProtobufMessage for k8s_openapi::api::batch::v1::PodFailurePolicy {
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::api::batch::v1::PodFailurePolicy { rules: f_rules })
+        Ok(k8s_openapi::api::batch::v1::PodFailurePolicy {
+            rules: exact(f_rules),
+        })
     }
 }
 message_value!(k8s_openapi::api::batch::v1::PodFailurePolicy, default);
@@ -5300,7 +5302,7 @@ impl ProtobufMessage for k8s_openapi::api::batch::v1::PodFailurePolicyOnExitCode
             k8s_openapi::api::batch::v1::PodFailurePolicyOnExitCodesRequirement {
                 container_name: f_container_name,
                 operator: r.required(f_operator, "operator")?,
-                values: f_values,
+                values: exact(f_values),
             },
         )
     }
@@ -5387,7 +5389,9 @@ impl ProtobufMessage for k8s_openapi::api::batch::v1::SuccessPolicy {
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::api::batch::v1::SuccessPolicy { rules: f_rules })
+        Ok(k8s_openapi::api::batch::v1::SuccessPolicy {
+            rules: exact(f_rules),
+        })
     }
 }
 message_value!(k8s_openapi::api::batch::v1::SuccessPolicy, default);
@@ -6357,7 +6361,7 @@ impl ProtobufMessage for k8s_openapi::api::core::v1::CephFSPersistentVolumeSourc
             }
         }
         Ok(k8s_openapi::api::core::v1::CephFSPersistentVolumeSource {
-            monitors: f_monitors,
+            monitors: exact(f_monitors),
             path: non_zero(f_path),
             user: non_zero(f_user),
             secret_file: non_zero(f_secret_file),
@@ -6401,7 +6405,7 @@ impl ProtobufMessage for k8s_openapi::api::core::v1::CephFSVolumeSource {
             }
         }
         Ok(k8s_openapi::api::core::v1::CephFSVolumeSource {
-            monitors: f_monitors,
+            monitors: exact(f_monitors),
             path: non_zero(f_path),
             user: non_zero(f_user),
             secret_file: non_zero(f_secret_file),
@@ -8660,7 +8664,9 @@ impl ProtobufMessage for k8s_openapi::api::core::v1::LimitRangeSpec {
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::api::core::v1::LimitRangeSpec { limits: f_limits })
+        Ok(k8s_openapi::api::core::v1::LimitRangeSpec {
+            limits: exact(f_limits),
+        })
     }
 }
 message_value!(k8s_openapi::api::core::v1::LimitRangeSpec, default);
@@ -9281,7 +9287,7 @@ impl ProtobufMessage for k8s_openapi::api::core::v1::NodeSelector {
             }
         }
         Ok(k8s_openapi::api::core::v1::NodeSelector {
-            node_selector_terms: f_node_selector_terms,
+            node_selector_terms: exact(f_node_selector_terms),
         })
     }
 }
@@ -10796,7 +10802,7 @@ impl ProtobufMessage for k8s_openapi::api::core::v1::PodSpec {
         Ok(k8s_openapi::api::core::v1::PodSpec {
             volumes: non_empty(f_volumes),
             init_containers: non_empty(f_init_containers),
-            containers: f_containers,
+            containers: exact(f_containers),
             ephemeral_containers: non_empty(f_ephemeral_containers),
             restart_policy: non_zero(f_restart_policy),
             termination_grace_period_seconds: f_termination_grace_period_seconds,
@@ -11260,7 +11266,7 @@ impl ProtobufMessage for k8s_openapi::api::core::v1::RBDPersistentVolumeSource {
             }
         }
         Ok(k8s_openapi::api::core::v1::RBDPersistentVolumeSource {
-            monitors: f_monitors,
+            monitors: exact(f_monitors),
             image: r.required(f_image, "image")?,
             fs_type: non_zero(f_fs_type),
             pool: non_zero(f_pool),
@@ -11312,7 +11318,7 @@ impl ProtobufMessage for k8s_openapi::api::core::v1::RBDVolumeSource {
             }
         }
         Ok(k8s_openapi::api::core::v1::RBDVolumeSource {
-            monitors: f_monitors,
+            monitors: exact(f_monitors),
             image: r.required(f_image, "image")?,
             fs_type: non_zero(f_fs_type),
             pool: non_zero(f_pool),
@@ -12761,7 +12767,7 @@ impl ProtobufMessage for k8s_openapi::api::core::v1::TopologySelectorLabelRequir
         Ok(
             k8s_openapi::api::core::v1::TopologySelectorLabelRequirement {
                 key: r.required(f_key, "key")?,
-                values: f_values,
+                values: exact(f_values),
             },
         )
     }
@@ -13402,7 +13408,7 @@ impl ProtobufMessage for k8s_openapi::api::discovery::v1::Endpoint {
             }
         }
         Ok(k8s_openapi::api::discovery::v1::Endpoint {
-            addresses: f_addresses,
+            addresses: exact(f_addresses),
             conditions: f_conditions,
             hostname: f_hostname,
             target_ref: f_target_ref,
@@ -13528,7 +13534,7 @@ impl ProtobufMessage for k8s_openapi::api::discovery::v1::EndpointSlice {
         Ok(k8s_openapi::api::discovery::v1::EndpointSlice {
             metadata: r.required(f_metadata, "metadata")?,
             address_type: r.required(f_address_type, "addressType")?,
-            endpoints: f_endpoints,
+            endpoints: exact(f_endpoints),
             ports: non_empty(f_ports),
         })
     }
@@ -13983,8 +13989,8 @@ impl ProtobufMessage for k8s_openapi::api::flowcontrol::v1::NonResourcePolicyRul
             }
         }
         Ok(k8s_openapi::api::flowcontrol::v1::NonResourcePolicyRule {
-            verbs: f_verbs,
-            non_resource_urls: f_non_resource_urls,
+            verbs: exact(f_verbs),
+            non_resource_urls: exact(f_non_resource_urls),
         })
     }
 }
@@ -14018,7 +14024,7 @@ impl ProtobufMessage for k8s_openapi::api::flowcontrol::v1::PolicyRulesWithSubje
             }
         }
         Ok(k8s_openapi::api::flowcontrol::v1::PolicyRulesWithSubjects {
-            subjects: f_subjects,
+            subjects: exact(f_subjects),
             resource_rules: non_empty(f_resource_rules),
             non_resource_rules: non_empty(f_non_resource_rules),
         })
@@ -14250,9 +14256,9 @@ impl ProtobufMessage for k8s_openapi::api::flowcontrol::v1::ResourcePolicyRule {
             }
         }
         Ok(k8s_openapi::api::flowcontrol::v1::ResourcePolicyRule {
-            verbs: f_verbs,
-            api_groups: f_api_groups,
-            resources: f_resources,
+            verbs: exact(f_verbs),
+            api_groups: exact(f_api_groups),
+            resources: exact(f_resources),
             cluster_scope: non_zero(f_cluster_scope),
             namespaces: non_empty(f_namespaces),
         })
@@ -14388,7 +14394,9 @@ impl ProtobufMessage for k8s_openapi::api::networking::v1::HTTPIngressRuleValue 
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::api::networking::v1::HTTPIngressRuleValue { paths: f_paths })
+        Ok(k8s_openapi::api::networking::v1::HTTPIngressRuleValue {
+            paths: exact(f_paths),
+        })
     }
 }
 message_value!(
@@ -15645,7 +15653,7 @@ impl ProtobufMessage for k8s_openapi::api::rbac::v1::PolicyRule {
             }
         }
         Ok(k8s_openapi::api::rbac::v1::PolicyRule {
-            verbs: f_verbs,
+            verbs: exact(f_verbs),
             api_groups: non_empty(f_api_groups),
             resources: non_empty(f_resources),
             resource_names: non_empty(f_resource_names),
@@ -19474,7 +19482,9 @@ impl ProtobufMessage for k8s_openapi::api::storage::v1::CSINodeSpec {
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::api::storage::v1::CSINodeSpec { drivers: f_drivers })
+        Ok(k8s_openapi::api::storage::v1::CSINodeSpec {
+            drivers: exact(f_drivers),
+        })
     }
 }
 message_value!(k8s_openapi::api::storage::v1::CSINodeSpec, default);
@@ -20216,7 +20226,7 @@ impl ProtobufMessage for k8s_openapi::apiextensions_apiserver::pkg::apis::apiext
             group: r.required(f_group, "group")?,
             names: r.required(f_names, "names")?,
             scope: r.required(f_scope, "scope")?,
-            versions: f_versions,
+            versions: exact(f_versions),
             conversion: f_conversion,
             preserve_unknown_fields: non_zero(f_preserve_unknown_fields),
         })
@@ -20838,7 +20848,7 @@ impl ProtobufMessage
         Ok(
             k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::WebhookConversion {
                 client_config: f_client_config,
-                conversion_review_versions: f_conversion_review_versions,
+                conversion_review_versions: exact(f_conversion_review_versions),
             },
         )
     }
@@ -20883,7 +20893,7 @@ impl ProtobufMessage for k8s_openapi::apimachinery::pkg::apis::meta::v1::APIGrou
         }
         Ok(k8s_openapi::apimachinery::pkg::apis::meta::v1::APIGroup {
             name: r.required(f_name, "name")?,
-            versions: f_versions,
+            versions: exact(f_versions),
             preferred_version: f_preferred_version,
             server_address_by_client_cidrs: non_empty(f_server_address_by_client_cidrs),
         })
@@ -20908,7 +20918,11 @@ impl ProtobufMessage for k8s_openapi::apimachinery::pkg::apis::meta::v1::APIGrou
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::apimachinery::pkg::apis::meta::v1::APIGroupList { groups: f_groups })
+        Ok(
+            k8s_openapi::apimachinery::pkg::apis::meta::v1::APIGroupList {
+                groups: exact(f_groups),
+            },
+        )
     }
 }
 message_value!(
@@ -20998,7 +21012,7 @@ impl ProtobufMessage for k8s_openapi::apimachinery::pkg::apis::meta::v1::APIReso
         Ok(
             k8s_openapi::apimachinery::pkg::apis::meta::v1::APIResourceList {
                 group_version: r.required(f_group_version, "groupVersion")?,
-                resources: f_resources,
+                resources: exact(f_resources),
             },
         )
     }
@@ -21031,8 +21045,8 @@ impl ProtobufMessage for k8s_openapi::apimachinery::pkg::apis::meta::v1::APIVers
         }
         Ok(
             k8s_openapi::apimachinery::pkg::apis::meta::v1::APIVersions {
-                versions: f_versions,
-                server_address_by_client_cidrs: f_server_address_by_client_cidrs,
+                versions: exact(f_versions),
+                server_address_by_client_cidrs: exact(f_server_address_by_client_cidrs),
             },
         )
     }

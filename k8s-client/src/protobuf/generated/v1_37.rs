@@ -409,7 +409,7 @@ impl ProtobufMessage for k8s_openapi::api::admissionregistration::v1::MutatingWe
                 object_selector: f_object_selector,
                 side_effects: r.required(f_side_effects, "sideEffects")?,
                 timeout_seconds: f_timeout_seconds,
-                admission_review_versions: f_admission_review_versions,
+                admission_review_versions: exact(f_admission_review_versions),
                 reinvocation_policy: f_reinvocation_policy,
                 match_conditions: non_empty(f_match_conditions),
             },
@@ -833,7 +833,7 @@ impl ProtobufMessage
                 policy_name: r.required(f_policy_name, "policyName")?,
                 param_ref: f_param_ref,
                 match_resources: f_match_resources,
-                validation_actions: f_validation_actions,
+                validation_actions: exact(f_validation_actions),
             },
         )
     }
@@ -998,7 +998,7 @@ impl ProtobufMessage for k8s_openapi::api::admissionregistration::v1::Validating
                 object_selector: f_object_selector,
                 side_effects: r.required(f_side_effects, "sideEffects")?,
                 timeout_seconds: f_timeout_seconds,
-                admission_review_versions: f_admission_review_versions,
+                admission_review_versions: exact(f_admission_review_versions),
                 match_conditions: non_empty(f_match_conditions),
             },
         )
@@ -2128,7 +2128,7 @@ impl ProtobufMessage for k8s_openapi::api::apiserverinternal::v1alpha1::ServerSt
             k8s_openapi::api::apiserverinternal::v1alpha1::ServerStorageVersion {
                 api_server_id: r.required(f_api_server_id, "apiServerID")?,
                 encoding_version: r.required(f_encoding_version, "encodingVersion")?,
-                decodable_versions: f_decodable_versions,
+                decodable_versions: exact(f_decodable_versions),
                 served_versions: non_empty(f_served_versions),
             },
         )
@@ -3647,7 +3647,7 @@ impl ProtobufMessage for k8s_openapi::api::authorization::v1::NonResourceRule {
             }
         }
         Ok(k8s_openapi::api::authorization::v1::NonResourceRule {
-            verbs: f_verbs,
+            verbs: exact(f_verbs),
             non_resource_urls: non_empty(f_non_resource_urls),
         })
     }
@@ -3737,7 +3737,7 @@ impl ProtobufMessage for k8s_openapi::api::authorization::v1::ResourceRule {
             }
         }
         Ok(k8s_openapi::api::authorization::v1::ResourceRule {
-            verbs: f_verbs,
+            verbs: exact(f_verbs),
             api_groups: non_empty(f_api_groups),
             resources: non_empty(f_resources),
             resource_names: non_empty(f_resource_names),
@@ -4019,8 +4019,8 @@ impl ProtobufMessage for k8s_openapi::api::authorization::v1::SubjectRulesReview
         }
         Ok(
             k8s_openapi::api::authorization::v1::SubjectRulesReviewStatus {
-                resource_rules: f_resource_rules,
-                non_resource_rules: f_non_resource_rules,
+                resource_rules: exact(f_resource_rules),
+                non_resource_rules: exact(f_non_resource_rules),
                 incomplete: r.required(f_incomplete, "incomplete")?,
                 evaluation_error: non_zero(f_evaluation_error),
             },
@@ -5403,7 +5403,9 @@ impl ProtobufMessage for k8s_openapi::api::batch::v1::PodFailurePolicy {
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::api::batch::v1::PodFailurePolicy { rules: f_rules })
+        Ok(k8s_openapi::api::batch::v1::PodFailurePolicy {
+            rules: exact(f_rules),
+        })
     }
 }
 message_value!(k8s_openapi::api::batch::v1::PodFailurePolicy, default);
@@ -5432,7 +5434,7 @@ impl ProtobufMessage for k8s_openapi::api::batch::v1::PodFailurePolicyOnExitCode
             k8s_openapi::api::batch::v1::PodFailurePolicyOnExitCodesRequirement {
                 container_name: f_container_name,
                 operator: r.required(f_operator, "operator")?,
-                values: f_values,
+                values: exact(f_values),
             },
         )
     }
@@ -5519,7 +5521,9 @@ impl ProtobufMessage for k8s_openapi::api::batch::v1::SuccessPolicy {
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::api::batch::v1::SuccessPolicy { rules: f_rules })
+        Ok(k8s_openapi::api::batch::v1::SuccessPolicy {
+            rules: exact(f_rules),
+        })
     }
 }
 message_value!(k8s_openapi::api::batch::v1::SuccessPolicy, default);
@@ -6579,7 +6583,7 @@ impl ProtobufMessage for k8s_openapi::api::core::v1::CephFSPersistentVolumeSourc
             }
         }
         Ok(k8s_openapi::api::core::v1::CephFSPersistentVolumeSource {
-            monitors: f_monitors,
+            monitors: exact(f_monitors),
             path: non_zero(f_path),
             user: non_zero(f_user),
             secret_file: non_zero(f_secret_file),
@@ -6623,7 +6627,7 @@ impl ProtobufMessage for k8s_openapi::api::core::v1::CephFSVolumeSource {
             }
         }
         Ok(k8s_openapi::api::core::v1::CephFSVolumeSource {
-            monitors: f_monitors,
+            monitors: exact(f_monitors),
             path: non_zero(f_path),
             user: non_zero(f_user),
             secret_file: non_zero(f_secret_file),
@@ -9055,7 +9059,9 @@ impl ProtobufMessage for k8s_openapi::api::core::v1::LimitRangeSpec {
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::api::core::v1::LimitRangeSpec { limits: f_limits })
+        Ok(k8s_openapi::api::core::v1::LimitRangeSpec {
+            limits: exact(f_limits),
+        })
     }
 }
 message_value!(k8s_openapi::api::core::v1::LimitRangeSpec, default);
@@ -9708,7 +9714,7 @@ impl ProtobufMessage for k8s_openapi::api::core::v1::NodeSelector {
             }
         }
         Ok(k8s_openapi::api::core::v1::NodeSelector {
-            node_selector_terms: f_node_selector_terms,
+            node_selector_terms: exact(f_node_selector_terms),
         })
     }
 }
@@ -10910,7 +10916,7 @@ impl ProtobufMessage for k8s_openapi::api::core::v1::PodExtendedResourceClaimSta
             }
         }
         Ok(k8s_openapi::api::core::v1::PodExtendedResourceClaimStatus {
-            request_mappings: f_request_mappings,
+            request_mappings: exact(f_request_mappings),
             resource_claim_name: r.required(f_resource_claim_name, "resourceClaimName")?,
         })
     }
@@ -11338,7 +11344,7 @@ impl ProtobufMessage for k8s_openapi::api::core::v1::PodSpec {
         Ok(k8s_openapi::api::core::v1::PodSpec {
             volumes: non_empty(f_volumes),
             init_containers: non_empty(f_init_containers),
-            containers: f_containers,
+            containers: exact(f_containers),
             ephemeral_containers: non_empty(f_ephemeral_containers),
             restart_policy: non_zero(f_restart_policy),
             termination_grace_period_seconds: f_termination_grace_period_seconds,
@@ -11839,7 +11845,7 @@ impl ProtobufMessage for k8s_openapi::api::core::v1::RBDPersistentVolumeSource {
             }
         }
         Ok(k8s_openapi::api::core::v1::RBDPersistentVolumeSource {
-            monitors: f_monitors,
+            monitors: exact(f_monitors),
             image: r.required(f_image, "image")?,
             fs_type: non_zero(f_fs_type),
             pool: non_zero(f_pool),
@@ -11891,7 +11897,7 @@ impl ProtobufMessage for k8s_openapi::api::core::v1::RBDVolumeSource {
             }
         }
         Ok(k8s_openapi::api::core::v1::RBDVolumeSource {
-            monitors: f_monitors,
+            monitors: exact(f_monitors),
             image: r.required(f_image, "image")?,
             fs_type: non_zero(f_fs_type),
             pool: non_zero(f_pool),
@@ -13346,7 +13352,7 @@ impl ProtobufMessage for k8s_openapi::api::core::v1::TopologySelectorLabelRequir
         Ok(
             k8s_openapi::api::core::v1::TopologySelectorLabelRequirement {
                 key: r.required(f_key, "key")?,
-                values: f_values,
+                values: exact(f_values),
             },
         )
     }
@@ -14015,7 +14021,7 @@ impl ProtobufMessage for k8s_openapi::api::discovery::v1::Endpoint {
             }
         }
         Ok(k8s_openapi::api::discovery::v1::Endpoint {
-            addresses: f_addresses,
+            addresses: exact(f_addresses),
             conditions: f_conditions,
             hostname: f_hostname,
             target_ref: f_target_ref,
@@ -14596,8 +14602,8 @@ impl ProtobufMessage for k8s_openapi::api::flowcontrol::v1::NonResourcePolicyRul
             }
         }
         Ok(k8s_openapi::api::flowcontrol::v1::NonResourcePolicyRule {
-            verbs: f_verbs,
-            non_resource_urls: f_non_resource_urls,
+            verbs: exact(f_verbs),
+            non_resource_urls: exact(f_non_resource_urls),
         })
     }
 }
@@ -14631,7 +14637,7 @@ impl ProtobufMessage for k8s_openapi::api::flowcontrol::v1::PolicyRulesWithSubje
             }
         }
         Ok(k8s_openapi::api::flowcontrol::v1::PolicyRulesWithSubjects {
-            subjects: f_subjects,
+            subjects: exact(f_subjects),
             resource_rules: non_empty(f_resource_rules),
             non_resource_rules: non_empty(f_non_resource_rules),
         })
@@ -14863,9 +14869,9 @@ impl ProtobufMessage for k8s_openapi::api::flowcontrol::v1::ResourcePolicyRule {
             }
         }
         Ok(k8s_openapi::api::flowcontrol::v1::ResourcePolicyRule {
-            verbs: f_verbs,
-            api_groups: f_api_groups,
-            resources: f_resources,
+            verbs: exact(f_verbs),
+            api_groups: exact(f_api_groups),
+            resources: exact(f_resources),
             cluster_scope: non_zero(f_cluster_scope),
             namespaces: non_empty(f_namespaces),
         })
@@ -15001,7 +15007,9 @@ impl ProtobufMessage for k8s_openapi::api::networking::v1::HTTPIngressRuleValue 
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::api::networking::v1::HTTPIngressRuleValue { paths: f_paths })
+        Ok(k8s_openapi::api::networking::v1::HTTPIngressRuleValue {
+            paths: exact(f_paths),
+        })
     }
 }
 message_value!(
@@ -16096,7 +16104,7 @@ impl ProtobufMessage for k8s_openapi::api::rbac::v1::PolicyRule {
             }
         }
         Ok(k8s_openapi::api::rbac::v1::PolicyRule {
-            verbs: f_verbs,
+            verbs: exact(f_verbs),
             api_groups: non_empty(f_api_groups),
             resources: non_empty(f_resources),
             resource_names: non_empty(f_resource_names),
@@ -20859,7 +20867,9 @@ impl ProtobufMessage for k8s_openapi::api::storage::v1::CSINodeSpec {
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::api::storage::v1::CSINodeSpec { drivers: f_drivers })
+        Ok(k8s_openapi::api::storage::v1::CSINodeSpec {
+            drivers: exact(f_drivers),
+        })
     }
 }
 message_value!(k8s_openapi::api::storage::v1::CSINodeSpec, default);
@@ -21493,7 +21503,7 @@ impl ProtobufMessage for k8s_openapi::apiextensions_apiserver::pkg::apis::apiext
             group: r.required(f_group, "group")?,
             names: r.required(f_names, "names")?,
             scope: r.required(f_scope, "scope")?,
-            versions: f_versions,
+            versions: exact(f_versions),
             conversion: f_conversion,
             preserve_unknown_fields: non_zero(f_preserve_unknown_fields),
         })
@@ -22119,7 +22129,7 @@ impl ProtobufMessage
         Ok(
             k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::WebhookConversion {
                 client_config: f_client_config,
-                conversion_review_versions: f_conversion_review_versions,
+                conversion_review_versions: exact(f_conversion_review_versions),
             },
         )
     }
@@ -22164,7 +22174,7 @@ impl ProtobufMessage for k8s_openapi::apimachinery::pkg::apis::meta::v1::APIGrou
         }
         Ok(k8s_openapi::apimachinery::pkg::apis::meta::v1::APIGroup {
             name: r.required(f_name, "name")?,
-            versions: f_versions,
+            versions: exact(f_versions),
             preferred_version: f_preferred_version,
             server_address_by_client_cidrs: non_empty(f_server_address_by_client_cidrs),
         })
@@ -22189,7 +22199,11 @@ impl ProtobufMessage for k8s_openapi::apimachinery::pkg::apis::meta::v1::APIGrou
                 _ => r.skip(wire)?,
             }
         }
-        Ok(k8s_openapi::apimachinery::pkg::apis::meta::v1::APIGroupList { groups: f_groups })
+        Ok(
+            k8s_openapi::apimachinery::pkg::apis::meta::v1::APIGroupList {
+                groups: exact(f_groups),
+            },
+        )
     }
 }
 message_value!(
@@ -22279,7 +22293,7 @@ impl ProtobufMessage for k8s_openapi::apimachinery::pkg::apis::meta::v1::APIReso
         Ok(
             k8s_openapi::apimachinery::pkg::apis::meta::v1::APIResourceList {
                 group_version: r.required(f_group_version, "groupVersion")?,
-                resources: f_resources,
+                resources: exact(f_resources),
             },
         )
     }
@@ -22312,8 +22326,8 @@ impl ProtobufMessage for k8s_openapi::apimachinery::pkg::apis::meta::v1::APIVers
         }
         Ok(
             k8s_openapi::apimachinery::pkg::apis::meta::v1::APIVersions {
-                versions: f_versions,
-                server_address_by_client_cidrs: f_server_address_by_client_cidrs,
+                versions: exact(f_versions),
+                server_address_by_client_cidrs: exact(f_server_address_by_client_cidrs),
             },
         )
     }
