@@ -322,6 +322,12 @@ def field_code(full, msg, go, rust, by_json, used, out, report, depth):
         if container in ("required", "option"):
             dec_vars.append(f"let mut {var} = None;")
             dec_arms.append(f"{n} => r.one(wire, &mut {var}, \"{json_name}\")?,")
+        elif container in ("vec", "option_vec") and full.endswith("meta.v1.ObjectMeta") and json_name == "managedFields":
+            # Callers that drop managedFields anyway (informers that strip them) skip the bytes
+            # instead of building the entries (see runtime::decode_without_managed_fields).
+            dec_vars.append(f"let mut {var} = Vec::new();")
+            dec_arms.append(f"{n} if skipping_managed_fields() => r.skip(wire)?,")
+            dec_arms.append(f"{n} => r.repeated(wire, &mut {var}, \"{json_name}\")?,")
         elif container in ("vec", "option_vec"):
             dec_vars.append(f"let mut {var} = Vec::new();")
             dec_arms.append(f"{n} => r.repeated(wire, &mut {var}, \"{json_name}\")?,")

@@ -54,17 +54,26 @@ async fn handlers_late_handlers_deletes_indexers_and_listers() {
     handlers_late_handlers_deletes_indexers_and_listers_with(InformerOptions::default()).await;
 }
 
-/// The same with a compact store: every read decodes its packed copy.
+/// The same with a compact store (every read decodes its packed copy), and managedFields
+/// dropped by the informer option (skipped while decoding protobuf) instead of the transform.
 #[tokio::test]
 async fn compact_store_handlers_late_handlers_deletes_indexers_and_listers() {
-    handlers_late_handlers_deletes_indexers_and_listers_with(InformerOptions::default().compact())
-        .await;
+    handlers_late_handlers_deletes_indexers_and_listers_with(
+        InformerOptions::default()
+            .compact()
+            .without_managed_fields(),
+    )
+    .await;
 }
 
 async fn handlers_late_handlers_deletes_indexers_and_listers_with(
     options: InformerOptions<ConfigMap>,
 ) {
     let compact = options.packing.is_some();
+    let options = match options.drop_managed_fields {
+        true => options,
+        false => options.transform(strip_managed_fields()),
+    };
     let ns = ts::namespace("cache-informer").await;
     let client = ts::client().await;
     let api: Api<ConfigMap> = Api::namespaced(client.clone(), &ns.name);
@@ -73,7 +82,7 @@ async fn handlers_late_handlers_deletes_indexers_and_listers_with(
             .await
             .unwrap();
     }
-    let informer = SharedInformer::new(api.clone(), options.transform(strip_managed_fields()));
+    let informer = SharedInformer::new(api.clone(), options);
     assert_eq!(informer.store().is_compact(), compact);
     informer
         .add_indexer(

@@ -176,6 +176,9 @@ struct Wire<K> {
     /// The codec given with [`Api::protobuf`] (else the generated one is looked up).
     #[cfg(feature = "protobuf")]
     codec: Option<crate::protobuf::registry::Codec<K>>,
+    /// Protobuf decoding skips `metadata.managedFields` (for informers that drop them).
+    #[cfg(feature = "protobuf")]
+    without_managed_fields: bool,
     _kind: PhantomData<fn() -> K>,
 }
 
@@ -189,6 +192,8 @@ impl<K> Default for Wire<K> {
             refused: Arc::default(),
             #[cfg(feature = "protobuf")]
             codec: None,
+            #[cfg(feature = "protobuf")]
+            without_managed_fields: false,
             _kind: PhantomData,
         }
     }
@@ -204,6 +209,8 @@ impl<K> Clone for Wire<K> {
             refused: self.refused.clone(),
             #[cfg(feature = "protobuf")]
             codec: self.codec,
+            #[cfg(feature = "protobuf")]
+            without_managed_fields: self.without_managed_fields,
             _kind: PhantomData,
         }
     }
@@ -338,9 +345,26 @@ impl<K: Resource> Api<K> {
         if self.wire.json || self.wire.refused.load(Ordering::Relaxed) {
             return None;
         }
-        self.wire
+        let codec = self
+            .wire
             .codec
-            .or_else(crate::protobuf::registry::codec::<K>)
+            .or_else(crate::protobuf::registry::codec::<K>)?;
+        Some(match self.wire.without_managed_fields {
+            true => codec.without_managed_fields(),
+            false => codec,
+        })
+    }
+
+    /// This handle, decoding protobuf answers without `metadata.managedFields` (skipped on
+    /// the wire, never built). JSON answers still carry them: callers that must not see
+    /// them remove them too (as an informer's transform does).
+    #[cfg_attr(not(feature = "protobuf"), allow(unused_mut))]
+    pub(crate) fn protobuf_without_managed_fields(mut self) -> Self {
+        #[cfg(feature = "protobuf")]
+        {
+            self.wire.without_managed_fields = true;
+        }
+        self
     }
 
     #[cfg(feature = "protobuf")]

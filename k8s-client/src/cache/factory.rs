@@ -26,6 +26,7 @@ struct Key {
     field_selector: Option<String>,
     watch_list: WatchListMode,
     compact: bool,
+    drop_managed_fields: bool,
 }
 
 /// What the factory needs of an informer, whatever its type.
@@ -199,6 +200,7 @@ impl InformerFactory {
             field_selector: options.field_selector.clone(),
             watch_list: options.watch_list,
             compact: options.packing.is_some(),
+            drop_managed_fields: options.drop_managed_fields,
         };
         let mut informers = self.lock();
         if let Some(existing) = informers.get(&key) {

@@ -20,6 +20,7 @@ use super::packed::Packing;
 use super::reflector::{self, Counters, Output, ReflectorConfig, ReflectorStats};
 use super::source::ListWatch;
 use super::store::{Change, IndexFn, Store, StoreWriter};
+use super::transform::strip_managed_fields;
 use super::transform::Transform;
 
 pub use super::reflector::WatchListMode;
@@ -53,6 +54,9 @@ pub struct InformerOptions<K> {
     pub resync: Option<Duration>,
     /// Applied to every object before it is cached.
     pub transform: Option<Transform<K>>,
+    /// Drop `metadata.managedFields` from every object before it is cached (see
+    /// [`without_managed_fields`](Self::without_managed_fields)).
+    pub drop_managed_fields: bool,
     /// How a compact store packs objects (default: none, objects are kept decoded and
     /// shared); set by [`compact`](Self::compact).
     pub packing: Option<Packing<K>>,
@@ -69,6 +73,7 @@ impl<K> Default for InformerOptions<K> {
             min_watch_timeout: r.min_watch_timeout,
             resync: None,
             transform: None,
+            drop_managed_fields: false,
             packing: None,
         }
     }
@@ -84,6 +89,7 @@ impl<K> Clone for InformerOptions<K> {
             min_watch_timeout: self.min_watch_timeout,
             resync: self.resync,
             transform: self.transform.clone(),
+            drop_managed_fields: self.drop_managed_fields,
             packing: self.packing,
         }
     }
@@ -99,6 +105,7 @@ impl<K> fmt::Debug for InformerOptions<K> {
             .field("min_watch_timeout", &self.min_watch_timeout)
             .field("resync", &self.resync)
             .field("transform", &self.transform.is_some())
+            .field("drop_managed_fields", &self.drop_managed_fields)
             .field("compact", &self.packing.is_some())
             .finish()
     }
@@ -144,6 +151,24 @@ impl<K> InformerOptions<K> {
     /// Sets the transform applied before objects are cached.
     pub fn transform(mut self, transform: Transform<K>) -> Self {
         self.transform = Some(transform);
+        self
+    }
+
+    /// Drops `metadata.managedFields` (server-side apply bookkeeping, most of the bytes of a
+    /// typical object) from every object before it is cached or handed to handlers, like the
+    /// [`strip_managed_fields`](super::strip_managed_fields) transform, and cheaper: a
+    /// protobuf source skips them while decoding instead of building and then dropping them
+    /// (a Pod decodes about 2.5x faster). Runs before [`transform`](Self::transform).
+    ///
+    /// ```
+    /// use k8s_client::cache::InformerOptions;
+    /// use k8s_openapi::api::core::v1::Pod;
+    ///
+    /// let options = InformerOptions::<Pod>::default().without_managed_fields();
+    /// assert!(options.drop_managed_fields);
+    /// ```
+    pub fn without_managed_fields(mut self) -> Self {
+        self.drop_managed_fields = true;
         self
     }
 
@@ -369,7 +394,18 @@ impl<K: Object + Clone + Send + Sync + 'static> SharedInformer<K> {
         let what = source.describe();
         let counters = Arc::new(Counters::default());
         let config = options.reflector_config();
-        let user_transform = options.transform.clone();
+        let source = match options.drop_managed_fields {
+            true => source.without_managed_fields(),
+            false => source,
+        };
+        let user_transform = match (options.drop_managed_fields, options.transform.clone()) {
+            (false, t) => t,
+            (true, None) => Some(strip_managed_fields()),
+            (true, Some(t)) => {
+                let strip = strip_managed_fields();
+                Some(Arc::new(move |obj: K| t(strip(obj))) as Transform<K>)
+            }
+        };
         // JSON decoding leaves spare capacity in every list inside an object (serde pushes
         // items one by one, and `Vec` grows by doubling); a clone allocates each exactly. So
         // what is cached from JSON is a clone of what was decoded (and transformed): one copy

@@ -50,6 +50,20 @@ pub trait ListWatch: Clone + Send + Sync + 'static {
     fn decodes_exactly(&self) -> bool {
         false
     }
+
+    /// This source, for a caller that drops `metadata.managedFields` from every object
+    /// (an informer with [`InformerOptions::without_managed_fields`]): a source may then
+    /// leave them out while decoding, which is much cheaper than building them. Objects may
+    /// still carry them (JSON answers do); the caller removes them. Default: the source as it
+    /// is.
+    ///
+    /// [`InformerOptions::without_managed_fields`]: super::InformerOptions::without_managed_fields
+    fn without_managed_fields(self) -> Self
+    where
+        Self: Sized,
+    {
+        self
+    }
 }
 
 impl<K> ListWatch for Api<K>
@@ -79,6 +93,10 @@ where
 
     fn decodes_exactly(&self) -> bool {
         self.uses_protobuf()
+    }
+
+    fn without_managed_fields(self) -> Self {
+        self.protobuf_without_managed_fields()
     }
 }
 

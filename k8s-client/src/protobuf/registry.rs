@@ -14,6 +14,8 @@ pub(crate) struct Codec<K> {
     pub(crate) decode: fn(&[u8]) -> Result<K, DecodeError>,
     /// Appends the message's fields.
     pub(crate) encode: fn(&K, &mut Vec<u8>),
+    /// Decodes the message's fields, skipping `metadata.managedFields`.
+    pub(crate) decode_without_managed_fields: fn(&[u8]) -> Result<K, DecodeError>,
 }
 
 /// Every generated codec, keyed by the type it is for.
@@ -29,12 +31,23 @@ impl<K> Clone for Codec<K> {
 
 impl<K> Copy for Codec<K> {}
 
+impl<K> Codec<K> {
+    /// The same codec, decoding without `metadata.managedFields`.
+    pub(crate) fn without_managed_fields(self) -> Self {
+        Codec {
+            decode: self.decode_without_managed_fields,
+            ..self
+        }
+    }
+}
+
 impl<K: ProtobufMessage> Codec<K> {
     /// The codec of a type that implements [`ProtobufMessage`].
     pub(crate) fn of() -> Self {
         Codec {
             decode: K::decode_fields,
             encode: K::encode_fields,
+            decode_without_managed_fields: super::runtime::decode_without_managed_fields::<K>,
         }
     }
 }

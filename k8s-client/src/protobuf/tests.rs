@@ -461,3 +461,41 @@ fn decoded_lists_have_no_spare_capacity() {
     assert_eq!(spec.volumes.as_ref().unwrap().capacity(), 1);
     assert_eq!(back.metadata.finalizers.as_ref().unwrap().capacity(), 3);
 }
+
+#[test]
+fn managed_fields_can_be_skipped_while_decoding() {
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::{FieldsV1, ManagedFieldsEntry};
+    let mut pod = Pod::default();
+    pod.metadata.name = Some("web".into());
+    pod.metadata.labels = Some([("app".to_string(), "web".to_string())].into());
+    pod.metadata.managed_fields = Some(vec![ManagedFieldsEntry {
+        manager: Some("kubectl".into()),
+        fields_v1: Some(FieldsV1(
+            serde_json::json!({"f:metadata": {"f:labels": {}}}),
+        )),
+        ..Default::default()
+    }]);
+    let bytes = pod.to_protobuf();
+    let lean: Pod = decode_without_managed_fields(&bytes).unwrap();
+    let mut expected = pod.clone();
+    expected.metadata.managed_fields = None;
+    assert_eq!(lean, expected);
+    // Only that decode skips them: the flag is back off afterwards, also after an error.
+    assert!(!skipping_managed_fields());
+    assert_eq!(Pod::decode_fields(&bytes).unwrap(), pod);
+    assert!(decode_without_managed_fields::<Pod>(&[0xff]).is_err());
+    assert!(!skipping_managed_fields());
+    // Through a list (every item) and a registry codec.
+    let list = ObjectList {
+        items: vec![pod.clone(), pod.clone()],
+        ..ObjectList::default()
+    };
+    let body = envelope::encode_list("v1", "PodList", &list);
+    let codec = super::registry::codec::<Pod>()
+        .unwrap()
+        .without_managed_fields();
+    match envelope::decode_list_with(&body, "PodList", codec.decode).unwrap() {
+        Decoded::Object(l) => assert_eq!(l.items, vec![expected.clone(), expected]),
+        Decoded::Status(s) => panic!("{s:?}"),
+    }
+}

@@ -23566,6 +23566,7 @@ impl ProtobufMessage for k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectM
                 12 => r.entry(wire, &mut f_annotations, "annotations")?,
                 13 => r.repeated(wire, &mut f_owner_references, "ownerReferences")?,
                 14 => r.repeated(wire, &mut f_finalizers, "finalizers")?,
+                17 if skipping_managed_fields() => r.skip(wire)?,
                 17 => r.repeated(wire, &mut f_managed_fields, "managedFields")?,
                 _ => r.skip(wire)?,
             }
