@@ -134,6 +134,7 @@ for n in "$pods" "$pods_large"; do
   for round in 1 2 3; do
     for strip in "" --strip; do
       run informer k8s-client "$bin/informer_memory" --mode ours --namespace "bench-mem-$n" $strip
+      run informer "k8s-client compact" "$bin/informer_memory" --mode ours --compact --namespace "bench-mem-$n" $strip
       run informer kube-rs "$bin/informer_memory" --mode kube-rs --namespace "bench-mem-$n" $strip
       run informer "k8s-client metadata-only" "$bin/informer_memory" --mode ours-metadata --namespace "bench-mem-$n" $strip
       run informer client-go "$gobin/informer-memory" --namespace "bench-mem-$n" $strip
