@@ -108,18 +108,11 @@ async fn a_compact_store_holds_the_same_pods_in_a_fraction_of_the_heap() {
     );
 
     // Both caches hold the same Pods, managedFields and all.
-    let decoded: BTreeMap<String, Pod> = plain
-        .store()
-        .list()
-        .into_iter()
-        .map(|p| (p.key(), (*p).clone()))
-        .collect();
-    let packed: BTreeMap<String, Pod> = compact
-        .store()
-        .list()
-        .into_iter()
-        .map(|p| (p.key(), (*p).clone()))
-        .collect();
+    let by_key = |informer: &SharedInformer<Pod>| -> BTreeMap<String, Pod> {
+        let pods = informer.store().list().into_iter();
+        pods.map(|p| (p.key(), (*p).clone())).collect()
+    };
+    let (decoded, packed) = (by_key(&plain), by_key(&compact));
     assert_eq!(packed.len(), PODS);
     assert!(packed.values().all(|p| p.metadata.managed_fields.is_some()));
     assert!(

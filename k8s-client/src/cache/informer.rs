@@ -19,7 +19,7 @@ use super::lister::Lister;
 use super::packed::Packing;
 use super::reflector::{self, Counters, Output, ReflectorConfig, ReflectorStats};
 use super::source::ListWatch;
-use super::store::{Change, IndexFn, Store, StoreWriter};
+use super::store::{Change, Held, IndexFn, Store, StoreWriter};
 use super::transform::strip_managed_fields;
 use super::transform::Transform;
 
@@ -257,13 +257,15 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl<K: Object + Send + Sync + 'static> Inner<K> {
     /// Applies one reflector output to the store and tells every handler.
-    fn apply(&self, out: Output<K>) {
+    fn apply(&self, out: Output<Held<K>>) {
         let mut dispatch = lock(&self.dispatch);
         let is_list = matches!(out, Output::Replace { .. });
         let changes = match out {
-            Output::Replace { items, .. } => self.writer.replace(items),
-            Output::Apply(obj) => vec![self.writer.apply(obj)],
-            Output::Delete(obj) => self.writer.delete(obj).into_iter().collect(),
+            Output::Replace { items, .. } => self
+                .writer
+                .replace_held(items, !dispatch.listeners.is_empty()),
+            Output::Apply(obj) => self.writer.apply_held(obj).into_iter().collect(),
+            Output::Delete(obj) => self.writer.delete_held(obj).into_iter().collect(),
         };
         for change in changes {
             let event = match change {
@@ -425,11 +427,19 @@ impl<K: Object + Clone + Send + Sync + 'static> SharedInformer<K> {
         let starter: Starter<K> = Box::new(move |inner: Arc<Inner<K>>| {
             // The task holds the informer weakly: dropping every handle ends it.
             let weak: Weak<Inner<K>> = Arc::downgrade(&inner);
+            let store = inner.writer.store();
             drop(inner);
+            let hold = move |obj: K, collecting: bool| {
+                let obj = match &transform {
+                    Some(t) => t(obj),
+                    None => obj,
+                };
+                store.hold(obj, collecting)
+            };
             Box::pin(reflector::run(
                 source,
                 config,
-                transform,
+                hold,
                 run_counters,
                 move |out| {
                     if let Some(inner) = weak.upgrade() {

@@ -25,7 +25,6 @@ use crate::error::{Error, Result};
 
 use super::backoff::Backoff;
 use super::source::ListWatch;
-use super::transform::Transform;
 
 /// Whether the reflector uses streaming watch-lists.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -210,6 +209,15 @@ impl<K: Object> Machine<K> {
             backoff: Backoff::default(),
             counters,
         }
+    }
+
+    /// Whether objects arriving now are collected for a coming [`Output::Replace`] (a list
+    /// page, or the initial events of a streaming list) rather than passed on one by one.
+    pub fn is_collecting(&self) -> bool {
+        matches!(
+            self.phase,
+            Phase::NeedList | Phase::Listing { .. } | Phase::StreamingInitial { .. }
+        )
     }
 
     /// What this machine counted.
@@ -563,23 +571,24 @@ impl<K: Object> Machine<K> {
 }
 
 /// Runs a reflector over `source` until the task is dropped, handing every store operation
-/// to `sink` (objects passed through `transform` first).
-pub(crate) async fn run<S, F>(
+/// to `sink`. Every object is first turned into what is kept by `hold`, which is told whether
+/// the object is collected for a whole-list replace (`true`: a list page or the initial
+/// events of a streaming list) or passed on alone (`false`: a change while watching); a
+/// compact informer packs collected objects at once, so a large list is never held decoded.
+pub(crate) async fn run<S, T, H, F>(
     source: S,
     config: ReflectorConfig,
-    transform: Option<Transform<S::Object>>,
+    hold: H,
     counters: Arc<Counters>,
     mut sink: F,
 ) where
     S: ListWatch,
-    F: FnMut(Output<S::Object>),
+    T: Object,
+    H: Fn(S::Object, bool) -> T,
+    F: FnMut(Output<T>),
 {
     let what = source.describe();
-    let mut machine = Machine::with_counters(config, counters);
-    let tf = |obj: S::Object| match &transform {
-        Some(t) => t(obj),
-        None => obj,
-    };
+    let mut machine = Machine::<T>::with_counters(config, counters);
     loop {
         match machine.next_step() {
             Step::Wait(delay) => {
@@ -587,11 +596,9 @@ pub(crate) async fn run<S, F>(
                 tokio::time::sleep(delay).await;
             }
             Step::List(params) => {
-                let page = source.list(&params).await.map(|mut page| {
-                    if transform.is_some() {
-                        page.items = page.items.into_iter().map(tf).collect();
-                    }
-                    page
+                let page = source.list(&params).await.map(|page| ObjectList {
+                    metadata: page.metadata,
+                    items: page.items.into_iter().map(|o| hold(o, true)).collect(),
                 });
                 if let Some(out) = machine.on_list(page) {
                     sink(out);
@@ -615,11 +622,13 @@ pub(crate) async fn run<S, F>(
                         machine.on_watch_ended();
                         break;
                     };
+                    let collecting = machine.is_collecting();
                     let item = item.map(|ev| match ev {
-                        WatchEvent::Added(o) => WatchEvent::Added(tf(o)),
-                        WatchEvent::Modified(o) => WatchEvent::Modified(tf(o)),
-                        WatchEvent::Deleted(o) => WatchEvent::Deleted(tf(o)),
-                        other => other,
+                        WatchEvent::Added(o) => WatchEvent::Added(hold(o, collecting)),
+                        WatchEvent::Modified(o) => WatchEvent::Modified(hold(o, collecting)),
+                        WatchEvent::Deleted(o) => WatchEvent::Deleted(hold(o, collecting)),
+                        WatchEvent::Bookmark(b) => WatchEvent::Bookmark(b),
+                        WatchEvent::Error(e) => WatchEvent::Error(e),
                     });
                     if let Some(out) = machine.on_event(item) {
                         sink(out);
@@ -878,6 +887,8 @@ mod tests {
         assert!(params.send_initial_events);
         assert_eq!(rv, "");
         m.on_watch_opened();
+        // Initial events are collected (a compact informer packs them as they arrive).
+        assert!(m.is_collecting());
         assert_eq!(m.on_event(Ok(WatchEvent::Added(cm("a", "3")))), None);
         assert_eq!(m.on_event(Ok(WatchEvent::Added(cm("b", "4")))), None);
         assert_eq!(m.on_event(Ok(WatchEvent::Modified(cm("a", "5")))), None);
@@ -892,8 +903,9 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
-        // The same watch goes on with changes.
+        // The same watch goes on with changes, passed on one by one.
         assert!(m.is_watching());
+        assert!(!m.is_collecting());
         assert_eq!(
             m.on_event(Ok(WatchEvent::Modified(cm("b", "8")))),
             Some(Output::Apply(cm("b", "8")))

@@ -28,6 +28,8 @@ use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+
 use crate::api::Object;
 
 use super::error::CacheError;
@@ -92,6 +94,37 @@ impl<K> Slot<K> {
                 }
             },
             (Slot::Packed(_), None) => None,
+        }
+    }
+}
+
+/// What a reflector hands a store: an object as decoded, or one a compact store packed as it
+/// arrived ([`StoreWriter::hold`]), so that a large list is never held decoded.
+pub(crate) enum Held<K> {
+    Decoded(K),
+    Packed(Box<PackedObject>),
+}
+
+/// A packed object with what a store needs from it without decoding it.
+pub(crate) struct PackedObject {
+    /// Name, namespace and resourceVersion only (keys and resourceVersions).
+    meta: ObjectMeta,
+    bytes: Arc<[u8]>,
+    /// Index name -> values, from the indexers the store had when it was packed.
+    index: Vec<(String, Vec<String>)>,
+}
+
+impl<K: Object> Object for Held<K> {
+    fn meta(&self) -> &ObjectMeta {
+        match self {
+            Held::Decoded(obj) => obj.meta(),
+            Held::Packed(p) => &p.meta,
+        }
+    }
+    fn meta_mut(&mut self) -> &mut ObjectMeta {
+        match self {
+            Held::Decoded(obj) => obj.meta_mut(),
+            Held::Packed(p) => &mut p.meta,
         }
     }
 }
@@ -166,6 +199,53 @@ impl<K> Inner<K> {
         old.flatten()
     }
 
+    /// Index values of `obj` under every indexer.
+    fn index_values_of(&self, obj: &K) -> Vec<(String, Vec<String>)> {
+        self.indexers
+            .iter()
+            .map(|(name, f)| (name.clone(), f(obj)))
+            .collect()
+    }
+
+    /// [`upsert`](Self::upsert) of an object packed beforehand; returns the previous object
+    /// (decoded only when `want_old`) if there was one.
+    fn upsert_packed(
+        &mut self,
+        key: &str,
+        packed: PackedObject,
+        want_old: bool,
+    ) -> Option<Option<Arc<K>>> {
+        let (key, old) = match self.items.get_key_value(key) {
+            Some((k, old)) => (k.clone(), Some(old.clone())),
+            None => (Arc::<str>::from(key), None),
+        };
+        let old = old.map(|slot| {
+            let obj = slot.object(self.packing.as_ref(), &key);
+            self.index_remove(&key, obj.as_deref());
+            obj.filter(|_| want_old)
+        });
+        let current = packed.index.len() == self.indexers.len()
+            && packed
+                .index
+                .iter()
+                .all(|(name, _)| self.indexers.contains_key(name));
+        if current {
+            for (name, values) in packed.index {
+                let index = self.indices.entry(name).or_default();
+                for value in values {
+                    index.entry(value).or_default().insert(key.clone());
+                }
+            }
+        } else if let Some(obj) =
+            Slot::Packed(packed.bytes.clone()).object(self.packing.as_ref(), &key)
+        {
+            // An indexer was added after the object was packed.
+            self.index_add(&key, &obj);
+        }
+        self.items.insert(key, Slot::Packed(packed.bytes));
+        old
+    }
+
     fn remove(&mut self, key: &str) -> Option<Option<Arc<K>>> {
         let old = self.items.remove(key)?;
         let old = old.object(self.packing.as_ref(), key);
@@ -234,6 +314,31 @@ impl<K: Object> Store<K> {
             .into_iter()
             .filter_map(|(key, slot)| slot.object(self.packing.as_ref(), &key))
             .collect()
+    }
+
+    /// What a reflector keeps of an arriving object: in a compact store, an object collected
+    /// for a whole-list replace is packed at once (with its index values), so the list is
+    /// never held decoded; anything else stays as decoded.
+    pub(crate) fn hold(&self, obj: K, collecting: bool) -> Held<K> {
+        let Some(packing) = self.packing.filter(|_| collecting) else {
+            return Held::Decoded(obj);
+        };
+        let bytes = match packing.pack(&obj) {
+            Ok(bytes) => bytes,
+            Err(_) => return Held::Decoded(obj), // the store keeps it unpacked, and says so
+        };
+        let index = self.read().index_values_of(&obj);
+        let meta = obj.meta();
+        Held::Packed(Box::new(PackedObject {
+            meta: ObjectMeta {
+                name: meta.name.clone(),
+                namespace: meta.namespace.clone(),
+                resource_version: meta.resource_version.clone(),
+                ..ObjectMeta::default()
+            },
+            bytes: bytes.into(),
+            index,
+        }))
     }
 
     /// Whether this store keeps objects packed ([`StoreWriter::compact`]).
@@ -449,6 +554,93 @@ impl<K: Object> StoreWriter<K> {
         }
     }
 
+    /// The decoded form of a held object (decoding a packed one).
+    fn decoded(&self, held: Held<K>) -> Option<K> {
+        match held {
+            Held::Decoded(obj) => Some(obj),
+            Held::Packed(p) => match self.store.packing.map(|k| k.unpack(&p.bytes)) {
+                Some(Ok(obj)) => Some(obj),
+                Some(Err(error)) => {
+                    let name = p.meta.name.as_deref().unwrap_or_default();
+                    tracing::error!(name, %error, "a compact store could not decode its own copy");
+                    None
+                }
+                None => None,
+            },
+        }
+    }
+
+    /// [`apply`](Self::apply) of a held object.
+    pub(crate) fn apply_held(&self, held: Held<K>) -> Option<Change<K>> {
+        self.decoded(held).map(|obj| self.apply(obj))
+    }
+
+    /// [`delete`](Self::delete) of a held object.
+    pub(crate) fn delete_held(&self, held: Held<K>) -> Option<Change<K>> {
+        self.decoded(held).and_then(|obj| self.delete(obj))
+    }
+
+    /// [`replace`](Self::replace) with held objects. Without `want_changes` (nobody to tell)
+    /// packed objects are stored without being decoded, and no changes are returned.
+    pub(crate) fn replace_held(&self, items: Vec<Held<K>>, want_changes: bool) -> Vec<Change<K>> {
+        if items.iter().all(|h| matches!(h, Held::Decoded(_))) {
+            let items = items.into_iter().filter_map(|h| self.decoded(h)).collect();
+            let changes = self.replace(items);
+            return if want_changes { changes } else { Vec::new() };
+        }
+        let mut inner = self.store.write();
+        let mut changes = Vec::new();
+        let mut seen: HashSet<Arc<str>> = HashSet::with_capacity(items.len());
+        for held in items {
+            let key = held.key();
+            match held {
+                Held::Decoded(obj) => {
+                    let obj = Arc::new(obj);
+                    let old = inner.upsert(&key, obj.clone());
+                    if want_changes {
+                        changes.push(match old {
+                            Some(old) => Change::Updated { old, new: obj },
+                            None => Change::Added(obj),
+                        });
+                    }
+                }
+                Held::Packed(packed) => {
+                    let bytes = packed.bytes.clone();
+                    let old = inner.upsert_packed(&key, *packed, want_changes);
+                    if want_changes {
+                        let packing = inner.packing;
+                        if let Some(new) = Slot::Packed(bytes).object(packing.as_ref(), &key) {
+                            changes.push(match old.flatten() {
+                                Some(old) => Change::Updated { old, new },
+                                None => Change::Added(new),
+                            });
+                        }
+                    }
+                }
+            }
+            if let Some((k, _)) = inner.items.get_key_value(key.as_str()) {
+                seen.insert(k.clone());
+            }
+        }
+        let gone: Vec<Arc<str>> = inner
+            .items
+            .keys()
+            .filter(|k| !seen.contains(*k))
+            .cloned()
+            .collect();
+        for key in gone {
+            if let Some(Some(last)) = inner.remove(&key) {
+                if want_changes {
+                    changes.push(Change::Vanished {
+                        key: key.to_string(),
+                        last,
+                    });
+                }
+            }
+        }
+        changes
+    }
+
     /// Deletes the object with `obj`'s key; `obj` is its final state. Returns the change
     /// (`Change::Deleted(obj)`), or `None` when the store did not have it.
     pub fn delete(&self, obj: K) -> Option<Change<K>> {
@@ -611,6 +803,76 @@ mod tests {
         }
         assert!(w.store().is_compact());
         assert!(!StoreWriter::<Pod>::new().store().is_compact());
+    }
+
+    #[test]
+    fn packed_on_arrival_lists_replace_a_compact_store() {
+        let w = StoreWriter::compact();
+        let s = w.store();
+        s.add_indexer("node", by_node()).unwrap();
+        w.apply(pod("a", "keep", Some("n1"), "1"));
+        w.apply(pod("a", "gone", Some("n1"), "2"));
+        // Only collected objects of a compact store are packed on arrival.
+        assert!(matches!(
+            s.hold(pod("a", "x", None, "1"), false),
+            Held::Decoded(_)
+        ));
+        assert!(matches!(
+            StoreWriter::<Pod>::new()
+                .store()
+                .hold(pod("a", "x", None, "1"), true),
+            Held::Decoded(_)
+        ));
+        let held = vec![
+            s.hold(pod("a", "keep", Some("n2"), "5"), true),
+            s.hold(pod("a", "new", Some("n2"), "6"), true),
+        ];
+        assert!(held.iter().all(|h| matches!(h, Held::Packed(_))));
+        assert_eq!(held[1].key(), "a/new");
+        assert_eq!(held[1].resource_version(), Some("6"));
+        let mut seen: Vec<String> = w
+            .replace_held(held, true)
+            .iter()
+            .map(|c| match c {
+                Change::Added(o) => format!("added {}", o.key()),
+                Change::Updated { old, new } => format!(
+                    "updated {} {}->{}",
+                    new.key(),
+                    old.resource_version().unwrap_or(""),
+                    new.resource_version().unwrap_or("")
+                ),
+                Change::Vanished { key, .. } => format!("vanished {key}"),
+                Change::Deleted(o) => format!("deleted {}", o.key()),
+            })
+            .collect();
+        seen.sort();
+        assert_eq!(
+            seen,
+            ["added a/new", "updated a/keep 1->5", "vanished a/gone"]
+        );
+        assert!(s.index_keys("node", "n1").unwrap().is_empty());
+        assert_eq!(
+            sorted(s.index_keys("node", "n2").unwrap()),
+            ["a/keep", "a/new"]
+        );
+        assert_eq!(
+            *s.get_by_key("a/new").unwrap(),
+            pod("a", "new", Some("n2"), "6")
+        );
+
+        // Nobody to tell: nothing decoded, nothing returned, the store still replaced; an
+        // indexer added after packing is computed from the packed copy.
+        let late = s.hold(pod("b", "late", Some("n3"), "7"), true);
+        s.add_indexer(
+            "rv",
+            Arc::new(|p: &Pod| p.resource_version().map(String::from).into_iter().collect()),
+        )
+        .unwrap();
+        assert!(w.replace_held(vec![late], false).is_empty());
+        assert_eq!(s.list_keys(), ["b/late"]);
+        assert_eq!(s.index_keys("rv", "7").unwrap(), ["b/late"]);
+        assert_eq!(s.index_keys("node", "n3").unwrap(), ["b/late"]);
+        assert!(s.index_keys("node", "n2").unwrap().is_empty());
     }
 
     #[test]
