@@ -113,7 +113,7 @@ def informer(rows):
     print("\n\"stripped\": kube-rs and client-go drop managedFields in a transform after decoding them; ours")
     print("uses `InformerOptions::without_managed_fields`, whose protobuf decoding skips them. \"k8s-client")
     print("compact\": `InformerOptions::compact`, each cached object kept as LZ4-compressed JSON and")
-    print("decoded on read (its peak RSS still holds the decoded initial list).")
+    print("decoded on read; the initial list is packed as it arrives.")
 
 
 def throughput(rows):
