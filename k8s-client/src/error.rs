@@ -1,7 +1,6 @@
 //! The one error type of the crate, and the server's `Status` it carries.
 //!
-//! Every layer has its own error ([`ConfigError`](crate::config::ConfigError),
-//! [`AuthError`](crate::auth::AuthError), [`TransportError`](crate::transport::TransportError))
+//! Every layer has its own error ([`ConfigError`], [`AuthError`], [`TransportError`])
 //! and converts into [`Error`]. An API error keeps the server's `Status` so callers can match
 //! on its reason:
 //!

@@ -6,7 +6,9 @@
 //! - the [`reflector`] keeps a local copy in sync with the server: list then watch (or one
 //!   streaming watch-list), resuming from the last resourceVersion, relisting on `410 Gone`,
 //!   with backoff on errors; its state logic is the pure [`reflector::Machine`];
-//! - a [`Store`] holds the objects (`Arc<K>`, keyed `namespace/name`) with indexes;
+//! - a [`Store`] holds the objects (`Arc<K>`, keyed `namespace/name`) with indexes; a
+//!   compact one ([`InformerOptions::compact`]) keeps them packed, about a twentieth of the
+//!   heap, and decodes them on read;
 //! - a [`SharedInformer`] runs one reflector and tells every registered handler about
 //!   changes ([`Event`]); an [`InformerFactory`] hands out one informer per resource;
 //! - a [`Lister`] reads a store by namespace and [label selector](Selector).

@@ -131,7 +131,7 @@ impl fmt::Display for Verb {
     }
 }
 
-/// A request under construction; see the [module docs](self) for an example.
+/// A request under construction; see the [module docs](crate::rest) for an example.
 ///
 /// Path parts are assembled as
 /// `/api/{version}` (core group) or `/apis/{group}/{version}`, then
