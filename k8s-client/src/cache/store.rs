@@ -583,13 +583,8 @@ impl<K: Object> StoreWriter<K> {
     /// [`replace`](Self::replace) with held objects. Without `want_changes` (nobody to tell)
     /// packed objects are stored without being decoded, and no changes are returned.
     pub(crate) fn replace_held(&self, items: Vec<Held<K>>, want_changes: bool) -> Vec<Change<K>> {
-        if items.iter().all(|h| matches!(h, Held::Decoded(_))) {
-            let items = items.into_iter().filter_map(|h| self.decoded(h)).collect();
-            let changes = self.replace(items);
-            return if want_changes { changes } else { Vec::new() };
-        }
         let mut inner = self.store.write();
-        let mut changes = Vec::new();
+        let mut changes = Vec::with_capacity(if want_changes { items.len() } else { 0 });
         let mut seen: HashSet<Arc<str>> = HashSet::with_capacity(items.len());
         for held in items {
             let key = held.key();
@@ -653,35 +648,7 @@ impl<K: Object> StoreWriter<K> {
     /// listed object as added or updated, and every stored object the list no longer has as
     /// [`Change::Vanished`].
     pub fn replace(&self, items: Vec<K>) -> Vec<Change<K>> {
-        let mut inner = self.store.write();
-        let mut changes = Vec::with_capacity(items.len());
-        let mut seen: HashSet<Arc<str>> = HashSet::with_capacity(items.len());
-        for obj in items {
-            let key = obj.key();
-            let obj = Arc::new(obj);
-            match inner.upsert(&key, obj.clone()) {
-                Some(old) => changes.push(Change::Updated { old, new: obj }),
-                None => changes.push(Change::Added(obj)),
-            }
-            if let Some((k, _)) = inner.items.get_key_value(key.as_str()) {
-                seen.insert(k.clone());
-            }
-        }
-        let gone: Vec<Arc<str>> = inner
-            .items
-            .keys()
-            .filter(|k| !seen.contains(*k))
-            .cloned()
-            .collect();
-        for key in gone {
-            if let Some(Some(last)) = inner.remove(&key) {
-                changes.push(Change::Vanished {
-                    key: key.to_string(),
-                    last,
-                });
-            }
-        }
-        changes
+        self.replace_held(items.into_iter().map(Held::Decoded).collect(), true)
     }
 }
 
