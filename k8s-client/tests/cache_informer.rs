@@ -197,13 +197,26 @@ async fn factory_shares_informers_and_waits_for_all() {
     api.create(&PostParams::default(), &cm("x", &[("app", "web")]))
         .await
         .unwrap();
-    let factory = InformerFactory::new(client);
+    let factory = InformerFactory::new(client.clone());
     let one = factory.namespaced_informer::<ConfigMap>(&ns.name);
     let two = factory.namespaced_informer::<ConfigMap>(&ns.name);
     assert!(one.ptr_eq(&two));
     let labelled =
         factory.informer_with_options(api.clone(), InformerOptions::default().labels("app=web"));
     assert!(!labelled.ptr_eq(&one));
+    // Compact and without-managedFields informers are informers of their own.
+    let compact = factory.informer_with_options(api.clone(), InformerOptions::default().compact());
+    let lean = factory.informer_with_options(
+        api.clone(),
+        InformerOptions::default().without_managed_fields(),
+    );
+    assert!(!compact.ptr_eq(&one) && !lean.ptr_eq(&one) && !lean.ptr_eq(&compact));
+    assert!(compact.store().is_compact() && !one.store().is_compact());
+    let compact_factory = InformerFactory::new(client.clone()).compact(true);
+    assert!(compact_factory
+        .namespaced_informer::<ConfigMap>(&ns.name)
+        .store()
+        .is_compact());
     assert!(!factory.has_synced());
     factory.start();
     tokio::time::timeout(Duration::from_secs(30), factory.wait_for_cache_sync())
@@ -214,6 +227,16 @@ async fn factory_shares_informers_and_waits_for_all() {
     // kube-root-ca.crt has no app label.
     assert_eq!(labelled.store().len(), 1);
     assert_eq!(one.stats().lists, 1);
+    let x = compact
+        .store()
+        .get_by_key(&format!("{}/x", ns.name))
+        .unwrap();
+    assert_eq!(
+        x.metadata.labels,
+        cm("x", &[("app", "web")]).metadata.labels
+    );
+    let x = lean.store().get_by_key(&format!("{}/x", ns.name)).unwrap();
+    assert!(x.metadata.managed_fields.is_none());
 }
 
 #[tokio::test]
