@@ -177,10 +177,11 @@ impl<K> InformerOptions<K> {
     /// as the old side of an update.
     ///
     /// For Pods with managedFields this takes the cache from about 55 KB to about 3 KB per
-    /// object (about 2 KB with [`strip_managed_fields`](super::strip_managed_fields)); the
+    /// object (about 2 KB with [`without_managed_fields`](Self::without_managed_fields)); the
     /// price is a decode per read (tens of microseconds per Pod) and a new `Arc<K>` for each
-    /// read instead of a shared one. Handlers still receive the new object as decoded from
-    /// the server, without a second decode.
+    /// read instead of a shared one. Objects of a list are packed as they arrive, so a large
+    /// list is never held decoded (they are decoded once more for handlers, if any are
+    /// registered); changes seen while watching reach handlers as decoded from the server.
     ///
     /// ```no_run
     /// use k8s_client::{Api, cache::{InformerOptions, SharedInformer}};
@@ -415,13 +416,13 @@ impl<K: Object + Clone + Send + Sync + 'static> SharedInformer<K> {
         // from the protobuf decoder are exact already, and a compact store keeps a packed
         // copy: neither needs the clone.
         let exact = source.decodes_exactly();
-        let transform: Option<Transform<K>> = match options.packing {
-            _ if exact => user_transform,
-            Some(_) => user_transform,
-            None => Some(Arc::new(move |obj: K| match &user_transform {
+        let transform: Option<Transform<K>> = if exact || options.packing.is_some() {
+            user_transform
+        } else {
+            Some(Arc::new(move |obj: K| match &user_transform {
                 Some(f) => f(obj).clone(),
                 None => obj.clone(),
-            })),
+            }))
         };
         let run_counters = counters.clone();
         let starter: Starter<K> = Box::new(move |inner: Arc<Inner<K>>| {

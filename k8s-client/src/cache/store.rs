@@ -80,26 +80,30 @@ impl<K> Clone for Slot<K> {
     }
 }
 
+/// Decodes a packed object. One that no longer decodes (which would be a bug: the store
+/// encoded it) is logged and treated as absent.
+fn unpack<K>(packing: Option<&Packing<K>>, bytes: &[u8], key: &str) -> Option<K> {
+    match packing?.unpack(bytes) {
+        Ok(obj) => Some(obj),
+        Err(error) => {
+            tracing::error!(key, %error, "a compact store could not decode its own copy");
+            None
+        }
+    }
+}
+
 impl<K> Slot<K> {
-    /// The object, decoded from its packed form if need be. A packed object that no longer
-    /// decodes (which would be a bug: the store encoded it) is logged and treated as absent.
+    /// The object, decoded from its packed form if need be.
     fn object(&self, packing: Option<&Packing<K>>, key: &str) -> Option<Arc<K>> {
-        match (self, packing) {
-            (Slot::Shared(o), _) => Some(o.clone()),
-            (Slot::Packed(bytes), Some(packing)) => match packing.unpack(bytes) {
-                Ok(obj) => Some(Arc::new(obj)),
-                Err(error) => {
-                    tracing::error!(key, %error, "a compact store could not decode its own copy");
-                    None
-                }
-            },
-            (Slot::Packed(_), None) => None,
+        match self {
+            Slot::Shared(o) => Some(o.clone()),
+            Slot::Packed(bytes) => unpack(packing, bytes, key).map(Arc::new),
         }
     }
 }
 
 /// What a reflector hands a store: an object as decoded, or one a compact store packed as it
-/// arrived ([`StoreWriter::hold`]), so that a large list is never held decoded.
+/// arrived ([`Store::hold`]), so that a large list is never held decoded.
 pub(crate) enum Held<K> {
     Decoded(K),
     Packed(Box<PackedObject>),
@@ -558,15 +562,10 @@ impl<K: Object> StoreWriter<K> {
     fn decoded(&self, held: Held<K>) -> Option<K> {
         match held {
             Held::Decoded(obj) => Some(obj),
-            Held::Packed(p) => match self.store.packing.map(|k| k.unpack(&p.bytes)) {
-                Some(Ok(obj)) => Some(obj),
-                Some(Err(error)) => {
-                    let name = p.meta.name.as_deref().unwrap_or_default();
-                    tracing::error!(name, %error, "a compact store could not decode its own copy");
-                    None
-                }
-                None => None,
-            },
+            Held::Packed(p) => {
+                let name = p.meta.name.as_deref().unwrap_or_default();
+                unpack(self.store.packing.as_ref(), &p.bytes, name)
+            }
         }
     }
 
