@@ -679,6 +679,24 @@ mod tests {
         })
     }
 
+    /// The changes as sorted lines ("updated ns/name oldrv->newrv").
+    fn described(changes: &[Change<Pod>]) -> Vec<String> {
+        let rv = |o: &Pod| o.resource_version().unwrap_or("").to_string();
+        sorted(
+            changes
+                .iter()
+                .map(|c| match c {
+                    Change::Added(o) => format!("added {}", o.key()),
+                    Change::Updated { old, new } => {
+                        format!("updated {} {}->{}", new.key(), rv(old), rv(new))
+                    }
+                    Change::Vanished { key, last } => format!("vanished {key} {}", rv(last)),
+                    Change::Deleted(o) => format!("deleted {}", o.key()),
+                })
+                .collect(),
+        )
+    }
+
     fn sorted(mut v: Vec<String>) -> Vec<String> {
         v.sort();
         v
@@ -796,25 +814,9 @@ mod tests {
         assert!(held.iter().all(|h| matches!(h, Held::Packed(_))));
         assert_eq!(held[1].key(), "a/new");
         assert_eq!(held[1].resource_version(), Some("6"));
-        let mut seen: Vec<String> = w
-            .replace_held(held, true)
-            .iter()
-            .map(|c| match c {
-                Change::Added(o) => format!("added {}", o.key()),
-                Change::Updated { old, new } => format!(
-                    "updated {} {}->{}",
-                    new.key(),
-                    old.resource_version().unwrap_or(""),
-                    new.resource_version().unwrap_or("")
-                ),
-                Change::Vanished { key, .. } => format!("vanished {key}"),
-                Change::Deleted(o) => format!("deleted {}", o.key()),
-            })
-            .collect();
-        seen.sort();
         assert_eq!(
-            seen,
-            ["added a/new", "updated a/keep 1->5", "vanished a/gone"]
+            described(&w.replace_held(held, true)),
+            ["added a/new", "updated a/keep 1->5", "vanished a/gone 2"]
         );
         assert!(s.index_keys("node", "n1").unwrap().is_empty());
         assert_eq!(
@@ -886,25 +888,8 @@ mod tests {
             pod("a", "keep", Some("n1"), "5"),
             pod("a", "new", Some("n2"), "6"),
         ]);
-        let mut seen: Vec<String> = changes
-            .iter()
-            .map(|c| match c {
-                Change::Added(o) => format!("added {}", o.key()),
-                Change::Updated { old, new } => format!(
-                    "updated {} {}->{}",
-                    new.key(),
-                    old.resource_version().unwrap_or(""),
-                    new.resource_version().unwrap_or("")
-                ),
-                Change::Vanished { key, last } => {
-                    format!("vanished {key} {}", last.resource_version().unwrap_or(""))
-                }
-                Change::Deleted(o) => format!("deleted {}", o.key()),
-            })
-            .collect();
-        seen.sort();
         assert_eq!(
-            seen,
+            described(&changes),
             ["added a/new", "updated a/keep 1->5", "vanished a/gone 2"]
         );
         assert_eq!(s.index_keys("node", "n1").unwrap(), ["a/keep"]);
