@@ -135,7 +135,6 @@ impl<K: Object> Object for Held<K> {
 
 struct Inner<K> {
     items: HashMap<Arc<str>, Slot<K>>,
-    packing: Option<Packing<K>>,
     indexers: HashMap<String, IndexFn<K>>,
     /// index name -> index value -> keys.
     indices: HashMap<String, HashMap<String, HashSet<Arc<str>>>>,
@@ -143,12 +142,26 @@ struct Inner<K> {
 
 impl<K> Inner<K> {
     fn index_add(&mut self, key: &Arc<str>, obj: &K) {
-        for (name, f) in &self.indexers {
-            let index = self.indices.entry(name.clone()).or_default();
-            for value in f(obj) {
+        let values = self.index_values_of(obj);
+        self.index_insert(key, values);
+    }
+
+    /// Puts `key` in the indexes under the given values (index name -> values).
+    fn index_insert(&mut self, key: &Arc<str>, values: Vec<(String, Vec<String>)>) {
+        for (name, values) in values {
+            let index = self.indices.entry(name).or_default();
+            for value in values {
                 index.entry(value).or_default().insert(key.clone());
             }
         }
+    }
+
+    /// Index values of `obj` under every indexer.
+    fn index_values_of(&self, obj: &K) -> Vec<(String, Vec<String>)> {
+        self.indexers
+            .iter()
+            .map(|(name, f)| (name.clone(), f(obj)))
+            .collect()
     }
 
     /// Takes `key` out of the indexes `obj` put it in; without `obj` (a packed copy that did
@@ -174,85 +187,69 @@ impl<K> Inner<K> {
     }
 
     /// How `obj` is kept: packed in a compact store (shared when it cannot be packed).
-    fn slot(&self, key: &str, obj: &Arc<K>) -> Slot<K> {
-        match &self.packing {
+    fn slot(packing: Option<&Packing<K>>, key: &str, obj: &Arc<K>) -> Slot<K> {
+        match packing.map(|p| p.pack(obj)) {
             None => Slot::Shared(obj.clone()),
-            Some(packing) => match packing.pack(obj) {
-                Ok(bytes) => Slot::Packed(bytes.into()),
-                Err(error) => {
-                    tracing::warn!(key, %error, "kept an object unpacked in a compact store");
-                    Slot::Shared(obj.clone())
-                }
-            },
+            Some(Ok(bytes)) => Slot::Packed(bytes.into()),
+            Some(Err(error)) => {
+                tracing::warn!(key, %error, "kept an object unpacked in a compact store");
+                Slot::Shared(obj.clone())
+            }
         }
     }
 
-    /// Inserts or replaces; returns the key (shared) and the previous object.
-    fn upsert(&mut self, key: &str, obj: Arc<K>) -> Option<Arc<K>> {
-        let (key, old) = match self.items.get_key_value(key) {
-            Some((k, old)) => (k.clone(), Some(old.object(self.packing.as_ref(), k))),
-            None => (Arc::<str>::from(key), None),
+    /// Takes the object under `key`, if any, out of the indexes before it is replaced;
+    /// returns the key (shared) and the previous object (`Some(None)` for a packed copy that
+    /// did not decode).
+    fn displace(
+        &mut self,
+        packing: Option<&Packing<K>>,
+        key: &str,
+    ) -> (Arc<str>, Option<Option<Arc<K>>>) {
+        let Some((key, old)) = self.items.get_key_value(key) else {
+            return (Arc::from(key), None);
         };
-        if let Some(old) = &old {
-            self.index_remove(&key, old.as_deref());
-        }
+        let (key, old) = (key.clone(), old.object(packing, key));
+        self.index_remove(&key, old.as_deref());
+        (key, Some(old))
+    }
+
+    /// Inserts or replaces; returns the previous object (an old copy that did not decode is
+    /// reported as absent: the object as added).
+    fn upsert(&mut self, packing: Option<&Packing<K>>, key: &str, obj: Arc<K>) -> Option<Arc<K>> {
+        let (key, old) = self.displace(packing, key);
         self.index_add(&key, &obj);
-        let slot = self.slot(&key, &obj);
+        let slot = Self::slot(packing, &key, &obj);
         self.items.insert(key, slot);
-        // An old copy that did not decode is reported as absent (the object as added).
         old.flatten()
     }
 
-    /// Index values of `obj` under every indexer.
-    fn index_values_of(&self, obj: &K) -> Vec<(String, Vec<String>)> {
-        self.indexers
-            .iter()
-            .map(|(name, f)| (name.clone(), f(obj)))
-            .collect()
-    }
-
-    /// [`upsert`](Self::upsert) of an object packed beforehand; returns the previous object
-    /// (decoded only when `want_old`) if there was one.
+    /// [`upsert`](Self::upsert) of an object packed beforehand.
     fn upsert_packed(
         &mut self,
+        packing: Option<&Packing<K>>,
         key: &str,
         packed: PackedObject,
-        want_old: bool,
-    ) -> Option<Option<Arc<K>>> {
-        let (key, old) = match self.items.get_key_value(key) {
-            Some((k, old)) => (k.clone(), Some(old.clone())),
-            None => (Arc::<str>::from(key), None),
-        };
-        let old = old.map(|slot| {
-            let obj = slot.object(self.packing.as_ref(), &key);
-            self.index_remove(&key, obj.as_deref());
-            obj.filter(|_| want_old)
-        });
+    ) -> Option<Arc<K>> {
+        let (key, old) = self.displace(packing, key);
         let current = packed.index.len() == self.indexers.len()
             && packed
                 .index
                 .iter()
                 .all(|(name, _)| self.indexers.contains_key(name));
         if current {
-            for (name, values) in packed.index {
-                let index = self.indices.entry(name).or_default();
-                for value in values {
-                    index.entry(value).or_default().insert(key.clone());
-                }
-            }
-        } else if let Some(obj) =
-            Slot::Packed(packed.bytes.clone()).object(self.packing.as_ref(), &key)
-        {
+            self.index_insert(&key, packed.index);
+        } else if let Some(obj) = unpack(packing, &packed.bytes, &key) {
             // An indexer was added after the object was packed.
             self.index_add(&key, &obj);
         }
         self.items.insert(key, Slot::Packed(packed.bytes));
-        old
+        old.flatten()
     }
 
-    fn remove(&mut self, key: &str) -> Option<Option<Arc<K>>> {
+    fn remove(&mut self, packing: Option<&Packing<K>>, key: &str) -> Option<Option<Arc<K>>> {
         let old = self.items.remove(key)?;
-        let old = old.object(self.packing.as_ref(), key);
+        let old = old.object(packing, key);
         self.index_remove(key, old.as_deref());
         Some(old)
     }
@@ -447,7 +444,7 @@ impl<K: Object> Store<K> {
         }
         let mut index: HashMap<String, HashSet<Arc<str>>> = HashMap::new();
         for (key, slot) in &inner.items {
-            let Some(obj) = slot.object(inner.packing.as_ref(), key) else {
+            let Some(obj) = slot.object(self.packing.as_ref(), key) else {
                 continue;
             };
             for value in f(&obj) {
@@ -527,7 +524,6 @@ impl<K: Object> StoreWriter<K> {
         indexers.insert(NAMESPACE_INDEX.to_string(), namespace_index::<K>());
         let inner = Inner {
             items: HashMap::new(),
-            packing,
             indexers,
             indices: HashMap::new(),
         };
@@ -552,7 +548,12 @@ impl<K: Object> StoreWriter<K> {
     /// Adds or updates `obj` (already shared).
     pub fn apply_arc(&self, obj: Arc<K>) -> Change<K> {
         let key = obj.key();
-        match self.store.write().upsert(&key, obj.clone()) {
+        let packing = self.store.packing;
+        match self
+            .store
+            .write()
+            .upsert(packing.as_ref(), &key, obj.clone())
+        {
             Some(old) => Change::Updated { old, new: obj },
             None => Change::Added(obj),
         }
@@ -582,6 +583,8 @@ impl<K: Object> StoreWriter<K> {
     /// [`replace`](Self::replace) with held objects. Without `want_changes` (nobody to tell)
     /// packed objects are stored without being decoded, and no changes are returned.
     pub(crate) fn replace_held(&self, items: Vec<Held<K>>, want_changes: bool) -> Vec<Change<K>> {
+        let packing = self.store.packing;
+        let packing = packing.as_ref();
         let mut inner = self.store.write();
         let mut changes = Vec::with_capacity(if want_changes { items.len() } else { 0 });
         let mut seen: HashSet<Arc<str>> = HashSet::with_capacity(items.len());
@@ -590,7 +593,7 @@ impl<K: Object> StoreWriter<K> {
             match held {
                 Held::Decoded(obj) => {
                     let obj = Arc::new(obj);
-                    let old = inner.upsert(&key, obj.clone());
+                    let old = inner.upsert(packing, &key, obj.clone());
                     if want_changes {
                         changes.push(match old {
                             Some(old) => Change::Updated { old, new: obj },
@@ -600,15 +603,14 @@ impl<K: Object> StoreWriter<K> {
                 }
                 Held::Packed(packed) => {
                     let bytes = packed.bytes.clone();
-                    let old = inner.upsert_packed(&key, *packed, want_changes);
-                    if want_changes {
-                        let packing = inner.packing;
-                        if let Some(new) = Slot::Packed(bytes).object(packing.as_ref(), &key) {
-                            changes.push(match old.flatten() {
-                                Some(old) => Change::Updated { old, new },
-                                None => Change::Added(new),
-                            });
-                        }
+                    let old = inner.upsert_packed(packing, &key, *packed);
+                    // Decoded again only for handlers.
+                    if let Some(new) = unpack(packing.filter(|_| want_changes), &bytes, &key) {
+                        let new = Arc::new(new);
+                        changes.push(match old {
+                            Some(old) => Change::Updated { old, new },
+                            None => Change::Added(new),
+                        });
                     }
                 }
             }
@@ -623,7 +625,7 @@ impl<K: Object> StoreWriter<K> {
             .cloned()
             .collect();
         for key in gone {
-            if let Some(Some(last)) = inner.remove(&key) {
+            if let Some(Some(last)) = inner.remove(packing, &key) {
                 if want_changes {
                     changes.push(Change::Vanished {
                         key: key.to_string(),
@@ -639,7 +641,8 @@ impl<K: Object> StoreWriter<K> {
     /// (`Change::Deleted(obj)`), or `None` when the store did not have it.
     pub fn delete(&self, obj: K) -> Option<Change<K>> {
         let key = obj.key();
-        self.store.write().remove(&key)?;
+        let packing = self.store.packing;
+        self.store.write().remove(packing.as_ref(), &key)?;
         Some(Change::Deleted(Arc::new(obj)))
     }
 
