@@ -47,7 +47,11 @@ async fn main() -> anyhow::Result<()> {
         Some("ours") => {
             let list_watch = flags.contains_key("list-watch");
             let compact = flags.contains_key("compact");
-            let who = if compact { "k8s-client compact" } else { "k8s-client" };
+            let who = if compact {
+                "k8s-client compact"
+            } else {
+                "k8s-client"
+            };
             report(who, strip, ours(&ns, strip, list_watch, compact).await?)
         }
         Some("ours-metadata") => report(

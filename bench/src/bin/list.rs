@@ -49,42 +49,72 @@ async fn main() -> anyhow::Result<()> {
 /// (listed objects, wall seconds, CPU seconds)
 type Measured = (usize, f64, f64);
 
-async fn ours(ns: &str, protobuf: bool) -> anyhow::Result<Measured> {
-    use k8s_client::api::ListParams;
-    let client = ours_client().await?;
-    let api = ours_api(k8s_client::Api::<Pod>::namespaced(client, ns), protobuf);
-    api.list(&ListParams::default().limit(1)).await?; // warm-up: connect
+/// Times `list(false)` (the whole list) after `list(true)` (a `limit=1` warm-up that opens
+/// the connection). The list stays alive until the clocks are read; `shape` gives its item
+/// count and whether it is paged (an error: the benchmark wants one response).
+async fn timed_list<L, Fut>(
+    who: &str,
+    list: impl Fn(bool) -> Fut,
+    shape: fn(&L) -> (usize, bool),
+) -> anyhow::Result<Measured>
+where
+    Fut: std::future::Future<Output = anyhow::Result<L>>,
+{
+    list(true).await?;
     let (before, start) = (usage(), Instant::now());
-    let list = api.list(&ListParams::default()).await?;
+    let all = list(false).await?;
     let (wall, after) = (start.elapsed().as_secs_f64(), usage());
-    let n = black_box(&list).items.len();
-    if list
-        .metadata
-        .continue_
-        .as_deref()
-        .is_some_and(|c| !c.is_empty())
-    {
-        bail!("k8s-client: the server paged the list; the benchmark wants one response");
+    let (n, paged) = shape(black_box(&all));
+    if paged {
+        bail!("{who}: the server paged the list; the benchmark wants one response");
     }
     Ok((n, wall, after.cpu_seconds - before.cpu_seconds))
 }
 
+async fn ours(ns: &str, protobuf: bool) -> anyhow::Result<Measured> {
+    use k8s_client::api::{ListParams, ObjectList};
+    let client = ours_client().await?;
+    let api = ours_api(k8s_client::Api::<Pod>::namespaced(client, ns), protobuf);
+    let list = |warm_up: bool| {
+        let api = api.clone();
+        async move {
+            let params = ListParams::default();
+            let params = if warm_up { params.limit(1) } else { params };
+            Ok(api.list(&params).await?)
+        }
+    };
+    timed_list("k8s-client", list, |l: &ObjectList<Pod>| {
+        (
+            l.items.len(),
+            l.metadata
+                .continue_
+                .as_deref()
+                .is_some_and(|c| !c.is_empty()),
+        )
+    })
+    .await
+}
+
 async fn kube_rs(ns: &str) -> anyhow::Result<Measured> {
-    use kube::api::ListParams;
+    use kube::api::{ListParams, ObjectList};
     let client = kube::Client::try_default().await?;
     let api: kube::Api<Pod> = kube::Api::namespaced(client, ns);
-    api.list(&ListParams::default().limit(1)).await?; // warm-up: connect
-    let (before, start) = (usage(), Instant::now());
-    let list = api.list(&ListParams::default()).await?;
-    let (wall, after) = (start.elapsed().as_secs_f64(), usage());
-    let n = black_box(&list).items.len();
-    if list
-        .metadata
-        .continue_
-        .as_deref()
-        .is_some_and(|c| !c.is_empty())
-    {
-        bail!("kube-rs: the server paged the list; the benchmark wants one response");
-    }
-    Ok((n, wall, after.cpu_seconds - before.cpu_seconds))
+    let list = |warm_up: bool| {
+        let api = api.clone();
+        async move {
+            let params = ListParams::default();
+            let params = if warm_up { params.limit(1) } else { params };
+            Ok(api.list(&params).await?)
+        }
+    };
+    timed_list("kube-rs", list, |l: &ObjectList<Pod>| {
+        (
+            l.items.len(),
+            l.metadata
+                .continue_
+                .as_deref()
+                .is_some_and(|c| !c.is_empty()),
+        )
+    })
+    .await
 }
