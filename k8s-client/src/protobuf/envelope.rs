@@ -45,9 +45,28 @@ impl Unknown {
 
     /// Decodes an `Unknown` message without the magic.
     pub fn decode_fields(bytes: &[u8]) -> Result<Self, DecodeError> {
+        let (mut out, raw) = Self::split_fields(bytes)?;
+        out.raw = raw.to_vec();
+        Ok(out)
+    }
+
+    /// [`Unknown::decode`] that leaves `raw` empty and returns the bytes of `raw` where they
+    /// lie: a large list is decoded from the body itself, not from a copy of it.
+    pub(crate) fn split(bytes: &[u8]) -> Result<(Self, &[u8]), DecodeError> {
+        let Some(body) = bytes.strip_prefix(MAGIC) else {
+            return Err(DecodeError::new(
+                "Unknown",
+                "the body does not start with the protobuf magic k8s\\0",
+            ));
+        };
+        Self::split_fields(body)
+    }
+
+    /// [`Unknown::decode_fields`] that leaves `raw` empty and returns its bytes.
+    fn split_fields(bytes: &[u8]) -> Result<(Self, &[u8]), DecodeError> {
         let mut out = Unknown::default();
         let mut r = Reader::new(bytes, "Unknown");
-        let (mut raw, mut encoding, mut ctype) = (None, None, None);
+        let (mut raw, mut encoding, mut ctype): (&[u8], _, _) = (&[], None, None);
         while let Some((tag, wire)) = r.next_key()? {
             match tag {
                 1 => {
@@ -64,13 +83,19 @@ impl Unknown {
                     out.api_version = v.unwrap_or_default();
                     out.kind = k.unwrap_or_default();
                 }
-                2 => r.one::<k8s_openapi::ByteString>(wire, &mut raw, "raw")?,
+                // A later `raw` replaces an earlier one, as protobuf's last-one-wins rule says.
+                2 => match r.raw(wire)? {
+                    Raw::Len(bytes) => raw = bytes,
+                    other => {
+                        let text = format!("expected length-delimited, got {:?}", other.wire());
+                        return Err(DecodeError::new("", text).within("Unknown", "raw"));
+                    }
+                },
                 3 => r.one(wire, &mut encoding, "contentEncoding")?,
                 4 => r.one(wire, &mut ctype, "contentType")?,
                 _ => r.skip(wire)?,
             }
         }
-        out.raw = raw.map(|b| b.0).unwrap_or_default();
         out.content_encoding = encoding.unwrap_or_default();
         out.content_type = ctype.unwrap_or_default();
         if !out.content_encoding.is_empty() {
@@ -79,7 +104,7 @@ impl Unknown {
                 format!("unsupported contentEncoding {:?}", out.content_encoding),
             ));
         }
-        Ok(out)
+        Ok((out, raw))
     }
 
     /// Encodes `magic + Unknown`.
@@ -121,17 +146,19 @@ pub(crate) fn decode_object_with<K>(
     kind: &str,
     decode: fn(&[u8]) -> Result<K, DecodeError>,
 ) -> Result<Decoded<K>, DecodeError> {
-    let unknown = Unknown::decode(bytes)?;
-    decode_unknown(&unknown, kind, decode)
+    let (unknown, raw) = Unknown::split(bytes)?;
+    decode_unknown(&unknown, raw, kind, decode)
 }
 
+/// Decodes `raw`, the bytes of `unknown`'s `raw` field, as a `kind` (or a `Status`).
 fn decode_unknown<K>(
     unknown: &Unknown,
+    raw: &[u8],
     kind: &str,
     decode: fn(&[u8]) -> Result<K, DecodeError>,
 ) -> Result<Decoded<K>, DecodeError> {
     if unknown.kind == "Status" && kind != "Status" {
-        return Status::decode_fields(&unknown.raw).map(Decoded::Status);
+        return Status::decode_fields(raw).map(Decoded::Status);
     }
     if unknown.kind != kind {
         return Err(DecodeError::new(
@@ -139,7 +166,7 @@ fn decode_unknown<K>(
             format!("expected kind {kind}, the server sent {:?}", unknown.kind),
         ));
     }
-    decode(&unknown.raw).map(Decoded::Object)
+    decode(raw).map(Decoded::Object)
 }
 
 /// Encodes `object` as a request body: `magic + Unknown { typeMeta, raw }`.
@@ -177,9 +204,9 @@ pub(crate) fn decode_list_with<K>(
     list_kind: &str,
     decode: fn(&[u8]) -> Result<K, DecodeError>,
 ) -> Result<Decoded<ObjectList<K>>, DecodeError> {
-    let unknown = Unknown::decode(bytes)?;
+    let (unknown, raw) = Unknown::split(bytes)?;
     if unknown.kind == "Status" {
-        return Status::decode_fields(&unknown.raw).map(Decoded::Status);
+        return Status::decode_fields(raw).map(Decoded::Status);
     }
     if unknown.kind != list_kind {
         return Err(DecodeError::new(
@@ -190,7 +217,7 @@ pub(crate) fn decode_list_with<K>(
             ),
         ));
     }
-    decode_list_fields_with(&unknown.raw, decode).map(Decoded::Object)
+    decode_list_fields_with(raw, decode).map(Decoded::Object)
 }
 
 /// Decodes the fields of a list message.
@@ -245,11 +272,11 @@ pub fn encode_list<K: ProtobufMessage>(
 
 /// Decodes a protobuf `Status` body (`None` when the body is not one).
 pub fn decode_status(bytes: &[u8]) -> Option<Status> {
-    let unknown = Unknown::decode(bytes).ok()?;
+    let (unknown, raw) = Unknown::split(bytes).ok()?;
     if unknown.kind != "Status" {
         return None;
     }
-    Status::decode_fields(&unknown.raw).ok()
+    Status::decode_fields(raw).ok()
 }
 
 /// Decodes one watch frame (the bytes inside the 4-byte length prefix): a
@@ -269,10 +296,8 @@ pub(crate) fn decode_watch_frame_with<K>(
     kind: &str,
     decode: fn(&[u8]) -> Result<K, DecodeError>,
 ) -> Result<WatchEvent<K>, DecodeError> {
-    let event_bytes;
     let fields = if frame.starts_with(MAGIC) {
-        event_bytes = Unknown::decode(frame)?.raw;
-        &event_bytes[..]
+        Unknown::split(frame)?.1
     } else {
         frame
     };
@@ -296,21 +321,21 @@ pub(crate) fn decode_watch_frame_with<K>(
     }
     let type_name = kind_name.unwrap_or_default();
     let object = object.unwrap_or_default();
-    let unknown = Unknown::decode(object).map_err(|e| e.within("WatchEvent", "object"))?;
+    let (unknown, raw) = Unknown::split(object).map_err(|e| e.within("WatchEvent", "object"))?;
     let in_object = |e: DecodeError| e.within("WatchEvent", "object");
     match type_name.as_str() {
-        "ERROR" => Status::decode_fields(&unknown.raw)
+        "ERROR" => Status::decode_fields(raw)
             .map(WatchEvent::Error)
             .map_err(in_object),
         "BOOKMARK" => {
-            let meta = object_metadata(&unknown.raw).map_err(in_object)?;
+            let meta = object_metadata(raw).map_err(in_object)?;
             Ok(WatchEvent::Bookmark(Bookmark {
                 resource_version: meta.resource_version.unwrap_or_default(),
                 annotations: meta.annotations.unwrap_or_else(BTreeMap::new),
             }))
         }
         "ADDED" | "MODIFIED" | "DELETED" => {
-            let object = match decode_unknown(&unknown, kind, decode).map_err(in_object)? {
+            let object = match decode_unknown(&unknown, raw, kind, decode).map_err(in_object)? {
                 Decoded::Object(k) => k,
                 Decoded::Status(s) => return Ok(WatchEvent::Error(s)),
             };
