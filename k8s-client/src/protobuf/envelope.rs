@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ListMeta, ObjectMeta, Status};
 
+use super::parallel::{Decode, ParallelItems};
 use super::runtime::*;
 use super::wire::{put_bytes_field, put_key, put_len};
 use crate::api::{Bookmark, ObjectList, WatchEvent};
@@ -195,14 +196,15 @@ pub fn decode_list<K: ProtobufMessage>(
     bytes: &[u8],
     list_kind: &str,
 ) -> Result<Decoded<ObjectList<K>>, DecodeError> {
-    decode_list_with(bytes, list_kind, K::decode_fields)
+    decode_list_with(bytes, list_kind, K::decode_fields, ParallelItems::new)
 }
 
 /// [`decode_list`] with the item decoder given.
 pub(crate) fn decode_list_with<K>(
     bytes: &[u8],
     list_kind: &str,
-    decode: fn(&[u8]) -> Result<K, DecodeError>,
+    decode: Decode<K>,
+    items: fn(Decode<K>) -> ParallelItems<K>,
 ) -> Result<Decoded<ObjectList<K>>, DecodeError> {
     let (unknown, raw) = Unknown::split(bytes)?;
     if unknown.kind == "Status" {
@@ -217,35 +219,37 @@ pub(crate) fn decode_list_with<K>(
             ),
         ));
     }
-    decode_list_fields_with(raw, decode).map(Decoded::Object)
+    decode_list_fields_with(raw, items(decode)).map(Decoded::Object)
 }
 
 /// Decodes the fields of a list message.
 pub fn decode_list_fields<K: ProtobufMessage>(bytes: &[u8]) -> Result<ObjectList<K>, DecodeError> {
-    decode_list_fields_with(bytes, K::decode_fields)
+    decode_list_fields_with(bytes, ParallelItems::new(K::decode_fields))
 }
 
 pub(crate) fn decode_list_fields_with<K>(
     bytes: &[u8],
-    decode: fn(&[u8]) -> Result<K, DecodeError>,
+    mut items: ParallelItems<K>,
 ) -> Result<ObjectList<K>, DecodeError> {
     let mut r = Reader::new(bytes, "List");
     let mut metadata = None::<ListMeta>;
-    let mut items = Vec::new();
-    while let Some((tag, wire)) = r.next_key()? {
-        match tag {
-            1 => r.one(wire, &mut metadata, "metadata")?,
-            2 => {
-                let b = r.bytes(wire, "items")?;
-                let item = decode(b).map_err(|e| e.within("List", "items"))?;
-                items.push(item);
+    let mut split = || -> Result<(), DecodeError> {
+        while let Some((tag, wire)) = r.next_key()? {
+            match tag {
+                1 => r.one(wire, &mut metadata, "metadata")?,
+                2 => items.push(r.bytes(wire, "items")?)?,
+                _ => r.skip(wire)?,
             }
-            _ => r.skip(wire)?,
         }
+        Ok(())
+    };
+    if let Err(e) = split() {
+        // An item before the malformed field may have failed on a helper thread.
+        return Err(items.earlier_error().unwrap_or(e));
     }
     Ok(ObjectList {
         metadata: metadata.unwrap_or_default(),
-        items,
+        items: items.finish()?,
     })
 }
 

@@ -11,17 +11,22 @@
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ListMeta, Status};
 
 use super::envelope::{self, Decoded, Unknown, MAGIC, MAX_FRAME};
+use super::parallel::{Decode, ParallelItems};
 use super::runtime::{ProtobufMessage, Raw, Reader, Value};
 use super::wire::{put_key, put_varint, DecodeError, WireType};
 use crate::api::ObjectList;
 
-/// Decodes one protobuf list body of kind `list_kind` fed in arbitrary chunks, decoding each
-/// item as soon as its bytes are complete. Holds at most one item's (or small field's) bytes;
-/// a `Status` body's `raw` (small) is held whole.
+/// Decodes one protobuf list body of kind `list_kind` fed in arbitrary chunks, handing each
+/// item on as soon as its bytes are complete. Items are decoded at once, or, past the first
+/// MiB of a large list, in batches on helper threads too ([`ParallelItems`]). Holds the item
+/// in progress (or small field) and at most a few batches of item bytes (about 1 MiB); a
+/// `Status` body's `raw` (small) is held whole.
 pub(crate) struct ProtobufListDecoder<K> {
     list_kind: String,
     /// Decodes one item.
-    decode: fn(&[u8]) -> Result<K, DecodeError>,
+    decode: Decode<K>,
+    /// Makes the decoder of the list's items.
+    new_items: fn(Decode<K>) -> ParallelItems<K>,
     /// How many bytes of [`MAGIC`] have been matched.
     magic: usize,
     /// The fields of the `Unknown`.
@@ -69,8 +74,7 @@ struct ListFields<K> {
     /// The bytes of the metadata or item in progress.
     buf: Vec<u8>,
     metadata: Option<ListMeta>,
-    items: Vec<K>,
-    decode: fn(&[u8]) -> Result<K, DecodeError>,
+    items: ParallelItems<K>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,19 +88,22 @@ impl<K: ProtobufMessage> ProtobufListDecoder<K> {
     /// A decoder for a list body whose `typeMeta.kind` should be `list_kind` (e.g. `PodList`).
     #[cfg(test)]
     pub(crate) fn new(list_kind: &str) -> Self {
-        Self::with_decoder(list_kind, K::decode_fields)
+        Self::with_decoder(list_kind, K::decode_fields, ParallelItems::new)
     }
 }
 
 impl<K> ProtobufListDecoder<K> {
-    /// A decoder for a list body of kind `list_kind` whose items `decode` decodes.
+    /// A decoder for a list body of kind `list_kind` whose items `decode` decodes, with the
+    /// items decoder `new_items` makes (see [`ParallelItems`]).
     pub(crate) fn with_decoder(
         list_kind: &str,
-        decode: fn(&[u8]) -> Result<K, DecodeError>,
+        decode: Decode<K>,
+        new_items: fn(Decode<K>) -> ParallelItems<K>,
     ) -> Self {
         ProtobufListDecoder {
             list_kind: list_kind.to_string(),
             decode,
+            new_items,
             magic: 0,
             fields: Splitter::new("Unknown", MAGIC.len() as u64, None),
             field: Outer::Skip,
@@ -176,15 +183,14 @@ impl<K> ProtobufListDecoder<K> {
 
     /// The list (or the `Status` the server sent instead), once the body has ended; errors
     /// when the body stopped inside a field or is not a `list_kind`.
-    pub(crate) fn finish(self) -> Result<Decoded<ObjectList<K>>, DecodeError> {
-        if self.failed {
-            return Err(failed_earlier());
+    pub(crate) fn finish(mut self) -> Result<Decoded<ObjectList<K>>, DecodeError> {
+        if let Err(e) = self.check_ended() {
+            // An item before the end may have failed on a helper thread: that error is first.
+            return Err(match &mut self.raw {
+                RawList::Streamed(list) => list.items.earlier_error().unwrap_or(e),
+                RawList::Whole(_) => e,
+            });
         }
-        if self.magic < MAGIC.len() {
-            return Err(no_magic());
-        }
-        self.fields.finish("the body")?;
-        self.check_encoding()?;
         let kind = self.header.kind.as_str();
         let wrong_kind = || {
             DecodeError::new(
@@ -200,7 +206,8 @@ impl<K> ProtobufListDecoder<K> {
                 if kind != self.list_kind {
                     return Err(wrong_kind());
                 }
-                envelope::decode_list_fields_with(&raw, self.decode).map(Decoded::Object)
+                envelope::decode_list_fields_with(&raw, (self.new_items)(self.decode))
+                    .map(Decoded::Object)
             }
             RawList::Streamed(list) => {
                 if kind == "Status" {
@@ -214,10 +221,22 @@ impl<K> ProtobufListDecoder<K> {
                 }
                 Ok(Decoded::Object(ObjectList {
                     metadata: list.metadata.unwrap_or_default(),
-                    items: list.items,
+                    items: list.items.finish()?,
                 }))
             }
         }
+    }
+
+    /// The body ended where it may: after the magic, not inside a field, not encoded.
+    fn check_ended(&self) -> Result<(), DecodeError> {
+        if self.failed {
+            return Err(failed_earlier());
+        }
+        if self.magic < MAGIC.len() {
+            return Err(no_magic());
+        }
+        self.fields.finish("the body")?;
+        self.check_encoding()
     }
 
     /// `raw` begins: stream it as a list, or collect it when `typeMeta` said `Status`.
@@ -245,8 +264,7 @@ impl<K> ProtobufListDecoder<K> {
             field: Inner::Skip,
             buf: Vec::new(),
             metadata: None,
-            items: Vec::new(),
-            decode: self.decode,
+            items: (self.new_items)(self.decode),
         }));
         Ok(())
     }
@@ -296,14 +314,21 @@ impl<K> ProtobufListDecoder<K> {
         self.small.capacity()
             + match &self.raw {
                 RawList::Whole(raw) => raw.capacity(),
-                RawList::Streamed(list) => list.buf.capacity(),
+                RawList::Streamed(list) => list.buf.capacity() + list.items.buffered(),
             }
     }
 }
 
 impl<K> ListFields<K> {
-    /// Takes the next bytes of `raw`.
-    fn push(&mut self, mut bytes: &[u8]) -> Result<(), DecodeError> {
+    /// Takes the next bytes of `raw`. An error in them gives way to an item's error from
+    /// before them, which a sequential decoder would have met first.
+    fn push(&mut self, bytes: &[u8]) -> Result<(), DecodeError> {
+        self.split(bytes)
+            .map_err(|e| self.items.earlier_error().unwrap_or(e))
+    }
+
+    /// Splits the next bytes of `raw` into fields, handing on each item.
+    fn split(&mut self, mut bytes: &[u8]) -> Result<(), DecodeError> {
         while let Some(event) = self.fields.next(&mut bytes)? {
             match event {
                 Event::Start { tag, wire, len } => {
@@ -342,14 +367,7 @@ impl<K> ListFields<K> {
                         self.metadata = ListMeta::get_value(Raw::Len(&self.buf))
                             .map_err(|e| DecodeError::new("", e).within("List", "metadata"))?;
                     }
-                    Inner::Item => {
-                        let item = (self.decode)(&self.buf).map_err(|e| {
-                            let mut e = e.within("List", "items");
-                            e.message = format!("{} (item {})", e.message, self.items.len());
-                            e
-                        })?;
-                        self.items.push(item);
-                    }
+                    Inner::Item => self.items.push(&self.buf)?,
                     Inner::Skip => {}
                 },
             }
@@ -608,6 +626,7 @@ mod tests {
     const LIST_PB: &[u8] = include_bytes!("testdata/configmap-list.pb");
     const STATUS_PB: &[u8] = include_bytes!("testdata/status-404.pb");
 
+    use super::super::parallel::{BATCH_BYTES, QUEUED_BATCHES};
     use crate::test_chunks::{chunkings, Rng};
 
     type Out<K> = Result<Decoded<ObjectList<K>>, DecodeError>;
@@ -1052,10 +1071,70 @@ mod tests {
         }
     }
 
-    /// Only the item in progress is held: 2,000 items fed in 16 KiB chunks never make the
-    /// decoder hold more than the largest item.
+    /// A list large enough that its later items are decoded on helper threads: a bad item
+    /// there is reported by its index, in every chunking and by the whole-body decoder, even
+    /// when the body is also cut short after it; the good list decodes in order.
     #[test]
-    fn memory_is_bounded_by_one_item() {
+    fn large_lists_report_the_earliest_bad_item() {
+        let cm = |i: usize| {
+            let mut cm = ConfigMap::default();
+            cm.metadata.name = Some(format!("cm-{i:05}"));
+            cm.data = Some([("v".to_string(), "x".repeat(900))].into());
+            cm.to_protobuf()
+        };
+        // `data` entry {key "k", value "\xff"}: not UTF-8.
+        let bad: &[u8] = b"\x12\x06\x0a\x01k\x12\x01\xff";
+        let body_of = |bad_at: Option<usize>| {
+            let mut raw = Vec::new();
+            for i in 0..3000 {
+                let item = if Some(i) == bad_at {
+                    bad.to_vec()
+                } else {
+                    cm(i)
+                };
+                put_bytes_field(&mut raw, 2, &item);
+            }
+            unknown(&[(1, &type_meta("ConfigMapList")), (2, &raw)])
+        };
+        let good = body_of(None);
+        assert!(good.len() > 2 * (1 << 20), "the list reaches the helpers");
+        let whole = envelope::decode_list::<ConfigMap>(&good, "ConfigMapList").unwrap();
+        let got = decode::<ConfigMap>(&good.chunks(8 << 10).collect::<Vec<_>>(), "ConfigMapList");
+        assert!(same(&got, &Ok(whole)));
+        match got {
+            Ok(Decoded::Object(list)) => {
+                let names: Vec<_> = list.items.iter().map(|c| c.metadata.name.clone()).collect();
+                let want: Vec<_> = (0..3000).map(|i| Some(format!("cm-{i:05}"))).collect();
+                assert_eq!(names, want);
+            }
+            other => panic!("{other:?}"),
+        }
+
+        let body = body_of(Some(2500));
+        let want = "protobuf List.items > ConfigMap.data > MapEntry.value: string is not UTF-8";
+        let whole = envelope::decode_list::<ConfigMap>(&body, "ConfigMapList");
+        let reported = |text: String| {
+            assert!(
+                text.starts_with(want) && text.ends_with("(item 2500)"),
+                "{text}"
+            );
+        };
+        reported(error(whole));
+        for chunk in [1 << 10, 16 << 10, 1 << 20] {
+            let chunks: Vec<&[u8]> = body.chunks(chunk).collect();
+            reported(error(decode::<ConfigMap>(&chunks, "ConfigMapList")));
+            // Cut after the bad item: the bad item is still the error.
+            let cut = &body[..body.len() - 5000];
+            let chunks: Vec<&[u8]> = cut.chunks(chunk).collect();
+            reported(error(decode::<ConfigMap>(&chunks, "ConfigMapList")));
+        }
+    }
+
+    /// Only the item in progress and a few batches are held: 2,000 items (1.8 MB, so some
+    /// are decoded on helper threads) fed in 16 KiB chunks never make the decoder hold more
+    /// than the largest item and the batches waiting.
+    #[test]
+    fn memory_is_bounded_by_a_few_batches() {
         let items: Vec<ConfigMap> = (0..2000)
             .map(|i| {
                 let mut cm = ConfigMap::default();
@@ -1078,8 +1157,9 @@ mod tests {
             d.push(chunk).unwrap();
             most = most.max(d.buffered());
         }
+        let batches = (QUEUED_BATCHES + 1) * BATCH_BYTES;
         assert!(
-            most <= largest + 64,
+            most <= largest + 64 + batches,
             "held {most} bytes; largest item {largest}"
         );
         match d.finish().unwrap() {

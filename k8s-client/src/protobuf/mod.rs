@@ -35,6 +35,7 @@
 mod api;
 pub mod envelope;
 pub(crate) mod list_stream;
+mod parallel;
 pub(crate) mod registry;
 #[doc(hidden)]
 pub mod runtime;

@@ -6,6 +6,7 @@ use std::any::{Any, TypeId};
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
+use super::parallel::{Decode, ParallelItems};
 use super::runtime::{DecodeError, ProtobufMessage};
 
 /// The codec of one type: its message fields, without envelope.
@@ -16,6 +17,8 @@ pub(crate) struct Codec<K> {
     pub(crate) encode: fn(&K, &mut Vec<u8>),
     /// Decodes the message's fields, skipping `metadata.managedFields`.
     pub(crate) decode_without_managed_fields: fn(&[u8]) -> Result<K, DecodeError>,
+    /// Makes the decoder of a list's items (decoded on more than one thread when many).
+    pub(crate) items: fn(Decode<K>) -> ParallelItems<K>,
 }
 
 /// Every generated codec, keyed by the type it is for.
@@ -48,6 +51,7 @@ impl<K: ProtobufMessage> Codec<K> {
             decode: K::decode_fields,
             encode: K::encode_fields,
             decode_without_managed_fields: super::runtime::decode_without_managed_fields::<K>,
+            items: ParallelItems::new,
         }
     }
 }

@@ -7,7 +7,9 @@ use super::wire::{put_key, put_len, put_varint};
 pub use super::wire::{DecodeError, Raw, Reader, WireType};
 
 /// A k8s-openapi type with a protobuf encoding (the Kubernetes `generated.proto` message).
-pub trait ProtobufMessage: Sized {
+/// (`Send + 'static`, as every k8s-openapi type is, so that large lists can be decoded on
+/// more than one thread.)
+pub trait ProtobufMessage: Sized + Send + 'static {
     /// Appends the message's fields (no length prefix).
     fn encode_fields(&self, buf: &mut Vec<u8>);
 
