@@ -644,7 +644,8 @@ async fn protobuf_streaming_list_ends_with_a_bookmark() {
 /// A list large enough that the protobuf decoder hands most of it to helper threads (past the
 /// first MiB, in batches of 256 KiB): 600 ConfigMaps of ~8 KB each, created with server-side
 /// apply so that each has managedFields. The protobuf list equals the JSON list item for item
-/// and in the same order, whole and in pages of 250.
+/// and in the same order, whole and in pages of 250, and so does the list of a client whose
+/// `list_decode_threads` is 1 (no helpers).
 #[tokio::test]
 async fn large_protobuf_lists_equal_json_lists() {
     let ns = ts::namespace("pb-large").await;
@@ -676,6 +677,13 @@ async fn large_protobuf_lists_equal_json_lists() {
         .unwrap();
 
     let json = api.clone().json();
+    let mut config = ts::config("admin").await;
+    config.list_decode_threads = 1;
+    let one_thread: Api<ConfigMap> = Api::namespaced(Client::try_from(config).unwrap(), &ns.name);
+    // Items only: the list's resourceVersion moves with every write in the cluster.
+    let whole = one_thread.list(&ListParams::default()).await.unwrap().items;
+    assert!(whole.len() >= 600);
+    assert!(whole == api.list(&ListParams::default()).await.unwrap().items);
     for params in [ListParams::default(), ListParams::default().limit(250)] {
         let (pb, js) = if params.limit.is_some() {
             (

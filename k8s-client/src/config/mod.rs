@@ -65,6 +65,13 @@ pub struct Config {
     pub user_agent: String,
     /// Interval of HTTP/2 keep-alive pings (`None`: off). Default: 30 s.
     pub keep_alive: Option<Duration>,
+    /// The most threads one large protobuf list is decoded on, the task reading the body
+    /// included: past its first MiB, a list is decoded in batches on up to this many threads
+    /// less one of tokio's blocking pool. Never more than
+    /// [`std::thread::available_parallelism`] (which follows CPU affinity and cgroup CPU
+    /// quotas). `1` keeps decoding on the reading task, for programs that would rather spend
+    /// less CPU than wait less. Default: 4.
+    pub list_decode_threads: usize,
     /// Where the config came from, for error messages (`kubeconfig /path, context x`).
     pub origin: String,
 }
@@ -92,6 +99,7 @@ impl std::fmt::Debug for Config {
             .field("retry", &self.retry)
             .field("user_agent", &self.user_agent)
             .field("keep_alive", &self.keep_alive)
+            .field("list_decode_threads", &self.list_decode_threads)
             .field("origin", &self.origin)
             .finish()
     }
@@ -247,6 +255,7 @@ impl Config {
             retry: RetryPolicy::default(),
             user_agent: default_user_agent(),
             keep_alive: Some(Duration::from_secs(30)),
+            list_decode_threads: 4,
             origin: "explicit".to_string(),
         }
     }

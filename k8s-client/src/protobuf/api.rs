@@ -107,7 +107,12 @@ pub(crate) async fn list<K: Resource + DeserializeOwned>(
     client
         .request_decoded(request.build()?, |headers| {
             if is_protobuf(headers) {
-                let list = ProtobufListDecoder::with_decoder(&list_kind, codec.decode, codec.items);
+                let list = ProtobufListDecoder::with_decoder(
+                    &list_kind,
+                    codec.decode,
+                    codec.items,
+                    client.config().list_decode_threads,
+                );
                 ListBody::Protobuf(list, what.to_string())
             } else {
                 ListBody::Json(JsonListDecoder::new(what.to_string()))
@@ -158,7 +163,7 @@ pub(crate) async fn deleted_list<K: Resource + DeserializeOwned>(
         return decode_deleted(&body, "", what);
     }
     let list_kind = format!("{}List", K::KIND);
-    match envelope::decode_list_with(&body, &list_kind, codec.decode, codec.items)
+    match envelope::decode_list_with(&body, &list_kind, codec.list_items(client))
         .map_err(|e| decode_error(what, e))?
     {
         Decoded::Object(list) => Ok(Deleted::Object(list)),

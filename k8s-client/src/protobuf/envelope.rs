@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ListMeta, ObjectMeta, Status};
 
-use super::parallel::{Decode, ParallelItems};
+use super::parallel::ParallelItems;
 use super::runtime::*;
 use super::wire::{put_bytes_field, put_key, put_len};
 use crate::api::{Bookmark, ObjectList, WatchEvent};
@@ -191,20 +191,21 @@ pub(crate) fn encode_object_with<K: k8s_openapi::Resource>(
     .encode()
 }
 
-/// Decodes a list body (`XxxList { ListMeta metadata = 1; repeated Xxx items = 2; }`).
+/// Decodes a list body (`XxxList { ListMeta metadata = 1; repeated Xxx items = 2; }`). Past
+/// the first MiB of items, a large list is decoded on helper threads too (one per spare core,
+/// at most three; on tokio's blocking pool when called inside a runtime).
 pub fn decode_list<K: ProtobufMessage>(
     bytes: &[u8],
     list_kind: &str,
 ) -> Result<Decoded<ObjectList<K>>, DecodeError> {
-    decode_list_with(bytes, list_kind, K::decode_fields, ParallelItems::new)
+    decode_list_with(bytes, list_kind, ParallelItems::new(K::decode_fields))
 }
 
-/// [`decode_list`] with the item decoder given.
+/// [`decode_list`] with the items' decoder given.
 pub(crate) fn decode_list_with<K>(
     bytes: &[u8],
     list_kind: &str,
-    decode: Decode<K>,
-    items: fn(Decode<K>) -> ParallelItems<K>,
+    items: ParallelItems<K>,
 ) -> Result<Decoded<ObjectList<K>>, DecodeError> {
     let (unknown, raw) = Unknown::split(bytes)?;
     if unknown.kind == "Status" {
@@ -219,7 +220,7 @@ pub(crate) fn decode_list_with<K>(
             ),
         ));
     }
-    decode_list_fields_with(raw, items(decode)).map(Decoded::Object)
+    decode_list_fields_with(raw, items).map(Decoded::Object)
 }
 
 /// Decodes the fields of a list message.

@@ -27,6 +27,8 @@ pub(crate) struct ProtobufListDecoder<K> {
     decode: Decode<K>,
     /// Makes the decoder of the list's items.
     new_items: fn(Decode<K>) -> ParallelItems<K>,
+    /// The most threads the items are decoded on.
+    threads: usize,
     /// How many bytes of [`MAGIC`] have been matched.
     magic: usize,
     /// The fields of the `Unknown`.
@@ -88,22 +90,24 @@ impl<K: ProtobufMessage> ProtobufListDecoder<K> {
     /// A decoder for a list body whose `typeMeta.kind` should be `list_kind` (e.g. `PodList`).
     #[cfg(test)]
     pub(crate) fn new(list_kind: &str) -> Self {
-        Self::with_decoder(list_kind, K::decode_fields, ParallelItems::new)
+        Self::with_decoder(list_kind, K::decode_fields, ParallelItems::new, 4)
     }
 }
 
 impl<K> ProtobufListDecoder<K> {
     /// A decoder for a list body of kind `list_kind` whose items `decode` decodes, with the
-    /// items decoder `new_items` makes (see [`ParallelItems`]).
+    /// items decoder `new_items` makes, on at most `threads` threads (see [`ParallelItems`]).
     pub(crate) fn with_decoder(
         list_kind: &str,
         decode: Decode<K>,
         new_items: fn(Decode<K>) -> ParallelItems<K>,
+        threads: usize,
     ) -> Self {
         ProtobufListDecoder {
             list_kind: list_kind.to_string(),
             decode,
             new_items,
+            threads,
             magic: 0,
             fields: Splitter::new("Unknown", MAGIC.len() as u64, None),
             field: Outer::Skip,
@@ -206,8 +210,7 @@ impl<K> ProtobufListDecoder<K> {
                 if kind != self.list_kind {
                     return Err(wrong_kind());
                 }
-                envelope::decode_list_fields_with(&raw, (self.new_items)(self.decode))
-                    .map(Decoded::Object)
+                envelope::decode_list_fields_with(&raw, self.items()).map(Decoded::Object)
             }
             RawList::Streamed(list) => {
                 if kind == "Status" {
@@ -225,6 +228,11 @@ impl<K> ProtobufListDecoder<K> {
                 }))
             }
         }
+    }
+
+    /// A decoder for the items of a list.
+    fn items(&self) -> ParallelItems<K> {
+        (self.new_items)(self.decode).threads(self.threads)
     }
 
     /// The body ended where it may: after the magic, not inside a field, not encoded.
@@ -264,7 +272,7 @@ impl<K> ProtobufListDecoder<K> {
             field: Inner::Skip,
             buf: Vec::new(),
             metadata: None,
-            items: (self.new_items)(self.decode),
+            items: self.items(),
         }));
         Ok(())
     }

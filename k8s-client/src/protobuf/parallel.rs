@@ -9,7 +9,8 @@
 //! - After that, items are gathered into batches of up to [`BATCH_BYTES`]. A full batch is
 //!   queued for helpers: one fewer than `std::thread::available_parallelism` (which follows
 //!   CPU affinity and cgroup CPU quotas, so a program limited to one CPU gets none), at most
-//!   [`MAX_HELPERS`], started when the first batch is queued, gone when the list is done.
+//!   [`MAX_HELPERS`] or what [`ParallelItems::threads`] allows (`Config::list_decode_threads`),
+//!   started when the first batch is queued, gone when the list is done.
 //!   Inside a tokio runtime they run on its blocking pool. When [`QUEUED_BATCHES`] batches
 //!   already wait, the caller decodes the new batch itself: the bytes held stay bounded, and
 //!   the caller's thread does its share.
@@ -31,7 +32,7 @@ pub(crate) const INLINE_BYTES: usize = 1 << 20;
 pub(crate) const BATCH_BYTES: usize = 256 << 10;
 /// Batches that may wait for a helper; a batch beyond these is decoded by the caller.
 pub(crate) const QUEUED_BATCHES: usize = 2;
-/// The most helper threads one list uses.
+/// The most helper threads one list uses unless told otherwise ([`ParallelItems::threads`]).
 pub(crate) const MAX_HELPERS: usize = 3;
 
 /// Decodes one item.
@@ -45,6 +46,8 @@ pub(crate) struct ParallelItems<K> {
     decode: Decode<K>,
     /// Starts the helpers.
     spawn: Spawn<K>,
+    /// The most helpers (threads besides the caller's).
+    max_helpers: usize,
     /// Item bytes decoded inline before batching starts.
     inline_bytes: usize,
     /// The batch size.
@@ -167,7 +170,7 @@ impl<K> ParallelItems<K> {
             decode: self.decode,
         });
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        (self.spawn)(&shared, cores.saturating_sub(1).min(MAX_HELPERS));
+        (self.spawn)(&shared, cores.saturating_sub(1).min(self.max_helpers));
         self.pool = Some(shared.clone());
         Ok(shared)
     }
@@ -230,6 +233,12 @@ impl<K> ParallelItems<K> {
         Ok(items)
     }
 
+    /// Decodes on at most `threads` threads, the caller's included (`0` counts as `1`).
+    pub(crate) fn threads(mut self, threads: usize) -> Self {
+        self.max_helpers = threads.saturating_sub(1);
+        self
+    }
+
     /// Item bytes held and not yet decoded.
     #[cfg(test)]
     pub(crate) fn buffered(&self) -> usize {
@@ -247,6 +256,7 @@ impl<K: Send + 'static> ParallelItems<K> {
         ParallelItems {
             decode,
             spawn: spawn_helpers::<K>,
+            max_helpers: MAX_HELPERS,
             inline_bytes: INLINE_BYTES,
             batch_bytes: BATCH_BYTES,
             head: Vec::new(),
@@ -447,6 +457,23 @@ mod tests {
         assert!(got
             .iter()
             .all(|i| i.thread.as_deref() != Some("k8s-client-decode")));
+    }
+
+    #[test]
+    fn one_thread_means_no_helpers() {
+        for threads in [0, 1] {
+            let mut items = items().threads(threads);
+            for n in 0..1000u32 {
+                items.push(&n.to_le_bytes()).unwrap();
+            }
+            let got = items.finish().unwrap();
+            assert_eq!(
+                got.iter().map(|i| i.n).collect::<Vec<_>>(),
+                (0..1000).collect::<Vec<_>>()
+            );
+            let here = std::thread::current().name().map(str::to_string);
+            assert!(got.iter().all(|i| i.thread == here), "threads({threads})");
+        }
     }
 
     #[test]

@@ -35,6 +35,11 @@ impl<K> Clone for Codec<K> {
 impl<K> Copy for Codec<K> {}
 
 impl<K> Codec<K> {
+    /// A decoder for a list's items, on as many threads as `client`'s config allows.
+    pub(crate) fn list_items(&self, client: &crate::Client) -> ParallelItems<K> {
+        (self.items)(self.decode).threads(client.config().list_decode_threads)
+    }
+
     /// The same codec, decoding without `metadata.managedFields`.
     pub(crate) fn without_managed_fields(self) -> Self {
         Codec {
