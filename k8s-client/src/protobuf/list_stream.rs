@@ -202,6 +202,7 @@ impl<K> ProtobufListDecoder<K> {
                 format!("expected kind {}, the server sent {kind:?}", self.list_kind),
             )
         };
+        let items = self.items();
         match self.raw {
             RawList::Whole(raw) => {
                 if kind == "Status" {
@@ -210,7 +211,7 @@ impl<K> ProtobufListDecoder<K> {
                 if kind != self.list_kind {
                     return Err(wrong_kind());
                 }
-                envelope::decode_list_fields_with(&raw, self.items()).map(Decoded::Object)
+                envelope::decode_list_fields_with(&raw, items).map(Decoded::Object)
             }
             RawList::Streamed(list) => {
                 if kind == "Status" {
