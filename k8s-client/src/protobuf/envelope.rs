@@ -35,20 +35,18 @@ pub struct Unknown {
 impl Unknown {
     /// Decodes `magic + Unknown` (errors name what is missing or malformed).
     pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
-        let Some(body) = bytes.strip_prefix(MAGIC) else {
-            return Err(DecodeError::new(
-                "Unknown",
-                "the body does not start with the protobuf magic k8s\\0",
-            ));
-        };
-        Self::decode_fields(body)
+        Self::split(bytes).map(Self::owning)
     }
 
     /// Decodes an `Unknown` message without the magic.
     pub fn decode_fields(bytes: &[u8]) -> Result<Self, DecodeError> {
-        let (mut out, raw) = Self::split_fields(bytes)?;
+        Self::split_fields(bytes).map(Self::owning)
+    }
+
+    /// The `Unknown` with its `raw` bytes copied in.
+    fn owning((mut out, raw): (Self, &[u8])) -> Self {
         out.raw = raw.to_vec();
-        Ok(out)
+        out
     }
 
     /// [`Unknown::decode`] that leaves `raw` empty and returns the bytes of `raw` where they
