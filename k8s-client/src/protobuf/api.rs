@@ -107,12 +107,8 @@ pub(crate) async fn list<K: Resource + DeserializeOwned>(
     client
         .request_decoded(request.build()?, |headers| {
             if is_protobuf(headers) {
-                let list = ProtobufListDecoder::with_decoder(
-                    &list_kind,
-                    codec.decode,
-                    codec.items,
-                    client.config().list_decode_threads,
-                );
+                let threads = client.config().list_decode_threads;
+                let list = ProtobufListDecoder::with_codec(&list_kind, codec, threads);
                 ListBody::Protobuf(list, what.to_string())
             } else {
                 ListBody::Json(JsonListDecoder::new(what.to_string()))
@@ -163,8 +159,12 @@ pub(crate) async fn deleted_list<K: Resource + DeserializeOwned>(
         return decode_deleted(&body, "", what);
     }
     let list_kind = format!("{}List", K::KIND);
-    match envelope::decode_list_with(&body, &list_kind, codec.list_items(client))
-        .map_err(|e| decode_error(what, e))?
+    match envelope::decode_list_with(
+        &body,
+        &list_kind,
+        codec.list_items(client.config().list_decode_threads),
+    )
+    .map_err(|e| decode_error(what, e))?
     {
         Decoded::Object(list) => Ok(Deleted::Object(list)),
         Decoded::Status(s) => Ok(Deleted::Status(s)),

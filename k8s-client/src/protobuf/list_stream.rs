@@ -11,7 +11,8 @@
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ListMeta, Status};
 
 use super::envelope::{self, Decoded, Unknown, MAGIC, MAX_FRAME};
-use super::parallel::{Decode, ParallelItems};
+use super::parallel::ParallelItems;
+use super::registry::Codec;
 use super::runtime::{ProtobufMessage, Raw, Reader, Value};
 use super::wire::{put_key, put_varint, DecodeError, WireType};
 use crate::api::ObjectList;
@@ -23,10 +24,8 @@ use crate::api::ObjectList;
 /// `Status` body's `raw` (small) is held whole.
 pub(crate) struct ProtobufListDecoder<K> {
     list_kind: String,
-    /// Decodes one item.
-    decode: Decode<K>,
-    /// Makes the decoder of the list's items.
-    new_items: fn(Decode<K>) -> ParallelItems<K>,
+    /// Decodes the items.
+    codec: Codec<K>,
     /// The most threads the items are decoded on.
     threads: usize,
     /// How many bytes of [`MAGIC`] have been matched.
@@ -90,23 +89,17 @@ impl<K: ProtobufMessage> ProtobufListDecoder<K> {
     /// A decoder for a list body whose `typeMeta.kind` should be `list_kind` (e.g. `PodList`).
     #[cfg(test)]
     pub(crate) fn new(list_kind: &str) -> Self {
-        Self::with_decoder(list_kind, K::decode_fields, ParallelItems::new, 4)
+        Self::with_codec(list_kind, Codec::of(), 4)
     }
 }
 
 impl<K> ProtobufListDecoder<K> {
-    /// A decoder for a list body of kind `list_kind` whose items `decode` decodes, with the
-    /// items decoder `new_items` makes, on at most `threads` threads (see [`ParallelItems`]).
-    pub(crate) fn with_decoder(
-        list_kind: &str,
-        decode: Decode<K>,
-        new_items: fn(Decode<K>) -> ParallelItems<K>,
-        threads: usize,
-    ) -> Self {
+    /// A decoder for a list body of kind `list_kind` whose items `codec` decodes, on at most
+    /// `threads` threads (see [`ParallelItems`]).
+    pub(crate) fn with_codec(list_kind: &str, codec: Codec<K>, threads: usize) -> Self {
         ProtobufListDecoder {
             list_kind: list_kind.to_string(),
-            decode,
-            new_items,
+            codec,
             threads,
             magic: 0,
             fields: Splitter::new("Unknown", MAGIC.len() as u64, None),
@@ -233,7 +226,7 @@ impl<K> ProtobufListDecoder<K> {
 
     /// A decoder for the items of a list.
     fn items(&self) -> ParallelItems<K> {
-        (self.new_items)(self.decode).threads(self.threads)
+        self.codec.list_items(self.threads)
     }
 
     /// The body ended where it may: after the magic, not inside a field, not encoded.

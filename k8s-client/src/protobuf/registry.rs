@@ -35,9 +35,9 @@ impl<K> Clone for Codec<K> {
 impl<K> Copy for Codec<K> {}
 
 impl<K> Codec<K> {
-    /// A decoder for a list's items, on as many threads as `client`'s config allows.
-    pub(crate) fn list_items(&self, client: &crate::Client) -> ParallelItems<K> {
-        (self.items)(self.decode).threads(client.config().list_decode_threads)
+    /// A decoder for a list's items, on at most `threads` threads.
+    pub(crate) fn list_items(&self, threads: usize) -> ParallelItems<K> {
+        (self.items)(self.decode).threads(threads)
     }
 
     /// The same codec, decoding without `metadata.managedFields`.

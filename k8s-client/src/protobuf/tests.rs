@@ -494,7 +494,7 @@ fn managed_fields_can_be_skipped_while_decoding() {
     let codec = super::registry::codec::<Pod>()
         .unwrap()
         .without_managed_fields();
-    match envelope::decode_list_with(&body, "PodList", (codec.items)(codec.decode)).unwrap() {
+    match envelope::decode_list_with(&body, "PodList", codec.list_items(4)).unwrap() {
         Decoded::Object(l) => assert_eq!(l.items, vec![expected.clone(), expected]),
         Decoded::Status(s) => panic!("{s:?}"),
     }
