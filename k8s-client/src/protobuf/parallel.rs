@@ -129,34 +129,29 @@ impl<K> ParallelItems<K> {
         let mut batch = std::mem::take(&mut self.batch);
         batch.number = self.next_batch;
         self.next_batch += 1;
-        let shared = self.pool()?;
+        let shared = self.pool();
         let mut state = lock(&shared.state);
-        if state.failed {
+        if !state.failed {
+            if state.queue.len() < QUEUED_BATCHES {
+                state.queue.push_back(batch);
+                shared.changed.notify_one();
+                return Ok(());
+            }
             drop(state);
-            return Err(self.settle().unwrap_or_else(failed_earlier));
+            shared.run(batch);
+            state = lock(&shared.state);
         }
-        if state.queue.len() < QUEUED_BATCHES {
-            state.queue.push_back(batch);
-            shared.changed.notify_one();
+        if !state.failed {
             return Ok(());
         }
         drop(state);
-        let result = decode_batch(shared.decode, &batch);
-        let failed = result.is_err();
-        let mut state = lock(&shared.state);
-        state.done.insert(batch.number, result);
-        state.failed |= failed;
-        drop(state);
-        if failed {
-            return Err(self.settle().unwrap_or_else(failed_earlier));
-        }
-        Ok(())
+        Err(self.settle().unwrap_or_else(failed_earlier))
     }
 
     /// The helpers' shared state, started at the first batch.
-    fn pool(&mut self) -> Result<Arc<Shared<K>>, DecodeError> {
+    fn pool(&mut self) -> Arc<Shared<K>> {
         if let Some(shared) = &self.pool {
-            return Ok(shared.clone());
+            return shared.clone();
         }
         let shared = Arc::new(Shared {
             state: Mutex::new(State {
@@ -172,7 +167,7 @@ impl<K> ParallelItems<K> {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         (self.spawn)(&shared, cores.saturating_sub(1).min(self.max_helpers));
         self.pool = Some(shared.clone());
-        Ok(shared)
+        shared
     }
 
     /// After the list's own bytes turned out malformed: the error of an item before that
@@ -191,10 +186,8 @@ impl<K> ParallelItems<K> {
         loop {
             if let Some(batch) = state.queue.pop_front() {
                 drop(state);
-                let result = decode_batch(shared.decode, &batch);
+                shared.run(batch);
                 state = lock(&shared.state);
-                state.failed |= result.is_err();
-                state.done.insert(batch.number, result);
             } else if state.running > 0 {
                 state = shared
                     .changed
@@ -290,6 +283,16 @@ impl<K> Drop for ParallelItems<K> {
     }
 }
 
+impl<K> Shared<K> {
+    /// Decodes `batch` (without holding the lock) and records the result.
+    fn run(&self, batch: Batch) {
+        let result = decode_batch(self.decode, &batch);
+        let mut state = lock(&self.state);
+        state.failed |= result.is_err();
+        state.done.insert(batch.number, result);
+    }
+}
+
 /// Starts up to `n` helpers; returns how many started. Inside a tokio runtime they run on
 /// its blocking pool (threads the program already has and sizes), elsewhere on threads of
 /// their own. A helper that cannot be started leaves its share to the caller.
@@ -319,11 +322,9 @@ fn helper<K>(shared: &Shared<K>) {
         if let Some(batch) = state.queue.pop_front() {
             state.running += 1;
             drop(state);
-            let result = decode_batch(shared.decode, &batch);
+            shared.run(batch);
             state = lock(&shared.state);
             state.running -= 1;
-            state.failed |= result.is_err();
-            state.done.insert(batch.number, result);
             shared.changed.notify_all();
         } else if state.closed {
             return;
