@@ -43,6 +43,37 @@ impl<K> WatchEvent<K> {
         }
     }
 
+    /// The same event with its object (if it has one) turned into `f(object)`.
+    ///
+    /// ```
+    /// use k8s_client::api::WatchEvent;
+    /// let event = WatchEvent::Added(2).map_object(|n| n * 10);
+    /// assert_eq!(event.object(), Some(&20));
+    /// ```
+    pub fn map_object<T>(self, f: impl FnOnce(K) -> T) -> WatchEvent<T> {
+        match self {
+            WatchEvent::Added(k) => WatchEvent::Added(f(k)),
+            WatchEvent::Modified(k) => WatchEvent::Modified(f(k)),
+            WatchEvent::Deleted(k) => WatchEvent::Deleted(f(k)),
+            WatchEvent::Bookmark(b) => WatchEvent::Bookmark(b),
+            WatchEvent::Error(s) => WatchEvent::Error(s),
+        }
+    }
+
+    /// [`WatchEvent::map_object`] with a function that may fail.
+    pub fn try_map_object<T, E>(
+        self,
+        f: impl FnOnce(K) -> Result<T, E>,
+    ) -> Result<WatchEvent<T>, E> {
+        Ok(match self {
+            WatchEvent::Added(k) => WatchEvent::Added(f(k)?),
+            WatchEvent::Modified(k) => WatchEvent::Modified(f(k)?),
+            WatchEvent::Deleted(k) => WatchEvent::Deleted(f(k)?),
+            WatchEvent::Bookmark(b) => WatchEvent::Bookmark(b),
+            WatchEvent::Error(s) => WatchEvent::Error(s),
+        })
+    }
+
     /// The event type as the server names it (`ADDED`, `BOOKMARK`, ...).
     pub fn type_name(&self) -> &'static str {
         match self {

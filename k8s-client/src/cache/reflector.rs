@@ -623,13 +623,7 @@ pub(crate) async fn run<S, T, H, F>(
                         break;
                     };
                     let collecting = machine.is_collecting();
-                    let item = item.map(|ev| match ev {
-                        WatchEvent::Added(o) => WatchEvent::Added(hold(o, collecting)),
-                        WatchEvent::Modified(o) => WatchEvent::Modified(hold(o, collecting)),
-                        WatchEvent::Deleted(o) => WatchEvent::Deleted(hold(o, collecting)),
-                        WatchEvent::Bookmark(b) => WatchEvent::Bookmark(b),
-                        WatchEvent::Error(e) => WatchEvent::Error(e),
-                    });
+                    let item = item.map(|ev| ev.map_object(|o| hold(o, collecting)));
                     if let Some(out) = machine.on_event(item) {
                         sink(out);
                     }

@@ -194,16 +194,8 @@ impl DynamicApi {
             .build()?;
         let chunks = self.client.request_stream(req).await?;
         let api = self.clone();
-        Ok(
-            decode_stream::<DynamicObject, _>(chunks, self.what()).map(move |event| {
-                event.map(|event| match event {
-                    WatchEvent::Added(o) => WatchEvent::Added(api.typed(o)),
-                    WatchEvent::Modified(o) => WatchEvent::Modified(api.typed(o)),
-                    WatchEvent::Deleted(o) => WatchEvent::Deleted(api.typed(o)),
-                    other => other,
-                })
-            }),
-        )
+        Ok(decode_stream::<DynamicObject, _>(chunks, self.what())
+            .map(move |event| event.map(|event| event.map_object(|o| api.typed(o)))))
     }
 
     /// Creates `object` (its `metadata.name`, or `generateName`, names it; an empty

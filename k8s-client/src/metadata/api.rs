@@ -195,16 +195,8 @@ impl MetadataApi {
         let chunks = self.client.request_stream(req).await?;
         let api = self.clone();
         Ok(
-            decode_stream::<PartialObjectMetadata, _>(chunks, self.what()).map(move |event| {
-                event.and_then(|event| {
-                    Ok(match event {
-                        WatchEvent::Added(o) => WatchEvent::Added(api.checked(o)?),
-                        WatchEvent::Modified(o) => WatchEvent::Modified(api.checked(o)?),
-                        WatchEvent::Deleted(o) => WatchEvent::Deleted(api.checked(o)?),
-                        other => other,
-                    })
-                })
-            }),
+            decode_stream::<PartialObjectMetadata, _>(chunks, self.what())
+                .map(move |event| event.and_then(|event| event.try_map_object(|o| api.checked(o)))),
         )
     }
 
