@@ -34,6 +34,7 @@
 
 mod api;
 pub mod envelope;
+mod fields_json;
 pub(crate) mod list_stream;
 mod parallel;
 pub(crate) mod registry;

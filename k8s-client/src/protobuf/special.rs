@@ -10,6 +10,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{FieldsV1, MicroTime, Time};
 use k8s_openapi::apimachinery::pkg::runtime::RawExtension;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
+use super::fields_json;
 use super::runtime::*;
 use super::wire::put_bytes_field;
 
@@ -150,7 +151,9 @@ fn put_json(value: &serde_json::Value, buf: &mut Vec<u8>) {
     put_len_value(buf, &inner);
 }
 
-fn get_json(raw: Raw<'_>, name: &'static str) -> Result<serde_json::Value, String> {
+/// Decodes such a message. `quick` first tries [`fields_json::parse`], for `FieldsV1`, whose
+/// JSON is always objects of objects.
+fn get_json(raw: Raw<'_>, name: &'static str, quick: bool) -> Result<serde_json::Value, String> {
     // The JSON is parsed where it lies, not copied out first.
     let mut bytes: &[u8] = &[];
     let mut r = Reader::new(len(raw)?, name);
@@ -167,18 +170,21 @@ fn get_json(raw: Raw<'_>, name: &'static str) -> Result<serde_json::Value, Strin
     if bytes.starts_with(super::envelope::MAGIC) {
         return Err(format!("{name}.raw holds a protobuf object, not JSON"));
     }
+    if let Some(value) = quick.then(|| fields_json::parse(bytes)).flatten() {
+        return Ok(value);
+    }
     serde_json::from_slice(bytes).map_err(|e| format!("{name}.raw is not JSON: {e}"))
 }
 
 macro_rules! json_carrier {
-    ($t:ty, $name:literal) => {
+    ($t:ty, $name:literal, $quick:literal) => {
         impl Value for $t {
             const WIRE: WireType = WireType::Len;
             fn put_value(&self, buf: &mut Vec<u8>) {
                 put_json(&self.0, buf)
             }
             fn get_value(raw: Raw<'_>) -> Result<Option<Self>, String> {
-                get_json(raw, $name).map(|v| Some(Self(v)))
+                get_json(raw, $name, $quick).map(|v| Some(Self(v)))
             }
             fn default_value() -> Option<Self> {
                 Some(Self::default())
@@ -187,9 +193,9 @@ macro_rules! json_carrier {
     };
 }
 
-json_carrier!(RawExtension, "RawExtension");
-json_carrier!(FieldsV1, "FieldsV1");
-json_carrier!(JSON, "JSON");
+json_carrier!(RawExtension, "RawExtension", false);
+json_carrier!(FieldsV1, "FieldsV1", true);
+json_carrier!(JSON, "JSON", false);
 
 /// Decodes a message of two fields: the schema (`schema_tag`) and what else (`other`).
 fn schema_or<T: Value>(
