@@ -20,7 +20,9 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 use cap::Cap;
 use futures::StreamExt;
-use k8s_client_bench::{flags, peak_rss_bytes, pod_name, realistic_pod, realistic_status};
+use k8s_client_bench::{
+    ensure_format, flags, ours_api, peak_rss_bytes, pod_name, realistic_pod, realistic_status,
+};
 use k8s_openapi::api::core::v1::{Namespace, Pod};
 
 #[global_allocator]
@@ -170,7 +172,8 @@ async fn kube_rs(ns: &str, strip: bool) -> anyhow::Result<Measured> {
 async fn ours(ns: &str, strip: bool, list_watch: bool, compact: bool) -> anyhow::Result<Measured> {
     use k8s_client::cache::{InformerOptions, SharedInformer, WatchListMode};
     let client = k8s_client::Client::try_default().await?;
-    let api: k8s_client::Api<Pod> = k8s_client::Api::namespaced(client, ns);
+    // Protobuf, our default for built-in kinds, as client-go's typed clients default to it.
+    let api = ours_api(k8s_client::Api::<Pod>::namespaced(client, ns), true);
     let before = ALLOC.allocated();
     let start = Instant::now();
     let mut options = InformerOptions::default();
@@ -184,7 +187,7 @@ async fn ours(ns: &str, strip: bool, list_watch: bool, compact: bool) -> anyhow:
     if compact {
         options = options.compact();
     }
-    let informer = SharedInformer::new(api, options);
+    let informer = SharedInformer::new(api.clone(), options);
     informer.start();
     informer.wait_for_sync().await;
     let took = start.elapsed();
@@ -192,6 +195,7 @@ async fn ours(ns: &str, strip: bool, list_watch: bool, compact: bool) -> anyhow:
     let n = informer.store().len();
     let bytes = ALLOC.allocated().saturating_sub(before);
     informer.stop();
+    ensure_format(&api, true)?;
     Ok((n, bytes, took))
 }
 

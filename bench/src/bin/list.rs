@@ -14,7 +14,7 @@ use std::hint::black_box;
 use std::time::Instant;
 
 use anyhow::bail;
-use k8s_client_bench::{flags, ours_api, ours_client, usage};
+use k8s_client_bench::{ensure_format, flags, ours_api, ours_client, usage};
 use k8s_openapi::api::core::v1::Pod;
 
 #[tokio::main]
@@ -83,7 +83,7 @@ async fn ours(ns: &str, protobuf: bool) -> anyhow::Result<Measured> {
             Ok(api.list(&params).await?)
         }
     };
-    timed_list("k8s-client", list, |l: &ObjectList<Pod>| {
+    let measured = timed_list("k8s-client", list, |l: &ObjectList<Pod>| {
         (
             l.items.len(),
             l.metadata
@@ -92,7 +92,9 @@ async fn ours(ns: &str, protobuf: bool) -> anyhow::Result<Measured> {
                 .is_some_and(|c| !c.is_empty()),
         )
     })
-    .await
+    .await?;
+    ensure_format(&api, protobuf)?;
+    Ok(measured)
 }
 
 async fn kube_rs(ns: &str) -> anyhow::Result<Measured> {

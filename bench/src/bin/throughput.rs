@@ -18,7 +18,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{bail, Context};
-use k8s_client_bench::{flags, ours_api, ours_client, usage};
+use k8s_client_bench::{ensure_format, flags, ours_api, ours_client, usage};
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
 
 struct Settings {
@@ -131,14 +131,19 @@ async fn ours(s: &Settings, protobuf: bool) -> anyhow::Result<(f64, f64)> {
     }
     let api = Arc::new(ours_api(cms, protobuf));
     let name: Arc<str> = s.name.as_str().into();
-    drive(s, "k8s-client", move || {
-        let (api, name) = (api.clone(), name.clone());
-        async move {
-            api.get(&name).await?;
-            Ok(())
+    let measured = drive(s, "k8s-client", {
+        let api = api.clone();
+        move || {
+            let (api, name) = (api.clone(), name.clone());
+            async move {
+                api.get(&name).await?;
+                Ok(())
+            }
         }
     })
-    .await
+    .await?;
+    ensure_format(&api, protobuf)?;
+    Ok(measured)
 }
 
 async fn kube_rs(s: &Settings) -> anyhow::Result<(f64, f64)> {

@@ -264,8 +264,12 @@ mod tests {
                 }
             }
             if let Some(ours) = parse(&input) {
-                let theirs: Value = serde_json::from_slice(&input)
-                    .unwrap_or_else(|e| panic!("{:?}: ours parsed, serde_json: {e}", String::from_utf8_lossy(&input)));
+                let theirs: Value = serde_json::from_slice(&input).unwrap_or_else(|e| {
+                    panic!(
+                        "{:?}: ours parsed, serde_json: {e}",
+                        String::from_utf8_lossy(&input)
+                    )
+                });
                 assert_eq!(ours, theirs, "{:?}", String::from_utf8_lossy(&input));
                 answered += 1;
             }

@@ -133,7 +133,7 @@ func decode(file string, iterations int) error {
 	line, err := json.Marshal(result{
 		Client: "client-go", Format: format, Bytes: len(body), Objects: objects,
 		Iterations: iterations, SecondsEach: each,
-		MBPerS:      float64(len(body)) / each / 1e6,
+		MBPerS:         float64(len(body)) / each / 1e6,
 		ObjectsPerS:    float64(objects) / each,
 		CPUSecondsEach: cpuEach,
 	})

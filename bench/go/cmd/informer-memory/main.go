@@ -21,10 +21,10 @@ import (
 	"strings"
 	"time"
 
+	"k8s-client.bench/go/internal/benchutil"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/tools/clientcmd"
 )
 
 type result struct {
@@ -56,17 +56,11 @@ func liveHeap() uint64 {
 }
 
 func run(namespace string, strip, protobuf bool) error {
-	rules := clientcmd.NewDefaultClientConfigLoadingRules() // honours $KUBECONFIG
-	config, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{}).ClientConfig()
+	config, err := benchutil.Config(protobuf)
 	if err != nil {
 		return err
 	}
-	name := "client-go"
-	if protobuf {
-		config.ContentType = "application/vnd.kubernetes.protobuf"
-		config.AcceptContentTypes = "application/vnd.kubernetes.protobuf,application/json"
-		name = "client-go protobuf"
-	}
+	name := benchutil.Name(protobuf)
 	clientset, err := kubernetes.NewForConfig(config)
 	if err != nil {
 		return err

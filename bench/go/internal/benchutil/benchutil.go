@@ -3,6 +3,9 @@
 package benchutil
 
 import (
+	"fmt"
+	"mime"
+	"net/http"
 	"syscall"
 
 	"k8s.io/client-go/rest"
@@ -10,18 +13,44 @@ import (
 )
 
 // Config loads the client configuration from $KUBECONFIG (the default loading rules). With
-// protobuf it asks for application/vnd.kubernetes.protobuf, JSON as the second choice.
+// protobuf it asks for application/vnd.kubernetes.protobuf, JSON as the second choice; without,
+// for application/json. The JSON choice must be explicit: client-go's typed clients for built-in
+// kinds ask for protobuf when ContentType is unset (0.33 and 0.36 both do). Every response is
+// checked: one in another format fails the request, so a row cannot measure the wrong format.
 func Config(protobuf bool) (*rest.Config, error) {
 	rules := clientcmd.NewDefaultClientConfigLoadingRules()
 	config, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{}).ClientConfig()
 	if err != nil {
 		return nil, err
 	}
+	want := "application/json"
 	if protobuf {
-		config.ContentType = "application/vnd.kubernetes.protobuf"
-		config.AcceptContentTypes = "application/vnd.kubernetes.protobuf,application/json"
+		want = "application/vnd.kubernetes.protobuf"
+		config.AcceptContentTypes = want + ",application/json"
+	}
+	config.ContentType = want
+	config.WrapTransport = func(next http.RoundTripper) http.RoundTripper {
+		return formatCheck{next: next, want: want}
 	}
 	return config, nil
+}
+
+// formatCheck fails any response whose body is not in the format the benchmark measures.
+type formatCheck struct {
+	next http.RoundTripper
+	want string
+}
+
+func (f formatCheck) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := f.next.RoundTrip(req)
+	if err != nil || resp.Header.Get("Content-Type") == "" {
+		return resp, err
+	}
+	if got, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); got != f.want {
+		resp.Body.Close()
+		return nil, fmt.Errorf("benchmark wants %s responses, %s %s answered %q", f.want, req.Method, req.URL.Path, got)
+	}
+	return resp, nil
 }
 
 // Name is the client's name in the reports: "client-go" or "client-go protobuf".
