@@ -334,23 +334,30 @@ async fn rejected_names_missing_crds_and_timeouts_are_clear_errors() {
         Err(CrdError::Api(e)) => assert!(e.is_not_found(), "{e}"),
         other => panic!("{other:?}"),
     }
-    // A deadline that passes before the server answers: a timeout that says so. (A real
-    // zero or tiny deadline races a fast local server; with tokio's clock paused, time jumps to
-    // the deadline as soon as the test waits for the network.)
-    tokio::time::pause();
+    // A deadline that passes before the server answers: a timeout that says so. The server
+    // is a listener that accepts and never answers: against the real, fast one even a 1 ms
+    // deadline (with tokio's clock paused) sometimes loses the race to the answer.
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let mut config = ts::config("admin").await;
+    config.cluster_url = format!("https://{}", silent.local_addr().unwrap())
+        .parse()
+        .unwrap();
+    let unanswered = Client::try_from(config).unwrap();
     let waited = crd::wait_established(
-        &client,
+        &unanswered,
         &format!("sprockets.{group}"),
-        Duration::from_millis(1),
+        Duration::from_millis(300),
     )
     .await;
-    tokio::time::resume();
     match waited {
         Err(e @ CrdError::Timeout { .. }) => {
-            assert!(e.to_string().contains("not established within"), "{e}")
+            let msg = e.to_string();
+            assert!(msg.contains("not established within 300ms"), "{msg}");
+            assert!(msg.contains("the CRD was never read"), "{msg}");
         }
         other => panic!("{other:?}"),
     }
+    drop(silent);
     // A definition without a name.
     let mut unnamed = first.clone();
     unnamed.metadata.name = None;
