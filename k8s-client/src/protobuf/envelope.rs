@@ -244,7 +244,7 @@ pub(crate) fn decode_list_fields_with<K>(
     };
     if let Err(e) = split() {
         // An item before the malformed field may have failed on a helper thread.
-        return Err(items.earlier_error().unwrap_or(e));
+        return Err(items.settle().unwrap_or(e));
     }
     Ok(ObjectList {
         metadata: metadata.unwrap_or_default(),

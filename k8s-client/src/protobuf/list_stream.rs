@@ -184,7 +184,7 @@ impl<K> ProtobufListDecoder<K> {
         if let Err(e) = self.check_ended() {
             // An item before the end may have failed on a helper thread: that error is first.
             return Err(match &mut self.raw {
-                RawList::Streamed(list) => list.items.earlier_error().unwrap_or(e),
+                RawList::Streamed(list) => list.items.settle().unwrap_or(e),
                 RawList::Whole(_) => e,
             });
         }
@@ -326,7 +326,7 @@ impl<K> ListFields<K> {
     /// before them, which a sequential decoder would have met first.
     fn push(&mut self, bytes: &[u8]) -> Result<(), DecodeError> {
         self.split(bytes)
-            .map_err(|e| self.items.earlier_error().unwrap_or(e))
+            .map_err(|e| self.items.settle().unwrap_or(e))
     }
 
     /// Splits the next bytes of `raw` into fields, handing on each item.

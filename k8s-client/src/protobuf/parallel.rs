@@ -170,15 +170,10 @@ impl<K> ParallelItems<K> {
         shared
     }
 
-    /// After the list's own bytes turned out malformed: the error of an item before that
-    /// point, which a sequential decoder would have met first. Waits for the helpers.
-    pub(crate) fn earlier_error(&mut self) -> Option<DecodeError> {
-        self.settle()
-    }
-
     /// Decodes what is still queued on this thread and waits for the helpers. Returns the
-    /// earliest error of any batch.
-    fn settle(&mut self) -> Option<DecodeError> {
+    /// earliest error of any batch. Callers whose list bytes turned out malformed use it too:
+    /// an item before that point failed first for a sequential decoder, so its error wins.
+    pub(crate) fn settle(&mut self) -> Option<DecodeError> {
         let shared = self.pool.clone()?;
         let mut state = lock(&shared.state);
         state.closed = true;
@@ -529,7 +524,7 @@ mod tests {
                 break;
             }
         }
-        let err = items.earlier_error().expect("item 150 failed");
+        let err = items.settle().expect("item 150 failed");
         assert!(err.to_string().contains("(item 150)"), "{err}");
     }
 
