@@ -38,8 +38,9 @@ pub(crate) const MAX_HELPERS: usize = 3;
 /// Decodes one item.
 pub(crate) type Decode<K> = fn(&[u8]) -> Result<K, DecodeError>;
 
-/// Starts helper threads for a list; returns how many started.
-type Spawn<K> = fn(&Arc<Shared<K>>, usize) -> usize;
+/// Starts helper threads for a list. A field rather than a direct call so that only
+/// [`ParallelItems::new`] needs `K: Send + 'static`.
+type Spawn<K> = fn(&Arc<Shared<K>>, usize);
 
 /// The items of one list, decoded as they come (see the module docs).
 pub(crate) struct ParallelItems<K> {
@@ -288,26 +289,23 @@ impl<K> Shared<K> {
     }
 }
 
-/// Starts up to `n` helpers; returns how many started. Inside a tokio runtime they run on
-/// its blocking pool (threads the program already has and sizes), elsewhere on threads of
-/// their own. A helper that cannot be started leaves its share to the caller.
-fn spawn_helpers<K: Send + 'static>(shared: &Arc<Shared<K>>, n: usize) -> usize {
+/// Starts up to `n` helpers. Inside a tokio runtime they run on its blocking pool (threads
+/// the program already has and sizes), elsewhere on threads of their own. A helper that
+/// cannot be started leaves its share to the caller.
+fn spawn_helpers<K: Send + 'static>(shared: &Arc<Shared<K>>, n: usize) {
     let runtime = tokio::runtime::Handle::try_current().ok();
-    (0..n)
-        .filter(|_| {
-            let shared = shared.clone();
-            match &runtime {
-                Some(runtime) => {
-                    drop(runtime.spawn_blocking(move || helper(&shared)));
-                    true
-                }
-                None => std::thread::Builder::new()
+    for _ in 0..n {
+        let shared = shared.clone();
+        match &runtime {
+            Some(runtime) => drop(runtime.spawn_blocking(move || helper(&shared))),
+            None => {
+                // A thread that cannot be started is not needed: the caller decodes.
+                let _ = std::thread::Builder::new()
                     .name("k8s-client-decode".into())
-                    .spawn(move || helper(&shared))
-                    .is_ok(),
+                    .spawn(move || helper(&shared));
             }
-        })
-        .count()
+        }
+    }
 }
 
 /// A helper: decodes queued batches until the list is closed and the queue is empty.
