@@ -141,13 +141,12 @@ impl Parser<'_> {
                         b't' => '\t',
                         b'u' => {
                             let hex = self.text.get(pos + 2..pos + 6)?;
-                            let code = u32::from_str_radix(hex, 16).ok()?;
-                            // `from_str_radix` takes a sign; JSON does not. Surrogates
-                            // (pairs or lone) are left to serde_json.
                             if !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
                                 return None;
                             }
+                            let code = u32::from_str_radix(hex, 16).ok()?;
                             pos += 4;
+                            // Surrogates (pairs or lone) are no `char`: serde_json decides.
                             char::from_u32(code)?
                         }
                         _ => return None,
