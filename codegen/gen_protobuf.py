@@ -394,7 +394,7 @@ def main():
             f"// listed in codegen/report_{version}.txt.\n"
             f"#![allow(clippy::all, unused_mut)]\n\n"
             f"use std::collections::BTreeMap;\n\n"
-            f"use crate::protobuf::runtime::*;\n\n"
+            f"use crate::api::protobuf::runtime::*;\n\n"
         )
         path = os.path.join(OUT, f"{version}.rs")
         with open(path, "w") as fh:

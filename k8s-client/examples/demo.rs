@@ -1,16 +1,19 @@
 //! The seed walkthrough, end to end, against the cluster of $KUBECONFIG (or ~/.kube/config):
-//! list pods in all namespaces; create, update (retry on conflict), list and delete a
-//! Deployment; the same with untyped JSON (dynamic client); discovery of API groups and core/v1
+//! list pods in all namespaces; create, update (a strategic-merge patch guarded by the
+//! resourceVersion it read, retried on conflict), list and delete a Deployment; the same with
+//! untyped JSON (dynamic client) and server-side apply; discovery of API groups and core/v1
 //! resources.
 //!
 //! Run it with `scripts/demo.sh` (which starts a local control plane) or
 //! `cargo run -p k8s-client --example demo` against your own cluster.
 
-use k8s_client::api::{ApiResource, DeleteParams, ListParams, PostParams, PropagationPolicy};
+use k8s_client::api::{
+    ApiResource, DeleteParams, ListParams, Patch, PatchParams, PostParams, PropagationPolicy,
+};
 use k8s_client::discovery::Discovery;
 use k8s_client::dynamic::{DynamicApi, DynamicObject};
-use k8s_client::util::{retry_on_conflict, Backoff};
-use k8s_client::{Api, Client, Error};
+use k8s_client::retry::{retry_on_conflict, Backoff};
+use k8s_client::{Api, Client};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Pod;
 use serde_json::{json, Value};
@@ -36,7 +39,7 @@ fn deployment_json(name: &str) -> Value {
 }
 
 #[tokio::main]
-async fn main() -> Result<(), Error> {
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let client = Client::try_default().await?;
     println!(
         "== connected to {} as configured by {}",
@@ -60,8 +63,7 @@ async fn main() -> Result<(), Error> {
     // 2. A Deployment: create, update with retry on conflict, list, delete.
     let deployments: Api<Deployment> = Api::namespaced(client.clone(), &namespace);
     let name = "demo-deployment";
-    let desired: Deployment = serde_json::from_value(deployment_json(name))
-        .map_err(|e| Error::Request(format!("demo deployment: {e}")))?;
+    let desired: Deployment = serde_json::from_value(deployment_json(name))?;
     println!("== creating deployment {namespace}/{name} (2 replicas, nginx:1.12)");
     let created = deployments.create(&PostParams::default(), &desired).await?;
     println!(
@@ -71,31 +73,35 @@ async fn main() -> Result<(), Error> {
 
     println!("== updating it to 1 replica and nginx:1.13, retrying on conflict");
     retry_on_conflict(Backoff::default_retry(), || async {
+        // The patch carries the resourceVersion it was based on, so a concurrent change
+        // makes it fail with 409 Conflict, and retry_on_conflict reads and patches again.
         let current = deployments.get(name).await?;
-        // Edit through JSON so the demo reads the same on every Kubernetes version feature
-        // (whether `spec` is optional differs between k8s-openapi versions).
-        let mut value =
-            serde_json::to_value(&current).map_err(|e| Error::Request(e.to_string()))?;
-        value["spec"]["replicas"] = json!(1);
-        value["spec"]["template"]["spec"]["containers"][0]["image"] = json!("nginx:1.13");
-        let updated: Deployment =
-            serde_json::from_value(value).map_err(|e| Error::Request(e.to_string()))?;
+        let patch = json!({
+            "metadata": {"resourceVersion": current.metadata.resource_version},
+            "spec": {
+                "replicas": 1,
+                "template": {"spec": {"containers": [{"name": "web", "image": "nginx:1.13"}]}}
+            }
+        });
         deployments
-            .replace(name, &PostParams::default(), &updated)
+            .patch(name, &PatchParams::default(), &Patch::Strategic(patch))
             .await
     })
     .await?;
 
     println!("== deployments in {namespace}:");
     for d in deployments.list(&ListParams::default()).await?.items {
-        let v = serde_json::to_value(&d).map_err(|e| Error::Request(e.to_string()))?;
+        let spec = d.spec;
+        let image = spec
+            .template
+            .spec
+            .and_then(|pod| pod.containers.into_iter().next())
+            .and_then(|c| c.image)
+            .unwrap_or_default();
         println!(
-            "   {} replicas={} image={}",
-            v["metadata"]["name"].as_str().unwrap_or(""),
-            v["spec"]["replicas"],
-            v["spec"]["template"]["spec"]["containers"][0]["image"]
-                .as_str()
-                .unwrap_or("")
+            "   {} replicas={} image={image}",
+            d.metadata.name.unwrap_or_default(),
+            spec.replicas.unwrap_or(1),
         );
     }
 
@@ -110,13 +116,31 @@ async fn main() -> Result<(), Error> {
     // 3. The same with untyped JSON, through the dynamic client (no Rust type for the object).
     let untyped = "demo-deployment-untyped";
     let resource = ApiResource::of::<Deployment>();
-    let dynamic = DynamicApi::namespaced(client.clone(), &resource, &namespace);
+    let dynamic = DynamicApi::namespaced_with(client.clone(), &namespace, &resource);
     println!("== creating {namespace}/{untyped} from untyped JSON");
     let obj = DynamicObject::from_json(deployment_json(untyped))?;
     let created = dynamic.create(&PostParams::default(), &obj).await?;
     println!(
         "   created uid {}",
         created.metadata.uid.unwrap_or_default()
+    );
+    // Server-side apply: send only the fields this program owns.
+    let apply = json!({
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": untyped},
+        "spec": {"replicas": 3}
+    });
+    let applied = dynamic
+        .patch(
+            untyped,
+            &PatchParams::apply("k8s-client-demo"),
+            &Patch::Apply(apply),
+        )
+        .await?;
+    println!(
+        "   applied replicas={} as field manager k8s-client-demo",
+        applied.data["spec"]["replicas"]
     );
     let names: Vec<String> = dynamic
         .list(&ListParams::default())
@@ -155,7 +179,7 @@ async fn main() -> Result<(), Error> {
     // 5. A missing object is a typed error.
     match pods_in(&client, &namespace).get("no-such-pod").await {
         Err(e) if e.is_not_found() => println!("== get of a missing pod: not found ({e})"),
-        Err(e) => return Err(e),
+        Err(e) => return Err(e.into()),
         Ok(_) => println!("== unexpectedly found no-such-pod"),
     }
     Ok(())

@@ -10,7 +10,7 @@ use k8s_client::api::{
     ApiResource, DeleteParams, GroupVersionKind, ListParams, Object, PostParams, PropagationPolicy,
 };
 use k8s_client::dynamic::{DynamicApi, DynamicObject};
-use k8s_client::util::{retry_on_conflict, Backoff};
+use k8s_client::retry::{retry_on_conflict, Backoff};
 use k8s_client::{Client, Error};
 use serde_json::json;
 
@@ -27,7 +27,7 @@ async fn main() -> Result<(), Error> {
         "deployments",
         true,
     );
-    let api = DynamicApi::namespaced(client, &deployments, &namespace);
+    let api = DynamicApi::namespaced_with(client, &namespace, &deployments);
 
     let deployment = DynamicObject::from_json(json!({
         "apiVersion": "apps/v1",

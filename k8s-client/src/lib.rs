@@ -1,14 +1,15 @@
 //! k8s-client: a Kubernetes API client for async Rust.
 //!
-//! A request flows through the modules in this order:
+//! A request flows through the modules in this order, each layer using only those before it:
 //! [`config`] (where the server is and who we are) -> [`auth`] (credentials that can change
 //! while the program runs) -> [`transport`] (one pooled HTTPS client, HTTP/2 by ALPN) ->
-//! [`rest`] (request building without I/O, rate limiting, retries, decoding, typed errors) ->
-//! the clients ([`api`]: the typed [`Api<K>`] over the k8s-openapi types; [`dynamic`]:
-//! untyped objects by group/version/resource; [`metadata`]: metadata-only) and
-//! [`discovery`] (what the server serves) -> [`cache`] (reflectors, stores, informers) ->
-//! [`runtime`] (work queues, controllers, leader election, events) and [`remote`] (exec,
-//! attach, port-forward, logs).
+//! [`rest`] (request building without I/O) and [`client`] (the [`Client`] and its stack of
+//! layers: retries, rate limiting, credentials, gzip, over the transport or any other
+//! service) -> [`api`] (the one resource handle [`Api<K>`] for typed kinds, custom resources,
+//! [`dynamic`] and [`metadata`]-only objects, with its wire formats) -> [`discovery`] (what
+//! the server serves) -> [`cache`] (reflectors, stores, informers) -> [`runtime`] (work
+//! queues, controllers, leader election, events, waiting), with [`remote`] (exec, attach,
+//! port-forward, logs) beside the handles.
 //!
 //! ```no_run
 //! use k8s_client::{Api, Client, api::ListParams};
@@ -26,25 +27,27 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+// In layer order (see the crate docs); `tests/layers.rs` checks that no module imports one
+// that comes after it.
 pub mod api;
 pub mod auth;
 pub mod cache;
+pub mod client;
 pub mod config;
+pub mod custom_resource;
 pub mod discovery;
 pub mod dynamic;
 pub mod error;
 pub mod metadata;
-#[cfg(feature = "protobuf")]
-pub mod protobuf;
 pub mod remote;
 pub mod rest;
+pub mod retry;
 pub mod runtime;
 pub mod transport;
-pub mod util;
 
-mod client;
-
-pub use api::Api;
+#[cfg(feature = "protobuf")]
+pub use api::protobuf;
+pub use api::{Api, Object, Resource};
 pub use client::Client;
 pub use config::Config;
 pub use error::{Error, Result};

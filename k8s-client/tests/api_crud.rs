@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use k8s_client::api::{
     Api, DeleteParams, Deleted, ListParams, Patch, PatchParams, PostParams, PropagationPolicy,
 };
-use k8s_client::util::{retry_on_conflict, Backoff};
+use k8s_client::retry::{retry_on_conflict, Backoff};
 use k8s_client_testsupport as ts;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Pod};

@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 
 use k8s_client::api::{Api, DeleteParams, Deleted, ListParams, PostParams, PropagationPolicy};
-use k8s_client::util::{retry_on_conflict, Backoff};
+use k8s_client::retry::{retry_on_conflict, Backoff};
 use k8s_client_testsupport as ts;
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec};
 use k8s_openapi::api::core::v1::{Container, ContainerPort, Pod, PodSpec, PodTemplateSpec};

@@ -2,7 +2,7 @@
 //! eviction, and the generic subresource methods.
 
 use k8s_client::api::{Api, DeleteParams, EvictParams, Patch, PatchParams, PostParams};
-use k8s_client::util::{retry_on_conflict, Backoff};
+use k8s_client::retry::{retry_on_conflict, Backoff};
 use k8s_client_testsupport as ts;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::autoscaling::v1::Scale;
@@ -75,10 +75,11 @@ async fn deployment_status_subresource() {
         let mut d = api.get_status("st").await?;
         let status = d.status.get_or_insert_with(Default::default);
         let conditions = status.conditions.get_or_insert_with(Vec::new);
-        conditions.push(
-            serde_json::from_value(json!({"type": "Replaced", "status": "True"}))
-                .map_err(|e| k8s_client::Error::Request(e.to_string()))?,
-        );
+        conditions.push(k8s_openapi::api::apps::v1::DeploymentCondition {
+            type_: Some("Replaced".into()),
+            status: Some("True".into()),
+            ..Default::default()
+        });
         api.replace_status("st", &PostParams::default(), &d).await
     })
     .await

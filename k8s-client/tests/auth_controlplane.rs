@@ -7,10 +7,10 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use k8s_client::auth::Authenticator;
+use k8s_client::config::Secret;
 use k8s_client::config::{
     AuthConfig, ClientCertConfig, Config, DataSource, ExecConfig, ExecInteractiveMode, Kubeconfig,
 };
-use k8s_client::util::Secret;
 use k8s_client::Client;
 use k8s_client_testsupport as ts;
 

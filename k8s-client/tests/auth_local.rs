@@ -9,10 +9,10 @@ use std::time::{Duration, SystemTime};
 
 use base64::Engine as _;
 use k8s_client::auth::{AuthError, Authenticator};
+use k8s_client::config::Secret;
 use k8s_client::config::{
     ClientCertConfig, Config, DataSource, ExecConfig, ExecEnvVar, ExecInteractiveMode,
 };
-use k8s_client::util::Secret;
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -254,11 +254,22 @@ async fn factory_serves_dynamic_and_metadata_informers() {
 
     let resource = ApiResource::of::<ConfigMap>();
     let factory = InformerFactory::new(client.clone());
-    let dynamic = factory.informer_for(DynamicApi::namespaced(client.clone(), &resource, &ns.name));
-    let again = factory.informer_for(DynamicApi::namespaced(client.clone(), &resource, &ns.name));
+    let dynamic = factory.informer_for(DynamicApi::namespaced_with(
+        client.clone(),
+        &ns.name,
+        &resource,
+    ));
+    let again = factory.informer_for(DynamicApi::namespaced_with(
+        client.clone(),
+        &ns.name,
+        &resource,
+    ));
     assert!(dynamic.ptr_eq(&again));
-    let metadata =
-        factory.informer_for(MetadataApi::namespaced(client.clone(), &resource, &ns.name));
+    let metadata = factory.informer_for(MetadataApi::namespaced_with(
+        client.clone(),
+        &ns.name,
+        &resource,
+    ));
     let handled: Arc<Mutex<Vec<String>>> = Arc::default();
     let h = handled.clone();
     let _reg = metadata.add_handler(

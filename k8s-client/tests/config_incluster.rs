@@ -4,9 +4,8 @@
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
+use k8s_client::config::Secret;
 use k8s_client::config::{Config, ConfigError, InClusterPaths, KubeConfigOptions};
-use k8s_client::util::Secret;
-use k8s_client::Error;
 
 struct FakePod {
     dir: tempfile::TempDir,
@@ -126,10 +125,7 @@ async fn infer_prefers_kubeconfig_then_incluster() {
     let err = Config::infer_with(&options, &pod.paths())
         .await
         .unwrap_err();
-    assert!(
-        matches!(err, Error::Config(ConfigError::Parse { .. })),
-        "{err:?}"
-    );
+    assert!(matches!(err, ConfigError::Parse { .. }), "{err:?}");
 }
 
 #[tokio::test]
@@ -138,10 +134,10 @@ async fn infer_says_what_each_attempt_found() {
     let err = Config::infer_with(&no_kubeconfig(tmp.path()), &InClusterPaths::default())
         .await
         .unwrap_err();
-    let Error::Config(ConfigError::NoConfig {
+    let ConfigError::NoConfig {
         kubeconfig,
         incluster,
-    }) = &err
+    } = &err
     else {
         panic!("expected NoConfig, got {err:?}");
     };

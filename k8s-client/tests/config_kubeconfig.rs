@@ -6,11 +6,11 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use k8s_client::config::Secret;
 use k8s_client::config::{
     Config, ConfigError, DataSource, ExecInteractiveMode, Impersonation, KubeConfigOptions,
     Kubeconfig,
 };
-use k8s_client::util::Secret;
 use k8s_client::Error;
 
 fn fixtures() -> PathBuf {
@@ -45,8 +45,8 @@ fn with_files(files: &[&str]) -> KubeConfigOptions {
     }
 }
 
-fn config_err(e: Error) -> ConfigError {
-    match e {
+fn config_err(e: impl Into<Error>) -> ConfigError {
+    match e.into() {
         Error::Config(c) => c,
         other => panic!("expected a config error, got {other:?}"),
     }

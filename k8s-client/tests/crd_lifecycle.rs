@@ -10,9 +10,9 @@ use std::time::Duration;
 use k8s_client::api::{
     Api, ApiResource, DeleteParams, Deleted, ListParams, Object, Patch, PatchParams, PostParams,
 };
-use k8s_client::dynamic::crd::{self, CrdError};
 use k8s_client::dynamic::{ConvertError, DynamicApi, DynamicObject};
 use k8s_client::metadata::MetadataApi;
+use k8s_client::runtime::crd::{self, CrdError};
 use k8s_client::Client;
 use k8s_client_testsupport as ts;
 use k8s_openapi::api::core::v1::ConfigMap;
@@ -129,7 +129,7 @@ async fn dynamic_client_on_a_new_crd() {
 
     let resource = crd::api_resource(&installed, "v1").unwrap();
     assert_eq!(resource.api_version(), format!("{group}/v1"));
-    let api = DynamicApi::namespaced(client.clone(), &resource, &ns.name);
+    let api = DynamicApi::namespaced_with(client.clone(), &ns.name, &resource);
 
     // Create from JSON; status is ignored on create (status subresource).
     let g1 = DynamicObject::from_json(json!({
@@ -282,7 +282,7 @@ async fn dynamic_client_on_a_new_crd() {
     );
 
     // Metadata only.
-    let meta = MetadataApi::namespaced(client.clone(), &resource, &ns.name);
+    let meta = MetadataApi::namespaced_with(client.clone(), &ns.name, &resource);
     let names: Vec<String> = meta
         .list(&ListParams::default())
         .await
@@ -457,7 +457,7 @@ async fn typed_struct_on_a_crd() {
     // Typed <-> dynamic, through the server.
     let resource = ApiResource::of::<Widget>();
     assert_eq!(resource, crd::api_resource(&def, "v1").unwrap());
-    let dynamic = DynamicApi::namespaced(client.clone(), &resource, &ns.name);
+    let dynamic = DynamicApi::namespaced_with(client.clone(), &ns.name, &resource);
     let as_dynamic = dynamic.get("w1").await.unwrap();
     assert_eq!(as_dynamic.field(&["status", "ready"]), Some(&json!(false)));
     let typed_again: Widget = as_dynamic.try_parse().unwrap();

@@ -9,7 +9,7 @@ use k8s_client::api::{
     PostParams, PropagationPolicy,
 };
 use k8s_client::dynamic::{ConvertError, DynamicApi, DynamicObject};
-use k8s_client::util::{retry_on_conflict, Backoff};
+use k8s_client::retry::{retry_on_conflict, Backoff};
 use k8s_client::{Client, Error};
 use k8s_client_testsupport as ts;
 use k8s_openapi::api::apps::v1::Deployment;
@@ -58,7 +58,7 @@ async fn fast_client() -> Client {
 async fn seed_walkthrough_dynamic() {
     let ns = ts::namespace("dyn-seed").await;
     let client = fast_client().await;
-    let api = DynamicApi::namespaced(client.clone(), &deployments(), &ns.name);
+    let api = DynamicApi::namespaced_with(client.clone(), &ns.name, &deployments());
 
     // Create from untyped JSON.
     let deployment = DynamicObject::from_json(demo_deployment()).unwrap();
@@ -142,7 +142,7 @@ async fn seed_walkthrough_dynamic() {
 async fn every_verb_on_configmaps() {
     let ns = ts::namespace("dyn-verbs").await;
     let client = fast_client().await;
-    let api = DynamicApi::namespaced(client.clone(), &configmaps(), &ns.name);
+    let api = DynamicApi::namespaced_with(client.clone(), &ns.name, &configmaps());
 
     // Create five, one without apiVersion/kind (the resource's are used).
     for i in 0..5 {
@@ -174,7 +174,7 @@ async fn every_verb_on_configmaps() {
     assert_eq!(names, ["cm-0", "cm-1", "cm-2", "cm-3", "cm-4"]);
 
     // Listing across all namespaces finds ours.
-    let everywhere = DynamicApi::all(client.clone(), &configmaps());
+    let everywhere = DynamicApi::all_with(client.clone(), &configmaps());
     let found = everywhere
         .list(&ListParams::default().labels("set=a"))
         .await
@@ -292,7 +292,7 @@ fn owners(obj: &DynamicObject) -> Vec<String> {
 #[tokio::test]
 async fn server_side_apply_conflicts_and_force() {
     let ns = ts::namespace("dyn-ssa").await;
-    let api = DynamicApi::namespaced(fast_client().await, &configmaps(), &ns.name);
+    let api = DynamicApi::namespaced_with(fast_client().await, &ns.name, &configmaps());
 
     let out = api
         .patch(
@@ -348,7 +348,7 @@ async fn server_side_apply_conflicts_and_force() {
 #[tokio::test]
 async fn status_and_scale_subresources_of_a_deployment() {
     let ns = ts::namespace("dyn-sub").await;
-    let api = DynamicApi::namespaced(fast_client().await, &deployments(), &ns.name);
+    let api = DynamicApi::namespaced_with(fast_client().await, &ns.name, &deployments());
     api.create(
         &PostParams::default(),
         &DynamicObject::from_json(demo_deployment()).unwrap(),
@@ -428,7 +428,7 @@ async fn status_and_scale_subresources_of_a_deployment() {
 async fn conversions_of_server_answers_and_typed_errors() {
     let ns = ts::namespace("dyn-conv").await;
     let client = fast_client().await;
-    let api = DynamicApi::namespaced(client.clone(), &configmaps(), &ns.name);
+    let api = DynamicApi::namespaced_with(client.clone(), &ns.name, &configmaps());
     let typed_api: k8s_client::Api<ConfigMap> =
         k8s_client::Api::namespaced(client.clone(), &ns.name);
 
@@ -482,13 +482,13 @@ async fn conversions_of_server_answers_and_typed_errors() {
     assert!(err.to_string().contains("data"), "{err}");
 
     // A namespace on a cluster-scoped resource is refused before anything is sent.
-    let wrong = DynamicApi::namespaced(client.clone(), &ApiResource::of::<Namespace>(), "x");
+    let wrong = DynamicApi::namespaced_with(client.clone(), "x", &ApiResource::of::<Namespace>());
     match wrong.get(&ns.name).await {
-        Err(Error::Request(msg)) => assert!(msg.contains("cluster-scoped"), "{msg}"),
+        Err(Error::Request(e)) => assert!(e.message().contains("cluster-scoped"), "{e}"),
         other => panic!("{other:?}"),
     }
     // Cluster-scoped resources work through `all`.
-    let namespaces = DynamicApi::all(client.clone(), &ApiResource::of::<Namespace>());
+    let namespaces = DynamicApi::all_with(client.clone(), &ApiResource::of::<Namespace>());
     let mine = namespaces.get(&ns.name).await.unwrap();
     assert_eq!(mine.kind, "Namespace");
     assert_eq!(mine.field(&["status", "phase"]), Some(&json!("Active")));
@@ -499,7 +499,7 @@ async fn conversions_of_server_answers_and_typed_errors() {
         "nothings",
         true,
     );
-    let err = DynamicApi::namespaced(client, &nothing, &ns.name)
+    let err = DynamicApi::namespaced_with(client, &ns.name, &nothing)
         .list(&ListParams::default())
         .await
         .unwrap_err();
@@ -510,10 +510,10 @@ async fn conversions_of_server_answers_and_typed_errors() {
 async fn generic_subresources() {
     let ns = ts::namespace("dyn-gensub").await;
     let client = fast_client().await;
-    let accounts = DynamicApi::namespaced(
+    let accounts = DynamicApi::namespaced_with(
         client.clone(),
-        &ApiResource::of::<k8s_openapi::api::core::v1::ServiceAccount>(),
         &ns.name,
+        &ApiResource::of::<k8s_openapi::api::core::v1::ServiceAccount>(),
     );
     accounts
         .create(

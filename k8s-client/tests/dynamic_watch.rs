@@ -43,10 +43,10 @@ where
 #[tokio::test]
 async fn watch_sees_added_modified_deleted() {
     let ns = ts::namespace("dyn-watch").await;
-    let api = DynamicApi::namespaced(
+    let api = DynamicApi::namespaced_with(
         ts::client().await,
-        &ApiResource::of::<ConfigMap>(),
         &ns.name,
+        &ApiResource::of::<ConfigMap>(),
     );
     let rv = api
         .list(&ListParams::default())
@@ -101,7 +101,8 @@ async fn watch_sees_added_modified_deleted() {
 async fn streaming_list_then_changes() {
     let ns = ts::namespace("dyn-stream").await;
     let client = ts::client().await;
-    let api = DynamicApi::namespaced(client.clone(), &ApiResource::of::<ConfigMap>(), &ns.name);
+    let api =
+        DynamicApi::namespaced_with(client.clone(), &ns.name, &ApiResource::of::<ConfigMap>());
     for name in ["s1", "s2"] {
         api.create(&PostParams::default(), &configmap(name, true))
             .await

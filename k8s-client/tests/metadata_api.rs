@@ -58,7 +58,7 @@ async fn list_and_get_secrets_without_their_data() {
         SECRET_VALUE.as_bytes().to_vec()
     );
 
-    let api = MetadataApi::namespaced(client.clone(), &ApiResource::of::<Secret>(), &ns.name);
+    let api = MetadataApi::namespaced_with(client.clone(), &ns.name, &ApiResource::of::<Secret>());
     let list = api
         .list(&ListParams::default().labels("tier"))
         .await
@@ -194,7 +194,7 @@ async fn list_and_get_secrets_without_their_data() {
         .is_empty());
 
     // Cluster-scoped resources work through `all`.
-    let namespaces = MetadataApi::all(client, &ApiResource::of::<Namespace>());
+    let namespaces = MetadataApi::all_with(client, &ApiResource::of::<Namespace>());
     let mine = namespaces.get(&ns.name).await.unwrap();
     assert_eq!(mine.name(), Some(ns.name.as_str()));
     assert_eq!(mine.metadata.labels.unwrap()["k8s-client-test"], "true");
@@ -222,7 +222,7 @@ async fn watch_secrets_metadata() {
     let ns = ts::namespace("meta-watch").await;
     let client = fast_client().await;
     let secrets: Api<Secret> = Api::namespaced(client.clone(), &ns.name);
-    let api = MetadataApi::namespaced(client.clone(), &ApiResource::of::<Secret>(), &ns.name);
+    let api = MetadataApi::namespaced_with(client.clone(), &ns.name, &ApiResource::of::<Secret>());
     let rv = api
         .list(&ListParams::default())
         .await

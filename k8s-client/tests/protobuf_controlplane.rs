@@ -31,16 +31,8 @@ fn from<K: DeserializeOwned>(v: serde_json::Value) -> K {
 /// LIST for its collection.
 async fn round_trip<K>(api: &Api<K>, object: K) -> K
 where
-    K: Resource
-        + ListableResource
-        + ProtobufMessage
-        + Clone
-        + DeserializeOwned
-        + Serialize
-        + PartialEq
-        + Debug
-        + Send
-        + 'static,
+    K: Resource + ListableResource + ProtobufMessage + PartialEq + Debug,
+    K: k8s_client::Resource<DynamicType = ()>,
     K: k8s_openapi::Metadata<Ty = k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta>,
 {
     let created = api.create(&PostParams::default(), &object).await.unwrap();

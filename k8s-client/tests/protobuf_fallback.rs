@@ -37,6 +37,16 @@ impl Resource for Gadget {
     type Scope = NamespaceResourceScope;
 }
 
+impl k8s_openapi::Metadata for Gadget {
+    type Ty = ObjectMeta;
+    fn metadata(&self) -> &ObjectMeta {
+        &self.metadata
+    }
+    fn metadata_mut(&mut self) -> &mut ObjectMeta {
+        &mut self.metadata
+    }
+}
+
 impl ListableResource for Gadget {
     const LIST_KIND: &'static str = "GadgetList";
 }
@@ -82,7 +92,7 @@ async fn ensure_crd() -> ts::DeleteOnDrop<CustomResourceDefinition> {
     let name = format!("gadgets.{GROUP}");
     let mut cleanup = ts::DeleteOnDrop::new(client.config());
     cleanup.add(&name);
-    k8s_client::dynamic::crd::wait_established(&client, &name, Duration::from_secs(30))
+    k8s_client::runtime::crd::wait_established(&client, &name, Duration::from_secs(30))
         .await
         .unwrap_or_else(|e| panic!("CRD {name} not established: {e}"));
     cleanup

@@ -70,7 +70,10 @@ async fn exec_non_zero_exit_code_and_stderr() {
         // KWOK (v0.8.0) wraps the command's exit error, so its kubelet code cannot recognise
         // it and reports an InternalError naming the exit status instead: a typed command
         // failure with the server's Status.
-        Err(Error::Remote(RemoteError::Command(status))) => {
+        Err(e) if matches!(e.find::<RemoteError>(), Some(RemoteError::Command(_))) => {
+            let Some(RemoteError::Command(status)) = e.find::<RemoteError>() else {
+                unreachable!()
+            };
             let message = status.message.as_deref().unwrap_or("");
             assert!(message.contains("exit status 3"), "{status:?}");
             assert_eq!(status.reason.as_deref(), Some("InternalError"));
@@ -265,8 +268,8 @@ async fn exec_of_a_missing_executable_is_a_command_error() {
     .await
     .expect("exec timed out")
     .unwrap_err();
-    match err {
-        Error::Remote(RemoteError::Command(status)) => {
+    match err.find::<RemoteError>() {
+        Some(RemoteError::Command(status)) => {
             assert_eq!(status.status.as_deref(), Some("Failure"));
         }
         other => panic!("expected a command error, got {other:?}"),

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use k8s_client::remote::RemoteError;
-use k8s_client::{Api, Error};
+use k8s_client::Api;
 use k8s_client_testsupport as ts;
 use k8s_openapi::api::core::v1::Pod;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -160,8 +160,8 @@ async fn port_forward_two_ports_and_a_typed_error_for_the_closed_one() {
     let joined = tokio::time::timeout(LIMIT, forward.join()).await.unwrap();
     assert!(
         matches!(
-            joined,
-            Err(Error::Remote(RemoteError::PortForward { port: 18083, .. }))
+            joined.as_ref().map_err(|e| e.find::<RemoteError>()),
+            Err(Some(RemoteError::PortForward { port: 18083, .. }))
         ),
         "{joined:?}"
     );
@@ -242,8 +242,8 @@ async fn port_forward_listener_reports_remote_errors() {
         .expect("the listener ended");
     assert!(
         matches!(
-            err,
-            Error::Remote(RemoteError::PortForward { port: 18083, .. })
+            err.find::<RemoteError>(),
+            Some(RemoteError::PortForward { port: 18083, .. })
         ),
         "{err:?}"
     );

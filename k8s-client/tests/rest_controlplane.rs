@@ -219,9 +219,17 @@ async fn request_text_and_decode_errors() {
         .await
         .unwrap_err();
     match err {
-        Error::Decode { what, message } => {
-            assert!(what.contains("Vec<alloc::string::String>"), "{what}");
-            assert!(message.contains("expected a sequence"), "{message}");
+        Error::Decode(e) => {
+            assert!(
+                e.what().contains("Vec<alloc::string::String>"),
+                "{}",
+                e.what()
+            );
+            assert!(
+                e.message().contains("expected a sequence"),
+                "{}",
+                e.message()
+            );
         }
         other => panic!("expected a decode error, got {other:?}"),
     }

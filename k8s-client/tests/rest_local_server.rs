@@ -172,7 +172,7 @@ async fn cut_connection_mid_response_retries_get_but_not_post() {
     assert!(
         matches!(
             err,
-            Error::Transport(TransportError::Body(_) | TransportError::Http(_))
+            Error::Transport(TransportError::Body { .. } | TransportError::Http { .. })
         ),
         "{err:?}"
     );
@@ -203,7 +203,7 @@ async fn connection_closed_before_answer_retries_get_but_not_post() {
         .await
         .unwrap_err();
     assert!(
-        matches!(err, Error::Transport(TransportError::Http(_))),
+        matches!(err, Error::Transport(TransportError::Http { .. })),
         "{err:?}"
     );
     assert_eq!(server.seen().len(), 1);
@@ -265,9 +265,13 @@ async fn garbage_and_truncated_json_are_decode_errors() {
             .await
             .unwrap_err();
         match err {
-            Error::Decode { what, message } => {
-                assert!(what.contains("Info"), "{what}");
-                assert!(!message.is_empty());
+            Error::Decode(e) => {
+                assert!(e.what().contains("Info"), "{}", e.what());
+                assert!(!e.message().is_empty());
+                assert!(
+                    std::error::Error::source(&e).is_some(),
+                    "the serde error is the source"
+                );
             }
             other => panic!("expected a decode error, got {other:?}"),
         }
@@ -489,7 +493,7 @@ async fn gzip_answers_are_decompressed() {
     let response = client.send(get("/big")).await.unwrap();
     assert!(response
         .extensions()
-        .get::<k8s_client::transport::GzipDecoded>()
+        .get::<k8s_client::client::GzipDecoded>()
         .is_some());
     assert!(response.headers().get("content-encoding").is_none());
 
@@ -514,7 +518,7 @@ async fn gzip_answers_are_decompressed() {
     let client = Client::try_from(config).unwrap();
     let err = client.request_text(get("/big")).await.unwrap_err();
     assert!(
-        matches!(err, Error::Transport(TransportError::Body(_))),
+        matches!(err, Error::Transport(TransportError::Body { .. })),
         "{err:?}"
     );
 }

@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use k8s_client::transport::{GzipDecoded, TransportError, TransportOptions};
+use k8s_client::client::GzipDecoded;
+use k8s_client::transport::{TransportError, TransportOptions};
 use k8s_client::{Client, Error};
 use k8s_client_testsupport as ts;
 
@@ -112,8 +113,9 @@ async fn wrong_ca_is_a_tls_error() {
     let start = Instant::now();
     let err = client.request_text(get("/version")).await.unwrap_err();
     match &err {
-        Error::Transport(TransportError::Tls(message)) => {
-            assert!(message.contains("certificate"), "{message}")
+        Error::Transport(TransportError::Tls { message, source }) => {
+            assert!(message.contains("certificate"), "{message}");
+            assert!(source.is_some(), "the TLS error is kept as the source");
         }
         other => panic!("expected a TLS error, got {other:?}"),
     }
@@ -144,7 +146,7 @@ async fn tls_server_name_overrides_the_host() {
     let client = Client::try_from(config).unwrap();
     let err = client.request_text(get("/version")).await.unwrap_err();
     assert!(
-        matches!(&err, Error::Transport(TransportError::Tls(m)) if m.contains("not valid for name")),
+        matches!(&err, Error::Transport(TransportError::Tls { message, .. }) if message.contains("not valid for name")),
         "{err:?}"
     );
 }

@@ -194,21 +194,10 @@ pub struct DeleteOnDrop<K: Deletable> {
     _kind: std::marker::PhantomData<fn() -> K>,
 }
 
-/// What [`DeleteOnDrop`] can delete: any k8s-openapi kind.
-pub trait Deletable:
-    k8s_openapi::Resource + Clone + serde::de::DeserializeOwned + serde::Serialize + Send + 'static
-{
-}
+/// What [`DeleteOnDrop`] can delete: any typed kind.
+pub trait Deletable: k8s_client::Resource<DynamicType = ()> + k8s_openapi::Resource {}
 
-impl<K> Deletable for K where
-    K: k8s_openapi::Resource
-        + Clone
-        + serde::de::DeserializeOwned
-        + serde::Serialize
-        + Send
-        + 'static
-{
-}
+impl<K> Deletable for K where K: k8s_client::Resource<DynamicType = ()> + k8s_openapi::Resource {}
 
 impl<K: Deletable> DeleteOnDrop<K> {
     /// A guard deleting with `config`'s credentials.

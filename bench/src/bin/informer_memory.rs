@@ -206,7 +206,7 @@ async fn ours_metadata(ns: &str, strip: bool) -> anyhow::Result<Measured> {
     use k8s_client::cache::{strip_managed_fields, InformerOptions, SharedInformer};
     use k8s_client::metadata::MetadataApi;
     let client = k8s_client::Client::try_default().await?;
-    let api = MetadataApi::namespaced(client, &ApiResource::of::<Pod>(), ns);
+    let api = MetadataApi::namespaced_with(client, ns, &ApiResource::of::<Pod>());
     let before = ALLOC.allocated();
     let start = Instant::now();
     let mut options = InformerOptions::default();

@@ -4,68 +4,10 @@
 use std::future::Future;
 
 use futures::{Stream, TryStreamExt};
-use serde::de::DeserializeOwned;
 
-use super::list_decoder::JsonListDecoder;
 use super::{ApiResource, ListParams, ObjectList};
-use crate::client::{BodyDecoder, Client};
 use crate::error::Result;
 use crate::rest::{Request, Verb};
-
-/// A list body decoded as it streams in, in the format the server answered with: each item is
-/// decoded as soon as its bytes are in, and the body is never held whole.
-pub(crate) enum ListBody<T> {
-    /// A JSON list.
-    Json(JsonListDecoder<T>),
-    /// A protobuf list (and the name of the list, for errors).
-    #[cfg(feature = "protobuf")]
-    Protobuf(crate::protobuf::list_stream::ProtobufListDecoder<T>, String),
-}
-
-impl<T: DeserializeOwned> BodyDecoder for ListBody<T> {
-    type Output = ObjectList<T>;
-
-    fn push(&mut self, chunk: &[u8]) -> Result<()> {
-        match self {
-            ListBody::Json(list) => list.push(chunk),
-            #[cfg(feature = "protobuf")]
-            ListBody::Protobuf(list, what) => list
-                .push(chunk)
-                .map_err(|e| crate::protobuf::decode_error(what, e)),
-        }
-    }
-
-    fn finish(self) -> Result<ObjectList<T>> {
-        match self {
-            ListBody::Json(list) => list.finish(),
-            #[cfg(feature = "protobuf")]
-            ListBody::Protobuf(list, what) => {
-                match list
-                    .finish()
-                    .map_err(|e| crate::protobuf::decode_error(&what, e))?
-                {
-                    crate::protobuf::envelope::Decoded::Object(list) => Ok(list),
-                    crate::protobuf::envelope::Decoded::Status(status) => {
-                        Err(crate::protobuf::status_error(status))
-                    }
-                }
-            }
-        }
-    }
-}
-
-/// Lists one page in JSON, decoding the items as the body streams in.
-pub(crate) async fn list_json<T: DeserializeOwned>(
-    client: &Client,
-    request: Request,
-    what: String,
-) -> Result<ObjectList<T>> {
-    client
-        .request_decoded(request.build()?, |_| {
-            ListBody::Json(JsonListDecoder::new(what.clone()))
-        })
-        .await
-}
 
 /// A request for `verb` on `resource`'s collection in `namespace` (or in all namespaces, or
 /// cluster-wide). A namespace given for a cluster-scoped resource is a build error.
@@ -177,7 +119,8 @@ mod tests {
             "/api/v1/namespaces/x"
         );
         match resource_request(&namespaces, Some("ns"), Verb::List).build() {
-            Err(Error::Request(msg)) => {
+            Err(Error::Request(e)) => {
+                let msg = e.message();
                 assert!(
                     msg.contains("cluster-scoped") && msg.contains("\"ns\""),
                     "{msg}"

@@ -244,10 +244,7 @@ impl<T: DeserializeOwned> JsonListDecoder<T> {
 
     /// A decode error naming the list.
     fn error(&self, message: String) -> Error {
-        Error::Decode {
-            what: self.what.clone(),
-            message,
-        }
+        Error::Decode(crate::error::DecodeError::msg(self.what.clone(), message))
     }
 
     /// Walks the grammar over one chunk, handing each completed value to [`Self::value`].
@@ -437,7 +434,7 @@ mod tests {
 
     use super::*;
 
-    const LIST_JSON: &[u8] = include_bytes!("../protobuf/testdata/configmap-list.json");
+    const LIST_JSON: &[u8] = include_bytes!("protobuf/testdata/configmap-list.json");
 
     use crate::test_chunks::{chunkings, Rng};
 
@@ -455,9 +452,9 @@ mod tests {
 
     fn message(result: Result<ObjectList<ConfigMap>, Error>) -> String {
         match result {
-            Err(Error::Decode { what, message }) => {
-                assert_eq!(what, "v1/Test list");
-                message
+            Err(Error::Decode(e)) => {
+                assert_eq!(e.what(), "v1/Test list");
+                e.message()
             }
             other => panic!("expected a decode error, got {other:?}"),
         }

@@ -580,7 +580,7 @@ mod tests {
 
     fn build_err(req: Request) -> String {
         match req.build() {
-            Err(Error::Request(m)) => m,
+            Err(Error::Request(e)) => e.message().to_string(),
             other => panic!("expected a request error, got {other:?}"),
         }
     }

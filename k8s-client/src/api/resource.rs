@@ -12,9 +12,97 @@
 //! ```
 
 use std::any::TypeId;
+use std::borrow::Cow;
 use std::fmt;
+use std::sync::Arc;
 
-use k8s_openapi::{NamespaceResourceScope, Resource};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use k8s_openapi::NamespaceResourceScope;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use super::format::{self, Format};
+use super::Object;
+use crate::error::DecodeError;
+
+/// A kind of object the one resource handle [`Api<K>`](super::Api) serves: every
+/// k8s-openapi type and custom resource (through a blanket implementation, with the
+/// compile-time scope of `K`), [`DynamicObject`](super::super::dynamic::DynamicObject) and
+/// [`PartialObjectMetadata`](super::super::metadata::PartialObjectMetadata) (whose resource is
+/// given at run time).
+///
+/// `DynamicType` is what a handle needs besides the type to address the objects: `()` for
+/// types that know their resource, an [`ApiResource`] for dynamic and metadata-only
+/// objects.
+pub trait Resource: Object + Clone + Serialize + DeserializeOwned + Send + Sync + 'static {
+    /// What addresses the objects at run time: `()` for typed kinds, [`ApiResource`] for
+    /// dynamic and metadata-only objects.
+    type DynamicType: Clone + fmt::Debug + Send + Sync + 'static;
+
+    /// `NamespaceResourceScope` or `ClusterResourceScope` for typed kinds, whose handles'
+    /// constructors are checked at compile time; [`DynamicScope`] when the scope is known
+    /// only at run time.
+    type Scope: 'static;
+
+    /// The resource (group, version, kind, plural, scope).
+    fn api_resource(dyntype: &Self::DynamicType) -> ApiResource;
+
+    /// The wire format of a new handle on these objects. Default: JSON.
+    fn format(dyntype: &Self::DynamicType) -> Arc<dyn Format<Self>> {
+        let _ = dyntype;
+        format::json()
+    }
+
+    /// An object as it arrived, checked and completed for this handle (dynamic objects get
+    /// the `apiVersion` and `kind` the server leaves out of list items; metadata-only
+    /// answers are checked to be metadata). Default: as it is.
+    fn received(self, dyntype: &Self::DynamicType) -> Result<Self, DecodeError> {
+        let _ = dyntype;
+        Ok(self)
+    }
+
+    /// An object as it is sent (dynamic objects get an empty `apiVersion` or `kind` filled
+    /// in). Default: as it is.
+    fn outgoing<'a>(&'a self, dyntype: &Self::DynamicType) -> Cow<'a, Self> {
+        let _ = dyntype;
+        Cow::Borrowed(self)
+    }
+}
+
+/// The scope of objects whose resource is given at run time (dynamic and metadata-only):
+/// their handles are made with [`Api::namespaced_with`](super::Api::namespaced_with) and
+/// [`Api::all_with`](super::Api::all_with), and a namespace given for a cluster-scoped
+/// resource is an error when the request is built.
+#[derive(Debug, Clone, Copy)]
+pub struct DynamicScope;
+
+impl<K> Resource for K
+where
+    K: k8s_openapi::Resource
+        + k8s_openapi::Metadata<Ty = ObjectMeta>
+        + Clone
+        + Serialize
+        + DeserializeOwned
+        + Send
+        + Sync
+        + 'static,
+{
+    type DynamicType = ();
+    type Scope = K::Scope;
+
+    fn api_resource(_: &()) -> ApiResource {
+        ApiResource::of::<K>()
+    }
+
+    fn format(_: &()) -> Arc<dyn Format<K>> {
+        format::default_for::<K>()
+    }
+}
+
+/// Whether a k8s-openapi scope type is the namespaced one.
+fn is_namespaced<S: 'static>() -> bool {
+    TypeId::of::<S>() == TypeId::of::<NamespaceResourceScope>()
+}
 
 /// Splits an `apiVersion` (`"apps/v1"`, or `"v1"` for the core group) into group and version.
 pub fn split_api_version(api_version: &str) -> (&str, &str) {
@@ -61,7 +149,7 @@ impl GroupVersionKind {
     }
 
     /// The GVK of a k8s-openapi type.
-    pub fn of<K: Resource>() -> Self {
+    pub fn of<K: k8s_openapi::Resource>() -> Self {
         GroupVersionKind::new(K::GROUP, K::VERSION, K::KIND)
     }
 
@@ -132,13 +220,13 @@ pub struct ApiResource {
 
 impl ApiResource {
     /// The resource of a k8s-openapi type.
-    pub fn of<K: Resource + 'static>() -> Self {
+    pub fn of<K: k8s_openapi::Resource + 'static>() -> Self {
         ApiResource {
             group: K::GROUP.to_string(),
             version: K::VERSION.to_string(),
             kind: K::KIND.to_string(),
             plural: K::URL_PATH_SEGMENT.to_string(),
-            namespaced: TypeId::of::<K::Scope>() == TypeId::of::<NamespaceResourceScope>(),
+            namespaced: is_namespaced::<K::Scope>(),
         }
     }
 

@@ -130,10 +130,10 @@ impl<'de> Deserialize<'de> for Bookmark {
 pub fn decode_event<K: DeserializeOwned>(line: &[u8], what: &str) -> Result<WatchEvent<K>> {
     serde_json::from_slice(line).map_err(|e| {
         let shown = String::from_utf8_lossy(&line[..line.len().min(200)]).into_owned();
-        Error::Decode {
-            what: format!("watch event for {what}"),
-            message: format!("{e} (line starts {shown:?})"),
-        }
+        Error::Decode(crate::error::DecodeError::msg(
+            format!("watch event for {what}"),
+            format!("{e} (line starts {shown:?})"),
+        ))
     })
 }
 
@@ -288,7 +288,7 @@ mod tests {
         assert_eq!(events.len(), 5);
         for i in [0, 1, 2, 4] {
             match &events[i] {
-                Err(Error::Decode { what, .. }) => assert_eq!(what, "watch event for v1/ConfigMap"),
+                Err(Error::Decode(e)) => assert_eq!(e.what(), "watch event for v1/ConfigMap"),
                 other => panic!("event {i}: {other:?}"),
             }
         }
@@ -300,7 +300,9 @@ mod tests {
         let parts: Vec<Result<Bytes>> = vec![
             Ok(Bytes::from_static(ADDED)),
             Ok(Bytes::from_static(b"\n{\"type\"")),
-            Err(Error::Request("connection reset".into())),
+            Err(Error::Request(crate::error::RequestError::new(
+                "connection reset",
+            ))),
             Ok(Bytes::from_static(ADDED)),
         ];
         let events: Vec<_> = block_on(

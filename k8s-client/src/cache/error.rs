@@ -27,3 +27,11 @@ pub enum CacheError {
         message: String,
     },
 }
+
+impl From<CacheError> for crate::error::Error {
+    /// Kept whole as [`Error::Other`](crate::error::Error::Other): `is_not_found()` and
+    /// friends see the API error inside, and `find::<CacheError>()` gives it back.
+    fn from(e: CacheError) -> Self {
+        crate::error::Error::other(e)
+    }
+}

@@ -8,11 +8,11 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use futures::future::BoxFuture;
-use k8s_openapi::{NamespaceResourceScope, Resource};
+use k8s_openapi::NamespaceResourceScope;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::api::{Api, Object};
+use crate::api::{Api, Object, Resource};
 use crate::client::Client;
 
 use super::informer::{InformerOptions, SharedInformer, WatchListMode};
@@ -157,24 +157,14 @@ impl InformerFactory {
     }
 
     /// The shared informer of `K` in all namespaces (or of a cluster-scoped `K`).
-    pub fn informer<K>(&self) -> SharedInformer<K>
-    where
-        K: Resource + Object + Clone + DeserializeOwned + Serialize + Send + Sync + 'static,
-    {
+    pub fn informer<K: Resource<DynamicType = ()>>(&self) -> SharedInformer<K> {
         self.informer_for(Api::<K>::all(self.client.clone()))
     }
 
     /// The shared informer of `K` in one namespace.
     pub fn namespaced_informer<K>(&self, namespace: &str) -> SharedInformer<K>
     where
-        K: Resource<Scope = NamespaceResourceScope>
-            + Object
-            + Clone
-            + DeserializeOwned
-            + Serialize
-            + Send
-            + Sync
-            + 'static,
+        K: Resource<DynamicType = (), Scope = NamespaceResourceScope>,
     {
         self.informer_for(Api::<K>::namespaced(self.client.clone(), namespace))
     }

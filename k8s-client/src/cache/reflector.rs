@@ -827,7 +827,9 @@ mod tests {
         let (_, rv) = expect_watch(&mut m);
         assert_eq!(rv, "10");
         m.on_watch_opened();
-        m.on_event(Err(Error::Request("connection reset".into())));
+        m.on_event(Err(Error::Request(crate::error::RequestError::new(
+            "connection reset",
+        ))));
         assert!(!m.is_watching());
         expect_wait(&mut m);
         let (_, rv) = expect_watch(&mut m);

@@ -5,20 +5,19 @@ use std::fmt;
 use futures::future::BoxFuture;
 use futures::stream::BoxStream;
 use futures::StreamExt;
-use k8s_openapi::Resource;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::api::{Api, ApiResource, ListParams, Object, ObjectList, WatchEvent, WatchParams};
-use crate::dynamic::{DynamicApi, DynamicObject};
+use crate::api::{
+    Api, ApiResource, ListParams, Object, ObjectList, Resource, WatchEvent, WatchParams,
+};
 use crate::error::Result;
-use crate::metadata::{MetadataApi, PartialObjectMetadata};
 
 /// The events of one watch, boxed.
 pub type BoxWatchStream<K> = BoxStream<'static, Result<WatchEvent<K>>>;
 
-/// A source of objects a reflector can list and watch: the typed [`Api<K>`], the dynamic
-/// [`DynamicApi`] and the metadata-only [`MetadataApi`].
+/// A source of objects a reflector can list and watch: the resource handle [`Api<K>`] on any
+/// kind (typed, dynamic or metadata-only), or a source of the program's own.
 ///
 /// Implementations only translate the two calls; selectors, paging and resourceVersions are
 /// chosen by the reflector through the parameters.
@@ -66,10 +65,7 @@ pub trait ListWatch: Clone + Send + Sync + 'static {
     }
 }
 
-impl<K> ListWatch for Api<K>
-where
-    K: Resource + Object + Clone + DeserializeOwned + Serialize + Send + Sync + 'static,
-{
+impl<K: Resource> ListWatch for Api<K> {
     type Object = K;
 
     fn list<'a>(&'a self, params: &'a ListParams) -> BoxFuture<'a, Result<ObjectList<K>>> {
@@ -88,71 +84,15 @@ where
     }
 
     fn describe(&self) -> String {
-        describe_resource(K::API_VERSION, K::URL_PATH_SEGMENT, self.namespace())
+        describe_api_resource(self.resource(), self.namespace())
     }
 
     fn decodes_exactly(&self) -> bool {
-        self.uses_protobuf()
+        Api::decodes_exactly(self)
     }
 
     fn without_managed_fields(self) -> Self {
-        self.protobuf_without_managed_fields()
-    }
-}
-
-impl ListWatch for DynamicApi {
-    type Object = DynamicObject;
-
-    fn list<'a>(
-        &'a self,
-        params: &'a ListParams,
-    ) -> BoxFuture<'a, Result<ObjectList<DynamicObject>>> {
-        Box::pin(DynamicApi::list(self, params))
-    }
-
-    fn watch<'a>(
-        &'a self,
-        params: &'a WatchParams,
-        resource_version: &'a str,
-    ) -> BoxFuture<'a, Result<BoxWatchStream<DynamicObject>>> {
-        Box::pin(async move {
-            let events = DynamicApi::watch(self, params, resource_version).await?;
-            Ok(events.boxed())
-        })
-    }
-
-    fn describe(&self) -> String {
-        describe_api_resource(self.resource(), self.namespace())
-    }
-}
-
-/// Metadata-only lists and watches: the cheapest cache of a resource (no spec, no status).
-impl ListWatch for MetadataApi {
-    type Object = PartialObjectMetadata;
-
-    fn list<'a>(
-        &'a self,
-        params: &'a ListParams,
-    ) -> BoxFuture<'a, Result<ObjectList<PartialObjectMetadata>>> {
-        Box::pin(MetadataApi::list(self, params))
-    }
-
-    fn watch<'a>(
-        &'a self,
-        params: &'a WatchParams,
-        resource_version: &'a str,
-    ) -> BoxFuture<'a, Result<BoxWatchStream<PartialObjectMetadata>>> {
-        Box::pin(async move {
-            let events = MetadataApi::watch(self, params, resource_version).await?;
-            Ok(events.boxed())
-        })
-    }
-
-    fn describe(&self) -> String {
-        format!(
-            "metadata of {}",
-            describe_api_resource(self.resource(), self.namespace())
-        )
+        Api::without_managed_fields(self)
     }
 }
 

@@ -30,7 +30,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::error::ConfigError;
-use crate::util::secret::Secret;
+use crate::config::Secret;
 
 /// A kubeconfig file (or several merged into one).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

@@ -14,7 +14,7 @@ use super::kubeconfig::{
     AuthInfo, Cluster, Context, ExecInteractiveMode, Kubeconfig, EXEC_CLUSTER_EXTENSION,
 };
 use super::{AuthConfig, ClientCertConfig, Config, DataSource, Impersonation};
-use crate::util::secret::Secret;
+use crate::config::Secret;
 
 /// The `apiVersion` of `v1` exec credential plugins.
 pub const EXEC_API_V1: &str = "client.authentication.k8s.io/v1";
@@ -208,8 +208,8 @@ impl Config {
     /// # Ok(())
     /// # }
     /// ```
-    pub async fn from_kubeconfig(options: &KubeConfigOptions) -> Result<Config, crate::Error> {
-        Ok(load_config(options).await?)
+    pub async fn from_kubeconfig(options: &KubeConfigOptions) -> Result<Config, ConfigError> {
+        load_config(options).await
     }
 
     /// A config from an already loaded (or hand-made) [`Kubeconfig`], with the context and
@@ -218,8 +218,8 @@ impl Config {
     pub async fn from_custom_kubeconfig(
         kubeconfig: Kubeconfig,
         options: &KubeConfigOptions,
-    ) -> Result<Config, crate::Error> {
-        Ok(resolve(&kubeconfig, options).await?)
+    ) -> Result<Config, ConfigError> {
+        resolve(&kubeconfig, options).await
     }
 
     /// The config a program finds by itself: the kubeconfig (`$KUBECONFIG` or
@@ -227,7 +227,7 @@ impl Config {
     ///
     /// A kubeconfig that exists but is broken is an error (not silently skipped). When
     /// neither source is there, [`ConfigError::NoConfig`] says what each attempt found.
-    pub async fn infer() -> Result<Config, crate::Error> {
+    pub async fn infer() -> Result<Config, ConfigError> {
         Config::infer_with(&KubeConfigOptions::default(), &InClusterPaths::from_env()).await
     }
 
@@ -237,7 +237,7 @@ impl Config {
     pub async fn infer_with(
         options: &KubeConfigOptions,
         incluster: &InClusterPaths,
-    ) -> Result<Config, crate::Error> {
+    ) -> Result<Config, ConfigError> {
         match load_config(options).await {
             Ok(config) => Ok(config),
             Err(kerr @ ConfigError::NoKubeconfig(_)) => match Config::incluster_with(incluster) {
@@ -245,10 +245,9 @@ impl Config {
                 Err(ierr) => Err(ConfigError::NoConfig {
                     kubeconfig: kerr.to_string(),
                     incluster: ierr.to_string(),
-                }
-                .into()),
+                }),
             },
-            Err(e) => Err(e.into()),
+            Err(e) => Err(e),
         }
     }
 }
@@ -453,6 +452,7 @@ async fn resolve(kc: &Kubeconfig, options: &KubeConfigOptions) -> Result<Config,
     // TLS.
     let override_insecure = options.insecure_skip_tls_verify;
     config.tls.insecure_skip_verify = override_insecure.unwrap_or(cluster.insecure_skip_tls_verify);
+    config.disable_compression = cluster.disable_compression;
     let drop_ca = override_insecure == Some(true);
     if !drop_ca {
         let ca_data = non_empty(&cluster.certificate_authority_data);

@@ -107,3 +107,19 @@ pub enum MappingError {
     #[error(transparent)]
     Discovery(#[from] DiscoveryError),
 }
+
+impl From<DiscoveryError> for crate::error::Error {
+    /// Kept whole as [`Error::Other`](crate::error::Error::Other): `is_not_found()` and
+    /// friends see the API error inside, and `find::<DiscoveryError>()` gives it back.
+    fn from(e: DiscoveryError) -> Self {
+        crate::error::Error::other(e)
+    }
+}
+
+impl From<MappingError> for crate::error::Error {
+    /// Kept whole as [`Error::Other`](crate::error::Error::Other): `is_not_found()` and
+    /// friends see the API error inside, and `find::<MappingError>()` gives it back.
+    fn from(e: MappingError) -> Self {
+        crate::error::Error::other(e)
+    }
+}

@@ -70,7 +70,7 @@ async fn get(client: &Client, path: &str, accept: &str) -> Result<(String, Bytes
         .into_body()
         .collect()
         .await
-        .map_err(|e| DiscoveryError::request(path, crate::Error::Transport(e)))?
+        .map_err(|e| DiscoveryError::request(path, crate::client::layer::body_error(e)))?
         .to_bytes();
     Ok((content_type, body))
 }

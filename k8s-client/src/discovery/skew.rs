@@ -715,6 +715,14 @@ async fn probe(
         .find(|t| t.contains("deprecated") || t.contains("unavailable"))
 }
 
+impl From<SkewError> for crate::error::Error {
+    /// Kept whole as [`Error::Other`](crate::error::Error::Other); `find::<SkewError>()` gives it
+    /// back.
+    fn from(e: SkewError) -> Self {
+        crate::error::Error::other(e)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,11 +2,9 @@
 //!
 //! - [`DynamicObject`]: any object as JSON with typed `metadata`, convertible to and from the
 //!   typed k8s-openapi structs ([`DynamicObject::try_parse`], [`DynamicObject::from_typed`]).
-//! - [`DynamicApi`]: every verb of [`Api<K>`](crate::Api) for a resource named at run time
-//!   by an [`ApiResource`](crate::api::ApiResource) (client-go's `dynamic` package).
-//! - [`crd`]: install a CustomResourceDefinition and wait until it is served.
-//! - [`custom_resource!`](crate::custom_resource): a typed struct for a custom resource, so
-//!   `Api<K>` works on it (see [`custom`]).
+//! - [`DynamicApi`]: the one resource handle [`Api`] on [`DynamicObject`]s, for
+//!   a resource named at run time by an [`ApiResource`] (client-go's `dynamic` package):
+//!   every verb of the typed handle.
 //!
 //! ```no_run
 //! use k8s_client::api::{ApiResource, ListParams, PostParams};
@@ -15,7 +13,7 @@
 //! use serde_json::json;
 //!
 //! # async fn run(client: k8s_client::Client) -> Result<(), k8s_client::Error> {
-//! let api = DynamicApi::namespaced(client, &ApiResource::of::<ConfigMap>(), "default");
+//! let api = DynamicApi::namespaced_with(client, "default", &ApiResource::of::<ConfigMap>());
 //! let cm = DynamicObject::from_json(json!({
 //!     "apiVersion": "v1",
 //!     "kind": "ConfigMap",
@@ -29,19 +27,69 @@
 //! # }
 //! ```
 
-mod api;
-pub mod crd;
-pub mod custom;
 mod object;
 
-pub use api::DynamicApi;
+use std::borrow::Cow;
+
 pub use object::{ConvertError, DynamicObject};
 
-/// What [`custom_resource!`](crate::custom_resource) expands to refers to; not a public API.
-#[doc(hidden)]
-pub mod __private {
-    pub use super::custom::{deserialize, serialize, Parts};
-    pub use k8s_openapi;
-    pub use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-    pub use serde;
+use crate::api::{Api, ApiResource, DynamicScope, Resource};
+use crate::error::DecodeError;
+
+/// The resource handle on [`DynamicObject`]s (client-go's `dynamic.Interface`): made with
+/// [`Api::namespaced_with`], [`Api::default_namespaced_with`] or [`Api::all_with`] and an
+/// [`ApiResource`].
+///
+/// ```no_run
+/// use k8s_client::api::{ApiResource, GroupVersionKind, ListParams, Patch, PatchParams};
+/// use k8s_client::dynamic::DynamicApi;
+/// use serde_json::json;
+///
+/// # async fn run(client: k8s_client::Client) -> Result<(), k8s_client::Error> {
+/// let gvk = GroupVersionKind::new("apps", "v1", "Deployment");
+/// let deployments = ApiResource::from_gvk(&gvk, "deployments", true);
+/// let api = DynamicApi::namespaced_with(client, "default", &deployments);
+/// for d in api.list(&ListParams::default()).await? {
+///     println!("{} replicas: {:?}", d.metadata.name.unwrap_or_default(), d.data["spec"]["replicas"]);
+/// }
+/// api.patch("web", &PatchParams::default(), &Patch::Merge(json!({"spec": {"replicas": 3}})))
+///     .await?;
+/// # Ok(())
+/// # }
+/// ```
+pub type DynamicApi = Api<DynamicObject>;
+
+/// Dynamic objects travel as JSON; the `apiVersion` and `kind` the server leaves out of list
+/// items are set from the resource (as client-go's `UnstructuredList` does), and an object
+/// sent without them gets the resource's.
+impl Resource for DynamicObject {
+    type DynamicType = ApiResource;
+    type Scope = DynamicScope;
+
+    fn api_resource(resource: &ApiResource) -> ApiResource {
+        resource.clone()
+    }
+
+    fn received(self, resource: &ApiResource) -> Result<Self, DecodeError> {
+        Ok(with_type(self, resource))
+    }
+
+    fn outgoing<'a>(&'a self, resource: &ApiResource) -> Cow<'a, Self> {
+        if self.api_version.is_empty() || self.kind.is_empty() {
+            Cow::Owned(with_type(self.clone(), resource))
+        } else {
+            Cow::Borrowed(self)
+        }
+    }
+}
+
+/// `object` with an empty `apiVersion` or `kind` set from `resource`.
+fn with_type(mut object: DynamicObject, resource: &ApiResource) -> DynamicObject {
+    if object.api_version.is_empty() {
+        object.api_version = resource.api_version();
+    }
+    if object.kind.is_empty() {
+        object.kind = resource.kind.clone();
+    }
+    object
 }

@@ -54,10 +54,7 @@ impl From<ConvertError> for Error {
             ConvertError::Json { what, .. } => what.clone(),
             ConvertError::Field { path, .. } => format!("field {path}"),
         };
-        Error::Decode {
-            what,
-            message: e.to_string(),
-        }
+        Error::Decode(crate::error::DecodeError::new(what, e))
     }
 }
 

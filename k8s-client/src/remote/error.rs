@@ -44,3 +44,11 @@ impl RemoteError {
         std::io::Error::other(self)
     }
 }
+
+impl From<RemoteError> for crate::error::Error {
+    /// Kept whole as [`Error::Other`](crate::error::Error::Other): `is_not_found()` and
+    /// friends see the API error inside, and `find::<RemoteError>()` gives it back.
+    fn from(e: RemoteError) -> Self {
+        crate::error::Error::other(e)
+    }
+}

@@ -111,9 +111,9 @@ impl AttachParams {
 
     fn add_query(&self, mut request: Request) -> Result<Request> {
         if !self.stdin && !self.stdout && !self.wants_stderr() {
-            return Err(Error::Request(
+            return Err(Error::Request(crate::error::RequestError::new(
                 "exec/attach needs at least one of stdin, stdout and stderr".to_string(),
-            ));
+            )));
         }
         if let Some(c) = &self.container {
             request = request.query("container", c.as_str());
@@ -140,9 +140,9 @@ pub(crate) fn exec_uri(
     params: &AttachParams,
 ) -> Result<String> {
     if command.is_empty() {
-        return Err(Error::Request(format!(
+        return Err(Error::Request(crate::error::RequestError::new(format!(
             "exec in pod {namespace}/{pod}: the command is empty"
-        )));
+        ))));
     }
     let mut request = Request::new(Verb::Connect)
         .namespace(namespace)
@@ -347,9 +347,9 @@ impl Api<Pod> {
     /// The namespace of this handle, which exec, attach, logs and port-forward need.
     pub(crate) fn pod_namespace(&self, what: &str) -> Result<&str> {
         self.namespace().ok_or_else(|| {
-            Error::Request(format!(
+            Error::Request(crate::error::RequestError::new(format!(
                 "{what} needs a namespaced Api<Pod> (Api::namespaced), not one over all namespaces"
-            ))
+            )))
         })
     }
 }

@@ -111,13 +111,15 @@ pub(crate) fn log_uri(
     ] {
         if let Some(v) = value {
             if v < 0 || (what == "sinceSeconds" && v == 0) {
-                return Err(crate::Error::Request(format!(
-                    "logs of pod {namespace}/{pod}: {what} must be {}, not {v}",
-                    if what == "sinceSeconds" {
-                        "positive"
-                    } else {
-                        "0 or more"
-                    }
+                return Err(crate::Error::Request(crate::error::RequestError::new(
+                    format!(
+                        "logs of pod {namespace}/{pod}: {what} must be {}, not {v}",
+                        if what == "sinceSeconds" {
+                            "positive"
+                        } else {
+                            "0 or more"
+                        }
+                    ),
                 )));
             }
         }
@@ -145,7 +147,11 @@ fn get(uri: &str) -> Result<http::Request<Vec<u8>>> {
     http::Request::get(uri)
         .header(http::header::ACCEPT, "*/*")
         .body(Vec::new())
-        .map_err(|e| crate::Error::Request(format!("log request {uri}: {e}")))
+        .map_err(|e| {
+            crate::Error::Request(crate::error::RequestError::new(format!(
+                "log request {uri}: {e}"
+            )))
+        })
 }
 
 /// A followed log as a stream of byte chunks, as they arrive. It ends when the server ends
@@ -285,7 +291,9 @@ mod tests {
     async fn an_error_ends_the_lines() {
         let chunks: Vec<Result<Bytes>> = vec![
             Ok(Bytes::from_static(b"a\npartial")),
-            Err(crate::Error::Request("broken".into())),
+            Err(crate::Error::Request(crate::error::RequestError::new(
+                "broken",
+            ))),
             Ok(Bytes::from_static(b"never\n")),
         ];
         let got: Vec<Result<String>> = lines(futures::stream::iter(chunks)).collect().await;

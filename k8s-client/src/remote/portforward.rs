@@ -55,20 +55,20 @@ const PROTOCOLS: [&str; 1] = ["v4.channel.k8s.io"];
 /// The path and query of a port-forward to `ports` of pod `namespace/pod`.
 pub(crate) fn port_forward_uri(namespace: &str, pod: &str, ports: &[u16]) -> Result<String> {
     if ports.is_empty() {
-        return Err(Error::Request(format!(
+        return Err(Error::Request(crate::error::RequestError::new(format!(
             "port-forward to pod {namespace}/{pod}: no port given"
-        )));
+        ))));
     }
     for (i, p) in ports.iter().enumerate() {
         if *p == 0 {
-            return Err(Error::Request(format!(
+            return Err(Error::Request(crate::error::RequestError::new(format!(
                 "port-forward to pod {namespace}/{pod}: port 0 is not a port"
-            )));
+            ))));
         }
         if ports[..i].contains(p) {
-            return Err(Error::Request(format!(
+            return Err(Error::Request(crate::error::RequestError::new(format!(
                 "port-forward to pod {namespace}/{pod}: port {p} is given twice"
-            )));
+            ))));
         }
     }
     let list: Vec<String> = ports.iter().map(u16::to_string).collect();
@@ -241,13 +241,15 @@ impl Api<Pod> {
     ) -> Result<LocalPortForward> {
         // Checks the request before listening.
         port_forward_uri(self.pod_namespace("port-forward")?, name, &[port])?;
-        let listener = TcpListener::bind(local)
-            .await
-            .map_err(|e| Error::Request(format!("port-forward: listening on {local}: {e}")))?;
+        let listener = TcpListener::bind(local).await.map_err(|e| {
+            Error::Request(crate::error::RequestError::new(format!(
+                "port-forward: listening on {local}: {e}"
+            )))
+        })?;
         let local_addr = listener.local_addr().map_err(|e| {
-            Error::Request(format!(
+            Error::Request(crate::error::RequestError::new(format!(
                 "port-forward: address of the listener on {local}: {e}"
-            ))
+            )))
         })?;
         let (errors_tx, errors_rx) = mpsc::channel(64);
         let api = self.clone();
@@ -337,7 +339,9 @@ async fn forward_connection(api: &Api<Pod>, name: &str, port: u16, tcp: TcpStrea
 /// The data channel of the `k`-th port.
 fn data_channel(k: usize) -> Result<u8> {
     u8::try_from(2 * k).map_err(|_| {
-        Error::Request("port-forward: at most 128 ports fit in one session".to_string())
+        Error::Request(crate::error::RequestError::new(
+            "port-forward: at most 128 ports fit in one session",
+        ))
     })
 }
 

@@ -14,7 +14,7 @@ use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, 
 use tokio_tungstenite::tungstenite::Message;
 
 use super::*;
-use crate::{Api, Client, Config, Error};
+use crate::{Api, Client, Config};
 
 const LIMIT: Duration = Duration::from_secs(10);
 
@@ -193,7 +193,7 @@ async fn protocol_violations_are_typed_errors() {
             .unwrap()
             .unwrap_err();
         assert!(
-            matches!(err, Error::Remote(RemoteError::Protocol(_))),
+            matches!(err.find::<RemoteError>(), Some(RemoteError::Protocol(_))),
             "{err:?}"
         );
     }
@@ -205,7 +205,7 @@ async fn protocol_violations_are_typed_errors() {
         .await
         .unwrap_err();
     assert!(
-        matches!(err, Error::Remote(RemoteError::Protocol(_))),
+        matches!(err.find::<RemoteError>(), Some(RemoteError::Protocol(_))),
         "{err:?}"
     );
 
@@ -224,7 +224,7 @@ async fn protocol_violations_are_typed_errors() {
         .unwrap()
         .unwrap_err();
     assert!(
-        matches!(err, Error::Remote(RemoteError::Protocol(_))),
+        matches!(err.find::<RemoteError>(), Some(RemoteError::Protocol(_))),
         "{err:?}"
     );
 }
@@ -284,8 +284,8 @@ async fn port_forward_framing() {
     drop((a, b));
     let joined = tokio::time::timeout(LIMIT, forward.join()).await.unwrap();
     assert!(matches!(
-        joined,
-        Err(Error::Remote(RemoteError::PortForward { port: 82, .. }))
+        joined.as_ref().map_err(|e| e.find::<RemoteError>()),
+        Err(Some(RemoteError::PortForward { port: 82, .. }))
     ));
     let (path, frames) = srv.await.unwrap();
     assert_eq!(
@@ -303,7 +303,10 @@ async fn port_forward_framing() {
     let forward = pods.port_forward("p", &[81]).await.unwrap();
     let joined = tokio::time::timeout(LIMIT, forward.join()).await.unwrap();
     assert!(
-        matches!(joined, Err(Error::Remote(RemoteError::Protocol(_)))),
+        matches!(
+            joined.as_ref().map_err(|e| e.find::<RemoteError>()),
+            Err(Some(RemoteError::Protocol(_)))
+        ),
         "{joined:?}"
     );
 }

@@ -41,7 +41,11 @@ pub(crate) fn upgrade_request(
         .header(SEC_WEBSOCKET_KEY, key)
         .header(SEC_WEBSOCKET_PROTOCOL, protocols.join(", "))
         .body(Vec::new())
-        .map_err(|e| Error::Request(format!("WebSocket request for {path_and_query}: {e}")))
+        .map_err(|e| {
+            Error::Request(crate::error::RequestError::new(format!(
+                "WebSocket request for {path_and_query}: {e}"
+            )))
+        })
 }
 
 /// Checks the `101` answer: the accept key matches, the upgrade is to WebSocket, and the

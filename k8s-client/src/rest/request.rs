@@ -30,7 +30,9 @@ use http::header::{HeaderName, HeaderValue, CONTENT_TYPE};
 use percent_encoding::{utf8_percent_encode, AsciiSet, CONTROLS, NON_ALPHANUMERIC};
 use serde::Serialize;
 
-use crate::error::{Error, Result};
+use std::sync::Arc;
+
+use crate::error::{Error, RequestError, Result, Status};
 
 /// Characters escaped in query keys and values: everything but RFC 3986's unreserved set,
 /// as Go's `url.QueryEscape` does (except that a space becomes `%20`, not `+`).
@@ -151,7 +153,33 @@ pub struct Request {
     body: Vec<u8>,
     headers: Vec<(HeaderName, HeaderValue)>,
     timeout: Option<Duration>,
-    error: Option<String>,
+    status_decoder: Option<StatusDecoder>,
+    error: Option<Failure>,
+}
+
+/// How to read an error answer whose body is not JSON (a protobuf `Status`): carried from a
+/// [`Request`] to the built request's extensions, where the client looks for it.
+#[derive(Clone, Copy)]
+pub(crate) struct StatusDecoder(pub(crate) StatusDecodeFn);
+
+/// Decodes a `Status` from an error answer's body in a wire format's own encoding.
+pub type StatusDecodeFn = fn(&[u8]) -> Option<Status>;
+
+/// The first mistake made while building, kept until [`Request::build`] reports it.
+#[derive(Clone, Debug)]
+struct Failure {
+    message: String,
+    source: Option<Arc<dyn std::error::Error + Send + Sync>>,
+}
+
+impl Failure {
+    fn to_error(&self) -> Error {
+        let error = match &self.source {
+            Some(source) => RequestError::with_source(self.message.clone(), source.clone()),
+            None => RequestError::new(self.message.clone()),
+        };
+        Error::Request(error)
+    }
 }
 
 impl fmt::Debug for Request {
@@ -188,6 +216,7 @@ impl Request {
             body: Vec::new(),
             headers: Vec::new(),
             timeout: None,
+            status_decoder: None,
             error: None,
         }
     }
@@ -292,7 +321,12 @@ impl Request {
                 self.header(CONTENT_TYPE.as_str(), content_type)
             }
             Err(e) => {
-                self.fail(format!("serializing the request body: {e}"));
+                if self.error.is_none() {
+                    self.error = Some(Failure {
+                        message: format!("serializing the request body: {e}"),
+                        source: Some(Arc::new(e)),
+                    });
+                }
                 self
             }
         }
@@ -318,9 +352,17 @@ impl Request {
     }
 
     /// Asks the server to give up after `timeout` (the `timeout` query parameter). Watches use
-    /// `timeoutSeconds` instead (see [`WatchParams`](crate::api::WatchParams)).
+    /// `timeoutSeconds` instead (see [`WatchParams`](super::super::api::WatchParams)).
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
+        self
+    }
+
+    /// How to read an error answer of this request whose body is not JSON: a wire format
+    /// whose errors come in its own encoding (protobuf) gives its `Status` decoder here.
+    /// Handles set it for the requests they make.
+    pub fn status_decoder(mut self, decode: StatusDecodeFn) -> Self {
+        self.status_decoder = Some(StatusDecoder(decode));
         self
     }
 
@@ -328,7 +370,10 @@ impl Request {
     /// kept.
     pub fn fail(&mut self, message: impl Into<String>) {
         if self.error.is_none() {
-            self.error = Some(message.into());
+            self.error = Some(Failure {
+                message: message.into(),
+                source: None,
+            });
         }
     }
 
@@ -340,8 +385,8 @@ impl Request {
 
     /// The path (without query), checked: every name is validated and percent-encoded.
     pub fn path(&self) -> Result<String> {
-        if let Some(err) = &self.error {
-            return Err(Error::Request(err.clone()));
+        if let Some(failure) = &self.error {
+            return Err(failure.to_error());
         }
         if let Some(raw) = &self.raw_path {
             return Ok(raw.clone());
@@ -366,10 +411,10 @@ impl Request {
         let resource = match &self.resource {
             Some(r) => r,
             None => {
-                return Err(Error::Request(format!(
+                return Err(Error::Request(RequestError::new(format!(
                     "{} request without a resource (after {path})",
                     self.verb
-                )))
+                ))))
             }
         };
         check_segment("resource", resource)?;
@@ -378,15 +423,15 @@ impl Request {
 
         match (&self.name, self.verb) {
             (Some(name), verb) if verb.is_collection() => {
-                return Err(Error::Request(format!(
+                return Err(Error::Request(RequestError::new(format!(
                     "{verb} request on {resource} must not name an object (got {name:?}; \
                      use a field selector on metadata.name)"
-                )))
+                ))))
             }
             (None, verb) if verb.needs_name() => {
-                return Err(Error::Request(format!(
+                return Err(Error::Request(RequestError::new(format!(
                     "{verb} request on {resource} needs an object name"
-                )))
+                ))))
             }
             (Some(name), _) => {
                 check_segment(&format!("{resource} name"), name)?;
@@ -397,9 +442,9 @@ impl Request {
         }
         if let Some(sub) = &self.subresource {
             if self.name.is_none() {
-                return Err(Error::Request(format!(
+                return Err(Error::Request(RequestError::new(format!(
                     "subresource {sub:?} of {resource} needs an object name"
-                )));
+                ))));
             }
             check_segment("subresource", sub)?;
             path.push('/');
@@ -452,9 +497,15 @@ impl Request {
         for (name, value) in self.headers {
             builder = builder.header(name, value);
         }
-        builder
-            .body(self.body)
-            .map_err(|e| Error::Request(format!("building {} {uri}: {e}", self.verb)))
+        if let Some(decoder) = self.status_decoder {
+            builder = builder.extension(decoder);
+        }
+        builder.body(self.body).map_err(|e| {
+            Error::Request(RequestError::with_source(
+                format!("building {} {uri}: {e}", self.verb),
+                e,
+            ))
+        })
     }
 
     fn path_for_debug(&self) -> String {
@@ -474,7 +525,9 @@ fn check_segment(what: &str, value: &str) -> Result<()> {
     } else {
         return Ok(());
     };
-    Err(Error::Request(format!("{what} {value:?} {problem}")))
+    Err(Error::Request(RequestError::new(format!(
+        "{what} {value:?} {problem}"
+    ))))
 }
 
 fn push_encoded(path: &mut String, segment: &str) {
@@ -508,7 +561,7 @@ mod tests {
 
     fn err(req: Request) -> String {
         match req.build() {
-            Err(Error::Request(msg)) => msg,
+            Err(Error::Request(e)) => e.message().to_string(),
             other => panic!("expected a request error, got {other:?}"),
         }
     }

@@ -1,7 +1,8 @@
 //! What controllers are built from besides caches: work queues, the controller loop, leader
-//! election, event recorders and watch utilities.
+//! election, event recorders, watch utilities and installing CustomResourceDefinitions.
 
 pub mod controller;
+pub mod crd;
 pub mod events;
 pub mod leader_election;
 pub mod wait;

@@ -24,30 +24,63 @@ use super::TransportError;
 #[derive(Debug)]
 pub(crate) enum ConnectError {
     /// TCP (or the proxy) failed: nothing was sent to the server.
-    Connect { url: String, message: String },
+    Connect {
+        url: String,
+        message: String,
+        source: Option<Arc<io::Error>>,
+    },
     /// The TLS handshake failed.
-    Tls { url: String, message: String },
+    Tls {
+        url: String,
+        message: String,
+        source: Option<Arc<io::Error>>,
+    },
 }
 
 impl std::fmt::Display for ConnectError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            ConnectError::Connect { url, message } => write!(f, "connecting to {url}: {message}"),
-            ConnectError::Tls { url, message } => write!(f, "TLS with {url}: {message}"),
+            ConnectError::Connect { url, message, .. } => {
+                write!(f, "connecting to {url}: {message}")
+            }
+            ConnectError::Tls { url, message, .. } => write!(f, "TLS with {url}: {message}"),
         }
     }
 }
 
-impl std::error::Error for ConnectError {}
+impl std::error::Error for ConnectError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ConnectError::Connect { source, .. } | ConnectError::Tls { source, .. } => source
+                .as_deref()
+                .map(|e| e as &(dyn std::error::Error + 'static)),
+        }
+    }
+}
 
 impl ConnectError {
     pub(crate) fn to_transport_error(&self) -> TransportError {
+        let cause = |source: &Option<Arc<io::Error>>| {
+            source.clone().map(|e| Box::new(e) as super::body::BoxError)
+        };
         match self {
-            ConnectError::Connect { url, message } => TransportError::Connect {
+            ConnectError::Connect {
+                url,
+                message,
+                source,
+            } => TransportError::Connect {
                 url: url.clone(),
                 message: message.clone(),
+                source: cause(source),
             },
-            ConnectError::Tls { url, message } => TransportError::Tls(format!("{url}: {message}")),
+            ConnectError::Tls {
+                url,
+                message,
+                source,
+            } => TransportError::Tls {
+                message: format!("{url}: {message}"),
+                source: cause(source),
+            },
         }
     }
 }
@@ -110,6 +143,12 @@ impl ConnectorInner {
         let connect_err = |message: String| ConnectError::Connect {
             url: url.clone(),
             message,
+            source: None,
+        };
+        let connect_io = |message: String, e: io::Error| ConnectError::Connect {
+            url: url.clone(),
+            message,
+            source: Some(Arc::new(e)),
         };
         let https = match uri.scheme_str() {
             Some("https") => true,
@@ -129,7 +168,8 @@ impl ConnectorInner {
                 Some(proxy) if proxy.applies_to(&host, port) => {
                     let (phost, pport) = proxy.address();
                     let mut stream = tcp_connect(phost, pport).await.map_err(|e| {
-                        connect_err(format!("connecting to proxy {}: {e}", proxy.display()))
+                        let message = format!("connecting to proxy {}: {e}", proxy.display());
+                        connect_io(message, e)
                     })?;
                     proxy
                         .handshake(&mut stream, &host, port)
@@ -139,7 +179,7 @@ impl ConnectorInner {
                 }
                 _ => tcp_connect(&host, port)
                     .await
-                    .map_err(|e| connect_err(e.to_string())),
+                    .map_err(|e| connect_io(e.to_string(), e)),
             }
         };
         let tcp = tokio::time::timeout(self.connect_timeout, tcp)
@@ -154,6 +194,7 @@ impl ConnectorInner {
         let tls_err = |message: String| ConnectError::Tls {
             url: url.clone(),
             message,
+            source: None,
         };
         let connector = self
             .tls
@@ -172,7 +213,11 @@ impl ConnectorInner {
                     self.connect_timeout
                 ))
             })?
-            .map_err(|e| tls_err(format!("handshake failed: {e}")))?;
+            .map_err(|e| ConnectError::Tls {
+                url: url.clone(),
+                message: format!("handshake failed: {e}"),
+                source: Some(Arc::new(e)),
+            })?;
         Ok(Stream::Tls(Box::new(TokioIo::new(tls))))
     }
 }

@@ -10,14 +10,15 @@
 //!   configured, idle HTTP/2 connections are pinged every
 //!   [`Config::keep_alive`](crate::Config::keep_alive) and dropped when a ping gets no answer
 //!   within [`PING_TIMEOUT`] (see [`TransportOptions::ping_timeout`]), so a dead server is noticed even by a quiet watch.
-//! * **gzip**: `Accept-Encoding: gzip` is sent (unless the request sets its own), and a
-//!   gzip answer is decompressed as it streams in.
+//! * **Upgrades** (exec, attach, port-forward): a request with `Connection: Upgrade` goes on
+//!   a new HTTP/1.1 connection of its own; a `101` answer carries the connection in an
+//!   [`OnUpgrade`] extension.
 //! * **Proxies**: [`Config::proxy_url`](crate::Config::proxy_url) (`http://` proxies via
 //!   `CONNECT`, `socks5://`), bypassed for hosts in
 //!   [`Config::no_proxy`](crate::Config::no_proxy). Environment variables are read only when
 //!   the program calls [`proxy_from_env`].
 
-mod body;
+pub(crate) mod body;
 mod connector;
 mod error;
 mod proxy;
@@ -27,14 +28,16 @@ mod upgrade;
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use body::{Body, BoxError};
 pub use error::TransportError;
 pub use proxy::proxy_from_env;
-pub use upgrade::{UpgradeResponse, Upgraded};
+pub use upgrade::{OnUpgrade, Upgraded};
 
-use bytes::Bytes;
-use http::header::{HeaderValue, ACCEPT_ENCODING, CONTENT_ENCODING, CONTENT_LENGTH};
-use http_body_util::combinators::BoxBody;
-use http_body_util::Full;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll};
+
 use hyper_util::client::legacy::Client as HyperClient;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use rustls::pki_types::ServerName;
@@ -43,9 +46,6 @@ use crate::auth::Authenticator;
 use crate::config::Config;
 
 use connector::{ConnectError, Connector};
-
-/// A response body as the transport hands it out: already un-gzipped.
-pub type ResponseBody = BoxBody<Bytes, TransportError>;
 
 /// How long an HTTP/2 keep-alive ping may go unanswered before the connection is closed.
 pub const PING_TIMEOUT: Duration = Duration::from_secs(15);
@@ -56,20 +56,6 @@ pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// How long an unused pooled connection is kept.
 const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(90);
-
-/// Marks a response (in its [`extensions`](http::Response::extensions)) whose body the
-/// transport decompressed: the server sent it gzip-compressed.
-///
-/// ```no_run
-/// # async fn run(client: k8s_client::Client) -> Result<(), k8s_client::Error> {
-/// let request = http::Request::get("/api/v1/configmaps").body(Vec::new()).unwrap();
-/// let response = client.send(request).await?;
-/// let compressed = response.extensions().get::<k8s_client::transport::GzipDecoded>().is_some();
-/// # Ok(())
-/// # }
-/// ```
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct GzipDecoded;
 
 /// Transport settings that are not part of [`Config`] (they are about this program's
 /// connections, not about the server or the identity).
@@ -129,7 +115,13 @@ impl TransportOptions {
     }
 }
 
-/// The connection pool and TLS setup shared by every request of one client.
+/// The HTTPS transport: the connection pool and TLS setup shared by every request of one
+/// client, as a [`tower_service::Service`] (the default service under a
+/// [`Client`](crate::Client)). It sends each request once: no retries, no status checks, no
+/// credentials beyond the TLS client certificate.
+///
+/// When the client certificate of its [`Authenticator`] changes (a rotated certificate file),
+/// later requests go on new connections, as client-go closes its connections then.
 #[derive(Clone)]
 pub struct Transport {
     shared: Arc<Shared>,
@@ -138,7 +130,11 @@ pub struct Transport {
 struct Shared {
     /// The pool in use; replaced (and the old one left to drain) by
     /// [`Transport::reset_connections`].
-    client: std::sync::RwLock<HyperClient<Connector, Full<Bytes>>>,
+    client: std::sync::RwLock<HyperClient<Connector, Body>>,
+    /// The credential source whose client certificate the connections use.
+    auth: Arc<Authenticator>,
+    /// The client certificate generation the pool's connections were made with.
+    cert_generation: AtomicU64,
     builder: hyper_util::client::legacy::Builder,
     connector: Connector,
     /// Opens the HTTP/1.1-only connections of upgrades (ALPN offers `http/1.1` alone).
@@ -156,14 +152,14 @@ impl std::fmt::Debug for Transport {
 
 impl Transport {
     /// Builds the transport for `config`, taking the client certificate from `auth`.
-    pub fn new(config: &Config, auth: &Authenticator) -> Result<Self, TransportError> {
+    pub fn new(config: &Config, auth: &Arc<Authenticator>) -> Result<Self, TransportError> {
         Self::with_options(config, auth, &TransportOptions::default())
     }
 
     /// As [`Transport::new`], with settings that are not part of [`Config`].
     pub fn with_options(
         config: &Config,
-        auth: &Authenticator,
+        auth: &Arc<Authenticator>,
         options: &TransportOptions,
     ) -> Result<Self, TransportError> {
         let server = config.cluster_url.to_string();
@@ -229,6 +225,8 @@ impl Transport {
         Ok(Transport {
             shared: Arc::new(Shared {
                 client: std::sync::RwLock::new(builder.build(connector.clone())),
+                cert_generation: AtomicU64::new(auth.client_cert_generation()),
+                auth: auth.clone(),
                 builder,
                 connector,
                 upgrade_connector,
@@ -251,31 +249,34 @@ impl Transport {
         *client = fresh;
     }
 
-    /// Sends one request (its URI already absolute) and returns the response head with a
-    /// streaming, decompressed body. No retries, no status checks.
-    ///
-    /// `Accept-Encoding: gzip` is added unless the request has an `Accept-Encoding` header;
-    /// only then is a gzip answer decompressed here (and its `Content-Encoding` and
-    /// `Content-Length` headers removed).
+    /// Sends one request (its URI absolute) and returns the response head with a streaming
+    /// body. No retries, no status checks. An upgrade request (`Connection: Upgrade`) goes on a
+    /// new HTTP/1.1 connection of its own, with the same TLS settings, client certificate and
+    /// proxy as the pool; a `101` answer carries the connection in an [`OnUpgrade`] extension
+    /// (the pool keeps using HTTP/2: the upgrade mechanism exists only in HTTP/1.1).
     pub async fn send(
         &self,
-        request: http::Request<Bytes>,
-    ) -> Result<http::Response<ResponseBody>, TransportError> {
-        let (mut parts, body) = request.into_parts();
-        if parts.uri.scheme().is_none() || parts.uri.authority().is_none() {
+        request: http::Request<Body>,
+    ) -> Result<http::Response<Body>, TransportError> {
+        let uri = request.uri().clone();
+        if uri.scheme().is_none() || uri.authority().is_none() {
             return Err(TransportError::Config(format!(
-                "request URI {} is not absolute",
-                parts.uri
+                "request URI {uri} is not absolute"
             )));
         }
-        let we_asked_gzip = !parts.headers.contains_key(ACCEPT_ENCODING);
-        if we_asked_gzip {
-            parts
-                .headers
-                .insert(ACCEPT_ENCODING, HeaderValue::from_static("gzip"));
+        let generation = self.shared.auth.client_cert_generation();
+        if self
+            .shared
+            .cert_generation
+            .swap(generation, Ordering::AcqRel)
+            != generation
+        {
+            tracing::debug!("the client certificate changed: opening new connections");
+            self.reset_connections();
         }
-        let uri = parts.uri.clone();
-        let request = http::Request::from_parts(parts, Full::new(body));
+        if upgrade::is_upgrade(request.headers()) {
+            return upgrade::upgrade(&self.shared.upgrade_connector, request).await;
+        }
         let client = self
             .shared
             .client
@@ -285,53 +286,38 @@ impl Transport {
         let response = client
             .request(request)
             .await
-            .map_err(|e| classify(&e, &uri))?;
-
-        let (mut parts, body) = response.into_parts();
-        let gzipped = we_asked_gzip
-            && parts
-                .headers
-                .get(CONTENT_ENCODING)
-                .and_then(|v| v.to_str().ok())
-                .is_some_and(|v| v.trim().eq_ignore_ascii_case("gzip"));
-        let body = if gzipped {
-            parts.headers.remove(CONTENT_ENCODING);
-            parts.headers.remove(CONTENT_LENGTH);
-            parts.extensions.insert(GzipDecoded);
-            body::gunzip(body)
-        } else {
-            body::plain(body)
-        };
-        Ok(http::Response::from_parts(parts, body))
+            .map_err(|e| classify(e, &uri))?;
+        Ok(response.map(body::plain))
     }
 }
 
-impl Transport {
-    /// Sends an upgrade request (its URI absolute; the caller sets `Connection: Upgrade` and
-    /// the protocol headers) on a new HTTP/1.1 connection of its own, with the same TLS
-    /// settings, client certificate and proxy as the pool, and returns the switched
-    /// connection or the refusal. No retries, no status checks.
-    ///
-    /// The pool keeps using HTTP/2; only this connection is HTTP/1.1, because the upgrade
-    /// mechanism exists only there.
-    pub async fn upgrade(
-        &self,
-        request: http::Request<Bytes>,
-    ) -> Result<UpgradeResponse, TransportError> {
-        upgrade::upgrade(&self.shared.upgrade_connector, request).await
+impl tower_service::Service<http::Request<Body>> for Transport {
+    type Response = http::Response<Body>;
+    type Error = TransportError;
+    type Future =
+        Pin<Box<dyn Future<Output = Result<http::Response<Body>, TransportError>> + Send>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), TransportError>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: http::Request<Body>) -> Self::Future {
+        let transport = self.clone();
+        Box::pin(async move { transport.send(request).await })
     }
 }
 
-/// Turns hyper's error into ours: connection and TLS failures keep their kind.
-fn classify(e: &hyper_util::client::legacy::Error, uri: &http::Uri) -> TransportError {
-    let mut source = std::error::Error::source(e);
+/// Turns hyper's error into ours: connection and TLS failures keep their kind, and hyper's
+/// error is kept as the source.
+fn classify(e: hyper_util::client::legacy::Error, uri: &http::Uri) -> TransportError {
+    let mut source = std::error::Error::source(&e);
     while let Some(s) = source {
         if let Some(ce) = s.downcast_ref::<ConnectError>() {
             return ce.to_transport_error();
         }
         source = s.source();
     }
-    let message = body::describe(e);
+    let message = body::describe(&e);
     if e.is_connect() {
         TransportError::Connect {
             url: format!(
@@ -340,8 +326,9 @@ fn classify(e: &hyper_util::client::legacy::Error, uri: &http::Uri) -> Transport
                 uri.authority().map(|a| a.as_str()).unwrap_or("")
             ),
             message,
+            source: Some(Box::new(e)),
         }
     } else {
-        TransportError::Http(message)
+        TransportError::http(message, e)
     }
 }

@@ -9,7 +9,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use super::TransportError;
-use crate::util::Secret;
+use crate::config::Secret;
 
 /// Reads the proxy settings that `curl` and Go programs use from the environment, through
 /// `lookup` (pass `|name| std::env::var(name).ok()` for the process environment):

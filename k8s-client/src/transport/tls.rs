@@ -29,7 +29,7 @@ pub(crate) fn client_config(
     let provider = provider();
     let builder = ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
-        .map_err(|e| TransportError::Tls(format!("no usable TLS protocol version: {e}")))?;
+        .map_err(|e| TransportError::tls(format!("no usable TLS protocol version: {e}")))?;
 
     let builder = if tls.insecure_skip_verify {
         if !tls.root_certs_pem.is_empty() {
@@ -74,7 +74,7 @@ fn root_store(pems: &[Vec<u8>]) -> Result<RootCertStore, TransportError> {
             tracing::debug!("{ignored} platform CA certificates could not be used");
         }
         if added == 0 {
-            return Err(TransportError::Tls(
+            return Err(TransportError::tls(
                 "no certificate authority is configured and the platform's certificate store \
                  holds none: set certificate-authority(-data) in the kubeconfig"
                     .to_string(),
@@ -86,10 +86,10 @@ fn root_store(pems: &[Vec<u8>]) -> Result<RootCertStore, TransportError> {
         let mut count = 0;
         for cert in rustls_pemfile::certs(&mut pem.as_slice()) {
             let cert = cert.map_err(|e| {
-                TransportError::Tls(format!("CA certificate bundle #{}: bad PEM: {e}", i + 1))
+                TransportError::tls(format!("CA certificate bundle #{}: bad PEM: {e}", i + 1))
             })?;
             store.add(cert).map_err(|e| {
-                TransportError::Tls(format!(
+                TransportError::tls(format!(
                     "CA certificate bundle #{}: unusable certificate: {e}",
                     i + 1
                 ))
@@ -97,7 +97,7 @@ fn root_store(pems: &[Vec<u8>]) -> Result<RootCertStore, TransportError> {
             count += 1;
         }
         if count == 0 {
-            return Err(TransportError::Tls(format!(
+            return Err(TransportError::tls(format!(
                 "CA certificate bundle #{} holds no PEM CERTIFICATE block",
                 i + 1
             )));
@@ -162,7 +162,7 @@ mod tests {
         };
         let err = client_config(&tls, None, true).unwrap_err();
         assert!(
-            matches!(err, TransportError::Tls(ref m) if m.contains("no PEM")),
+            matches!(err, TransportError::Tls { ref message, .. } if message.contains("no PEM")),
             "{err}"
         );
     }

@@ -9,51 +9,35 @@ use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use bytes::Bytes;
-use http_body_util::Full;
+use std::sync::{Arc, Mutex};
+
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tower_service::Service;
 
+use super::body::{self, Body};
 use super::connector::Connector;
-use super::{body, ResponseBody, TransportError};
+use super::TransportError;
 
-/// What the server answered to an upgrade request.
-pub enum UpgradeResponse {
-    /// `101 Switching Protocols`: the connection now speaks the new protocol.
-    Switched {
-        /// The response head (status, headers such as `Sec-WebSocket-Protocol`, version).
-        head: http::response::Parts,
-        /// The connection, for the new protocol.
-        io: Upgraded,
-    },
-    /// Any other answer (the server refused the upgrade), with its body.
-    Refused {
-        /// The response head.
-        head: http::response::Parts,
-        /// The response body (usually a `Status`).
-        body: ResponseBody,
-    },
-}
-
-impl std::fmt::Debug for UpgradeResponse {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            UpgradeResponse::Switched { head, .. } => f
-                .debug_struct("Switched")
-                .field("status", &head.status)
-                .finish_non_exhaustive(),
-            UpgradeResponse::Refused { head, .. } => f
-                .debug_struct("Refused")
-                .field("status", &head.status)
-                .finish_non_exhaustive(),
-        }
-    }
-}
-
-/// An upgraded connection: raw bytes both ways ([`AsyncRead`] + [`AsyncWrite`]).
+/// An upgraded connection: raw bytes both ways ([`AsyncRead`] + [`AsyncWrite`]). Made by the
+/// HTTPS transport after `101 Switching Protocols`, or by any other service under a
+/// [`Client`](crate::Client) (an in-memory server can hand out one end of a
+/// [`tokio::io::duplex`]).
 pub struct Upgraded {
-    io: TokioIo<hyper::upgrade::Upgraded>,
+    io: Pin<Box<dyn Io>>,
+}
+
+trait Io: AsyncRead + AsyncWrite + Send {}
+impl<T: AsyncRead + AsyncWrite + Send> Io for T {}
+
+impl Upgraded {
+    /// Wraps a connection.
+    pub fn new<T>(io: T) -> Self
+    where
+        T: AsyncRead + AsyncWrite + Send + 'static,
+    {
+        Upgraded { io: Box::pin(io) }
+    }
 }
 
 impl std::fmt::Debug for Upgraded {
@@ -68,7 +52,7 @@ impl AsyncRead for Upgraded {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.io).poll_read(cx, buf)
+        self.io.as_mut().poll_read(cx, buf)
     }
 }
 
@@ -78,24 +62,75 @@ impl AsyncWrite for Upgraded {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.io).poll_write(cx, buf)
+        self.io.as_mut().poll_write(cx, buf)
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.io).poll_flush(cx)
+        self.io.as_mut().poll_flush(cx)
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.io).poll_shutdown(cx)
+        self.io.as_mut().poll_shutdown(cx)
     }
 }
 
-/// Opens a new HTTP/1.1 connection with `connector`, sends `request` (URI absolute) and, on
-/// `101`, takes the connection over.
+/// The connection of a `101 Switching Protocols` response, in the response's
+/// [`extensions`](http::Response::extensions): how a service under a
+/// [`Client`](crate::Client) hands an upgraded connection up through the layers (extensions
+/// must be `Clone`, a connection is not; the first [`take`](OnUpgrade::take) gets it).
+///
+/// ```
+/// use k8s_client::transport::{OnUpgrade, Upgraded};
+///
+/// let (ours, _theirs) = tokio::io::duplex(1024);
+/// let mut response = http::Response::new(k8s_client::client::Body::empty());
+/// *response.status_mut() = http::StatusCode::SWITCHING_PROTOCOLS;
+/// response.extensions_mut().insert(OnUpgrade::new(Upgraded::new(ours)));
+/// let slot = response.extensions().get::<OnUpgrade>().unwrap();
+/// assert!(slot.take().is_some());
+/// assert!(slot.take().is_none());
+/// ```
+#[derive(Clone)]
+pub struct OnUpgrade {
+    io: Arc<Mutex<Option<Upgraded>>>,
+}
+
+impl OnUpgrade {
+    /// A slot holding `io`.
+    pub fn new(io: Upgraded) -> Self {
+        OnUpgrade {
+            io: Arc::new(Mutex::new(Some(io))),
+        }
+    }
+
+    /// Takes the connection out (`None` when it was taken already).
+    pub fn take(&self) -> Option<Upgraded> {
+        self.io.lock().unwrap_or_else(|p| p.into_inner()).take()
+    }
+}
+
+impl std::fmt::Debug for OnUpgrade {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OnUpgrade").finish_non_exhaustive()
+    }
+}
+
+/// Whether `headers` ask for a connection upgrade (`Connection: Upgrade`).
+pub(crate) fn is_upgrade(headers: &http::HeaderMap) -> bool {
+    headers
+        .get_all(http::header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|token| token.trim().eq_ignore_ascii_case("upgrade"))
+}
+
+/// Opens a new HTTP/1.1 connection with `connector`, sends `request` (URI absolute) and
+/// returns the answer: on `101`, with the connection in an [`OnUpgrade`] extension.
 pub(crate) async fn upgrade(
     connector: &Connector,
-    request: http::Request<Bytes>,
-) -> Result<UpgradeResponse, TransportError> {
+    request: http::Request<Body>,
+) -> Result<http::Response<Body>, TransportError> {
     let (mut parts, body) = request.into_parts();
     let uri = parts.uri.clone();
     let (Some(_), Some(authority)) = (uri.scheme(), uri.authority()) else {
@@ -125,33 +160,26 @@ pub(crate) async fn upgrade(
         .map_err(|e| e.to_transport_error())?;
     let (mut sender, connection) = hyper::client::conn::http1::handshake(stream)
         .await
-        .map_err(|e| TransportError::Http(body::describe(&e)))?;
+        .map_err(|e| TransportError::http(body::describe(&e), e))?;
     // Drives the connection until the upgrade hands it over (or it fails).
     tokio::spawn(async move {
         if let Err(e) = connection.with_upgrades().await {
             tracing::debug!("upgrade connection: {}", body::describe(&e));
         }
     });
-    let request = http::Request::from_parts(parts, Full::new(body));
+    let request = http::Request::from_parts(parts, body);
     let mut response = sender
         .send_request(request)
         .await
-        .map_err(|e| TransportError::Http(body::describe(&e)))?;
+        .map_err(|e| TransportError::http(body::describe(&e), e))?;
     if response.status() != http::StatusCode::SWITCHING_PROTOCOLS {
-        let (head, incoming) = response.into_parts();
-        return Ok(UpgradeResponse::Refused {
-            head,
-            body: body::plain(incoming),
-        });
+        return Ok(response.map(body::plain));
     }
     let upgraded = hyper::upgrade::on(&mut response)
         .await
-        .map_err(|e| TransportError::Http(format!("upgrading {uri}: {}", body::describe(&e))))?;
-    let (head, _) = response.into_parts();
-    Ok(UpgradeResponse::Switched {
-        head,
-        io: Upgraded {
-            io: TokioIo::new(upgraded),
-        },
-    })
+        .map_err(|e| TransportError::http(format!("upgrading {uri}: {}", body::describe(&e)), e))?;
+    let (mut head, _) = response.into_parts();
+    head.extensions
+        .insert(OnUpgrade::new(Upgraded::new(TokioIo::new(upgraded))));
+    Ok(http::Response::from_parts(head, Body::empty()))
 }

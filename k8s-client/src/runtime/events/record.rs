@@ -200,6 +200,14 @@ pub enum EventError {
     NoRuntime,
 }
 
+impl From<EventError> for crate::error::Error {
+    /// Kept whole as [`Error::Other`](crate::Error::Other); `find::<EventError>()` gives it
+    /// back.
+    fn from(e: EventError) -> Self {
+        crate::error::Error::other(e)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

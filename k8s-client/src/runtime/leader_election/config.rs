@@ -139,6 +139,14 @@ impl LeaderElectionConfig {
     }
 }
 
+impl From<LeaderElectionConfigError> for crate::error::Error {
+    /// Kept whole as [`Error::Other`](crate::error::Error::Other): `is_not_found()` and
+    /// friends see the API error inside, and `find::<LeaderElectionConfigError>()` gives it back.
+    fn from(e: LeaderElectionConfigError) -> Self {
+        crate::error::Error::other(e)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -18,7 +18,7 @@ use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 
-use crate::dynamic::crd::{self, CrdState};
+use crate::runtime::crd::{self, CrdState};
 
 /// The object exists.
 pub fn exists<K>(object: Option<&K>) -> bool {
@@ -31,7 +31,7 @@ pub fn is_deleted<K>(object: Option<&K>) -> bool {
 }
 
 /// The CustomResourceDefinition is served: `Established` and `NamesAccepted` are `True` and
-/// the accepted names are the spec's (the judgement of [`crate::dynamic::crd::state`]).
+/// the accepted names are the spec's (the judgement of [`crd::state`](super::super::crd::state())).
 pub fn crd_established(crd: Option<&CustomResourceDefinition>) -> bool {
     crd.is_some_and(|c| crd::state(c) == CrdState::Established)
 }

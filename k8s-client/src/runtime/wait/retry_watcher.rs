@@ -11,13 +11,10 @@ use std::time::Duration;
 
 use futures::stream::BoxStream;
 use futures::{Stream, StreamExt};
-use k8s_openapi::Resource;
-use serde::de::DeserializeOwned;
-use serde::Serialize;
 
-use crate::api::{Api, Object, WatchEvent, WatchParams};
+use crate::api::{Api, Resource, WatchEvent, WatchParams};
 use crate::error::{Error, Status};
-use crate::util::Backoff;
+use crate::retry::Backoff;
 
 /// Why a [`RetryWatcher`] (or a wait built on it) stopped.
 #[derive(Debug, thiserror::Error)]
@@ -133,7 +130,7 @@ fn restart_backoff() -> Backoff {
 
 type EventStream<K> = BoxStream<'static, crate::Result<WatchEvent<K>>>;
 
-struct State<K> {
+struct State<K: Resource> {
     api: Api<K>,
     params: WatchParams,
     resource_version: String,
@@ -155,7 +152,7 @@ fn is_permanent(e: &Error) -> bool {
 
 impl<K> RetryWatcher<K>
 where
-    K: Resource + Object + Clone + DeserializeOwned + Serialize + Send + 'static,
+    K: Resource,
 {
     /// Watches `api`'s collection (filtered by `params`; its `timeout_seconds` bounds each
     /// underlying watch) from `resource_version`, which must come from a list or get.
@@ -167,9 +164,10 @@ where
         resource_version: &str,
     ) -> Result<Self, WatchError> {
         params.send_initial_events = false;
+        let gvk = api.resource().gvk();
         let what = match api.namespace() {
-            Some(ns) => format!("{}/{} in namespace {ns}", K::API_VERSION, K::KIND),
-            None => format!("{}/{}", K::API_VERSION, K::KIND),
+            Some(ns) => format!("{gvk} in namespace {ns}"),
+            None => gvk.to_string(),
         };
         if resource_version.is_empty() || resource_version == "0" {
             return Err(WatchError::InvalidResourceVersion {
@@ -199,7 +197,7 @@ where
 
 impl<K> State<K>
 where
-    K: Resource + Object + Clone + DeserializeOwned + Serialize + Send + 'static,
+    K: Resource,
 {
     fn fail(&mut self, error: WatchError) -> Option<Result<WatchEvent<K>, WatchError>> {
         self.done = true;
@@ -331,6 +329,14 @@ impl<K> Stream for RetryWatcher<K> {
     }
 }
 
+impl From<WatchError> for crate::error::Error {
+    /// Kept whole as [`Error::Other`]: `is_not_found()` and
+    /// friends see the API error inside, and `find::<WatchError>()` gives it back.
+    fn from(e: WatchError) -> Self {
+        crate::error::Error::other(e)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -345,7 +351,9 @@ mod tests {
         for code in [429, 500, 503, 504] {
             assert!(!is_permanent(&err(code)), "{code}");
         }
-        assert!(!is_permanent(&Error::Request("x".into())));
+        assert!(!is_permanent(&Error::Request(
+            crate::error::RequestError::new("x")
+        )));
     }
 
     #[test]

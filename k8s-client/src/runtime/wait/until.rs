@@ -6,12 +6,9 @@
 use std::time::Duration;
 
 use futures::StreamExt;
-use k8s_openapi::Resource;
-use serde::de::DeserializeOwned;
-use serde::Serialize;
 
 use super::retry_watcher::{RetryWatcher, WatchError};
-use crate::api::{Api, ListParams, Object, ObjectList, WatchEvent, WatchParams};
+use crate::api::{Api, ListParams, ObjectList, Resource, WatchEvent, WatchParams};
 use crate::error::Error;
 
 /// Why a wait ended without its condition holding.
@@ -54,13 +51,10 @@ impl WaitError {
 }
 
 fn describe<K: Resource>(api: &Api<K>, selection: &str) -> String {
+    let gvk = api.resource().gvk();
     match api.namespace() {
-        Some(ns) => format!(
-            "{}/{} {selection} in namespace {ns}",
-            K::API_VERSION,
-            K::KIND
-        ),
-        None => format!("{}/{} {selection}", K::API_VERSION, K::KIND),
+        Some(ns) => format!("{gvk} {selection} in namespace {ns}"),
+        None => format!("{gvk} {selection}"),
     }
 }
 
@@ -88,7 +82,7 @@ pub async fn wait_until<K, C>(
     mut condition: C,
 ) -> Result<Option<K>, WaitError>
 where
-    K: Resource + Object + Clone + DeserializeOwned + Serialize + Send + 'static,
+    K: Resource,
     C: FnMut(Option<&K>) -> bool,
 {
     let what = describe(api, &format!("{name:?}"));
@@ -126,7 +120,7 @@ pub async fn wait_until_list<K, C>(
     condition: C,
 ) -> Result<Vec<K>, WaitError>
 where
-    K: Resource + Object + Clone + DeserializeOwned + Serialize + Send + 'static,
+    K: Resource,
     C: FnMut(&[K]) -> bool,
 {
     let mut selection = Vec::new();
@@ -181,7 +175,7 @@ async fn follow<K, C>(
     mut condition: C,
 ) -> Result<Vec<K>, WaitError>
 where
-    K: Resource + Object + Clone + DeserializeOwned + Serialize + Send + 'static,
+    K: Resource,
     C: FnMut(&[K]) -> bool,
 {
     loop {
@@ -229,5 +223,13 @@ where
                 return Ok(objects);
             }
         }
+    }
+}
+
+impl From<WaitError> for crate::error::Error {
+    /// Kept whole as [`Error::Other`]: `is_not_found()` and
+    /// friends see the API error inside, and `find::<WaitError>()` gives it back.
+    fn from(e: WaitError) -> Self {
+        crate::error::Error::other(e)
     }
 }

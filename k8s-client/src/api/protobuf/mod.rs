@@ -32,7 +32,6 @@
 //! }
 //! ```
 
-mod api;
 pub mod envelope;
 mod fields_json;
 pub(crate) mod list_stream;
@@ -43,11 +42,7 @@ pub mod runtime;
 mod special;
 mod wire;
 
-pub(crate) use api::{
-    decode_error, deleted, deleted_list, list, object, protobuf_request, refused, status_error,
-    watch,
-};
-pub use api::{decode_frames, ACCEPT};
+pub use crate::api::format::protobuf::{decode_frames, ACCEPT};
 pub use runtime::ProtobufMessage;
 pub use wire::DecodeError;
 

@@ -178,11 +178,21 @@ pub(crate) fn encode_object_with<K: k8s_openapi::Resource>(
     object: &K,
     encode: fn(&K, &mut Vec<u8>),
 ) -> Vec<u8> {
+    encode_object_as(object, encode, K::API_VERSION, K::KIND)
+}
+
+/// [`encode_object`] with the message encoder, `apiVersion` and kind given.
+pub(crate) fn encode_object_as<K>(
+    object: &K,
+    encode: fn(&K, &mut Vec<u8>),
+    api_version: &str,
+    kind: &str,
+) -> Vec<u8> {
     let mut raw = Vec::new();
     encode(object, &mut raw);
     Unknown {
-        api_version: K::API_VERSION.to_string(),
-        kind: K::KIND.to_string(),
+        api_version: api_version.to_string(),
+        kind: kind.to_string(),
         raw,
         ..Unknown::default()
     }

@@ -116,26 +116,30 @@ pub fn put_message<T: ProtobufMessage>(value: &T, buf: &mut Vec<u8>) {
 #[doc(hidden)]
 macro_rules! message_value {
     ($t:ty) => {
-        impl $crate::protobuf::runtime::Value for $t {
-            const WIRE: $crate::protobuf::runtime::WireType =
-                $crate::protobuf::runtime::WireType::Len;
+        impl $crate::api::protobuf::runtime::Value for $t {
+            const WIRE: $crate::api::protobuf::runtime::WireType =
+                $crate::api::protobuf::runtime::WireType::Len;
             fn put_value(&self, buf: &mut Vec<u8>) {
-                $crate::protobuf::runtime::put_message(self, buf)
+                $crate::api::protobuf::runtime::put_message(self, buf)
             }
-            fn get_value(raw: $crate::protobuf::runtime::Raw<'_>) -> Result<Option<Self>, String> {
-                $crate::protobuf::runtime::get_message(raw).map(Some)
+            fn get_value(
+                raw: $crate::api::protobuf::runtime::Raw<'_>,
+            ) -> Result<Option<Self>, String> {
+                $crate::api::protobuf::runtime::get_message(raw).map(Some)
             }
         }
     };
     ($t:ty, default) => {
-        impl $crate::protobuf::runtime::Value for $t {
-            const WIRE: $crate::protobuf::runtime::WireType =
-                $crate::protobuf::runtime::WireType::Len;
+        impl $crate::api::protobuf::runtime::Value for $t {
+            const WIRE: $crate::api::protobuf::runtime::WireType =
+                $crate::api::protobuf::runtime::WireType::Len;
             fn put_value(&self, buf: &mut Vec<u8>) {
-                $crate::protobuf::runtime::put_message(self, buf)
+                $crate::api::protobuf::runtime::put_message(self, buf)
             }
-            fn get_value(raw: $crate::protobuf::runtime::Raw<'_>) -> Result<Option<Self>, String> {
-                $crate::protobuf::runtime::get_message(raw).map(Some)
+            fn get_value(
+                raw: $crate::api::protobuf::runtime::Raw<'_>,
+            ) -> Result<Option<Self>, String> {
+                $crate::api::protobuf::runtime::get_message(raw).map(Some)
             }
             fn default_value() -> Option<Self> {
                 Some(Self::default())

@@ -4,7 +4,7 @@
 //!
 //! ```no_run
 //! use k8s_client::api::{Api, PostParams};
-//! use k8s_client::util::{retry_on_conflict, Backoff};
+//! use k8s_client::retry::{retry_on_conflict, Backoff};
 //! use k8s_openapi::api::core::v1::ConfigMap;
 //!
 //! # async fn run(config_maps: Api<ConfigMap>) -> Result<(), k8s_client::Error> {

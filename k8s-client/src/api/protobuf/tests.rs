@@ -90,8 +90,14 @@ fn server_status_decodes() {
         status.message.as_deref(),
         Some("configmaps \"pb-missing\" not found")
     );
-    let err = crate::error::ApiError::from_response(404, STATUS_PB);
-    assert_eq!(err.status, status);
+    // The protobuf format hands the client this decoder for error bodies.
+    let decoder = crate::api::format::Format::<ConfigMap>::status_decoder(
+        &crate::api::format::protobuf::ProtobufFormat::<ConfigMap>::generated().unwrap(),
+    )
+    .unwrap();
+    assert_eq!(decoder(STATUS_PB).as_ref(), Some(&status));
+    let err = crate::error::ApiError::from_status(status.clone());
+    assert_eq!((err.code, &err.status), (404, &status));
     // A Status where an object is expected is an error answer, not a decoding failure.
     assert!(matches!(
         envelope::decode_object::<ConfigMap>(STATUS_PB, "ConfigMap").unwrap(),

@@ -1,4 +1,5 @@
-//! [`custom_resource!`](crate::custom_resource): a typed struct for a custom resource, so
+//! Typed custom resources: [`custom_resource!`](crate::custom_resource!) declares a struct for
+//! a custom resource, so
 //! the typed [`Api<K>`](crate::Api) (and everything built on `k8s_openapi::Resource`) works
 //! on it unchanged.
 //!
@@ -28,7 +29,7 @@
 //! k8s_client::custom_resource! {
 //!     #[resource(group = "stable.example.com", version = "v1", kind = "CronTab",
 //!                plural = "crontabs", scope = Namespaced)]
-//!     /// A CronTab (the CRD must be installed: see `k8s_client::dynamic::crd`).
+//!     /// A CronTab (the CRD must be installed: see `k8s_client::runtime::crd`).
 //!     #[derive(Clone, Debug, Default, PartialEq)]
 //!     pub struct CronTab {
 //!         pub spec: CronTabSpec,
@@ -61,6 +62,15 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::de::{DeserializeOwned, Error as _};
 use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// What [`custom_resource!`](crate::custom_resource!) expands to refers to; not a public API.
+#[doc(hidden)]
+pub mod __private {
+    pub use super::{deserialize, serialize, Parts};
+    pub use k8s_openapi;
+    pub use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+    pub use serde;
+}
 
 /// Serializes a custom resource: `apiVersion`, `kind`, `metadata`, `spec`, and `status`
 /// when there is one. Used by [`custom_resource!`](crate::custom_resource).
@@ -134,7 +144,7 @@ where
 }
 
 /// Declares a typed struct for a custom resource and implements what
-/// [`Api<K>`](crate::Api) needs; see the [`dynamic::custom`](crate::dynamic::custom)
+/// [`Api<K>`](crate::Api) needs; see the [`custom_resource`](mod@crate::custom_resource)
 /// module for a full example.
 ///
 /// ```
@@ -164,11 +174,11 @@ where
 /// ```
 #[macro_export]
 macro_rules! custom_resource {
-    (@scope Namespaced) => { $crate::dynamic::__private::k8s_openapi::NamespaceResourceScope };
-    (@scope Cluster) => { $crate::dynamic::__private::k8s_openapi::ClusterResourceScope };
+    (@scope Namespaced) => { $crate::custom_resource::__private::k8s_openapi::NamespaceResourceScope };
+    (@scope Cluster) => { $crate::custom_resource::__private::k8s_openapi::ClusterResourceScope };
 
     (@traits $name:ident, $group:literal, $version:literal, $kind:literal, $plural:literal, $scope:ident) => {
-        impl $crate::dynamic::__private::k8s_openapi::Resource for $name {
+        impl $crate::custom_resource::__private::k8s_openapi::Resource for $name {
             const API_VERSION: &'static str = ::core::concat!($group, "/", $version);
             const GROUP: &'static str = $group;
             const KIND: &'static str = $kind;
@@ -177,12 +187,12 @@ macro_rules! custom_resource {
             type Scope = $crate::custom_resource!(@scope $scope);
         }
 
-        impl $crate::dynamic::__private::k8s_openapi::ListableResource for $name {
+        impl $crate::custom_resource::__private::k8s_openapi::ListableResource for $name {
             const LIST_KIND: &'static str = ::core::concat!($kind, "List");
         }
 
-        impl $crate::dynamic::__private::k8s_openapi::Metadata for $name {
-            type Ty = $crate::dynamic::__private::ObjectMeta;
+        impl $crate::custom_resource::__private::k8s_openapi::Metadata for $name {
+            type Ty = $crate::custom_resource::__private::ObjectMeta;
             fn metadata(&self) -> &Self::Ty {
                 &self.metadata
             }
@@ -206,7 +216,7 @@ macro_rules! custom_resource {
         $(#[$attr])*
         $vis struct $name {
             /// Standard object metadata.
-            pub metadata: $crate::dynamic::__private::ObjectMeta,
+            pub metadata: $crate::custom_resource::__private::ObjectMeta,
             $(#[$spec_attr])*
             $spec_vis spec: $spec,
             $(#[$status_attr])*
@@ -219,7 +229,7 @@ macro_rules! custom_resource {
             /// A new object named `name` with `spec` and no status.
             pub fn new(name: &str, spec: $spec) -> Self {
                 $name {
-                    metadata: $crate::dynamic::__private::ObjectMeta {
+                    metadata: $crate::custom_resource::__private::ObjectMeta {
                         name: ::core::option::Option::Some(::std::string::ToString::to_string(name)),
                         ..::core::default::Default::default()
                     },
@@ -229,14 +239,14 @@ macro_rules! custom_resource {
             }
         }
 
-        impl $crate::dynamic::__private::serde::Serialize for $name {
-            fn serialize<S: $crate::dynamic::__private::serde::Serializer>(
+        impl $crate::custom_resource::__private::serde::Serialize for $name {
+            fn serialize<S: $crate::custom_resource::__private::serde::Serializer>(
                 &self,
                 serializer: S,
             ) -> ::core::result::Result<S::Ok, S::Error> {
-                $crate::dynamic::__private::serialize(
+                $crate::custom_resource::__private::serialize(
                     serializer,
-                    <Self as $crate::dynamic::__private::k8s_openapi::Resource>::API_VERSION,
+                    <Self as $crate::custom_resource::__private::k8s_openapi::Resource>::API_VERSION,
                     $kind,
                     &self.metadata,
                     &self.spec,
@@ -245,13 +255,13 @@ macro_rules! custom_resource {
             }
         }
 
-        impl<'de> $crate::dynamic::__private::serde::Deserialize<'de> for $name {
-            fn deserialize<D: $crate::dynamic::__private::serde::Deserializer<'de>>(
+        impl<'de> $crate::custom_resource::__private::serde::Deserialize<'de> for $name {
+            fn deserialize<D: $crate::custom_resource::__private::serde::Deserializer<'de>>(
                 deserializer: D,
             ) -> ::core::result::Result<Self, D::Error> {
-                let parts = $crate::dynamic::__private::deserialize::<D, $spec, $status>(
+                let parts = $crate::custom_resource::__private::deserialize::<D, $spec, $status>(
                     deserializer,
-                    <Self as $crate::dynamic::__private::k8s_openapi::Resource>::API_VERSION,
+                    <Self as $crate::custom_resource::__private::k8s_openapi::Resource>::API_VERSION,
                     $kind,
                 )?;
                 ::core::result::Result::Ok($name {
@@ -275,7 +285,7 @@ macro_rules! custom_resource {
         $(#[$attr])*
         $vis struct $name {
             /// Standard object metadata.
-            pub metadata: $crate::dynamic::__private::ObjectMeta,
+            pub metadata: $crate::custom_resource::__private::ObjectMeta,
             $(#[$spec_attr])*
             $spec_vis spec: $spec,
         }
@@ -286,7 +296,7 @@ macro_rules! custom_resource {
             /// A new object named `name` with `spec`.
             pub fn new(name: &str, spec: $spec) -> Self {
                 $name {
-                    metadata: $crate::dynamic::__private::ObjectMeta {
+                    metadata: $crate::custom_resource::__private::ObjectMeta {
                         name: ::core::option::Option::Some(::std::string::ToString::to_string(name)),
                         ..::core::default::Default::default()
                     },
@@ -295,14 +305,14 @@ macro_rules! custom_resource {
             }
         }
 
-        impl $crate::dynamic::__private::serde::Serialize for $name {
-            fn serialize<S: $crate::dynamic::__private::serde::Serializer>(
+        impl $crate::custom_resource::__private::serde::Serialize for $name {
+            fn serialize<S: $crate::custom_resource::__private::serde::Serializer>(
                 &self,
                 serializer: S,
             ) -> ::core::result::Result<S::Ok, S::Error> {
-                $crate::dynamic::__private::serialize::<S, $spec, ()>(
+                $crate::custom_resource::__private::serialize::<S, $spec, ()>(
                     serializer,
-                    <Self as $crate::dynamic::__private::k8s_openapi::Resource>::API_VERSION,
+                    <Self as $crate::custom_resource::__private::k8s_openapi::Resource>::API_VERSION,
                     $kind,
                     &self.metadata,
                     &self.spec,
@@ -311,17 +321,17 @@ macro_rules! custom_resource {
             }
         }
 
-        impl<'de> $crate::dynamic::__private::serde::Deserialize<'de> for $name {
-            fn deserialize<D: $crate::dynamic::__private::serde::Deserializer<'de>>(
+        impl<'de> $crate::custom_resource::__private::serde::Deserialize<'de> for $name {
+            fn deserialize<D: $crate::custom_resource::__private::serde::Deserializer<'de>>(
                 deserializer: D,
             ) -> ::core::result::Result<Self, D::Error> {
-                let parts = $crate::dynamic::__private::deserialize::<
+                let parts = $crate::custom_resource::__private::deserialize::<
                     D,
                     $spec,
-                    $crate::dynamic::__private::serde::de::IgnoredAny,
+                    $crate::custom_resource::__private::serde::de::IgnoredAny,
                 >(
                     deserializer,
-                    <Self as $crate::dynamic::__private::k8s_openapi::Resource>::API_VERSION,
+                    <Self as $crate::custom_resource::__private::k8s_openapi::Resource>::API_VERSION,
                     $kind,
                 )?;
                 ::core::result::Result::Ok($name {

@@ -6,7 +6,7 @@ use std::fmt;
 /// [`Secret::expose`].
 ///
 /// ```
-/// use k8s_client::util::Secret;
+/// use k8s_client::config::Secret;
 /// let token = Secret::new("s3cr3t".to_string());
 /// assert_eq!(format!("{token:?}"), "Secret(<redacted>)");
 /// assert_eq!(token.expose(), "s3cr3t");

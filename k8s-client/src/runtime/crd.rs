@@ -3,7 +3,7 @@
 //!
 //! ```no_run
 //! use std::time::Duration;
-//! use k8s_client::dynamic::crd;
+//! use k8s_client::runtime::crd;
 //! use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 //!
 //! # async fn run(client: k8s_client::Client, def: CustomResourceDefinition)
@@ -147,7 +147,7 @@ pub fn describe_conditions(crd: &CustomResourceDefinition) -> String {
 }
 
 /// The [`ApiResource`] of `crd`'s `version` (`None` when the CRD has no such version), for
-/// a [`DynamicApi`](super::DynamicApi).
+/// a [`DynamicApi`](crate::dynamic::DynamicApi).
 pub fn api_resource(crd: &CustomResourceDefinition, version: &str) -> Option<ApiResource> {
     let spec = &crd.spec;
     spec.versions.iter().find(|v| v.name == version)?;
@@ -288,6 +288,14 @@ pub async fn delete(client: &Client, name: &str) -> Result<(), Error> {
         Ok(_) => Ok(()),
         Err(e) if e.is_not_found() => Ok(()),
         Err(e) => Err(e),
+    }
+}
+
+impl From<CrdError> for crate::error::Error {
+    /// Kept whole as [`Error::Other`]: `is_not_found()` and
+    /// friends see the API error inside, and `find::<CrdError>()` gives it back.
+    fn from(e: CrdError) -> Self {
+        crate::error::Error::other(e)
     }
 }
 
