@@ -246,6 +246,9 @@ async fn exec_failures_are_explained() {
         .prepare()
         .await
         .unwrap_err();
+    // The JSON parser's error is the source (it names a position, never content).
+    let source = std::error::Error::source(&err).expect("the serde error is kept");
+    assert!(source.is::<serde_json::Error>(), "{source:?}");
     assert!(exec_error(err).contains("not an ExecCredential"));
 
     let other_kind = plugin(
@@ -274,6 +277,9 @@ async fn exec_failures_are_explained() {
         .prepare()
         .await
         .unwrap_err();
+    // The type error could quote the token: it is not kept, in text or as a source.
+    assert!(std::error::Error::source(&err).is_none(), "{err:?}");
+    assert!(!format!("{err:?}").contains("12345678"));
     assert!(!exec_error(err).contains("12345678"));
 
     let version = plugin(
@@ -310,6 +316,10 @@ async fn exec_failures_are_explained() {
         .prepare()
         .await
         .unwrap_err();
+    let io = std::error::Error::source(&err)
+        .and_then(|s| s.downcast_ref::<std::io::Error>())
+        .expect("the I/O error of starting the plugin is kept");
+    assert_eq!(io.kind(), std::io::ErrorKind::NotFound);
     let msg = exec_error(err);
     assert!(msg.contains("not found"), "{msg}");
     assert!(msg.contains("pkg install no-such-plugin"), "{msg}");
@@ -531,4 +541,25 @@ async fn client_certificate_data_is_checked_at_once() {
     let err = Authenticator::new(&c).unwrap_err();
     assert!(matches!(err, AuthError::BadPem { .. }), "{err:?}");
     assert!(!err.to_string().contains("secret-key-bytes"));
+    assert!(!format!("{err:?}").contains("secret-key-bytes"));
+
+    // A key block rustls cannot use: rustls' error is the source, and no key bytes leak.
+    let bad_key =
+        b"-----BEGIN PRIVATE KEY-----\nc2VjcmV0LWtleS1ieXRlcw==\n-----END PRIVATE KEY-----\n";
+    c.auth.client_cert = Some(ClientCertConfig {
+        cert: DataSource::Data(Secret::new(
+            std::fs::read(fixture("certs/client.crt")).unwrap(),
+        )),
+        key: DataSource::Data(Secret::new(bad_key.to_vec())),
+    });
+    let err = Authenticator::new(&c).unwrap_err();
+    assert!(matches!(err, AuthError::BadPem { .. }), "{err:?}");
+    let source = std::error::Error::source(&err).expect("rustls' error is kept");
+    assert!(source.is::<rustls::Error>(), "{source:?}");
+    for shown in [err.to_string(), format!("{err:?}")] {
+        assert!(
+            !shown.contains("c2VjcmV0") && !shown.contains("secret-key-bytes"),
+            "{shown}"
+        );
+    }
 }

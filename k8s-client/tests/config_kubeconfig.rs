@@ -486,6 +486,21 @@ async fn every_override() {
         .unwrap_err(),
     );
     assert!(err.to_string().contains("proxy-url"), "{err}");
+    // A proxy URL that does not parse keeps the URL parser's error as the source.
+    let err = config_err(
+        Config::from_kubeconfig(&KubeConfigOptions {
+            proxy_url: Some("http://[not-closed:3128".into()),
+            ..files.clone()
+        })
+        .await
+        .unwrap_err(),
+    );
+    assert!(
+        matches!(&err, ConfigError::InvalidField { field, .. } if field == "proxy-url"),
+        "{err:?}"
+    );
+    let source = std::error::Error::source(&err).expect("the URL error is kept");
+    assert!(source.is::<http::uri::InvalidUri>(), "{source:?}");
 }
 
 #[tokio::test]
@@ -576,6 +591,8 @@ async fn bad_yaml_names_file_and_line() {
             .unwrap_err(),
     );
     assert!(matches!(err, ConfigError::Parse { .. }), "{err:?}");
+    let source = std::error::Error::source(&err).expect("the YAML error is kept");
+    assert!(source.is::<serde_yaml_ng::Error>(), "{source:?}");
     let msg = err.to_string();
     assert!(msg.contains("bad-yaml.yaml"), "{msg}");
     assert!(msg.contains("line 7"), "{msg}");
@@ -599,6 +616,8 @@ async fn bad_base64_names_file_and_field() {
         }
         other => panic!("{other:?}"),
     }
+    let source = std::error::Error::source(&err).expect("the base64 error is kept");
+    assert!(source.is::<base64::DecodeError>(), "{source:?}");
     assert!(err.to_string().contains("base64"), "{err}");
 
     let err = config_err(
@@ -653,6 +672,10 @@ async fn missing_referenced_files_name_file_and_field() {
         );
         assert!(msg.contains("missing-files.yaml"), "{msg}");
         assert!(msg.contains(file), "{msg}");
+        let io = std::error::Error::source(&err)
+            .and_then(|s| s.downcast_ref::<std::io::Error>())
+            .unwrap_or_else(|| panic!("{context}: the I/O error is kept: {err:?}"));
+        assert_eq!(io.kind(), std::io::ErrorKind::NotFound, "{context}");
     }
 }
 

@@ -470,9 +470,14 @@ async fn typed_struct_on_a_crd() {
     let mut broken = as_dynamic.clone();
     broken.set_field(&["spec", "size"], json!("big")).unwrap();
     match broken.try_parse::<Widget>() {
-        Err(ConvertError::Json { what, message }) => {
+        Err(ConvertError::Json {
+            what,
+            message,
+            source,
+        }) => {
             assert!(what.contains("typed.k8s-client.test/v1/Widget"), "{what}");
             assert!(message.contains("invalid type"), "{message}");
+            assert!(source.is_data(), "the serde error is kept: {source:?}");
         }
         other => panic!("{other:?}"),
     }

@@ -23,10 +23,22 @@ pub(crate) fn certified_key(
     let bad = |message: String| AuthError::BadPem {
         what: what.to_string(),
         message,
+        source: None,
     };
+    let caused =
+        |message: String, source: Box<dyn std::error::Error + Send + Sync>| AuthError::BadPem {
+            what: what.to_string(),
+            message,
+            source: Some(source),
+        };
     let certs: Vec<CertificateDer<'static>> = rustls_pemfile::certs(&mut &cert_pem[..])
         .collect::<Result<_, _>>()
-        .map_err(|e| bad(format!("client certificate is not valid PEM: {e}")))?;
+        .map_err(|e| {
+            caused(
+                format!("client certificate is not valid PEM: {e}"),
+                e.into(),
+            )
+        })?;
     if certs.is_empty() {
         return Err(bad(
             "no CERTIFICATE block in the client certificate".to_string()
@@ -34,16 +46,17 @@ pub(crate) fn certified_key(
     }
     let key: PrivateKeyDer<'static> = rustls_pemfile::private_key(&mut &key_pem[..])
         // The error text of the PEM reader never contains key material.
-        .map_err(|e| bad(format!("client key is not valid PEM: {e}")))?
+        .map_err(|e| caused(format!("client key is not valid PEM: {e}"), e.into()))?
         .ok_or_else(|| bad("no PRIVATE KEY block in the client key".to_string()))?;
     let signing_key = rustls::crypto::ring::sign::any_supported_type(&key)
-        .map_err(|e| bad(format!("unsupported client key: {e}")))?;
+        .map_err(|e| caused(format!("unsupported client key: {e}"), e.into()))?;
     let ck = CertifiedKey::new(certs, signing_key);
     match ck.keys_match() {
         Ok(()) | Err(rustls::Error::InconsistentKeys(rustls::InconsistentKeys::Unknown)) => Ok(ck),
-        Err(e) => Err(bad(format!(
-            "the client key does not belong to the certificate: {e}"
-        ))),
+        Err(e) => Err(caused(
+            format!("the client key does not belong to the certificate: {e}"),
+            e.into(),
+        )),
     }
 }
 

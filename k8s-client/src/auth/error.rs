@@ -21,6 +21,8 @@ pub enum AuthError {
         what: String,
         /// What is wrong.
         message: String,
+        /// The PEM reader's or rustls' error, when there is one.
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
     },
     /// The exec credential plugin failed or printed something unusable.
     #[error("exec credential plugin {command}: {message}")]
@@ -29,6 +31,9 @@ pub enum AuthError {
         command: String,
         /// What went wrong, including the plugin's stderr when it failed.
         message: String,
+        /// The error underneath, when there is one: the `std::io::Error` of starting or
+        /// waiting for the plugin, the `serde_json::Error` of output that is not JSON, ...
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
     },
     /// A credential cannot be put into an HTTP header.
     #[error("{0}")]

@@ -47,6 +47,7 @@ fn check(config: &ExecConfig) -> Result<&'static str, AuthError> {
     let err = |message: String| AuthError::Exec {
         command: config.command.clone(),
         message,
+        source: None,
     };
     if config.command.trim().is_empty() {
         return Err(err("the plugin command is empty".to_string()));
@@ -147,6 +148,20 @@ impl ExecPlugin {
         AuthError::Exec {
             command: self.config.command.clone(),
             message: message.into(),
+            source: None,
+        }
+    }
+
+    /// An error of the plugin run caused by `source` (whose text `message` includes).
+    fn caused(
+        &self,
+        message: impl Into<String>,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> AuthError {
+        AuthError::Exec {
+            command: self.config.command.clone(),
+            message: message.into(),
+            source: Some(source.into()),
         }
     }
 
@@ -239,15 +254,15 @@ impl ExecPlugin {
                     message.push_str("\n\n");
                     message.push_str(&clean_hint(hint));
                 }
-                self.error(message)
+                self.caused(message, e)
             } else {
-                self.error(format!("cannot start it: {e}"))
+                self.caused(format!("cannot start it: {e}"), e)
             }
         })?;
         let output = child
             .wait_with_output()
             .await
-            .map_err(|e| self.error(format!("waiting for it: {e}")))?;
+            .map_err(|e| self.caused(format!("waiting for it: {e}"), e))?;
 
         if !output.status.success() {
             let stderr = String::from_utf8_lossy(&output.stderr);
@@ -281,7 +296,7 @@ impl ExecPlugin {
         }
         // Syntax errors name a position only, never content.
         let value: serde_json::Value = serde_json::from_slice(stdout)
-            .map_err(|e| self.error(format!("{NOT_CREDENTIAL}: not JSON ({e})")))?;
+            .map_err(|e| self.caused(format!("{NOT_CREDENTIAL}: not JSON ({e})"), e))?;
         let kind = value.get("kind").and_then(|k| k.as_str()).unwrap_or("");
         if kind != "ExecCredential" {
             let shown: String = kind.chars().take(64).collect();
@@ -315,9 +330,10 @@ impl ExecPlugin {
         }
         let expires = match status.expiration_timestamp.filter(|t| !t.is_empty()) {
             Some(t) => Some(t.parse::<jiff::Timestamp>().map_err(|e| {
-                self.error(format!(
-                    "status.expirationTimestamp {t:?} is not an RFC 3339 time: {e}"
-                ))
+                self.caused(
+                    format!("status.expirationTimestamp {t:?} is not an RFC 3339 time: {e}"),
+                    e,
+                )
             })?),
             None => None,
         };

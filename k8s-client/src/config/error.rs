@@ -1,5 +1,8 @@
 use std::path::PathBuf;
 
+/// The error underneath a [`ConfigError`] (an I/O, YAML, URL or base64 error).
+type Cause = Box<dyn std::error::Error + Send + Sync>;
+
 /// The configuration is unusable. Each variant names the file and the field at fault.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -19,6 +22,9 @@ pub enum ConfigError {
         path: PathBuf,
         /// What the YAML parser said, with line and column.
         message: String,
+        /// The parser's error (`serde_yaml_ng::Error`, or `std::str::Utf8Error` for a file
+        /// that is not UTF-8).
+        source: Box<dyn std::error::Error + Send + Sync>,
     },
     /// A field has a value that cannot be used.
     #[error("{path}: field {field}: {message}")]
@@ -29,6 +35,9 @@ pub enum ConfigError {
         field: String,
         /// What is wrong with it.
         message: String,
+        /// The error underneath, when there is one (the file that could not be read, the
+        /// URL or base64 parser's error).
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
     },
     /// A context, cluster or user that is named does not exist.
     #[error("{what} {name:?} not found in {origin}")]
@@ -56,4 +65,35 @@ pub enum ConfigError {
         /// Why the in-cluster attempt failed.
         incluster: String,
     },
+}
+
+impl ConfigError {
+    /// An [`InvalidField`](ConfigError::InvalidField) with no error underneath.
+    pub(crate) fn invalid_field(
+        path: impl Into<PathBuf>,
+        field: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
+        ConfigError::InvalidField {
+            path: path.into(),
+            field: field.into(),
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// An [`InvalidField`](ConfigError::InvalidField) caused by `source`.
+    pub(crate) fn invalid_field_caused(
+        path: impl Into<PathBuf>,
+        field: impl Into<String>,
+        message: impl Into<String>,
+        source: impl Into<Cause>,
+    ) -> Self {
+        ConfigError::InvalidField {
+            path: path.into(),
+            field: field.into(),
+            message: message.into(),
+            source: Some(source.into()),
+        }
+    }
 }

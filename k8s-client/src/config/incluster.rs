@@ -92,35 +92,35 @@ impl Config {
         };
         let env_origin = PathBuf::from("in-cluster environment");
         if port.parse::<u16>().is_err() {
-            return Err(ConfigError::InvalidField {
-                path: env_origin,
-                field: "KUBERNETES_SERVICE_PORT".to_string(),
-                message: format!("{port:?} is not a port number"),
-            });
+            return Err(ConfigError::invalid_field(
+                env_origin,
+                "KUBERNETES_SERVICE_PORT",
+                format!("{port:?} is not a port number"),
+            ));
         }
         let authority = if host.contains(':') && !host.starts_with('[') {
             format!("[{host}]:{port}")
         } else {
             format!("{host}:{port}")
         };
-        let url: http::Uri =
-            format!("https://{authority}")
-                .parse()
-                .map_err(|e| ConfigError::InvalidField {
-                    path: env_origin.clone(),
-                    field: "KUBERNETES_SERVICE_HOST".to_string(),
-                    message: format!("{host:?} does not make a URL: {e}"),
-                })?;
+        let url: http::Uri = format!("https://{authority}").parse().map_err(|e| {
+            ConfigError::invalid_field_caused(
+                env_origin.clone(),
+                "KUBERNETES_SERVICE_HOST",
+                format!("{host:?} does not make a URL: {e}"),
+                e,
+            )
+        })?;
 
         // The token must be there now (as client-go requires); it is re-read later.
         match std::fs::read_to_string(&paths.token_file) {
             Ok(t) if !t.trim().is_empty() => {}
             Ok(_) => {
-                return Err(ConfigError::InvalidField {
-                    path: paths.token_file.clone(),
-                    field: "service-account token".to_string(),
-                    message: "the file is empty".to_string(),
-                })
+                return Err(ConfigError::invalid_field(
+                    paths.token_file.clone(),
+                    "service-account token",
+                    "the file is empty",
+                ))
             }
             Err(source) => {
                 return Err(ConfigError::ReadFile {

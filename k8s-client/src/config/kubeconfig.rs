@@ -376,6 +376,7 @@ impl Kubeconfig {
         let text = std::str::from_utf8(bytes).map_err(|e| ConfigError::Parse {
             path: path.to_path_buf(),
             message: format!("not UTF-8: {e}"),
+            source: Box::new(e),
         })?;
         let mut kc = parse(text, path)?;
         let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
@@ -490,6 +491,7 @@ fn parse(text: &str, path: &Path) -> Result<Kubeconfig, ConfigError> {
         .map_err(|e| ConfigError::Parse {
             path: path.to_path_buf(),
             message: yaml_message(&e),
+            source: Box::new(e),
         })
 }
 
@@ -592,6 +594,25 @@ users:
         assert!(err.to_string().contains("line"), "{err}");
         let err = Kubeconfig::from_yaml("clusters: 5\n").unwrap_err();
         assert!(err.to_string().contains("line"), "{err}");
+    }
+
+    #[test]
+    fn parse_errors_keep_the_parser_error_as_source() {
+        use std::error::Error as _;
+        let err = Kubeconfig::from_yaml("clusters:\n- name: a\n  cluster: [\n").unwrap_err();
+        assert!(matches!(err, ConfigError::Parse { .. }), "{err:?}");
+        let yaml = err
+            .source()
+            .and_then(|s| s.downcast_ref::<serde_yaml_ng::Error>())
+            .expect("the serde_yaml_ng error is the source");
+        assert!(yaml.location().is_some(), "{yaml}");
+
+        let err = Kubeconfig::from_file_bytes(Path::new("/k/config"), b"kind: \xff\n").unwrap_err();
+        assert!(err.to_string().contains("not UTF-8"), "{err}");
+        assert!(
+            err.source().is_some_and(|s| s.is::<std::str::Utf8Error>()),
+            "{err:?}"
+        );
     }
 
     #[test]

@@ -293,11 +293,52 @@ fn decode_base64(value: &str) -> Result<Vec<u8>, base64::DecodeError> {
     engine.decode(compact)
 }
 
-fn invalid(path: PathBuf, field: String, message: impl Into<String>) -> ConfigError {
-    ConfigError::InvalidField {
-        path,
-        field,
-        message: message.into(),
+/// What is wrong with a field's value, and the error underneath when there is one.
+#[derive(Debug)]
+pub(crate) struct Problem {
+    message: String,
+    source: Option<Box<dyn std::error::Error + Send + Sync>>,
+}
+
+impl Problem {
+    /// A problem caused by `source` (its text is expected in `message`).
+    fn caused(
+        message: impl Into<String>,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
+        Problem {
+            message: message.into(),
+            source: Some(source.into()),
+        }
+    }
+}
+
+impl From<String> for Problem {
+    fn from(message: String) -> Self {
+        Problem {
+            message,
+            source: None,
+        }
+    }
+}
+
+impl From<&str> for Problem {
+    fn from(message: &str) -> Self {
+        Problem::from(message.to_string())
+    }
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+fn invalid(path: PathBuf, field: String, problem: impl Into<Problem>) -> ConfigError {
+    let Problem { message, source } = problem.into();
+    match source {
+        Some(source) => ConfigError::invalid_field_caused(path, field, message, source),
+        None => ConfigError::invalid_field(path, field, message),
     }
 }
 
@@ -314,13 +355,13 @@ async fn check_file(path: &Path, origin: &Path, field: &str) -> Result<(), Confi
         Err(e) => Err(invalid(
             origin.to_path_buf(),
             field.to_string(),
-            format!("cannot read {}: {e}", path.display()),
+            Problem::caused(format!("cannot read {}: {e}", path.display()), e),
         )),
     }
 }
 
 /// Parses a server URL; one without a scheme gets `https://`.
-pub(crate) fn parse_server(server: &str) -> Result<http::Uri, String> {
+pub(crate) fn parse_server(server: &str) -> Result<http::Uri, Problem> {
     let server = server.trim();
     let text = if server.contains("://") {
         server.to_string()
@@ -329,33 +370,29 @@ pub(crate) fn parse_server(server: &str) -> Result<http::Uri, String> {
     };
     let uri: http::Uri = text
         .parse()
-        .map_err(|e| format!("{server:?} is not a URL: {e}"))?;
+        .map_err(|e| Problem::caused(format!("{server:?} is not a URL: {e}"), e))?;
     match uri.scheme_str() {
         Some("https") | Some("http") => {}
-        _ => return Err(format!("{server:?}: the scheme must be https or http")),
+        _ => return Err(format!("{server:?}: the scheme must be https or http").into()),
     }
     if uri.host().is_none_or(str::is_empty) {
-        return Err(format!("{server:?} has no host"));
+        return Err(format!("{server:?} has no host").into());
     }
     Ok(uri)
 }
 
 /// Parses a proxy URL (`http`, `https` or `socks5`).
-fn parse_proxy(proxy: &str) -> Result<http::Uri, String> {
+fn parse_proxy(proxy: &str) -> Result<http::Uri, Problem> {
     let uri: http::Uri = proxy
         .trim()
         .parse()
-        .map_err(|e| format!("{proxy:?} is not a URL: {e}"))?;
+        .map_err(|e| Problem::caused(format!("{proxy:?} is not a URL: {e}"), e))?;
     match uri.scheme_str() {
         Some("http") | Some("https") | Some("socks5") => {}
-        _ => {
-            return Err(format!(
-                "{proxy:?}: the scheme must be http, https or socks5"
-            ))
-        }
+        _ => return Err(format!("{proxy:?}: the scheme must be http, https or socks5").into()),
     }
     if uri.host().is_none_or(str::is_empty) {
-        return Err(format!("{proxy:?} has no host"));
+        return Err(format!("{proxy:?} has no host").into());
     }
     Ok(uri)
 }
@@ -472,7 +509,7 @@ async fn resolve(kc: &Kubeconfig, options: &KubeConfigOptions) -> Result<Config,
                 invalid(
                     cluster_path.clone(),
                     cfield("certificate-authority-data"),
-                    format!("not valid base64: {e}"),
+                    Problem::caused(format!("not valid base64: {e}"), e),
                 )
             })?;
             config.tls.root_certs_pem.push(pem);
@@ -482,7 +519,7 @@ async fn resolve(kc: &Kubeconfig, options: &KubeConfigOptions) -> Result<Config,
                 invalid(
                     cluster_path.clone(),
                     cfield("certificate-authority"),
-                    format!("cannot read {}: {e}", file.display()),
+                    Problem::caused(format!("cannot read {}: {e}", file.display()), e),
                 )
             })?;
             config.tls.root_certs_pem.push(pem);
@@ -583,6 +620,13 @@ async fn resolve_auth(
 ) -> Result<AuthConfig, ConfigError> {
     let mut auth = AuthConfig::default();
     let err = |f: &str, m: String| invalid(path.to_path_buf(), field(f), m);
+    let bad_base64 = |f: &str, e: base64::DecodeError| {
+        invalid(
+            path.to_path_buf(),
+            field(f),
+            Problem::caused(format!("not valid base64: {e}"), e),
+        )
+    };
 
     if user.auth_provider.is_some() {
         return Err(err(
@@ -619,9 +663,9 @@ async fn resolve_auth(
         ));
     }
     let cert = match (cert_data, cert_file) {
-        (Some(data), _) => Some(DataSource::Data(Secret::new(decode_base64(data).map_err(
-            |e| err("client-certificate-data", format!("not valid base64: {e}")),
-        )?))),
+        (Some(data), _) => Some(DataSource::Data(Secret::new(
+            decode_base64(data).map_err(|e| bad_base64("client-certificate-data", e))?,
+        ))),
         (None, Some(file)) => {
             check_file(file, path, &field("client-certificate")).await?;
             Some(DataSource::File(file.clone()))
@@ -630,8 +674,7 @@ async fn resolve_auth(
     };
     let key = match (key_data, key_file) {
         (Some(data), _) => Some(DataSource::Data(Secret::new(
-            decode_base64(data)
-                .map_err(|e| err("client-key-data", format!("not valid base64: {e}")))?,
+            decode_base64(data).map_err(|e| bad_base64("client-key-data", e))?,
         ))),
         (None, Some(file)) => {
             check_file(file, path, &field("client-key")).await?;

@@ -135,17 +135,14 @@ impl DiskCache {
 
     /// Writes `snapshot` (temporary file in the same directory, then an atomic rename).
     pub fn store(&self, snapshot: &Snapshot) -> Result<(), DiscoveryError> {
-        let err = |path: &Path, e: &dyn std::fmt::Display| DiscoveryError::Cache {
-            path: path.display().to_string(),
-            message: e.to_string(),
-        };
-        fs::create_dir_all(&self.dir).map_err(|e| err(&self.dir, &e))?;
+        fs::create_dir_all(&self.dir).map_err(|e| DiscoveryError::cache(&self.dir, e))?;
         let file = CacheFile {
             format: FORMAT,
             written_at_ms: unix_now_ms(),
             snapshot: snapshot.clone(),
         };
-        let bytes = serde_json::to_vec(&file).map_err(|e| err(&self.file(), &e))?;
+        let bytes =
+            serde_json::to_vec(&file).map_err(|e| DiscoveryError::cache(&self.file(), e))?;
         let tmp = self.dir.join(format!(
             ".{FILE_NAME}.{}.{:016x}.tmp",
             std::process::id(),
@@ -162,7 +159,7 @@ impl DiskCache {
         };
         write().map_err(|e| {
             let _ = fs::remove_file(&tmp);
-            err(&self.file(), &e)
+            DiscoveryError::cache(&self.file(), e)
         })
     }
 
@@ -171,10 +168,7 @@ impl DiskCache {
         match fs::remove_file(self.file()) {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(DiscoveryError::Cache {
-                path: self.file().display().to_string(),
-                message: e.to_string(),
-            }),
+            Err(e) => Err(DiscoveryError::cache(&self.file(), e)),
         }
     }
 }
@@ -300,5 +294,7 @@ mod tests {
             .store(&snapshot())
             .unwrap_err();
         assert!(matches!(err, DiscoveryError::Cache { .. }), "{err:?}");
+        let source = std::error::Error::source(&err).expect("the I/O error is kept");
+        assert!(source.is::<std::io::Error>(), "{source:?}");
     }
 }

@@ -11,9 +11,10 @@ pub enum DiscoveryError {
     Request {
         /// The endpoint (`/apis`, `/apis/apps/v1`).
         endpoint: String,
-        /// What went wrong.
+        /// What went wrong (its `is_not_found()` and friends, and this error's own, tell
+        /// what the server answered).
         #[source]
-        source: Box<crate::Error>,
+        source: crate::Error,
     },
     /// An answer could not be decoded.
     #[error("the answer of GET {endpoint} is not valid discovery information: {message}")]
@@ -22,6 +23,9 @@ pub enum DiscoveryError {
         endpoint: String,
         /// What was wrong with it.
         message: String,
+        /// The JSON decoder's error (`serde_json::Error`), when the answer did not decode
+        /// at all; `None` when it decoded but made no sense (an unknown scope, ...).
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
     },
     /// Some group/versions could not be discovered (client-go's `ErrGroupDiscoveryFailed`);
     /// the rest were. Made by [`Snapshot::check_complete`](super::Snapshot::check_complete).
@@ -37,6 +41,8 @@ pub enum DiscoveryError {
         path: String,
         /// What went wrong.
         message: String,
+        /// The I/O error, or the JSON encoder's error.
+        source: Box<dyn std::error::Error + Send + Sync>,
     },
 }
 
@@ -63,17 +69,44 @@ impl DiscoveryError {
     pub(crate) fn request(endpoint: &str, source: crate::Error) -> Self {
         DiscoveryError::Request {
             endpoint: endpoint.to_string(),
-            source: Box::new(source),
+            source,
         }
     }
 
+    /// An answer that decoded but makes no sense.
     pub(crate) fn decode(endpoint: &str, message: impl Into<String>) -> Self {
         DiscoveryError::Decode {
             endpoint: endpoint.to_string(),
             message: message.into(),
+            source: None,
+        }
+    }
+
+    /// An answer the JSON decoder refused.
+    pub(crate) fn undecodable(endpoint: &str, source: serde_json::Error) -> Self {
+        DiscoveryError::Decode {
+            endpoint: endpoint.to_string(),
+            message: source.to_string(),
+            source: Some(Box::new(source)),
+        }
+    }
+
+    /// The disk cache at `path` could not be written.
+    pub(crate) fn cache(
+        path: &std::path::Path,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
+        let source = source.into();
+        DiscoveryError::Cache {
+            path: path.display().to_string(),
+            message: source.to_string(),
+            source,
         }
     }
 }
+
+crate::__status_questions!(DiscoveryError);
+crate::__status_questions!(MappingError);
 
 /// What can go wrong mapping a name a person typed (or a kind) to a resource.
 #[derive(Debug, thiserror::Error)]
@@ -103,8 +136,8 @@ pub enum MappingError {
         /// The matching resources, as `resource.version.group`.
         candidates: Vec<String>,
     },
-    /// Discovery itself failed.
-    #[error(transparent)]
+    /// Discovery itself failed (the [`DiscoveryError`] is this error's source).
+    #[error("{0}")]
     Discovery(#[from] DiscoveryError),
 }
 

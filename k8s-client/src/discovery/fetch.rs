@@ -41,7 +41,13 @@ pub(crate) fn discovery_request(
     http::Request::get(path)
         .header(ACCEPT, accept)
         .body(Vec::new())
-        .map_err(|e| DiscoveryError::decode(path, format!("cannot build the request: {e}")))
+        .map_err(|e| {
+            let error = crate::error::RequestError::with_source(
+                format!("cannot build the discovery request GET {path}: {e}"),
+                e,
+            );
+            DiscoveryError::request(path, error.into())
+        })
 }
 
 /// The path of a group/version's legacy resource list.

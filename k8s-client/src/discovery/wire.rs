@@ -29,7 +29,7 @@ pub const AGGREGATED_V2BETA1: &str =
 pub const AGGREGATED_ACCEPT: &str = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList;q=0.9,application/json;q=0.5";
 
 fn decode<'a, T: Deserialize<'a>>(endpoint: &str, body: &'a [u8]) -> Result<T, DiscoveryError> {
-    serde_json::from_slice(body).map_err(|e| DiscoveryError::decode(endpoint, e.to_string()))
+    serde_json::from_slice(body).map_err(|e| DiscoveryError::undecodable(endpoint, e))
 }
 
 /// Which aggregated format a response's `Content-Type` announces, if any.
@@ -538,6 +538,18 @@ mod tests {
         assert!(
             matches!(&err, DiscoveryError::Decode { endpoint, .. } if endpoint == "/apis/apps/v1")
         );
+        // The JSON decoder's error is kept as the source, not only as text.
+        let source = std::error::Error::source(&err).expect("the serde error is the source");
+        let json = source
+            .downcast_ref::<serde_json::Error>()
+            .expect("a serde_json::Error");
+        assert!(json.is_syntax(), "{json}");
+        assert!(crate::Error::from(err)
+            .find::<serde_json::Error>()
+            .is_some());
+        // An answer that decodes but makes no sense has no error underneath.
+        let err = parse_aggregated("/apis", br#"{"kind":"APIGroupList","groups":[]}"#).unwrap_err();
+        assert!(std::error::Error::source(&err).is_none(), "{err:?}");
 
         let err = parse_api_resource_list(
             "/apis/apps/v1",

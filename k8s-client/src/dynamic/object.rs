@@ -17,7 +17,7 @@ use crate::error::Error;
 const RESERVED: [&str; 3] = ["apiVersion", "kind", "metadata"];
 
 /// Why a conversion between JSON, [`DynamicObject`] and a typed struct failed.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ConvertError {
     /// The object is of another kind than the type it was converted to.
@@ -35,6 +35,8 @@ pub enum ConvertError {
         what: String,
         /// What was wrong with it.
         message: String,
+        /// The JSON decoder's (or encoder's) error.
+        source: serde_json::Error,
     },
     /// A field path used with [`DynamicObject::set_field`] runs through a value that is not
     /// an object.
@@ -45,6 +47,16 @@ pub enum ConvertError {
         /// What was wrong with it.
         message: String,
     },
+}
+
+impl ConvertError {
+    fn json(what: impl Into<String>, source: serde_json::Error) -> Self {
+        ConvertError::Json {
+            what: what.into(),
+            message: source.to_string(),
+            source,
+        }
+    }
 }
 
 impl From<ConvertError> for Error {
@@ -134,18 +146,12 @@ impl DynamicObject {
     /// Reads an object from JSON, which must be a JSON object whose `metadata` (if any) is
     /// valid `ObjectMeta`.
     pub fn from_json(value: Value) -> Result<Self, ConvertError> {
-        serde_json::from_value(value).map_err(|e| ConvertError::Json {
-            what: "JSON to DynamicObject".to_string(),
-            message: e.to_string(),
-        })
+        serde_json::from_value(value).map_err(|e| ConvertError::json("JSON to DynamicObject", e))
     }
 
     /// Reads an object from JSON text.
     pub fn from_json_str(text: &str) -> Result<Self, ConvertError> {
-        serde_json::from_str(text).map_err(|e| ConvertError::Json {
-            what: "JSON text to DynamicObject".to_string(),
-            message: e.to_string(),
-        })
+        serde_json::from_str(text).map_err(|e| ConvertError::json("JSON text to DynamicObject", e))
     }
 
     /// The object as one JSON value.
@@ -257,24 +263,17 @@ impl DynamicObject {
             map.insert("apiVersion".into(), K::API_VERSION.into());
             map.insert("kind".into(), K::KIND.into());
         }
-        serde_json::from_value(json).map_err(|e| ConvertError::Json {
-            what: format!("DynamicObject {} to {expected}", self.key()),
-            message: e.to_string(),
+        serde_json::from_value(json).map_err(|e| {
+            ConvertError::json(format!("DynamicObject {} to {expected}", self.key()), e)
         })
     }
 
     /// The typed `object` as a `DynamicObject`, with `K`'s `apiVersion` and `kind`.
     pub fn from_typed<K: Resource + Serialize>(object: &K) -> Result<Self, ConvertError> {
         let what = || format!("{} to DynamicObject", GroupVersionKind::of::<K>());
-        let json = serde_json::to_value(object).map_err(|e| ConvertError::Json {
-            what: what(),
-            message: e.to_string(),
-        })?;
+        let json = serde_json::to_value(object).map_err(|e| ConvertError::json(what(), e))?;
         let mut obj: DynamicObject =
-            serde_json::from_value(json).map_err(|e| ConvertError::Json {
-                what: what(),
-                message: e.to_string(),
-            })?;
+            serde_json::from_value(json).map_err(|e| ConvertError::json(what(), e))?;
         obj.api_version = K::API_VERSION.to_string();
         obj.kind = K::KIND.to_string();
         Ok(obj)
@@ -487,8 +486,12 @@ mod tests {
                     msg.contains("ns/web") && msg.contains("apps/v1/Deployment"),
                     "{msg}"
                 );
+                let source = std::error::Error::source(&e).expect("the serde error is kept");
+                assert!(source.is::<serde_json::Error>(), "{source:?}");
                 let err: Error = e.into();
                 assert!(matches!(err, Error::Decode { .. }), "{err:?}");
+                assert!(err.find::<serde_json::Error>().is_some(), "{err:?}");
+                assert!(err.find::<ConvertError>().is_some(), "{err:?}");
             }
             other => panic!("{other:?}"),
         }

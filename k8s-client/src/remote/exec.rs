@@ -365,7 +365,7 @@ pub(crate) fn io_to_error(e: io::Error) -> Error {
         }
         return RemoteError::Closed.into();
     }
-    RemoteError::WebSocket(e.to_string()).into()
+    RemoteError::Io(std::sync::Arc::new(e)).into()
 }
 
 async fn start(api: &Api<Pod>, uri: &str, params: &AttachParams) -> Result<Process> {
@@ -462,7 +462,7 @@ impl Outputs {
             .into_iter()
             .flatten()
         {
-            let _ = tx.try_send(Err(io::Error::other(e.to_string())));
+            let _ = tx.try_send(Err(e.clone().into_io()));
         }
     }
 }
@@ -492,7 +492,7 @@ async fn run(
             None => break,
             Some(Ok(m)) => m,
             Some(Err(e)) => {
-                failure = Some(RemoteError::WebSocket(e.to_string()));
+                failure = Some(RemoteError::websocket(e));
                 break;
             }
         };

@@ -148,9 +148,10 @@ fn get(uri: &str) -> Result<http::Request<Vec<u8>>> {
         .header(http::header::ACCEPT, "*/*")
         .body(Vec::new())
         .map_err(|e| {
-            crate::Error::Request(crate::error::RequestError::new(format!(
-                "log request {uri}: {e}"
-            )))
+            crate::Error::Request(crate::error::RequestError::with_source(
+                format!("log request {uri}: {e}"),
+                e,
+            ))
         })
 }
 

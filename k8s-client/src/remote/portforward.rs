@@ -242,14 +242,16 @@ impl Api<Pod> {
         // Checks the request before listening.
         port_forward_uri(self.pod_namespace("port-forward")?, name, &[port])?;
         let listener = TcpListener::bind(local).await.map_err(|e| {
-            Error::Request(crate::error::RequestError::new(format!(
-                "port-forward: listening on {local}: {e}"
-            )))
+            Error::Request(crate::error::RequestError::with_source(
+                format!("port-forward: listening on {local}: {e}"),
+                e,
+            ))
         })?;
         let local_addr = listener.local_addr().map_err(|e| {
-            Error::Request(crate::error::RequestError::new(format!(
-                "port-forward: address of the listener on {local}: {e}"
-            )))
+            Error::Request(crate::error::RequestError::with_source(
+                format!("port-forward: address of the listener on {local}: {e}"),
+                e,
+            ))
         })?;
         let (errors_tx, errors_rx) = mpsc::channel(64);
         let api = self.clone();
@@ -383,7 +385,7 @@ async fn run(
             }
             Some(Ok(_)) => continue,
             Some(Err(e)) => {
-                first_error.get_or_insert(RemoteError::WebSocket(e.to_string()));
+                first_error.get_or_insert(RemoteError::websocket(e));
                 break;
             }
         };
@@ -448,7 +450,7 @@ async fn run(
     if let Some(e) = &first_error {
         for state in &mut ports {
             if let Some(tx) = state.data.take() {
-                let _ = tx.try_send(Err(io::Error::other(e.to_string())));
+                let _ = tx.try_send(Err(e.clone().into_io()));
             }
         }
     }

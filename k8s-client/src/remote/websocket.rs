@@ -42,9 +42,10 @@ pub(crate) fn upgrade_request(
         .header(SEC_WEBSOCKET_PROTOCOL, protocols.join(", "))
         .body(Vec::new())
         .map_err(|e| {
-            Error::Request(crate::error::RequestError::new(format!(
-                "WebSocket request for {path_and_query}: {e}"
-            )))
+            Error::Request(crate::error::RequestError::with_source(
+                format!("WebSocket request for {path_and_query}: {e}"),
+                e,
+            ))
         })
 }
 

@@ -32,7 +32,9 @@ use crate::error::Error;
 #[non_exhaustive]
 pub enum CrdError {
     /// A request failed (the CRD is invalid, already exists, we may not create it, ...).
-    #[error(transparent)]
+    /// The [`Error`] is this error's source, so `is_not_found()` and friends (on this error,
+    /// or on the [`Error`] it converts into) see the server's answer.
+    #[error("{0}")]
     Api(#[from] Error),
     /// The definition has no `metadata.name` (which must be `<plural>.<group>`).
     #[error("the CustomResourceDefinition has no metadata.name (it must be <plural>.<group>)")]
@@ -290,6 +292,8 @@ pub async fn delete(client: &Client, name: &str) -> Result<(), Error> {
         Err(e) => Err(e),
     }
 }
+
+crate::__status_questions!(CrdError);
 
 impl From<CrdError> for crate::error::Error {
     /// Kept whole as [`Error::Other`]: `is_not_found()` and

@@ -17,7 +17,7 @@ use tokio_rustls::client::TlsStream;
 use tokio_rustls::TlsConnector;
 
 use super::proxy::Proxy;
-use super::TransportError;
+use super::{BoxError, TransportError};
 
 /// Why a connection could not be opened; carried through hyper's error and turned back into
 /// a [`TransportError`] by the transport.
@@ -27,14 +27,62 @@ pub(crate) enum ConnectError {
     Connect {
         url: String,
         message: String,
-        source: Option<Arc<io::Error>>,
+        source: Option<Cause>,
     },
     /// The TLS handshake failed.
     Tls {
         url: String,
         message: String,
-        source: Option<Arc<io::Error>>,
+        source: Option<Cause>,
     },
+}
+
+/// The error underneath a [`ConnectError`]. hyper keeps the connector's error behind a
+/// shared reference, so the transport copies it out: a rustls error is cloned, an I/O error
+/// is rebuilt with its kind and text (or OS error code).
+#[derive(Debug)]
+pub(crate) enum Cause {
+    Io(io::Error),
+    Tls(rustls::Error),
+}
+
+impl Cause {
+    /// The TLS handshake's error: the rustls error inside the I/O error when there is one
+    /// (a certificate the CA did not sign, a name it is not valid for, ...).
+    fn handshake(e: io::Error) -> Self {
+        let tls = e
+            .get_ref()
+            .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+            .cloned();
+        match tls {
+            Some(tls) => Cause::Tls(tls),
+            None => Cause::Io(e),
+        }
+    }
+
+    fn as_error(&self) -> &(dyn std::error::Error + 'static) {
+        match self {
+            Cause::Io(e) => e,
+            Cause::Tls(e) => e,
+        }
+    }
+
+    fn copy(&self) -> BoxError {
+        match self {
+            Cause::Io(e) => Box::new(match e.raw_os_error() {
+                Some(code) => io::Error::from_raw_os_error(code),
+                None => io::Error::new(e.kind(), e.to_string()),
+            }),
+            Cause::Tls(e) => Box::new(e.clone()),
+        }
+    }
+
+    fn into_box(self) -> BoxError {
+        match self {
+            Cause::Io(e) => Box::new(e),
+            Cause::Tls(e) => Box::new(e),
+        }
+    }
 }
 
 impl std::fmt::Display for ConnectError {
@@ -51,18 +99,17 @@ impl std::fmt::Display for ConnectError {
 impl std::error::Error for ConnectError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            ConnectError::Connect { source, .. } | ConnectError::Tls { source, .. } => source
-                .as_deref()
-                .map(|e| e as &(dyn std::error::Error + 'static)),
+            ConnectError::Connect { source, .. } | ConnectError::Tls { source, .. } => {
+                source.as_ref().map(Cause::as_error)
+            }
         }
     }
 }
 
 impl ConnectError {
+    /// The transport's error for this one, found behind a shared reference in hyper's error
+    /// (the cause is copied).
     pub(crate) fn to_transport_error(&self) -> TransportError {
-        let cause = |source: &Option<Arc<io::Error>>| {
-            source.clone().map(|e| Box::new(e) as super::body::BoxError)
-        };
         match self {
             ConnectError::Connect {
                 url,
@@ -71,7 +118,7 @@ impl ConnectError {
             } => TransportError::Connect {
                 url: url.clone(),
                 message: message.clone(),
-                source: cause(source),
+                source: source.as_ref().map(Cause::copy),
             },
             ConnectError::Tls {
                 url,
@@ -79,7 +126,30 @@ impl ConnectError {
                 source,
             } => TransportError::Tls {
                 message: format!("{url}: {message}"),
-                source: cause(source),
+                source: source.as_ref().map(Cause::copy),
+            },
+        }
+    }
+
+    /// The transport's error for this one, keeping the cause itself.
+    pub(crate) fn into_transport_error(self) -> TransportError {
+        match self {
+            ConnectError::Connect {
+                url,
+                message,
+                source,
+            } => TransportError::Connect {
+                url,
+                message,
+                source: source.map(Cause::into_box),
+            },
+            ConnectError::Tls {
+                url,
+                message,
+                source,
+            } => TransportError::Tls {
+                message: format!("{url}: {message}"),
+                source: source.map(Cause::into_box),
             },
         }
     }
@@ -148,7 +218,7 @@ impl ConnectorInner {
         let connect_io = |message: String, e: io::Error| ConnectError::Connect {
             url: url.clone(),
             message,
-            source: Some(Arc::new(e)),
+            source: Some(Cause::Io(e)),
         };
         let https = match uri.scheme_str() {
             Some("https") => true,
@@ -174,7 +244,11 @@ impl ConnectorInner {
                     proxy
                         .handshake(&mut stream, &host, port)
                         .await
-                        .map_err(|m| connect_err(format!("proxy {}: {m}", proxy.display())))?;
+                        .map_err(|e| ConnectError::Connect {
+                            url: url.clone(),
+                            message: format!("proxy {}: {}", proxy.display(), e.message),
+                            source: e.source.map(Cause::Io),
+                        })?;
                     Ok(stream)
                 }
                 _ => tcp_connect(&host, port)
@@ -216,7 +290,7 @@ impl ConnectorInner {
             .map_err(|e| ConnectError::Tls {
                 url: url.clone(),
                 message: format!("handshake failed: {e}"),
-                source: Some(Arc::new(e)),
+                source: Some(Cause::handshake(e)),
             })?;
         Ok(Stream::Tls(Box::new(TokioIo::new(tls))))
     }
@@ -326,5 +400,94 @@ impl Write for Stream {
             Stream::Plain(s) => Pin::new(s).poll_write_vectored(cx, bufs),
             Stream::Tls(s) => Pin::new(s.as_mut()).poll_write_vectored(cx, bufs),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::error::Error as _;
+
+    use super::*;
+
+    fn connector(proxy: Option<Proxy>) -> Connector {
+        Connector::new(None, None, proxy, Duration::from_secs(5))
+    }
+
+    /// A local address nothing listens on.
+    async fn closed_port() -> std::net::SocketAddr {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        listener.local_addr().unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_refused_connection_keeps_the_io_error() {
+        let addr = closed_port().await;
+        let uri: http::Uri = format!("http://{addr}").parse().unwrap();
+        let err = match connector(None).inner.connect(uri).await {
+            Err(e) => e,
+            Ok(_) => panic!("{addr} accepted a connection"),
+        };
+        let io = err
+            .source()
+            .and_then(|s| s.downcast_ref::<io::Error>())
+            .expect("the I/O error is the source");
+        assert_eq!(io.kind(), io::ErrorKind::ConnectionRefused);
+
+        // Copied out of hyper's error (by reference) and moved (upgrades): both keep it.
+        for transport in [err.to_transport_error(), err.into_transport_error()] {
+            assert!(transport.is_connect(), "{transport:?}");
+            let io = transport
+                .source()
+                .and_then(|s| s.downcast_ref::<io::Error>())
+                .expect("the I/O error is the transport error's source");
+            assert_eq!(io.kind(), io::ErrorKind::ConnectionRefused);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_proxy_that_hangs_up_keeps_the_io_error() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            // Accepts and closes at once: the SOCKS5 greeting's answer never comes.
+            let (s, _) = listener.accept().await.unwrap();
+            drop(s);
+        });
+        let proxy = Proxy::new(&format!("socks5://{addr}").parse().unwrap(), &[]).unwrap();
+        let uri: http::Uri = "http://api.example:6443".parse().unwrap();
+        let err = match connector(Some(proxy)).inner.connect(uri).await {
+            Err(e) => e,
+            Ok(_) => panic!("the proxy opened a tunnel"),
+        };
+        assert!(err.to_string().contains("SOCKS5 greeting"), "{err}");
+        let transport = err.into_transport_error();
+        assert!(transport.is_connect(), "{transport:?}");
+        assert!(
+            transport.source().is_some_and(|s| s.is::<io::Error>()),
+            "{transport:?}"
+        );
+    }
+
+    #[test]
+    fn a_handshake_error_is_the_rustls_error_inside_the_io_error() {
+        let rustls_error =
+            rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer);
+        let cause = Cause::handshake(io::Error::new(
+            io::ErrorKind::InvalidData,
+            rustls_error.clone(),
+        ));
+        assert!(
+            matches!(&cause, Cause::Tls(e) if *e == rustls_error),
+            "{cause:?}"
+        );
+        let copied = cause.copy();
+        assert_eq!(copied.downcast_ref::<rustls::Error>(), Some(&rustls_error));
+
+        // Anything else stays the I/O error (kind and text kept by the copy).
+        let cause = Cause::handshake(io::Error::new(io::ErrorKind::ConnectionReset, "reset"));
+        let copied = cause.copy();
+        let io = copied.downcast_ref::<io::Error>().unwrap();
+        assert_eq!(io.kind(), io::ErrorKind::ConnectionReset);
+        assert_eq!(io.to_string(), "reset");
     }
 }

@@ -62,6 +62,14 @@ impl TransportError {
         }
     }
 
+    /// A TLS error caused by `source` (a rustls, PEM or I/O error).
+    pub(crate) fn tls_caused(message: impl Into<String>, source: impl Into<BoxError>) -> Self {
+        TransportError::Tls {
+            message: message.into(),
+            source: Some(source.into()),
+        }
+    }
+
     /// A failure while the exchange was under way, keeping `source`.
     pub(crate) fn http(message: impl Into<String>, source: impl Into<BoxError>) -> Self {
         TransportError::Http {

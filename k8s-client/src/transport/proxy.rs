@@ -77,6 +77,45 @@ pub fn proxy_from_env(lookup: impl Fn(&str) -> Option<String>) -> (Option<http::
     (proxy, no_proxy)
 }
 
+/// Why a proxy did not open a tunnel: what went wrong, and the I/O error underneath when
+/// there is one.
+#[derive(Debug)]
+pub(crate) struct HandshakeError {
+    pub(crate) message: String,
+    pub(crate) source: Option<std::io::Error>,
+}
+
+impl HandshakeError {
+    /// An I/O failure while doing `what`.
+    fn io(what: &str, source: std::io::Error) -> Self {
+        HandshakeError {
+            message: format!("{what}: {source}"),
+            source: Some(source),
+        }
+    }
+}
+
+impl From<String> for HandshakeError {
+    fn from(message: String) -> Self {
+        HandshakeError {
+            message,
+            source: None,
+        }
+    }
+}
+
+impl From<&str> for HandshakeError {
+    fn from(message: &str) -> Self {
+        HandshakeError::from(message.to_string())
+    }
+}
+
+impl std::fmt::Display for HandshakeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
 /// How the proxy is spoken to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum ProxyKind {
@@ -175,7 +214,7 @@ impl Proxy {
         stream: &mut TcpStream,
         host: &str,
         port: u16,
-    ) -> Result<(), String> {
+    ) -> Result<(), HandshakeError> {
         match self.kind {
             ProxyKind::HttpConnect => self.http_connect(stream, host, port).await,
             ProxyKind::Socks5 => self.socks5(stream, host, port).await,
@@ -187,7 +226,7 @@ impl Proxy {
         stream: &mut TcpStream,
         host: &str,
         port: u16,
-    ) -> Result<(), String> {
+    ) -> Result<(), HandshakeError> {
         let target = if host.contains(':') {
             format!("[{host}]:{port}")
         } else {
@@ -203,7 +242,7 @@ impl Proxy {
         stream
             .write_all(request.as_bytes())
             .await
-            .map_err(|e| format!("sending CONNECT: {e}"))?;
+            .map_err(|e| HandshakeError::io("sending CONNECT", e))?;
 
         // Read the answer head; a proxy sends nothing after it until we speak.
         let mut head = Vec::with_capacity(256);
@@ -212,20 +251,20 @@ impl Proxy {
             let n = stream
                 .read(&mut chunk)
                 .await
-                .map_err(|e| format!("reading the CONNECT answer: {e}"))?;
+                .map_err(|e| HandshakeError::io("reading the CONNECT answer", e))?;
             if n == 0 {
-                return Err("the proxy closed the connection during CONNECT".to_string());
+                return Err("the proxy closed the connection during CONNECT".into());
             }
             head.extend_from_slice(&chunk[..n]);
             if let Some(pos) = head.windows(4).position(|w| w == b"\r\n\r\n") {
                 break pos + 4;
             }
             if head.len() > 16 * 1024 {
-                return Err("the proxy's CONNECT answer head is longer than 16 KiB".to_string());
+                return Err("the proxy's CONNECT answer head is longer than 16 KiB".into());
             }
         };
         if end != head.len() {
-            return Err("the proxy sent data after its CONNECT answer".to_string());
+            return Err("the proxy sent data after its CONNECT answer".into());
         }
         let status_line = head
             .split(|b| *b == b'\n')
@@ -234,13 +273,20 @@ impl Proxy {
             .unwrap_or_default();
         let code = status_line.split_whitespace().nth(1).unwrap_or("");
         if !status_line.starts_with("HTTP/1.") || !code.starts_with('2') || code.len() != 3 {
-            return Err(format!("the proxy refused CONNECT {target}: {status_line}"));
+            return Err(format!("the proxy refused CONNECT {target}: {status_line}").into());
         }
         Ok(())
     }
 
-    async fn socks5(&self, stream: &mut TcpStream, host: &str, port: u16) -> Result<(), String> {
-        let io = |what: &'static str| move |e: std::io::Error| format!("SOCKS5 {what}: {e}");
+    async fn socks5(
+        &self,
+        stream: &mut TcpStream,
+        host: &str,
+        port: u16,
+    ) -> Result<(), HandshakeError> {
+        let io = |what: &'static str| {
+            move |e: std::io::Error| HandshakeError::io(&format!("SOCKS5 {what}"), e)
+        };
         // Greeting: offer "no authentication", and user/password when we have credentials.
         let greeting: &[u8] = if self.credentials.is_some() {
             &[5, 2, 0, 2]
@@ -254,7 +300,7 @@ impl Proxy {
             .await
             .map_err(io("greeting"))?;
         if reply[0] != 5 {
-            return Err("the proxy does not speak SOCKS5".to_string());
+            return Err("the proxy does not speak SOCKS5".into());
         }
         match (reply[1], &self.credentials) {
             (0, _) => {}
@@ -295,7 +341,7 @@ impl Proxy {
             }
             Err(_) => {
                 let len = u8::try_from(host.len())
-                    .map_err(|_| "SOCKS5: host name longer than 255 bytes".to_string())?;
+                    .map_err(|_| HandshakeError::from("SOCKS5: host name longer than 255 bytes"))?;
                 msg.push(3);
                 msg.push(len);
                 msg.extend_from_slice(host.as_bytes());
@@ -323,9 +369,9 @@ impl Proxy {
                 8 => "address type not supported",
                 _ => "unknown error",
             };
-            return Err(format!(
-                "the SOCKS5 proxy could not connect to {host}:{port}: {why}"
-            ));
+            return Err(
+                format!("the SOCKS5 proxy could not connect to {host}:{port}: {why}").into(),
+            );
         }
         // Skip the bound address.
         let skip = match head[3] {
@@ -339,7 +385,7 @@ impl Proxy {
                     .map_err(io("connect answer"))?;
                 usize::from(len[0])
             }
-            other => return Err(format!("SOCKS5: unknown address type {other} in answer")),
+            other => return Err(format!("SOCKS5: unknown address type {other} in answer").into()),
         };
         let mut rest = vec![0u8; skip + 2];
         stream
@@ -597,7 +643,8 @@ mod tests {
         let proxy = Proxy::new(&format!("http://{addr}").parse().unwrap(), &[]).unwrap();
         let mut stream = TcpStream::connect(addr).await.unwrap();
         let err = proxy.handshake(&mut stream, "h", 1).await.unwrap_err();
-        assert!(err.contains("403 Forbidden"), "{err}");
+        assert!(err.message.contains("403 Forbidden"), "{err}");
+        assert!(err.source.is_none(), "{err:?}");
     }
 
     #[tokio::test]

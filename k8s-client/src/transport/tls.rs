@@ -29,7 +29,9 @@ pub(crate) fn client_config(
     let provider = provider();
     let builder = ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
-        .map_err(|e| TransportError::tls(format!("no usable TLS protocol version: {e}")))?;
+        .map_err(|e| {
+            TransportError::tls_caused(format!("no usable TLS protocol version: {e}"), e)
+        })?;
 
     let builder = if tls.insecure_skip_verify {
         if !tls.root_certs_pem.is_empty() {
@@ -86,13 +88,19 @@ fn root_store(pems: &[Vec<u8>]) -> Result<RootCertStore, TransportError> {
         let mut count = 0;
         for cert in rustls_pemfile::certs(&mut pem.as_slice()) {
             let cert = cert.map_err(|e| {
-                TransportError::tls(format!("CA certificate bundle #{}: bad PEM: {e}", i + 1))
+                TransportError::tls_caused(
+                    format!("CA certificate bundle #{}: bad PEM: {e}", i + 1),
+                    e,
+                )
             })?;
             store.add(cert).map_err(|e| {
-                TransportError::tls(format!(
-                    "CA certificate bundle #{}: unusable certificate: {e}",
-                    i + 1
-                ))
+                TransportError::tls_caused(
+                    format!(
+                        "CA certificate bundle #{}: unusable certificate: {e}",
+                        i + 1
+                    ),
+                    e,
+                )
             })?;
             count += 1;
         }

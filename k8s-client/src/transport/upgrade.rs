@@ -16,7 +16,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tower_service::Service;
 
 use super::body::{self, Body};
-use super::connector::Connector;
+use super::connector::{ConnectError, Connector};
 use super::TransportError;
 
 /// An upgraded connection: raw bytes both ways ([`AsyncRead`] + [`AsyncWrite`]). Made by the
@@ -157,7 +157,7 @@ pub(crate) async fn upgrade(
         .clone()
         .call(uri.clone())
         .await
-        .map_err(|e| e.to_transport_error())?;
+        .map_err(ConnectError::into_transport_error)?;
     let (mut sender, connection) = hyper::client::conn::http1::handshake(stream)
         .await
         .map_err(|e| TransportError::http(body::describe(&e), e))?;

@@ -13,7 +13,7 @@ use futures::stream::BoxStream;
 use futures::{Stream, StreamExt};
 
 use crate::api::{Api, Resource, WatchEvent, WatchParams};
-use crate::error::{Error, Status};
+use crate::error::{ApiError, Error, Status};
 use crate::retry::Backoff;
 
 /// Why a [`RetryWatcher`] (or a wait built on it) stopped.
@@ -33,6 +33,11 @@ pub enum WatchError {
         resource_version: String,
         /// The server's message.
         message: String,
+        /// The server's answer, from the refused watch request or the watch's `ERROR`
+        /// event: an [`ApiError`] whose `is_gone()` is true ([`WatchError::api`] gives it
+        /// typed).
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
     },
     /// A retrying watch needs a definite starting point: not `""` or `"0"`.
     #[error(
@@ -66,12 +71,9 @@ pub enum WatchError {
     },
 }
 
-impl WatchError {
-    /// Whether this is [`WatchError::Gone`].
-    pub fn is_gone(&self) -> bool {
-        matches!(self, WatchError::Gone { .. })
-    }
-}
+// `is_gone()` (true for `WatchError::Gone`), `is_not_found()`, `is_forbidden()`, ...: the
+// server's answer is among the causes of `Gone` and `Api`.
+crate::__status_questions!(WatchError);
 
 /// A watch stream that resumes across disconnects and timeouts from the last resourceVersion
 /// it delivered (objects' and bookmarks'), with backoff after errors, and never skips an
@@ -205,11 +207,22 @@ where
         Some(Err(error))
     }
 
-    fn gone(&mut self, message: String) -> Option<Result<WatchEvent<K>, WatchError>> {
+    fn gone(&mut self, answer: Error) -> Option<Result<WatchEvent<K>, WatchError>> {
+        let message = answer
+            .status()
+            .and_then(|s| s.message.clone())
+            .unwrap_or_default();
+        // The API error itself when the answer is one (it nearly always is): small, and
+        // found by `api()` as well as by `Error::find`.
+        let source: Box<dyn std::error::Error + Send + Sync> = match answer {
+            Error::Api(api) => api,
+            other => Box::new(other),
+        };
         let error = WatchError::Gone {
             what: self.what.clone(),
             resource_version: self.resource_version.clone(),
             message,
+            source,
         };
         self.fail(error)
     }
@@ -236,10 +249,7 @@ where
                 self.last_start = Some(tokio::time::Instant::now());
                 match self.api.watch(&self.params, &self.resource_version).await {
                     Ok(s) => self.stream = Some(s.boxed()),
-                    Err(e) if e.is_gone() => {
-                        let message = e.status().and_then(|s| s.message.clone());
-                        return self.gone(message.unwrap_or_default());
-                    }
+                    Err(e) if e.is_gone() => return self.gone(e),
                     Err(e) if is_permanent(&e) => {
                         let what = self.what.clone();
                         return self.fail(WatchError::Api { what, source: e });
@@ -301,7 +311,10 @@ where
         let code = status.code.unwrap_or(0);
         let reason = status.reason.as_deref().unwrap_or("");
         if code == 410 || reason == "Expired" || reason == "Gone" {
-            return self.gone(status.message.clone().unwrap_or_default());
+            // A `Status` without a code still means 410 (`from_status` would assume 500).
+            let code = u16::try_from(code).ok().filter(|c| *c != 0).unwrap_or(410);
+            let status = status.clone();
+            return self.gone(Error::from(ApiError { code, status }));
         }
         let retry_after = status
             .details

@@ -226,6 +226,8 @@ where
     }
 }
 
+crate::__status_questions!(WaitError);
+
 impl From<WaitError> for crate::error::Error {
     /// Kept whole as [`Error::Other`]: `is_not_found()` and
     /// friends see the API error inside, and `find::<WaitError>()` gives it back.
