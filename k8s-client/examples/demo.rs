@@ -106,10 +106,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
 
     println!("== deleting it with foreground propagation");
-    let dp = DeleteParams {
-        propagation_policy: Some(PropagationPolicy::Foreground),
-        ..DeleteParams::default()
-    };
+    let dp = DeleteParams::default().propagation(PropagationPolicy::Foreground);
     deployments.delete(name, &dp).await?;
     println!("   deleted");
 

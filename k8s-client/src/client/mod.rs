@@ -28,7 +28,8 @@ use tower::util::BoxCloneSyncService;
 use tower::{Layer, Service, ServiceExt};
 
 use crate::auth::Authenticator;
-use crate::config::{Config, Impersonation, RetryPolicy};
+use crate::backoff::Backoff;
+use crate::config::{Config, Impersonation};
 use crate::error::{ApiError, DecodeError, Error, RequestError, Result};
 use crate::rest::{RateLimiter, StatusDecoder, WarningHandler};
 pub use crate::transport::{Body, BoxError};
@@ -391,10 +392,10 @@ impl Client {
         self.rebuilt(|inner| inner.rate_limiter = limiter)
     }
 
-    /// This client with another retry policy (for example fewer retries, for requests whose
-    /// failure is reported rather than waited out). The result shares this client's
-    /// connections, credentials and rate limiter.
-    pub fn with_retry_policy(self, policy: RetryPolicy) -> Self {
+    /// This client with another retry policy ([`Config::retry`]; for example fewer retries,
+    /// for requests whose failure is reported rather than waited out). The result shares
+    /// this client's connections, credentials and rate limiter.
+    pub fn with_retry_policy(self, policy: Backoff) -> Self {
         self.rebuilt(|inner| inner.config.retry = policy)
     }
 
