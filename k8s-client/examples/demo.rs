@@ -106,10 +106,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
 
     println!("== deleting it with foreground propagation");
-    let dp = DeleteParams {
-        propagation_policy: Some(PropagationPolicy::Foreground),
-        ..DeleteParams::default()
-    };
+    let dp = DeleteParams::default().propagation(PropagationPolicy::Foreground);
     deployments.delete(name, &dp).await?;
     println!("   deleted");
 
@@ -124,7 +121,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         "   created uid {}",
         created.metadata.uid.unwrap_or_default()
     );
-    // Server-side apply: send only the fields this program owns.
+    // Server-side apply: send only the fields this program owns (force: the create above
+    // made another field manager the owner of .spec.replicas).
     let apply = json!({
         "apiVersion": "apps/v1",
         "kind": "Deployment",

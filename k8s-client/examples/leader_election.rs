@@ -41,12 +41,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .cloned()
         .unwrap_or_else(|| "leader-election-example".to_string());
 
-    let config = LeaderElectionConfig {
-        lease_duration: Duration::from_secs(6),
-        renew_deadline: Duration::from_secs(4),
-        retry_period: Duration::from_secs(1),
-        release_on_cancel: true,
-    };
+    let config = LeaderElectionConfig::new(
+        Duration::from_secs(6),
+        Duration::from_secs(4),
+        Duration::from_secs(1),
+    )
+    .release_on_cancel(true);
     let lock = LeaseLock::new(&namespace, &name, &identity);
     let elector = LeaderElector::new(client, lock, config)?;
 

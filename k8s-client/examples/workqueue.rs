@@ -36,13 +36,13 @@ fn sync_to_stdout(store: &Store<Pod>, key: &str) -> Result<(), String> {
 /// limited) up to `MAX_RETRIES` times, then give up.
 fn handle_err(queue: &WorkQueue<String>, key: &str, result: Result<(), String>) {
     match result {
-        Ok(()) => queue.forget(&key.to_string()),
-        Err(e) if queue.num_requeues(&key.to_string()) < MAX_RETRIES => {
+        Ok(()) => queue.forget(key),
+        Err(e) if queue.num_requeues(key) < MAX_RETRIES => {
             eprintln!("error syncing pod {key}: {e}");
-            queue.add_rate_limited(key.to_string());
+            queue.add_rate_limited(key);
         }
         Err(e) => {
-            queue.forget(&key.to_string());
+            queue.forget(key);
             eprintln!("dropping pod {key} out of the queue: {e}");
         }
     }
@@ -82,7 +82,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Every change puts the Pod's key on the queue; a key queued several times before a
     // worker takes it is synced once.
     let q = queue.clone();
-    let _registration = informer.add_handler(move |event: Event<Pod>| q.add(event.key()));
+    let _registration = informer.add_handler(move |event: Event<Pod>| q.add(&event.key()));
 
     informer.start();
     println!("waiting for the Pod cache of namespace {namespace} to sync");

@@ -1,7 +1,7 @@
 //! k8s-client: a Kubernetes API client for async Rust.
 //!
 //! A request flows through the modules in this order, each layer using only those before it:
-//! [`config`] (where the server is and who we are) -> [`auth`] (credentials that can change
+//! [`backoff`] (the one backoff policy, used by every retry loop) -> [`config`] (where the server is and who we are) -> [`auth`] (credentials that can change
 //! while the program runs) -> [`transport`] (one pooled HTTPS client, HTTP/2 by ALPN) ->
 //! [`rest`] (request building without I/O) and [`client`] (the [`Client`] and its stack of
 //! layers: retries, rate limiting, credentials, gzip, over the transport or any other
@@ -31,6 +31,7 @@
 // that comes after it.
 pub mod api;
 pub mod auth;
+pub mod backoff;
 pub mod cache;
 pub mod client;
 pub mod config;

@@ -177,19 +177,13 @@ async fn pod_eviction() {
         .unwrap();
 
     // A dry-run eviction keeps the pod.
-    let dry = EvictParams {
-        post_options: PostParams::default().dry_run(),
-        ..EvictParams::default()
-    };
+    let dry = EvictParams::default().post_options(PostParams::default().dry_run());
     let status = pods.evict("victim", &dry).await.unwrap();
     assert_eq!(status.status.as_deref(), Some("Success"), "{status:?}");
     assert!(pods.get_opt("victim").await.unwrap().is_some());
 
     // A real one removes it (an unscheduled pod goes at once).
-    let params = EvictParams {
-        delete_options: Some(DeleteParams::default().grace_period(0)),
-        ..EvictParams::default()
-    };
+    let params = EvictParams::default().delete_options(DeleteParams::default().grace_period(0));
     let status = pods.evict("victim", &params).await.unwrap();
     assert_eq!(status.status.as_deref(), Some("Success"), "{status:?}");
     let gone = match pods.get_opt("victim").await.unwrap() {

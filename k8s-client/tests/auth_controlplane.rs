@@ -9,7 +9,7 @@ use std::time::Duration;
 use k8s_client::auth::Authenticator;
 use k8s_client::config::Secret;
 use k8s_client::config::{
-    AuthConfig, ClientCertConfig, Config, DataSource, ExecConfig, ExecInteractiveMode, Kubeconfig,
+    AuthConfig, ClientCertConfig, Config, ExecConfig, ExecInteractiveMode, Kubeconfig,
 };
 use k8s_client::Client;
 use k8s_client_testsupport as ts;
@@ -157,10 +157,7 @@ async fn token_file_is_reread_after_401() {
 async fn client_certificate_from_files() {
     let (cert, key) = admin_cert_files();
     let mut config = anonymous_config().await;
-    config.auth.client_cert = Some(ClientCertConfig {
-        cert: DataSource::File(cert),
-        key: DataSource::File(key),
-    });
+    config.auth.client_cert = Some(ClientCertConfig::from_files(cert, key));
     let client = Client::try_from(config).unwrap();
     assert_eq!(whoami(&client).await.unwrap(), "admin");
     // The `admin` context of the kubeconfig is the same thing.
@@ -172,10 +169,10 @@ async fn client_certificate_from_files() {
 async fn client_certificate_from_data() {
     let (cert, key) = admin_cert_files();
     let mut config = anonymous_config().await;
-    config.auth.client_cert = Some(ClientCertConfig {
-        cert: DataSource::Data(Secret::new(std::fs::read(cert).unwrap())),
-        key: DataSource::Data(Secret::new(std::fs::read(key).unwrap())),
-    });
+    config.auth.client_cert = Some(ClientCertConfig::from_pem(
+        std::fs::read(cert).unwrap(),
+        std::fs::read(key).unwrap(),
+    ));
     let client = Client::try_from(config).unwrap();
     assert_eq!(whoami(&client).await.unwrap(), "admin");
 }
@@ -282,10 +279,10 @@ async fn credentials_stay_out_of_debug_output() {
     }
     let (cert, key) = admin_cert_files();
     let mut config = anonymous_config().await;
-    config.auth.client_cert = Some(ClientCertConfig {
-        cert: DataSource::Data(Secret::new(std::fs::read(cert).unwrap())),
-        key: DataSource::Data(Secret::new(std::fs::read(key).unwrap())),
-    });
+    config.auth.client_cert = Some(ClientCertConfig::from_pem(
+        std::fs::read(cert).unwrap(),
+        std::fs::read(key).unwrap(),
+    ));
     let client = Client::try_from(config.clone()).unwrap();
     shown.push_str(&format!("{config:?} {client:?}"));
     for secret in &secrets {

@@ -10,9 +10,7 @@ use std::time::{Duration, SystemTime};
 use base64::Engine as _;
 use k8s_client::auth::{AuthError, Authenticator};
 use k8s_client::config::Secret;
-use k8s_client::config::{
-    ClientCertConfig, Config, DataSource, ExecConfig, ExecEnvVar, ExecInteractiveMode,
-};
+use k8s_client::config::{ClientCertConfig, Config, ExecConfig, ExecEnvVar, ExecInteractiveMode};
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -450,10 +448,7 @@ async fn client_certificate_files_are_reread_when_they_change() {
     std::fs::copy(fixture("certs/client.crt"), &cert).unwrap();
     std::fs::copy(fixture("certs/client.key"), &key).unwrap();
     let mut c = config();
-    c.auth.client_cert = Some(ClientCertConfig {
-        cert: DataSource::File(cert.clone()),
-        key: DataSource::File(key.clone()),
-    });
+    c.auth.client_cert = Some(ClientCertConfig::from_files(cert.clone(), key.clone()));
     let auth = Authenticator::new(&c).unwrap();
     let resolver = auth.client_cert_resolver().unwrap();
     // A handshake before any prepare still finds the certificate.
@@ -519,14 +514,10 @@ async fn client_certificate_files_are_reread_when_they_change() {
 #[tokio::test]
 async fn client_certificate_data_is_checked_at_once() {
     let mut c = config();
-    c.auth.client_cert = Some(ClientCertConfig {
-        cert: DataSource::Data(Secret::new(
-            std::fs::read(fixture("certs/client.crt")).unwrap(),
-        )),
-        key: DataSource::Data(Secret::new(
-            std::fs::read(fixture("certs/client.key")).unwrap(),
-        )),
-    });
+    c.auth.client_cert = Some(ClientCertConfig::from_pem(
+        std::fs::read(fixture("certs/client.crt")).unwrap(),
+        std::fs::read(fixture("certs/client.key")).unwrap(),
+    ));
     let auth = Authenticator::new(&c).unwrap();
     assert!(auth
         .client_cert_resolver()
@@ -534,10 +525,10 @@ async fn client_certificate_data_is_checked_at_once() {
         .resolve(&[], &[])
         .is_some());
 
-    c.auth.client_cert = Some(ClientCertConfig {
-        cert: DataSource::Data(Secret::new(b"not pem".to_vec())),
-        key: DataSource::Data(Secret::new(b"secret-key-bytes".to_vec())),
-    });
+    c.auth.client_cert = Some(ClientCertConfig::from_pem(
+        b"not pem".to_vec(),
+        b"secret-key-bytes".to_vec(),
+    ));
     let err = Authenticator::new(&c).unwrap_err();
     assert!(matches!(err, AuthError::BadPem { .. }), "{err:?}");
     assert!(!err.to_string().contains("secret-key-bytes"));
@@ -546,12 +537,10 @@ async fn client_certificate_data_is_checked_at_once() {
     // A key block rustls cannot use: rustls' error is the source, and no key bytes leak.
     let bad_key =
         b"-----BEGIN PRIVATE KEY-----\nc2VjcmV0LWtleS1ieXRlcw==\n-----END PRIVATE KEY-----\n";
-    c.auth.client_cert = Some(ClientCertConfig {
-        cert: DataSource::Data(Secret::new(
-            std::fs::read(fixture("certs/client.crt")).unwrap(),
-        )),
-        key: DataSource::Data(Secret::new(bad_key.to_vec())),
-    });
+    c.auth.client_cert = Some(ClientCertConfig::from_pem(
+        std::fs::read(fixture("certs/client.crt")).unwrap(),
+        bad_key.to_vec(),
+    ));
     let err = Authenticator::new(&c).unwrap_err();
     assert!(matches!(err, AuthError::BadPem { .. }), "{err:?}");
     let source = std::error::Error::source(&err).expect("rustls' error is kept");

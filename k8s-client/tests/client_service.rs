@@ -10,8 +10,9 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 use futures::StreamExt;
 use k8s_client::api::{Api, ApiResource, ListParams, WatchEvent, WatchParams};
+use k8s_client::backoff::Backoff;
 use k8s_client::client::{Body, BoxService, ClientBuilder};
-use k8s_client::config::{RateLimit, RetryPolicy, Secret};
+use k8s_client::config::{RateLimit, Secret};
 use k8s_client::dynamic::DynamicApi;
 use k8s_client::metadata::MetadataApi;
 use k8s_client::transport::TransportError;
@@ -62,11 +63,9 @@ fn config() -> Config {
     let mut config = Config::new("https://in-memory.invalid:6443".parse().unwrap());
     config.auth.token = Some(Secret::new("t0ken".to_string()));
     config.rate_limit = None;
-    config.retry = RetryPolicy {
-        max_retries: 3,
-        initial_backoff: Duration::from_millis(1),
-        max_backoff: Duration::from_millis(5),
-    };
+    config.retry = Backoff::new(Duration::from_millis(1))
+        .cap(Duration::from_millis(5))
+        .steps(4);
     config
 }
 
@@ -355,10 +354,7 @@ async fn watches_stream_through_the_stack() {
 async fn the_default_rate_limiter_is_a_layer_too() {
     let (service, seen) = canned(|_, _| json(200, "{}"));
     let mut config = config();
-    config.rate_limit = Some(RateLimit {
-        qps: 20.0,
-        burst: 1,
-    });
+    config.rate_limit = Some(RateLimit::new(20.0, 1));
     let client: Client = ClientBuilder::new(config).service(service).build().unwrap();
     let start = tokio::time::Instant::now();
     for _ in 0..3 {

@@ -4,7 +4,6 @@
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
-use k8s_client::config::Secret;
 use k8s_client::config::{Config, ConfigError, InClusterPaths, KubeConfigOptions};
 
 struct FakePod {
@@ -21,23 +20,15 @@ impl FakePod {
     }
 
     fn paths(&self) -> InClusterPaths {
-        InClusterPaths {
-            token_file: self.dir.path().join("token"),
-            ca_file: self.dir.path().join("ca.crt"),
-            namespace_file: self.dir.path().join("namespace"),
-            service_host: Some("10.96.0.1".into()),
-            service_port: Some("443".into()),
-        }
+        InClusterPaths::in_dir(self.dir.path()).service("10.96.0.1", "443")
     }
 }
 
 fn no_kubeconfig(dir: &Path) -> KubeConfigOptions {
-    KubeConfigOptions {
-        kubeconfig_env: Some(OsString::new()),
-        home_dir: Some(dir.join("home")),
-        incluster_namespace_file: Some(dir.join("no-namespace")),
-        ..KubeConfigOptions::default()
-    }
+    KubeConfigOptions::default()
+        .kubeconfig_env(OsString::new())
+        .home_dir(dir.join("home"))
+        .incluster_namespace_file(dir.join("no-namespace"))
 }
 
 #[test]
@@ -65,26 +56,29 @@ fn incluster_with_injected_paths() {
 fn not_in_cluster() {
     let pod = FakePod::new();
     for (host, port) in [(None, Some("443")), (Some("10.0.0.1"), None), (None, None)] {
-        let paths = InClusterPaths {
-            service_host: host.map(String::from),
-            service_port: port.map(String::from),
-            ..pod.paths()
+        let paths = {
+            let mut paths = pod.paths();
+            paths.service_host = host.map(String::from);
+            paths.service_port = port.map(String::from);
+            paths
         };
         let err = Config::incluster_with(&paths).unwrap_err();
         assert!(matches!(err, ConfigError::NotInCluster(_)), "{err:?}");
         assert!(err.to_string().contains("KUBERNETES_SERVICE_HOST"), "{err}");
     }
     // In a cluster by the environment, but the token is missing: that is named.
-    let paths = InClusterPaths {
-        token_file: PathBuf::from("/nonexistent/token"),
-        ..pod.paths()
+    let paths = {
+        let mut paths = pod.paths();
+        paths.token_file = PathBuf::from("/nonexistent/token");
+        paths
     };
     let err = Config::incluster_with(&paths).unwrap_err();
     assert!(err.to_string().contains("/nonexistent/token"), "{err}");
     // A bad port.
-    let paths = InClusterPaths {
-        service_port: Some("https".into()),
-        ..pod.paths()
+    let paths = {
+        let mut paths = pod.paths();
+        paths.service_port = Some("https".into());
+        paths
     };
     let err = Config::incluster_with(&paths).unwrap_err();
     assert!(err.to_string().contains("KUBERNETES_SERVICE_PORT"), "{err}");
@@ -95,11 +89,9 @@ async fn infer_prefers_kubeconfig_then_incluster() {
     let pod = FakePod::new();
     let tmp = tempfile::tempdir().unwrap();
     // No kubeconfig: in-cluster, with the overrides applied.
-    let options = KubeConfigOptions {
-        namespace: Some("ns-override".into()),
-        token: Some(Secret::new("override".into())),
-        ..no_kubeconfig(tmp.path())
-    };
+    let options = no_kubeconfig(tmp.path())
+        .namespace("ns-override")
+        .token("override");
     let config = Config::infer_with(&options, &pod.paths()).await.unwrap();
     assert_eq!(config.cluster_url, "https://10.96.0.1:443/");
     assert_eq!(config.default_namespace, "ns-override");
@@ -108,20 +100,14 @@ async fn infer_prefers_kubeconfig_then_incluster() {
 
     // A kubeconfig: it wins.
     let kc = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/kubeconfig/a.yaml");
-    let options = KubeConfigOptions {
-        kubeconfig_env: Some(kc.clone().into_os_string()),
-        ..no_kubeconfig(tmp.path())
-    };
+    let options = no_kubeconfig(tmp.path()).kubeconfig_env(kc.clone().into_os_string());
     let config = Config::infer_with(&options, &pod.paths()).await.unwrap();
     assert_eq!(config.cluster_url, "https://a.example:6443/");
 
     // A broken kubeconfig is an error, not a silent fall-back.
     let broken =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/kubeconfig/bad-yaml.yaml");
-    let options = KubeConfigOptions {
-        kubeconfig_env: Some(broken.into_os_string()),
-        ..no_kubeconfig(tmp.path())
-    };
+    let options = no_kubeconfig(tmp.path()).kubeconfig_env(broken.into_os_string());
     let err = Config::infer_with(&options, &pod.paths())
         .await
         .unwrap_err();

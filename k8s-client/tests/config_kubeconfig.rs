@@ -29,20 +29,15 @@ fn env_list(paths: &[PathBuf]) -> OsString {
 /// Options that read nothing from this machine: no home directory, no in-cluster
 /// namespace file.
 fn isolated() -> KubeConfigOptions {
-    KubeConfigOptions {
-        home_dir: Some(fixture("no-such-home")),
-        incluster_namespace_file: Some(fixture("no-such-namespace-file")),
-        kubeconfig_env: Some(OsString::new()),
-        ..KubeConfigOptions::default()
-    }
+    KubeConfigOptions::default()
+        .home_dir(fixture("no-such-home"))
+        .incluster_namespace_file(fixture("no-such-namespace-file"))
+        .kubeconfig_env(OsString::new())
 }
 
 fn with_files(files: &[&str]) -> KubeConfigOptions {
     let paths: Vec<PathBuf> = files.iter().map(|f| fixture(f)).collect();
-    KubeConfigOptions {
-        kubeconfig_env: Some(env_list(&paths)),
-        ..isolated()
-    }
+    isolated().kubeconfig_env(env_list(&paths))
 }
 
 fn config_err(e: impl Into<Error>) -> ConfigError {
@@ -113,10 +108,7 @@ async fn kubeconfig_list_drops_duplicates_and_skips_missing_files() {
         fixture("b.yaml"),
         fixture("missing-2.yaml"),
     ];
-    let options = KubeConfigOptions {
-        kubeconfig_env: Some(env_list(&paths)),
-        ..isolated()
-    };
+    let options = isolated().kubeconfig_env(env_list(&paths));
     let kc = Kubeconfig::load(&options).await.unwrap();
     assert_eq!(kc.files, vec![fixture("a.yaml"), fixture("b.yaml")]);
     let config = Config::from_kubeconfig(&options).await.unwrap();
@@ -130,13 +122,10 @@ async fn kubeconfig_list_drops_duplicates_and_skips_missing_files() {
     );
 
     // Only missing files: "no kubeconfig", naming them.
-    let options = KubeConfigOptions {
-        kubeconfig_env: Some(env_list(&[
-            fixture("missing-1.yaml"),
-            fixture("missing-2.yaml"),
-        ])),
-        ..isolated()
-    };
+    let options = isolated().kubeconfig_env(env_list(&[
+        fixture("missing-1.yaml"),
+        fixture("missing-2.yaml"),
+    ]));
     let err = config_err(Config::from_kubeconfig(&options).await.unwrap_err());
     assert!(matches!(err, ConfigError::NoKubeconfig(_)), "{err:?}");
     assert!(err.to_string().contains("missing-2.yaml"), "{err}");
@@ -144,17 +133,11 @@ async fn kubeconfig_list_drops_duplicates_and_skips_missing_files() {
 
 #[tokio::test]
 async fn explicit_path_must_exist_and_beats_the_list() {
-    let options = KubeConfigOptions {
-        path: Some(fixture("b.yaml")),
-        ..with_files(&["a.yaml"])
-    };
+    let options = with_files(&["a.yaml"]).path(fixture("b.yaml"));
     let config = Config::from_kubeconfig(&options).await.unwrap();
     assert!(config.origin.contains("b.yaml") && !config.origin.contains("a.yaml"));
 
-    let options = KubeConfigOptions {
-        path: Some(fixture("nope.yaml")),
-        ..isolated()
-    };
+    let options = isolated().path(fixture("nope.yaml"));
     let err = config_err(Config::from_kubeconfig(&options).await.unwrap_err());
     assert!(matches!(err, ConfigError::ReadFile { .. }), "{err:?}");
     assert!(err.to_string().contains("nope.yaml"), "{err}");
@@ -163,10 +146,7 @@ async fn explicit_path_must_exist_and_beats_the_list() {
 #[tokio::test]
 async fn home_kube_config_is_the_default() {
     let home = tempfile::tempdir().unwrap();
-    let options = KubeConfigOptions {
-        home_dir: Some(home.path().to_path_buf()),
-        ..isolated()
-    };
+    let options = isolated().home_dir(home.path().to_path_buf());
     let err = config_err(Config::from_kubeconfig(&options).await.unwrap_err());
     assert!(matches!(err, ConfigError::NoKubeconfig(_)), "{err:?}");
     assert!(err.to_string().contains(".kube"), "{err}");
@@ -216,12 +196,9 @@ async fn relative_paths_resolve_against_their_file() {
     assert_eq!(p.command, "some-plugin-on-path");
 
     // The resolved paths reach the Config.
-    let config = Config::from_kubeconfig(&KubeConfigOptions {
-        context: Some("shared-ctx".into()),
-        ..with_files(&["a.yaml", "b.yaml"])
-    })
-    .await
-    .unwrap();
+    let config = Config::from_kubeconfig(&with_files(&["a.yaml", "b.yaml"]).context("shared-ctx"))
+        .await
+        .unwrap();
     let cert = config.auth.client_cert.unwrap();
     assert_eq!(cert.cert, DataSource::File(fixture("certs/client.crt")));
     assert_eq!(cert.key, DataSource::File(fixture("certs/client.key")));
@@ -242,12 +219,9 @@ async fn context_cluster_user_and_their_fields() {
     assert!(config.impersonate.is_none());
 
     // shared-ctx: proxy, tls-server-name, impersonation, client certificate.
-    let config = Config::from_kubeconfig(&KubeConfigOptions {
-        context: Some("shared-ctx".into()),
-        ..files.clone()
-    })
-    .await
-    .unwrap();
+    let config = Config::from_kubeconfig(&files.clone().context("shared-ctx"))
+        .await
+        .unwrap();
     assert_eq!(config.proxy_url.unwrap(), "http://proxy.example:3128/");
     assert_eq!(
         config.tls.server_name.as_deref(),
@@ -260,23 +234,17 @@ async fn context_cluster_user_and_their_fields() {
     assert_eq!(imp.extra["scopes"], vec!["read", "write"]);
 
     // ctx-b: insecure, token file.
-    let config = Config::from_kubeconfig(&KubeConfigOptions {
-        context: Some("ctx-b".into()),
-        ..files.clone()
-    })
-    .await
-    .unwrap();
+    let config = Config::from_kubeconfig(&files.clone().context("ctx-b"))
+        .await
+        .unwrap();
     assert!(config.tls.insecure_skip_verify);
     assert_eq!(config.auth.token_file, Some(fixture("token.txt")));
     assert!(config.auth.token.is_none());
 
     // ctx-c: CA data, exec plugin with the cluster's exec extension absent.
-    let config = Config::from_kubeconfig(&KubeConfigOptions {
-        context: Some("ctx-c".into()),
-        ..files.clone()
-    })
-    .await
-    .unwrap();
+    let config = Config::from_kubeconfig(&files.clone().context("ctx-c"))
+        .await
+        .unwrap();
     assert_eq!(
         config.tls.root_certs_pem,
         vec![std::fs::read(fixture("certs/ca.pem")).unwrap()]
@@ -288,35 +256,26 @@ async fn context_cluster_user_and_their_fields() {
     assert_eq!(exec.cluster_config, None);
 
     // v1beta1 plugins default to IfAvailable.
-    let config = Config::from_kubeconfig(&KubeConfigOptions {
-        context: Some("ctx-path-plugin".into()),
-        ..files.clone()
-    })
-    .await
-    .unwrap();
+    let config = Config::from_kubeconfig(&files.clone().context("ctx-path-plugin"))
+        .await
+        .unwrap();
     assert_eq!(
         config.auth.exec.unwrap().interactive_mode,
         Some(ExecInteractiveMode::IfAvailable)
     );
 
     // Basic auth; client certificate data.
-    let config = Config::from_kubeconfig(&KubeConfigOptions {
-        context: Some("ctx-basic".into()),
-        ..files.clone()
-    })
-    .await
-    .unwrap();
+    let config = Config::from_kubeconfig(&files.clone().context("ctx-basic"))
+        .await
+        .unwrap();
     let (user, password) = config.auth.basic.clone().unwrap();
     assert_eq!(
         (user.as_str(), password.expose().as_str()),
         ("alice", "basic-password")
     );
-    let config = Config::from_kubeconfig(&KubeConfigOptions {
-        context: Some("ctx-data".into()),
-        ..files.clone()
-    })
-    .await
-    .unwrap();
+    let config = Config::from_kubeconfig(&files.clone().context("ctx-data"))
+        .await
+        .unwrap();
     let cert = config.auth.client_cert.unwrap();
     assert_eq!(
         cert.cert,
@@ -335,11 +294,11 @@ async fn context_cluster_user_and_their_fields() {
 #[tokio::test]
 async fn exec_gets_the_clusters_exec_extension() {
     // user-c's plugin against cluster only-a, which has the extension.
-    let config = Config::from_kubeconfig(&KubeConfigOptions {
-        context: Some("ctx-c".into()),
-        cluster: Some("only-a".into()),
-        ..with_files(&["a.yaml", "sub/c.yaml"])
-    })
+    let config = Config::from_kubeconfig(
+        &with_files(&["a.yaml", "sub/c.yaml"])
+            .context("ctx-c")
+            .cluster("only-a"),
+    )
     .await
     .unwrap();
     let exec = config.auth.exec.unwrap();
@@ -352,13 +311,12 @@ async fn exec_gets_the_clusters_exec_extension() {
 #[tokio::test]
 async fn every_override() {
     let files = with_files(&["a.yaml", "b.yaml", "sub/c.yaml"]);
-    let options = KubeConfigOptions {
-        context: Some("shared-ctx".into()),
-        cluster: Some("shared".into()),
-        user: Some("user-b".into()),
-        namespace: Some("override-ns".into()),
-        ..files.clone()
-    };
+    let options = files
+        .clone()
+        .context("shared-ctx")
+        .cluster("shared")
+        .user("user-b")
+        .namespace("override-ns");
     let config = Config::from_kubeconfig(&options).await.unwrap();
     assert_eq!(config.cluster_url, "https://a.example:6443/");
     assert_eq!(config.auth.token_file, Some(fixture("token.txt")));
@@ -370,34 +328,37 @@ async fn every_override() {
     );
 
     // server: replaces the cluster's and drops its tls-server-name.
-    let config = Config::from_kubeconfig(&KubeConfigOptions {
-        context: Some("shared-ctx".into()),
-        server: Some("https://10.1.2.3:7443".into()),
-        ..files.clone()
-    })
+    let config = Config::from_kubeconfig(
+        &files
+            .clone()
+            .context("shared-ctx")
+            .server("https://10.1.2.3:7443"),
+    )
     .await
     .unwrap();
     assert_eq!(config.cluster_url, "https://10.1.2.3:7443/");
     assert_eq!(config.tls.server_name, None);
     // ...unless given too.
-    let config = Config::from_kubeconfig(&KubeConfigOptions {
-        context: Some("shared-ctx".into()),
-        server: Some("10.1.2.3:7443".into()),
-        tls_server_name: Some("kubernetes".into()),
-        ..files.clone()
-    })
+    let config = Config::from_kubeconfig(
+        &files
+            .clone()
+            .context("shared-ctx")
+            .server("10.1.2.3:7443")
+            .tls_server_name("kubernetes"),
+    )
     .await
     .unwrap();
     assert_eq!(config.cluster_url, "https://10.1.2.3:7443/");
     assert_eq!(config.tls.server_name.as_deref(), Some("kubernetes"));
 
     // token: replaces the token file, keeps the client certificate.
-    let config = Config::from_kubeconfig(&KubeConfigOptions {
-        context: Some("shared-ctx".into()),
-        user: Some("user-a".into()),
-        token: Some(Secret::new("override-token".into())),
-        ..files.clone()
-    })
+    let config = Config::from_kubeconfig(
+        &files
+            .clone()
+            .context("shared-ctx")
+            .user("user-a")
+            .token("override-token"),
+    )
     .await
     .unwrap();
     assert_eq!(
@@ -405,50 +366,40 @@ async fn every_override() {
         "override-token"
     );
     assert!(config.auth.token_file.is_none() && config.auth.client_cert.is_some());
-    let config = Config::from_kubeconfig(&KubeConfigOptions {
-        context: Some("ctx-b".into()),
-        token: Some(Secret::new("override-token".into())),
-        ..files.clone()
-    })
-    .await
-    .unwrap();
+    let config = Config::from_kubeconfig(&files.clone().context("ctx-b").token("override-token"))
+        .await
+        .unwrap();
     assert!(config.auth.token_file.is_none());
 
     // impersonate: replaces the kubeconfig's `as`.
-    let imp = Impersonation {
-        user: "other".into(),
-        uid: None,
-        groups: vec!["g".into()],
-        extra: Default::default(),
-    };
-    let config = Config::from_kubeconfig(&KubeConfigOptions {
-        context: Some("shared-ctx".into()),
-        impersonate: Some(imp.clone()),
-        ..files.clone()
-    })
-    .await
-    .unwrap();
+    let imp = Impersonation::new("other").group("g");
+    let config =
+        Config::from_kubeconfig(&files.clone().context("shared-ctx").impersonate(imp.clone()))
+            .await
+            .unwrap();
     assert_eq!(config.impersonate, Some(imp));
 
     // timeout, proxy, insecure (which drops the CA).
-    let config = Config::from_kubeconfig(&KubeConfigOptions {
-        timeout: Some(Duration::from_secs(7)),
-        proxy_url: Some("socks5://127.0.0.1:1080".into()),
-        insecure_skip_tls_verify: Some(true),
-        ..files.clone()
-    })
+    let config = Config::from_kubeconfig(
+        &files
+            .clone()
+            .timeout(Duration::from_secs(7))
+            .proxy_url("socks5://127.0.0.1:1080")
+            .insecure_skip_tls_verify(true),
+    )
     .await
     .unwrap();
     assert_eq!(config.timeout, Some(Duration::from_secs(7)));
     assert_eq!(config.proxy_url.unwrap(), "socks5://127.0.0.1:1080/");
     assert!(config.tls.insecure_skip_verify);
     assert!(config.tls.root_certs_pem.is_empty());
-    let config = Config::from_kubeconfig(&KubeConfigOptions {
-        timeout: Some(Duration::ZERO),
-        context: Some("ctx-b".into()),
-        insecure_skip_tls_verify: Some(false),
-        ..files.clone()
-    })
+    let config = Config::from_kubeconfig(
+        &files
+            .clone()
+            .timeout(Duration::ZERO)
+            .context("ctx-b")
+            .insecure_skip_tls_verify(false),
+    )
     .await
     .unwrap();
     assert_eq!(config.timeout, None);
@@ -456,44 +407,32 @@ async fn every_override() {
 
     // Overridden names must exist.
     let err = config_err(
-        Config::from_kubeconfig(&KubeConfigOptions {
-            cluster: Some("no-such-cluster".into()),
-            ..files.clone()
-        })
-        .await
-        .unwrap_err(),
+        Config::from_kubeconfig(&files.clone().cluster("no-such-cluster"))
+            .await
+            .unwrap_err(),
     );
     assert!(
         matches!(&err, ConfigError::NotFound { what: "cluster", name, .. } if name == "no-such-cluster"),
         "{err:?}"
     );
     let err = config_err(
-        Config::from_kubeconfig(&KubeConfigOptions {
-            user: Some("no-such-user".into()),
-            ..files.clone()
-        })
-        .await
-        .unwrap_err(),
+        Config::from_kubeconfig(&files.clone().user("no-such-user"))
+            .await
+            .unwrap_err(),
     );
     assert!(err.to_string().contains("no-such-user"), "{err}");
     // Bad override values name the override.
     let err = config_err(
-        Config::from_kubeconfig(&KubeConfigOptions {
-            proxy_url: Some("ftp://proxy".into()),
-            ..files.clone()
-        })
-        .await
-        .unwrap_err(),
+        Config::from_kubeconfig(&files.clone().proxy_url("ftp://proxy"))
+            .await
+            .unwrap_err(),
     );
     assert!(err.to_string().contains("proxy-url"), "{err}");
     // A proxy URL that does not parse keeps the URL parser's error as the source.
     let err = config_err(
-        Config::from_kubeconfig(&KubeConfigOptions {
-            proxy_url: Some("http://[not-closed:3128".into()),
-            ..files.clone()
-        })
-        .await
-        .unwrap_err(),
+        Config::from_kubeconfig(&files.clone().proxy_url("http://[not-closed:3128"))
+            .await
+            .unwrap_err(),
     );
     assert!(
         matches!(&err, ConfigError::InvalidField { field, .. } if field == "proxy-url"),
@@ -512,16 +451,10 @@ async fn server_override_works_without_any_context() {
             .unwrap_err(),
     );
     assert!(matches!(err, ConfigError::NoKubeconfig(_)), "{err:?}");
-    let config = Config::from_custom_kubeconfig(
-        kc,
-        &KubeConfigOptions {
-            server: Some("https://127.0.0.1:6443".into()),
-            token: Some(Secret::new("t".into())),
-            ..isolated()
-        },
-    )
-    .await
-    .unwrap();
+    let config =
+        Config::from_custom_kubeconfig(kc, &isolated().server("https://127.0.0.1:6443").token("t"))
+            .await
+            .unwrap();
     assert_eq!(config.cluster_url, "https://127.0.0.1:6443/");
     assert_eq!(config.auth.token.unwrap().expose(), "t");
 }
@@ -530,12 +463,9 @@ async fn server_override_works_without_any_context() {
 async fn namespace_chain() {
     let files = with_files(&["a.yaml", "b.yaml"]);
     // 1. override
-    let c = Config::from_kubeconfig(&KubeConfigOptions {
-        namespace: Some("o".into()),
-        ..files.clone()
-    })
-    .await
-    .unwrap();
+    let c = Config::from_kubeconfig(&files.clone().namespace("o"))
+        .await
+        .unwrap();
     assert_eq!(c.default_namespace, "o");
     // 2. context
     let c = Config::from_kubeconfig(&files).await.unwrap();
@@ -544,33 +474,28 @@ async fn namespace_chain() {
     let dir = tempfile::tempdir().unwrap();
     let ns_file = dir.path().join("namespace");
     std::fs::write(&ns_file, "pod-ns\n").unwrap();
-    let c = Config::from_kubeconfig(&KubeConfigOptions {
-        context: Some("ctx-b".into()),
-        incluster_namespace_file: Some(ns_file.clone()),
-        ..files.clone()
-    })
+    let c = Config::from_kubeconfig(
+        &files
+            .clone()
+            .context("ctx-b")
+            .incluster_namespace_file(ns_file.clone()),
+    )
     .await
     .unwrap();
     assert_eq!(c.default_namespace, "pod-ns");
     // 4. "default"
-    let c = Config::from_kubeconfig(&KubeConfigOptions {
-        context: Some("ctx-b".into()),
-        ..files.clone()
-    })
-    .await
-    .unwrap();
+    let c = Config::from_kubeconfig(&files.clone().context("ctx-b"))
+        .await
+        .unwrap();
     assert_eq!(c.default_namespace, "default");
 }
 
 #[tokio::test]
 async fn unknown_context_is_named() {
     let err = config_err(
-        Config::from_kubeconfig(&KubeConfigOptions {
-            context: Some("no-such-context".into()),
-            ..with_files(&["a.yaml", "b.yaml"])
-        })
-        .await
-        .unwrap_err(),
+        Config::from_kubeconfig(&with_files(&["a.yaml", "b.yaml"]).context("no-such-context"))
+            .await
+            .unwrap_err(),
     );
     assert!(
         matches!(&err, ConfigError::NotFound { what: "context", name, .. } if name == "no-such-context"),
@@ -604,10 +529,7 @@ async fn bad_yaml_names_file_and_line() {
 
 #[tokio::test]
 async fn bad_base64_names_file_and_field() {
-    let files = KubeConfigOptions {
-        path: Some(fixture("bad-base64.yaml")),
-        ..isolated()
-    };
+    let files = isolated().path(fixture("bad-base64.yaml"));
     let err = config_err(Config::from_kubeconfig(&files).await.unwrap_err());
     match &err {
         ConfigError::InvalidField { path, field, .. } => {
@@ -621,13 +543,9 @@ async fn bad_base64_names_file_and_field() {
     assert!(err.to_string().contains("base64"), "{err}");
 
     let err = config_err(
-        Config::from_kubeconfig(&KubeConfigOptions {
-            context: Some("bad-cert".into()),
-            insecure_skip_tls_verify: Some(true),
-            ..files
-        })
-        .await
-        .unwrap_err(),
+        Config::from_kubeconfig(&files.context("bad-cert").insecure_skip_tls_verify(true))
+            .await
+            .unwrap_err(),
     );
     let msg = err.to_string();
     assert!(
@@ -638,10 +556,10 @@ async fn bad_base64_names_file_and_field() {
 
 #[tokio::test]
 async fn missing_referenced_files_name_file_and_field() {
-    let options = |context: &str| KubeConfigOptions {
-        path: Some(fixture("missing-files.yaml")),
-        context: Some(context.into()),
-        ..isolated()
+    let options = |context: &str| {
+        isolated()
+            .path(fixture("missing-files.yaml"))
+            .context(context)
     };
     for (context, field, file) in [
         (
@@ -720,12 +638,9 @@ async fn contradictions_and_unsupported_fields() {
         )
         .unwrap();
         let err = config_err(
-            Config::from_kubeconfig(&KubeConfigOptions {
-                path: Some(path.clone()),
-                ..isolated()
-            })
-            .await
-            .unwrap_err(),
+            Config::from_kubeconfig(&isolated().path(path.clone()))
+                .await
+                .unwrap_err(),
         );
         let msg = err.to_string();
         assert!(
@@ -756,12 +671,9 @@ async fn credentials_stay_out_of_debug_output() {
     let kc = Kubeconfig::load(&files).await.unwrap();
     let mut shown = format!("{kc:?}");
     for context in ["ctx-a", "ctx-c", "ctx-basic", "ctx-data"] {
-        let config = Config::from_kubeconfig(&KubeConfigOptions {
-            context: Some(context.into()),
-            ..files.clone()
-        })
-        .await
-        .unwrap();
+        let config = Config::from_kubeconfig(&files.clone().context(context))
+            .await
+            .unwrap();
         shown.push_str(&format!("{config:?} {:?}", config.auth));
     }
     let key_b64 = {

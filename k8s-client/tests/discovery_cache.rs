@@ -22,7 +22,7 @@ async fn config() -> Config {
 fn unreachable_client(config: &Config) -> Client {
     let mut config = config.clone();
     config.cluster_url = "https://127.0.0.1:1".parse().unwrap();
-    config.retry.max_retries = 0;
+    config.retry.steps = Some(1); // no retries
     config.timeout = Some(Duration::from_secs(2));
     Client::try_from(config).unwrap()
 }

@@ -22,12 +22,7 @@ const RENEW: Duration = Duration::from_secs(2);
 const RETRY: Duration = Duration::from_millis(500);
 
 fn config() -> LeaderElectionConfig {
-    LeaderElectionConfig {
-        lease_duration: LEASE,
-        renew_deadline: RENEW,
-        retry_period: RETRY,
-        release_on_cancel: true,
-    }
+    LeaderElectionConfig::new(LEASE, RENEW, RETRY).release_on_cancel(true)
 }
 
 async fn own_client() -> Client {
@@ -360,10 +355,7 @@ async fn candidate_waits_for_a_held_lease_and_cancel_before_leading_returns() {
 #[tokio::test]
 async fn invalid_configs_are_typed_errors() {
     let client = own_client().await;
-    let bad = LeaderElectionConfig {
-        renew_deadline: Duration::from_secs(20),
-        ..LeaderElectionConfig::default()
-    };
+    let bad = LeaderElectionConfig::default().renew_deadline(Duration::from_secs(20));
     let err = LeaderElector::new(client.clone(), LeaseLock::new("ns", "l", "me"), bad).unwrap_err();
     assert!(matches!(
         err,

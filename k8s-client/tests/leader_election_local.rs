@@ -57,12 +57,8 @@ async fn leader_that_cannot_renew_stops_within_the_renew_deadline() {
         .await
     };
     let client = Client::try_from(server.config()).unwrap();
-    let config = LeaderElectionConfig {
-        lease_duration: Duration::from_secs(3),
-        renew_deadline: RENEW,
-        retry_period: RETRY,
-        release_on_cancel: true,
-    };
+    let config =
+        LeaderElectionConfig::new(Duration::from_secs(3), RENEW, RETRY).release_on_cancel(true);
     let elector = LeaderElector::new(client, LeaseLock::new("ns", "l", "me"), config).unwrap();
     let stopped = Arc::new(AtomicBool::new(false));
     let work_ended = Arc::new(AtomicBool::new(false));

@@ -67,11 +67,13 @@ where
 
     // Both lists at the resourceVersion of the protobuf one.
     let list_pb = pb.list(&ListParams::default()).await.unwrap();
-    let at = ListParams {
-        resource_version: list_pb.metadata.resource_version.clone(),
-        resource_version_match: Some(k8s_client::api::ResourceVersionMatch::Exact),
-        ..ListParams::default()
-    };
+    let at = ListParams::default()
+        .at(list_pb
+            .metadata
+            .resource_version
+            .as_deref()
+            .unwrap_or_default())
+        .matching(k8s_client::api::ResourceVersionMatch::Exact);
     let list_json = api.list(&at).await.unwrap();
     assert_eq!(
         list_pb.items,
@@ -321,11 +323,7 @@ async fn protobuf_watch_receives_events() {
     let api = pb.clone().json();
     let start = api.list(&ListParams::default()).await.unwrap();
     let rv = start.metadata.resource_version.clone().unwrap();
-    let params = WatchParams {
-        timeout_seconds: Some(20),
-        bookmarks: true,
-        ..WatchParams::default()
-    };
+    let params = WatchParams::default().timeout(20);
     let mut events = Box::pin(pb.watch(&params, &rv).await.unwrap());
 
     let created = api
@@ -563,10 +561,7 @@ async fn responses_really_are_protobuf() {
     );
 
     let rv = cm.metadata.resource_version.clone().unwrap();
-    let params = WatchParams {
-        timeout_seconds: Some(1),
-        ..WatchParams::default()
-    };
+    let params = WatchParams::default().timeout(1);
     let request = params
         .apply_to(api.request(Verb::Watch), &rv)
         .header("Accept", accept)
@@ -594,11 +589,7 @@ async fn protobuf_streaming_list_ends_with_a_bookmark() {
         .await
         .unwrap();
     }
-    let params = WatchParams {
-        timeout_seconds: Some(20),
-        send_initial_events: true,
-        ..WatchParams::default()
-    };
+    let params = WatchParams::default().timeout(20).streaming_list();
     let mut events = match api.watch(&params, "").await {
         Ok(events) => Box::pin(events),
         // Kubernetes 1.33 ships the WatchList feature gate off and refuses the streaming list

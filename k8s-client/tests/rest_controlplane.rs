@@ -88,12 +88,11 @@ async fn bad_token_is_unauthorized() {
 async fn impersonation_headers_are_honoured() {
     let ns = ts::namespace("rest-imp").await;
     let mut config = ts::config("admin").await;
-    config.impersonate = Some(Impersonation {
-        user: "jane".into(),
-        groups: vec!["team-x".into()],
-        extra: [("example.org/reason".to_string(), vec!["test".to_string()])].into(),
-        ..Impersonation::default()
-    });
+    config.impersonate = Some(
+        Impersonation::new("jane")
+            .group("team-x")
+            .extra("example.org/reason", ["test"]),
+    );
     let client = Client::try_from(config).unwrap();
     let err = client
         .request_text(get(&format!("/api/v1/namespaces/{}/configmaps", ns.name)))

@@ -4,10 +4,10 @@
 
 mod rest_support;
 
-use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use k8s_client::backoff::Backoff;
 use k8s_client::config::Impersonation;
 use k8s_client::rest::WarningHandler;
 use k8s_client::transport::TransportError;
@@ -218,9 +218,9 @@ async fn refused_connection_is_retried_even_for_post() {
     };
     let mut config = k8s_client::Config::new(format!("http://127.0.0.1:{port}").parse().unwrap());
     config.rate_limit = None;
-    config.retry.max_retries = 8;
-    config.retry.initial_backoff = Duration::from_millis(100);
-    config.retry.max_backoff = Duration::from_millis(200);
+    config.retry = Backoff::new(Duration::from_millis(100))
+        .cap(Duration::from_millis(200))
+        .steps(9);
     let server = tokio::spawn(async move {
         tokio::time::sleep(Duration::from_millis(400)).await;
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
@@ -239,7 +239,7 @@ async fn refused_connection_is_retried_even_for_post() {
     // With no retries, the error says that the connection failed.
     let mut config = client.config().clone();
     config.cluster_url = "http://127.0.0.1:1".parse().unwrap();
-    config.retry.max_retries = 0;
+    config.retry.steps = Some(1); // no retries
     let err = Client::try_from(config)
         .unwrap()
         .request::<serde_json::Value>(get("/version"))
@@ -313,12 +313,13 @@ async fn unauthorized_without_refreshable_credentials_is_not_retried() {
 async fn standard_headers_are_sent() {
     let server = Server::start(|_, _| Reply::json(200, "{}")).await;
     let mut config = server.config();
-    config.impersonate = Some(Impersonation {
-        user: "jane".into(),
-        uid: Some("u-1".into()),
-        groups: vec!["devs".into(), "ops".into()],
-        extra: BTreeMap::from([("example.org/scopes".to_string(), vec!["view".to_string()])]),
-    });
+    config.impersonate = Some(
+        Impersonation::new("jane")
+            .uid("u-1")
+            .group("devs")
+            .group("ops")
+            .extra("example.org/scopes", ["view"]),
+    );
     let client = Client::try_from(config).unwrap();
     client
         .request_text(post("/api/v1/x", r#"{"a":1}"#))
@@ -514,7 +515,7 @@ async fn gzip_answers_are_decompressed() {
     })
     .await;
     let mut config = server.config();
-    config.retry.max_retries = 0;
+    config.retry.steps = Some(1); // no retries
     let client = Client::try_from(config).unwrap();
     let err = client.request_text(get("/big")).await.unwrap_err();
     assert!(
@@ -527,10 +528,7 @@ async fn gzip_answers_are_decompressed() {
 async fn rate_limit_is_shared_by_clones() {
     let server = Server::start(|_, _| Reply::json(200, "{}")).await;
     let mut config = server.config();
-    config.rate_limit = Some(k8s_client::config::RateLimit {
-        qps: 20.0,
-        burst: 2,
-    });
+    config.rate_limit = Some(k8s_client::config::RateLimit::new(20.0, 2));
     let client = Client::try_from(config).unwrap();
     let start = Instant::now();
     let mut tasks = Vec::new();

@@ -9,10 +9,7 @@ use k8s_client_testsupport as ts;
 #[tokio::test]
 async fn fifty_gets_at_10_qps_burst_5_take_at_least_4_5_seconds() {
     let mut config = ts::config("admin").await;
-    config.rate_limit = Some(RateLimit {
-        qps: 10.0,
-        burst: 5,
-    });
+    config.rate_limit = Some(RateLimit::new(10.0, 5));
     let client = Client::try_from(config).unwrap();
     let start = Instant::now();
     // Half sequential, half from concurrent clones: they share one bucket.

@@ -7,7 +7,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use k8s_client::runtime::workqueue::{ExponentialFailureRateLimiter, WorkQueue};
+use k8s_client::backoff::Backoff;
+use k8s_client::runtime::workqueue::WorkQueue;
 
 const WORKERS: usize = 8;
 const PRODUCERS: usize = 4;
@@ -32,10 +33,7 @@ struct Log {
 async fn run(mode: &'static str) {
     let queue: WorkQueue<String> = WorkQueue::builder()
         .name(mode)
-        .rate_limiter(ExponentialFailureRateLimiter::new(
-            Duration::from_millis(1),
-            Duration::from_millis(20),
-        ))
+        .rate_limiter(Backoff::new(Duration::from_millis(1)).cap(Duration::from_millis(20)))
         .build();
     let seq = Arc::new(AtomicU64::new(0));
     let log = Arc::new(Mutex::new(Log::default()));
@@ -81,9 +79,9 @@ async fn run(mode: &'static str) {
                     let n = seq.fetch_add(1, Ordering::SeqCst);
                     log.lock().unwrap().last_add.insert(key.clone(), n);
                     match mode {
-                        "add" => queue.add(key),
-                        "add_after" => queue.add_after(key, Duration::from_micros(300)),
-                        _ => queue.add_rate_limited(key),
+                        "add" => queue.add(&key),
+                        "add_after" => queue.add_after(&key, Duration::from_micros(300)),
+                        _ => queue.add_rate_limited(&key),
                     }
                     // Spread the adds over time so that many land while their key is
                     // being processed.
@@ -181,7 +179,7 @@ async fn concurrent_adds_of_waiting_items_dedupe() {
             let queue = queue.clone();
             tokio::spawn(async move {
                 for i in 0..1000u32 {
-                    queue.add(i % 10);
+                    queue.add(&(i % 10));
                 }
             })
         })

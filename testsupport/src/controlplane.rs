@@ -110,11 +110,9 @@ impl PrivateControlPlane {
 
     /// The config of the `admin` context.
     pub async fn config(&self) -> Config {
-        let options = KubeConfigOptions {
-            path: Some(self.kubeconfig()),
-            context: Some("admin".to_string()),
-            ..KubeConfigOptions::default()
-        };
+        let options = KubeConfigOptions::default()
+            .path(self.kubeconfig())
+            .context("admin");
         Config::from_kubeconfig(&options)
             .await
             .unwrap_or_else(|e| panic!("loading {}: {e}", self.kubeconfig().display()))

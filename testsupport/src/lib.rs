@@ -66,11 +66,9 @@ pub fn cluster_dir() -> PathBuf {
 /// `admin-token`, `admin-token-2` (static tokens, cluster admins) or `restricted`.
 pub async fn config(context: &str) -> Config {
     let path = kubeconfig_path();
-    let options = KubeConfigOptions {
-        path: Some(path.clone()),
-        context: Some(context.to_string()),
-        ..KubeConfigOptions::default()
-    };
+    let options = KubeConfigOptions::default()
+        .path(path.clone())
+        .context(context.to_string());
     Config::from_kubeconfig(&options)
         .await
         .unwrap_or_else(|e| panic!("loading context {context} of {}: {e}", path.display()))

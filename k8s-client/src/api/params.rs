@@ -59,6 +59,7 @@ impl FieldValidation {
 /// # drop((lp, exact));
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ListParams {
     /// Only objects whose labels match (`app=demo,tier in (web)`).
     pub label_selector: Option<String>,
@@ -164,6 +165,7 @@ impl ListParams {
 /// # drop((wp, streaming));
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct WatchParams {
     /// Only objects whose labels match.
     pub label_selector: Option<String>,
@@ -250,6 +252,7 @@ impl WatchParams {
 
 /// Options of a create or replace.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct PostParams {
     /// Validate and answer as if written, but persist nothing (`dryRun=All`).
     pub dry_run: bool,
@@ -301,6 +304,7 @@ impl PostParams {
 /// # drop(ssa);
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct PatchParams {
     /// Validate and answer as if written, but persist nothing (`dryRun=All`).
     pub dry_run: bool,
@@ -320,6 +324,12 @@ impl PatchParams {
             field_manager: Some(manager.to_string()),
             ..PatchParams::default()
         }
+    }
+
+    /// Sets the field manager.
+    pub fn field_manager(mut self, manager: &str) -> Self {
+        self.field_manager = Some(manager.to_string());
+        self
     }
 
     /// Sets `force` (server-side apply only).
@@ -463,6 +473,7 @@ impl PropagationPolicy {
 /// Conditions the object must meet for a delete to happen (else `409 Conflict`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct Preconditions {
     /// The object's UID must be this.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -480,6 +491,7 @@ pub struct Preconditions {
 /// # drop(dp);
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct DeleteParams {
     /// Answer as if deleted, but delete nothing (`dryRun: ["All"]`).
     pub dry_run: bool,
@@ -554,12 +566,34 @@ impl DeleteParams {
 }
 
 /// Options of a pod eviction (`policy/v1` `Eviction`).
+///
+/// ```
+/// use k8s_client::api::{DeleteParams, EvictParams, PostParams};
+/// let now = EvictParams::default().delete_options(DeleteParams::default().grace_period(0));
+/// let dry = EvictParams::default().post_options(PostParams::default().dry_run());
+/// # drop((now, dry));
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct EvictParams {
     /// How the pod is deleted once the eviction is allowed.
     pub delete_options: Option<DeleteParams>,
     /// Query options of the eviction request itself (dry run, field manager).
     pub post_options: PostParams,
+}
+
+impl EvictParams {
+    /// Sets how the pod is deleted once the eviction is allowed.
+    pub fn delete_options(mut self, options: DeleteParams) -> Self {
+        self.delete_options = Some(options);
+        self
+    }
+
+    /// Sets the query options of the eviction request.
+    pub fn post_options(mut self, options: PostParams) -> Self {
+        self.post_options = options;
+        self
+    }
 }
 
 #[cfg(test)]

@@ -39,6 +39,7 @@ pub use super::reflector::WatchListMode;
 ///     .transform(strip_managed_fields());
 /// # drop(options);
 /// ```
+#[non_exhaustive]
 pub struct InformerOptions<K> {
     /// Only objects with matching labels.
     pub label_selector: Option<String>,

@@ -33,7 +33,6 @@
 //! # }
 //! ```
 
-mod backoff;
 mod error;
 mod factory;
 mod handler;

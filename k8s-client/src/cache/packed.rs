@@ -19,7 +19,8 @@ use serde::Serialize;
 /// use k8s_client::cache::{InformerOptions, Packing};
 /// use k8s_openapi::api::core::v1::Pod;
 ///
-/// let options = InformerOptions::<Pod> { packing: Some(Packing::json()), ..Default::default() };
+/// let mut options = InformerOptions::<Pod>::default();
+/// options.packing = Some(Packing::json()); // what `.compact()` does
 /// assert!(options.packing.is_some());
 /// ```
 pub struct Packing<K> {

@@ -21,10 +21,19 @@ use std::time::Duration;
 use futures::StreamExt;
 
 use crate::api::{ListParams, Object, ObjectList, ResourceVersionMatch, WatchEvent, WatchParams};
+use crate::backoff::{Backoff, Waits};
 use crate::error::{Error, Result};
 
-use super::backoff::Backoff;
 use super::source::ListWatch;
+
+/// The reflector's backoff on errors, as client-go's: 800 ms doubling to 30 s (jitter
+/// included), up to 100% jitter, starting over after 2 minutes without errors.
+pub fn reflector_backoff() -> Backoff {
+    Backoff::new(Duration::from_millis(800))
+        .jitter(1.0)
+        .cap(Duration::from_secs(30))
+        .reset_after(Duration::from_secs(120))
+}
 
 /// Whether the reflector uses streaming watch-lists.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -37,8 +46,10 @@ pub enum WatchListMode {
     Off,
 }
 
-/// What the reflector is configured with.
+/// What the reflector is configured with. [`Default`] gives client-go's settings; change the
+/// fields from there.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct ReflectorConfig {
     /// Label selector of the list and watch.
     pub label_selector: Option<String>,
@@ -188,7 +199,7 @@ pub struct Machine<K> {
     streaming_refused: bool,
     /// Use a paginated list for the next list only (a streaming list just failed).
     list_once: bool,
-    backoff: Backoff,
+    backoff: Waits,
     counters: Arc<Counters>,
 }
 
@@ -206,7 +217,7 @@ impl<K: Object> Machine<K> {
             resource_version_expired: false,
             streaming_refused: false,
             list_once: false,
-            backoff: Backoff::default(),
+            backoff: reflector_backoff().waits(),
             counters,
         }
     }
@@ -351,7 +362,7 @@ impl<K: Object> Machine<K> {
 
     fn backoff_then(&mut self, then: Phase<K>) {
         Counters::bump(&self.counters.errors);
-        let delay = self.backoff.next();
+        let delay = self.backoff.next_wait();
         self.phase = Phase::Backoff(delay, Box::new(then));
     }
 

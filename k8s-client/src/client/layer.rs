@@ -41,7 +41,7 @@ use tokio_util::io::{ReaderStream, StreamReader};
 use tower::{Layer, Service, ServiceExt};
 
 use crate::auth::Authenticator;
-use crate::config::RetryPolicy;
+use crate::backoff::Backoff;
 use crate::error::{Error, Result};
 use crate::rest::{RateLimiter, WarningHandler};
 use crate::transport::{Body, BoxError, TransportError};
@@ -142,19 +142,23 @@ pub(crate) struct Reauthenticated;
 ///
 /// ```
 /// use k8s_client::client::layer::RetryLayer;
-/// use k8s_client::config::RetryPolicy;
-/// let layer = RetryLayer::new(RetryPolicy::default(), Some(std::time::Duration::from_secs(30)));
+/// use k8s_client::backoff::Backoff;
+/// let layer = RetryLayer::new(
+///     Backoff::default_request_retry(),
+///     Some(std::time::Duration::from_secs(30)),
+/// );
 /// # drop(layer);
 /// ```
 #[derive(Clone, Debug)]
 pub struct RetryLayer {
-    policy: RetryPolicy,
+    policy: Backoff,
     timeout: Option<Duration>,
 }
 
 impl RetryLayer {
-    /// Retries per `policy`; `timeout` bounds each attempt (`None`: no bound).
-    pub fn new(policy: RetryPolicy, timeout: Option<Duration>) -> Self {
+    /// Retries with the waits of `policy`, at most `policy.steps - 1` times (`cap` also
+    /// bounds a `Retry-After`); `timeout` bounds each attempt (`None`: no bound).
+    pub fn new(policy: Backoff, timeout: Option<Duration>) -> Self {
         RetryLayer { policy, timeout }
     }
 }
@@ -174,7 +178,7 @@ impl<S> Layer<S> for RetryLayer {
 #[derive(Clone, Debug)]
 pub struct Retry<S> {
     inner: S,
-    policy: RetryPolicy,
+    policy: Backoff,
     timeout: Option<Duration>,
 }
 
@@ -204,7 +208,7 @@ where
 
 async fn retry_loop<S>(
     mut inner: S,
-    policy: RetryPolicy,
+    policy: Backoff,
     timeout: Option<Duration>,
     request: http::Request<Body>,
 ) -> Result<http::Response<Body>>
@@ -263,12 +267,12 @@ where
                 let retryable = e.is_connect()
                     || (idempotent
                         && matches!(e, TransportError::Http { .. } | TransportError::Body { .. }));
-                retryable.then(|| backoff(retries, &policy))
+                retryable.then(|| policy.delay(retries))
             }
             Err(_) => None,
         };
         match delay {
-            Some(delay) if retries < policy.max_retries => {
+            Some(delay) if policy.max_retries().is_none_or(|max| retries < max) => {
                 retries += 1;
                 tracing::debug!(
                     uri = %parts.uri,
@@ -351,7 +355,7 @@ fn is_idempotent(method: &Method) -> bool {
 
 /// Whether (and after how long) a failed status is retried:
 /// * `Retry-After` on a 429 or 5xx: any verb (the server asks for it), after that many
-///   seconds (at most `max_backoff`);
+///   seconds (at most the backoff's `cap`);
 /// * 429 without `Retry-After`: any verb (nothing was done), with backoff;
 /// * 503 or 504 without `Retry-After`: idempotent verbs only, with backoff.
 fn retry_delay_for_status(
@@ -359,18 +363,18 @@ fn retry_delay_for_status(
     headers: &HeaderMap,
     idempotent: bool,
     retries: u32,
-    policy: &RetryPolicy,
+    policy: &Backoff,
 ) -> Option<Duration> {
     let code = status.as_u16();
     if code != 429 && code < 500 {
         return None;
     }
     if let Some(seconds) = retry_after_seconds(headers) {
-        return Some(Duration::from_secs(seconds).min(policy.max_backoff));
+        return Some(Duration::from_secs(seconds).min(policy.cap.unwrap_or(Duration::MAX)));
     }
     match code {
-        429 => Some(backoff(retries, policy)),
-        503 | 504 if idempotent => Some(backoff(retries, policy)),
+        429 => Some(policy.delay(retries)),
+        503 | 504 if idempotent => Some(policy.delay(retries)),
         _ => None,
     }
 }
@@ -384,17 +388,6 @@ fn retry_after_seconds(headers: &HeaderMap) -> Option<u64> {
         .trim()
         .parse::<u64>()
         .ok()
-}
-
-/// Exponential backoff with jitter: `initial * 2^retries`, at most `max_backoff`, then a
-/// random part of it between half and all.
-fn backoff(retries: u32, policy: &RetryPolicy) -> Duration {
-    let factor = 2u32.saturating_pow(retries.min(30));
-    let base = policy
-        .initial_backoff
-        .saturating_mul(factor)
-        .min(policy.max_backoff);
-    base.mul_f64(0.5 + rand::random::<f64>() * 0.5)
 }
 
 fn describe_outcome(outcome: &Result<http::Response<Body>>) -> String {
@@ -715,7 +708,9 @@ where
     }
 
     fn call(&mut self, mut request: http::Request<Body>) -> Self::Future {
-        let we_asked = !request.headers().contains_key(ACCEPT_ENCODING);
+        // An upgraded connection is not a body: nothing to compress.
+        let we_asked = !request.headers().contains_key(ACCEPT_ENCODING)
+            && !crate::transport::is_upgrade(request.headers());
         if we_asked {
             request
                 .headers_mut()
@@ -772,11 +767,9 @@ mod tests {
 
     #[test]
     fn retry_decisions() {
-        let policy = RetryPolicy {
-            max_retries: 3,
-            initial_backoff: Duration::from_millis(100),
-            max_backoff: Duration::from_secs(5),
-        };
+        let policy = Backoff::new(Duration::from_millis(100))
+            .cap(Duration::from_secs(5))
+            .steps(4);
         let mut with_retry_after = HeaderMap::new();
         with_retry_after.insert(RETRY_AFTER, HeaderValue::from_static("2"));
         let none = HeaderMap::new();
@@ -803,19 +796,19 @@ mod tests {
     }
 
     #[test]
-    fn backoff_grows_and_is_capped() {
-        let policy = RetryPolicy {
-            max_retries: 10,
-            initial_backoff: Duration::from_millis(100),
-            max_backoff: Duration::from_secs(1),
-        };
+    fn default_backoff_grows_jittered_and_is_capped() {
+        let policy = Backoff::default_request_retry();
+        assert_eq!(policy.max_retries(), Some(10));
+        let s = Duration::from_secs;
+        let ms = Duration::from_millis;
         for _ in 0..50 {
-            let b0 = backoff(0, &policy);
-            assert!(b0 >= Duration::from_millis(50) && b0 <= Duration::from_millis(100));
-            let b2 = backoff(2, &policy);
-            assert!(b2 >= Duration::from_millis(200) && b2 <= Duration::from_millis(400));
-            let b9 = backoff(40, &policy);
-            assert!(b9 >= Duration::from_millis(500) && b9 <= Duration::from_secs(1));
+            let b0 = policy.delay(0);
+            assert!(b0 >= ms(500) && b0 <= s(1), "{b0:?}");
+            let b2 = policy.delay(2);
+            assert!(b2 >= s(2) && b2 <= s(4), "{b2:?}");
+            let b5 = policy.delay(5);
+            assert!(b5 >= s(16) && b5 <= s(30), "{b5:?}");
+            assert_eq!(policy.delay(40), s(30));
         }
     }
 
@@ -859,11 +852,9 @@ mod tests {
 
     fn quick() -> RetryLayer {
         RetryLayer::new(
-            RetryPolicy {
-                max_retries: 3,
-                initial_backoff: Duration::from_millis(1),
-                max_backoff: Duration::from_millis(2),
-            },
+            Backoff::new(Duration::from_millis(1))
+                .cap(Duration::from_millis(2))
+                .steps(4),
             None,
         )
     }

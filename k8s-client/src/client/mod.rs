@@ -28,7 +28,8 @@ use tower::util::BoxCloneSyncService;
 use tower::{Layer, Service, ServiceExt};
 
 use crate::auth::Authenticator;
-use crate::config::{Config, Impersonation, RetryPolicy};
+use crate::backoff::Backoff;
+use crate::config::{Config, Impersonation};
 use crate::error::{ApiError, DecodeError, Error, RequestError, Result};
 use crate::rest::{RateLimiter, StatusDecoder, WarningHandler};
 pub use crate::transport::{Body, BoxError};
@@ -391,10 +392,10 @@ impl Client {
         self.rebuilt(|inner| inner.rate_limiter = limiter)
     }
 
-    /// This client with another retry policy (for example fewer retries, for requests whose
-    /// failure is reported rather than waited out). The result shares this client's
-    /// connections, credentials and rate limiter.
-    pub fn with_retry_policy(self, policy: RetryPolicy) -> Self {
+    /// This client with another retry policy ([`Config::retry`]; for example fewer retries,
+    /// for requests whose failure is reported rather than waited out). The result shares
+    /// this client's connections, credentials and rate limiter.
+    pub fn with_retry_policy(self, policy: Backoff) -> Self {
         self.rebuilt(|inner| inner.config.retry = policy)
     }
 
@@ -562,7 +563,10 @@ impl Client {
         let (mut parts, body) = request.into_parts();
         parts.uri = self.absolute_uri(&parts.uri)?;
         parts.version = http::Version::HTTP_11;
-        if !parts.headers.contains_key(ACCEPT) {
+        // An upgrade (exec, attach, port-forward) carries only its protocol headers, as
+        // before the stack existed: a server may refuse an `Accept` it cannot satisfy.
+        let upgrade = crate::transport::is_upgrade(&parts.headers);
+        if !upgrade && !parts.headers.contains_key(ACCEPT) {
             parts
                 .headers
                 .insert(ACCEPT, HeaderValue::from_static("application/json"));

@@ -12,18 +12,18 @@ pub const SERVICE_ACCOUNT_DIR: &str = "/var/run/secrets/kubernetes.io/serviceacc
 
 /// Where the in-cluster files are and what the service environment says. [`Default`] gives
 /// the standard file paths and no host or port (as outside a cluster);
-/// [`InClusterPaths::from_env`] also reads the environment. Tests set every field.
+/// [`InClusterPaths::from_env`] also reads the environment; tests use
+/// [`InClusterPaths::in_dir`].
 ///
 /// ```
 /// use k8s_client::config::InClusterPaths;
-/// let paths = InClusterPaths {
-///     service_host: Some("10.0.0.1".into()),
-///     service_port: Some("443".into()),
-///     ..InClusterPaths::default()
-/// };
+/// let paths = InClusterPaths::default().service("10.0.0.1", "443");
 /// assert!(paths.token_file.ends_with("token"));
+/// let fake = InClusterPaths::in_dir("/tmp/fake-pod");
+/// assert_eq!(fake.namespace_file, std::path::Path::new("/tmp/fake-pod/namespace"));
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct InClusterPaths {
     /// The service-account token (re-read while running: it rotates).
     pub token_file: PathBuf,
@@ -39,7 +39,15 @@ pub struct InClusterPaths {
 
 impl Default for InClusterPaths {
     fn default() -> Self {
-        let dir = Path::new(SERVICE_ACCOUNT_DIR);
+        InClusterPaths::in_dir(SERVICE_ACCOUNT_DIR)
+    }
+}
+
+impl InClusterPaths {
+    /// The files `token`, `ca.crt` and `namespace` in `dir` (a stand-in for
+    /// [`SERVICE_ACCOUNT_DIR`], in tests), with no host or port.
+    pub fn in_dir(dir: impl AsRef<Path>) -> Self {
+        let dir = dir.as_ref();
         InClusterPaths {
             token_file: dir.join("token"),
             ca_file: dir.join("ca.crt"),
@@ -48,9 +56,15 @@ impl Default for InClusterPaths {
             service_port: None,
         }
     }
-}
 
-impl InClusterPaths {
+    /// Sets the service host and port (as `KUBERNETES_SERVICE_HOST` and
+    /// `KUBERNETES_SERVICE_PORT` would).
+    pub fn service(mut self, host: impl Into<String>, port: impl Into<String>) -> Self {
+        self.service_host = Some(host.into());
+        self.service_port = Some(port.into());
+        self
+    }
+
     /// The standard file paths, and host and port from `KUBERNETES_SERVICE_HOST` and
     /// `KUBERNETES_SERVICE_PORT`.
     pub fn from_env() -> Self {

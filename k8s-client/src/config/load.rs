@@ -32,17 +32,14 @@ pub const EXEC_API_V1BETA1: &str = "client.authentication.k8s.io/v1beta1";
 /// ```no_run
 /// use k8s_client::config::{Config, KubeConfigOptions};
 /// # async fn run() -> Result<(), k8s_client::Error> {
-/// let options = KubeConfigOptions {
-///     context: Some("staging".into()),
-///     namespace: Some("team-a".into()),
-///     ..KubeConfigOptions::default()
-/// };
+/// let options = KubeConfigOptions::default().context("staging").namespace("team-a");
 /// let config = Config::from_kubeconfig(&options).await?;
 /// assert_eq!(config.default_namespace, "team-a");
 /// # Ok(())
 /// # }
 /// ```
 #[derive(Clone, Debug, Default)]
+#[non_exhaustive]
 pub struct KubeConfigOptions {
     /// One explicit kubeconfig file (`--kubeconfig`); it must exist. When set,
     /// `$KUBECONFIG` and `~/.kube/config` are not looked at.
@@ -67,7 +64,7 @@ pub struct KubeConfigOptions {
     /// The default namespace.
     pub namespace: Option<String>,
     /// The server URL instead of the cluster's (also drops the cluster's
-    /// `tls-server-name` unless [`tls_server_name`](Self::tls_server_name) is given too).
+    /// `tls-server-name` unless `tls_server_name` is given too).
     pub server: Option<String>,
     /// A bearer token; replaces the user's token, token file, basic auth and exec plugin
     /// (a client certificate stays).
@@ -83,6 +80,98 @@ pub struct KubeConfigOptions {
     /// Skip (or, with `Some(false)`, enforce) server certificate verification. `Some(true)`
     /// also drops the cluster's CA, as kubectl does.
     pub insecure_skip_tls_verify: Option<bool>,
+}
+
+impl KubeConfigOptions {
+    /// Sets `path`: the one kubeconfig file to read.
+    pub fn path(mut self, value: impl Into<PathBuf>) -> Self {
+        self.path = Some(value.into());
+        self
+    }
+
+    /// Sets `kubeconfig_env`: the value used instead of `$KUBECONFIG`.
+    pub fn kubeconfig_env(mut self, value: impl Into<OsString>) -> Self {
+        self.kubeconfig_env = Some(value.into());
+        self
+    }
+
+    /// Sets `home_dir`: the home directory of `.kube/config`.
+    pub fn home_dir(mut self, value: impl Into<PathBuf>) -> Self {
+        self.home_dir = Some(value.into());
+        self
+    }
+
+    /// Sets `incluster_namespace_file`.
+    pub fn incluster_namespace_file(mut self, value: impl Into<PathBuf>) -> Self {
+        self.incluster_namespace_file = Some(value.into());
+        self
+    }
+
+    /// Sets `context`: the context to use.
+    pub fn context(mut self, value: impl Into<String>) -> Self {
+        self.context = Some(value.into());
+        self
+    }
+
+    /// Sets `cluster`: the cluster to use.
+    pub fn cluster(mut self, value: impl Into<String>) -> Self {
+        self.cluster = Some(value.into());
+        self
+    }
+
+    /// Sets `user`: the user to use.
+    pub fn user(mut self, value: impl Into<String>) -> Self {
+        self.user = Some(value.into());
+        self
+    }
+
+    /// Sets `namespace`: the default namespace.
+    pub fn namespace(mut self, value: impl Into<String>) -> Self {
+        self.namespace = Some(value.into());
+        self
+    }
+
+    /// Sets `server`: the server URL.
+    pub fn server(mut self, value: impl Into<String>) -> Self {
+        self.server = Some(value.into());
+        self
+    }
+
+    /// Sets `token`: a bearer token.
+    pub fn token(mut self, value: impl Into<String>) -> Self {
+        self.token = Some(Secret::new(value.into()));
+        self
+    }
+
+    /// Sets `impersonate`: the user to act as.
+    pub fn impersonate(mut self, value: Impersonation) -> Self {
+        self.impersonate = Some(value);
+        self
+    }
+
+    /// Sets `timeout`: the per-request timeout.
+    pub fn timeout(mut self, value: Duration) -> Self {
+        self.timeout = Some(value);
+        self
+    }
+
+    /// Sets `proxy_url`.
+    pub fn proxy_url(mut self, value: impl Into<String>) -> Self {
+        self.proxy_url = Some(value.into());
+        self
+    }
+
+    /// Sets `tls_server_name`.
+    pub fn tls_server_name(mut self, value: impl Into<String>) -> Self {
+        self.tls_server_name = Some(value.into());
+        self
+    }
+
+    /// Sets `insecure_skip_tls_verify`.
+    pub fn insecure_skip_tls_verify(mut self, value: bool) -> Self {
+        self.insecure_skip_tls_verify = Some(value);
+        self
+    }
 }
 
 /// Which files the loading rules picked.

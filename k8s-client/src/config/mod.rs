@@ -33,12 +33,27 @@ pub use load::{KubeConfigOptions, EXEC_API_V1, EXEC_API_V1BETA1};
 
 pub use secret::Secret;
 
+use crate::backoff::Backoff;
+
 /// Everything a [`Client`](crate::Client) needs to talk to one API server as one identity.
 ///
 /// Built by [`Config::from_kubeconfig`], [`Config::incluster`] or [`Config::infer`], or by
 /// hand with [`Config::new`]. Every field is public so a program can adjust it before making
-/// a client.
+/// a client; new fields may be added (with defaults), so it cannot be written as a struct
+/// literal.
+///
+/// ```
+/// use std::time::Duration;
+/// use k8s_client::backoff::Backoff;
+/// use k8s_client::config::{Config, RateLimit};
+///
+/// let mut config = Config::new("https://127.0.0.1:6443".parse().unwrap());
+/// config.timeout = Some(Duration::from_secs(10));
+/// config.rate_limit = Some(RateLimit::new(50.0, 100));
+/// config.retry = Backoff::default_request_retry().steps(1); // no retries
+/// ```
 #[derive(Clone)]
+#[non_exhaustive]
 pub struct Config {
     /// The API server's base URL, such as `https://127.0.0.1:6443` (may carry a path prefix).
     pub cluster_url: http::Uri,
@@ -61,8 +76,11 @@ pub struct Config {
     /// Client-side rate limit shared by every handle made from one `Client`
     /// (`None`: no limit). Default: 5 QPS, burst 10, as client-go.
     pub rate_limit: Option<RateLimit>,
-    /// How often failed requests are retried (429, 5xx, connection errors on idempotent verbs).
-    pub retry: RetryPolicy,
+    /// How failed requests are retried (429, 5xx, connection errors on idempotent verbs):
+    /// the waits, and at most `steps - 1` retries; `cap` also bounds the server's
+    /// `Retry-After`. Default: [`Backoff::default_request_retry`] (10 retries, 0.5 to 1 s
+    /// doubling, at most 30 s).
+    pub retry: Backoff,
     /// The `User-Agent` header. Default: `k8s-client/<version> (<os>/<arch>)`.
     pub user_agent: String,
     /// Interval of HTTP/2 keep-alive pings (`None`: off). Default: 30 s.
@@ -124,8 +142,10 @@ mod debug_tests {
     }
 }
 
-/// How the server certificate is checked.
+/// How the server certificate is checked. [`Default`]: the platform's roots, verified
+/// against the URL's host.
 #[derive(Clone, Default)]
+#[non_exhaustive]
 pub struct TlsConfig {
     /// Extra trusted CA certificates (PEM). When empty, the platform's roots are used.
     pub root_certs_pem: Vec<Vec<u8>>,
@@ -156,7 +176,9 @@ pub enum DataSource {
 
 /// The credential source of a [`Config`]. At most one of token, token file, basic auth and
 /// exec gives the `Authorization` header; a client certificate may accompany any of them.
+/// [`Default`]: no credentials; set the fields to add some.
 #[derive(Clone, Debug, Default)]
+#[non_exhaustive]
 pub struct AuthConfig {
     /// A static bearer token.
     pub token: Option<Secret<String>>,
@@ -171,7 +193,14 @@ pub struct AuthConfig {
 }
 
 /// A client certificate and its private key, PEM.
+///
+/// ```
+/// use k8s_client::config::ClientCertConfig;
+/// let files = ClientCertConfig::from_files("/etc/tls/client.crt", "/etc/tls/client.key");
+/// # drop(files);
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ClientCertConfig {
     /// The certificate chain.
     pub cert: DataSource,
@@ -179,8 +208,35 @@ pub struct ClientCertConfig {
     pub key: DataSource,
 }
 
+impl ClientCertConfig {
+    /// A certificate and key from these sources.
+    pub fn new(cert: DataSource, key: DataSource) -> Self {
+        ClientCertConfig { cert, key }
+    }
+
+    /// A certificate and key given as PEM bytes.
+    pub fn from_pem(cert: impl Into<Vec<u8>>, key: impl Into<Vec<u8>>) -> Self {
+        ClientCertConfig::new(
+            DataSource::Data(Secret::new(cert.into())),
+            DataSource::Data(Secret::new(key.into())),
+        )
+    }
+
+    /// A certificate and key read from these PEM files (and re-read when they change).
+    pub fn from_files(cert: impl Into<PathBuf>, key: impl Into<PathBuf>) -> Self {
+        ClientCertConfig::new(DataSource::File(cert.into()), DataSource::File(key.into()))
+    }
+}
+
 /// `Impersonate-*` headers: act as this user.
+///
+/// ```
+/// use k8s_client::config::Impersonation;
+/// let as_dev = Impersonation::new("jane").group("developers").extra("team", ["a", "b"]);
+/// assert_eq!(as_dev.groups, ["developers"]);
+/// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Impersonation {
     /// `Impersonate-User`.
     pub user: String,
@@ -192,8 +248,44 @@ pub struct Impersonation {
     pub extra: BTreeMap<String, Vec<String>>,
 }
 
+impl Impersonation {
+    /// Act as `user`, with no UID, groups or extra fields.
+    pub fn new(user: impl Into<String>) -> Self {
+        Impersonation {
+            user: user.into(),
+            ..Impersonation::default()
+        }
+    }
+
+    /// Sets the UID.
+    pub fn uid(mut self, uid: impl Into<String>) -> Self {
+        self.uid = Some(uid.into());
+        self
+    }
+
+    /// Adds a group.
+    pub fn group(mut self, group: impl Into<String>) -> Self {
+        self.groups.push(group.into());
+        self
+    }
+
+    /// Adds values of the extra field `key`.
+    pub fn extra<V: Into<String>>(
+        mut self,
+        key: impl Into<String>,
+        values: impl IntoIterator<Item = V>,
+    ) -> Self {
+        self.extra
+            .entry(key.into())
+            .or_default()
+            .extend(values.into_iter().map(Into::into));
+        self
+    }
+}
+
 /// A token bucket: `qps` tokens a second, at most `burst` saved up.
 #[derive(Clone, Copy, Debug, PartialEq)]
+#[non_exhaustive]
 pub struct RateLimit {
     /// Sustained requests per second.
     pub qps: f32,
@@ -201,32 +293,18 @@ pub struct RateLimit {
     pub burst: u32,
 }
 
+impl RateLimit {
+    /// `qps` requests a second, `burst` at once.
+    pub fn new(qps: f32, burst: u32) -> Self {
+        RateLimit { qps, burst }
+    }
+}
+
 impl Default for RateLimit {
     fn default() -> Self {
         RateLimit {
             qps: 5.0,
             burst: 10,
-        }
-    }
-}
-
-/// How failed requests are retried.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct RetryPolicy {
-    /// Attempts after the first (0: never retry). Default: 10, as client-go's `maxRetries`.
-    pub max_retries: u32,
-    /// First backoff when the server gives no `Retry-After`. Default: 1 s.
-    pub initial_backoff: Duration,
-    /// Longest single wait. Default: 30 s.
-    pub max_backoff: Duration,
-}
-
-impl Default for RetryPolicy {
-    fn default() -> Self {
-        RetryPolicy {
-            max_retries: 10,
-            initial_backoff: Duration::from_secs(1),
-            max_backoff: Duration::from_secs(30),
         }
     }
 }
@@ -259,7 +337,7 @@ impl Config {
             no_proxy: Vec::new(),
             timeout: Some(Duration::from_secs(295)),
             rate_limit: Some(RateLimit::default()),
-            retry: RetryPolicy::default(),
+            retry: Backoff::default_request_retry(),
             user_agent: default_user_agent(),
             keep_alive: Some(Duration::from_secs(30)),
             list_decode_threads: 4,

@@ -16,7 +16,7 @@ use super::error::DiscoveryError;
 use super::model::{ApiGroup, DiscoveryFormat, GroupVersionResources, Snapshot};
 use super::wire;
 use super::DiscoveryMode;
-use crate::config::RetryPolicy;
+use crate::backoff::Backoff;
 use crate::Client;
 
 /// How many legacy group/version requests are in flight at once.
@@ -25,12 +25,11 @@ const LEGACY_CONCURRENCY: usize = 8;
 /// The retry policy of the per-group/version requests: one quick retry. An aggregated API
 /// whose backend is down answers 503 to every try, and its failure is reported (in
 /// [`Snapshot::failed`]) rather than waited out with the client's full retry policy.
-fn group_version_retry() -> RetryPolicy {
-    RetryPolicy {
-        max_retries: 1,
-        initial_backoff: Duration::from_millis(200),
-        max_backoff: Duration::from_secs(1),
-    }
+fn group_version_retry() -> Backoff {
+    Backoff::new(Duration::from_millis(100))
+        .jitter(1.0)
+        .cap(Duration::from_secs(1))
+        .steps(2)
 }
 
 /// A `GET path` request with the given `Accept` header (no I/O).

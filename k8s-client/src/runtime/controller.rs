@@ -138,7 +138,7 @@ impl<K: Object + Send + Sync + 'static> Controller<K> {
     {
         let queue = self.queue.clone();
         let registration = self.informer.add_handler(move |event: Event<K>| {
-            queue.add(event.key());
+            queue.add(&event.key());
         });
         self.informer.start();
         self.informer.wait_for_sync().await;
@@ -186,7 +186,7 @@ async fn worker<K, F, Fut, E>(
             Ok(Action::Done) => queue.forget(&key),
             Ok(Action::RequeueAfter(delay)) => {
                 queue.forget(&key);
-                queue.add_after(key.clone(), delay);
+                queue.add_after(&key, delay);
             }
             Err(e) if max_retries.is_some_and(|max| retries >= max) => {
                 tracing::warn!(%key, error = %e, retries, "reconcile failed; giving up on this key");
@@ -194,7 +194,7 @@ async fn worker<K, F, Fut, E>(
             }
             Err(e) => {
                 tracing::debug!(%key, error = %e, retries, "reconcile failed; retrying after a backoff");
-                queue.add_rate_limited(key.clone());
+                queue.add_rate_limited(&key);
             }
         }
         queue.done(&key);

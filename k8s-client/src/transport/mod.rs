@@ -31,6 +31,7 @@ use std::time::Duration;
 pub use body::{Body, BoxError};
 pub use error::TransportError;
 pub use proxy::proxy_from_env;
+pub(crate) use upgrade::is_upgrade;
 pub use upgrade::{OnUpgrade, Upgraded};
 
 use std::future::Future;

@@ -5,7 +5,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use k8s_client::config::RetryPolicy;
+use k8s_client::backoff::Backoff;
 use k8s_client::Config;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -126,11 +126,9 @@ impl Server {
     pub fn config(&self) -> Config {
         let mut config = Config::new(self.url().parse().unwrap());
         config.rate_limit = None;
-        config.retry = RetryPolicy {
-            max_retries: 3,
-            initial_backoff: Duration::from_millis(50),
-            max_backoff: Duration::from_secs(5),
-        };
+        config.retry = Backoff::new(Duration::from_millis(50))
+            .cap(Duration::from_secs(5))
+            .steps(4);
         config.timeout = Some(Duration::from_secs(10));
         config
     }

@@ -56,6 +56,7 @@ impl fmt::Display for EventType {
 /// assert_eq!(event.type_, EventType::Warning);
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct EventRecord {
     /// Normal or Warning.
     pub type_: EventType,

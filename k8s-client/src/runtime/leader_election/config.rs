@@ -14,16 +14,17 @@ pub const JITTER_FACTOR: f64 = 1.2;
 /// use std::time::Duration;
 /// use k8s_client::runtime::leader_election::LeaderElectionConfig;
 ///
-/// let config = LeaderElectionConfig {
-///     lease_duration: Duration::from_secs(30),
-///     renew_deadline: Duration::from_secs(20),
-///     retry_period: Duration::from_secs(4),
-///     release_on_cancel: true,
-/// };
+/// let config = LeaderElectionConfig::new(
+///     Duration::from_secs(30),
+///     Duration::from_secs(20),
+///     Duration::from_secs(4),
+/// )
+/// .release_on_cancel(true);
 /// assert!(config.validate().is_ok());
 /// assert!(LeaderElectionConfig::default().validate().is_ok());
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct LeaderElectionConfig {
     /// How long a candidate waits, after it last saw the lease change, before it takes the
     /// lease over from a holder that stopped renewing. Stored in the Lease as
@@ -45,12 +46,11 @@ pub struct LeaderElectionConfig {
 impl Default for LeaderElectionConfig {
     /// client-go's recommended values: 15 s lease, 10 s renew deadline, 2 s retry period.
     fn default() -> Self {
-        LeaderElectionConfig {
-            lease_duration: Duration::from_secs(15),
-            renew_deadline: Duration::from_secs(10),
-            retry_period: Duration::from_secs(2),
-            release_on_cancel: false,
-        }
+        LeaderElectionConfig::new(
+            Duration::from_secs(15),
+            Duration::from_secs(10),
+            Duration::from_secs(2),
+        )
     }
 }
 
@@ -100,6 +100,41 @@ pub enum LeaderElectionConfigError {
 }
 
 impl LeaderElectionConfig {
+    /// A config with these timings (see the fields), not releasing the lease on cancel.
+    /// Nothing is checked until [`validate`](Self::validate) (or the elector) does.
+    pub fn new(lease_duration: Duration, renew_deadline: Duration, retry_period: Duration) -> Self {
+        LeaderElectionConfig {
+            lease_duration,
+            renew_deadline,
+            retry_period,
+            release_on_cancel: false,
+        }
+    }
+
+    /// Sets `lease_duration`.
+    pub fn lease_duration(mut self, duration: Duration) -> Self {
+        self.lease_duration = duration;
+        self
+    }
+
+    /// Sets `renew_deadline`.
+    pub fn renew_deadline(mut self, deadline: Duration) -> Self {
+        self.renew_deadline = deadline;
+        self
+    }
+
+    /// Sets `retry_period`.
+    pub fn retry_period(mut self, period: Duration) -> Self {
+        self.retry_period = period;
+        self
+    }
+
+    /// Sets `release_on_cancel`.
+    pub fn release_on_cancel(mut self, release: bool) -> Self {
+        self.release_on_cancel = release;
+        self
+    }
+
     /// Checks the timing as client-go does: all durations positive,
     /// `lease_duration > renew_deadline > JITTER_FACTOR * retry_period`, and (because the
     /// Lease stores seconds) a whole-second lease duration.

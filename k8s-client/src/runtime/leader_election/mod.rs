@@ -14,7 +14,7 @@
 //!
 //! # async fn run(client: k8s_client::Client) -> Result<(), Box<dyn std::error::Error>> {
 //! let lock = LeaseLock::new("default", "my-controller", "pod-a");
-//! let config = LeaderElectionConfig { release_on_cancel: true, ..Default::default() };
+//! let config = LeaderElectionConfig::default().release_on_cancel(true);
 //! let elector = LeaderElector::new(client, lock, config)?;
 //! let shutdown = CancellationToken::new();
 //! let callbacks = LeaderCallbacks::new(|leading: CancellationToken| async move {

@@ -13,8 +13,8 @@ use futures::stream::BoxStream;
 use futures::{Stream, StreamExt};
 
 use crate::api::{Api, Resource, WatchEvent, WatchParams};
+use crate::backoff::{Backoff, Waits};
 use crate::error::{ApiError, Error, Status};
-use crate::retry::Backoff;
 
 /// Why a [`RetryWatcher`] (or a wait built on it) stopped.
 #[derive(Debug, thiserror::Error)]
@@ -120,14 +120,11 @@ pub const MIN_RESTART_DELAY: Duration = Duration::from_millis(200);
 /// The longest wait between failed watches.
 pub const MAX_RESTART_DELAY: Duration = Duration::from_secs(30);
 
-fn restart_backoff() -> Backoff {
-    Backoff {
-        steps: u32::MAX,
-        duration: MIN_RESTART_DELAY,
-        factor: 2.0,
-        jitter: 0.1,
-        cap: Some(MAX_RESTART_DELAY),
-    }
+fn restart_backoff() -> Waits {
+    Backoff::new(MIN_RESTART_DELAY)
+        .jitter(0.1)
+        .cap(MAX_RESTART_DELAY)
+        .waits()
 }
 
 type EventStream<K> = BoxStream<'static, crate::Result<WatchEvent<K>>>;
@@ -140,7 +137,7 @@ struct State<K: Resource> {
     stream: Option<EventStream<K>>,
     delay: Option<Duration>,
     last_start: Option<tokio::time::Instant>,
-    backoff: Backoff,
+    backoff: Waits,
     done: bool,
 }
 
@@ -255,7 +252,7 @@ where
                         return self.fail(WatchError::Api { what, source: e });
                     }
                     Err(e) => {
-                        let delay = self.backoff.step();
+                        let delay = self.backoff.next_wait();
                         tracing::warn!(what = %self.what, error = %e, ?delay, "starting a watch failed; retrying");
                         self.delay = Some(delay);
                     }
@@ -270,7 +267,7 @@ where
                     continue;
                 }
                 Some(Err(e)) => {
-                    let delay = self.backoff.step();
+                    let delay = self.backoff.next_wait();
                     tracing::warn!(what = %self.what, error = %e, ?delay, "watch broke; resuming from the last resourceVersion");
                     self.restart(Some(delay));
                     continue;
@@ -300,7 +297,7 @@ where
                     continue;
                 }
             }
-            self.backoff = restart_backoff();
+            self.backoff.reset();
             return Some(Ok(event));
         }
     }
@@ -324,7 +321,7 @@ where
             .map(Duration::from_secs)
             .unwrap_or_default();
         let delay = if matches!(code, 500 | 504) {
-            retry_after.max(self.backoff.step())
+            retry_after.max(self.backoff.next_wait())
         } else {
             retry_after
         };
@@ -372,11 +369,11 @@ mod tests {
     #[test]
     fn backoff_doubles_up_to_the_cap() {
         let mut b = restart_backoff();
-        let first = b.step();
+        let first = b.next_wait();
         assert!(first >= MIN_RESTART_DELAY && first <= MIN_RESTART_DELAY.mul_f64(1.1));
         for _ in 0..20 {
-            b.step();
+            b.next_wait();
         }
-        assert!(b.step() <= MAX_RESTART_DELAY.mul_f64(1.1));
+        assert_eq!(b.next_wait(), MAX_RESTART_DELAY);
     }
 }

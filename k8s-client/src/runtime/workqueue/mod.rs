@@ -8,12 +8,16 @@
 //!   is queued again when the worker calls [`WorkQueue::done`];
 //! - items are handed out in the order they were added;
 //! - [`WorkQueue::add_after`] delays an item (the shorter delay wins for an item already
-//!   waiting), and [`WorkQueue::add_rate_limited`] delays it as a [`RateLimiter`] says
-//!   (per-item exponential backoff, token bucket, fast/slow, max of several);
+//!   waiting), and [`WorkQueue::add_rate_limited`] delays it as a [`RateLimiter`] says for
+//!   its number of failures (per-item exponential [`Backoff`](crate::backoff::Backoff),
+//!   token bucket, fast/slow, max of several);
 //! - [`WorkQueue::shut_down`] wakes every blocked [`WorkQueue::get`];
 //!   [`WorkQueue::shut_down_with_drain`] waits until the queued and in-progress items are done;
 //! - metrics (depth, adds, latency, work duration, unfinished work, longest running
 //!   processor, retries) go to a [`QueueMetrics`] of your choice.
+//!
+//! Its methods borrow the key as `HashMap`'s do (a `WorkQueue<String>` takes `&str`) and
+//! copy it only when the queue does not hold it yet.
 //!
 //! The worker loop:
 //!
@@ -26,7 +30,7 @@
 //!     while let Some(key) = queue.get().await {
 //!         match reconcile(&key).await {
 //!             Ok(()) => queue.forget(&key),
-//!             Err(_) => queue.add_rate_limited(key.clone()),
+//!             Err(_) => queue.add_rate_limited(&key),
 //!         }
 //!         queue.done(&key);
 //!     }
@@ -41,8 +45,8 @@ mod waiting;
 pub use metrics::{NoMetrics, QueueMetrics};
 pub use queue::{ItemGuard, WorkQueue, WorkQueueBuilder, DEFAULT_METRICS_UPDATE_PERIOD};
 pub use rate_limiter::{
-    default_controller_rate_limiter, BucketRateLimiter, ExponentialFailureRateLimiter,
-    FastSlowRateLimiter, MaxOfRateLimiter, RateLimiter,
+    default_controller_rate_limiter, BucketRateLimiter, FastSlowRateLimiter, MaxOfRateLimiter,
+    RateLimiter,
 };
 
 #[cfg(test)]

@@ -1,7 +1,8 @@
 //! [`WorkQueue`]: the queue itself (dedupe, one worker per item, FIFO, delays, rate-limited
 //! retries, shutdown and drain, metrics).
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::borrow::Borrow;
+use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::hash::Hash;
 use std::ops::Deref;
@@ -15,7 +16,7 @@ use tokio::time::Instant;
 
 use super::metrics::QueueMetrics;
 use super::rate_limiter::{default_controller_rate_limiter, RateLimiter};
-use super::waiting::Waiting;
+use super::waiting::{WaitKey, Waiting};
 
 /// How often [`QueueMetrics::unfinished_work`] and
 /// [`QueueMetrics::longest_running_processor`] are reported by default (client-go: 500 ms).
@@ -30,19 +31,22 @@ pub const DEFAULT_METRICS_UPDATE_PERIOD: Duration = Duration::from_millis(500);
 /// - **Delays**: [`add_after`](Self::add_after) queues an item later; for an item that is
 ///   already waiting, the earlier due time wins. Delays are driven by Tokio timers in
 ///   [`get`](Self::get); there is no background task.
-/// - **Retries**: [`add_rate_limited`](Self::add_rate_limited) delays an item as its
-///   [`RateLimiter`] says (by default [`default_controller_rate_limiter`]);
-///   [`forget`](Self::forget) resets it after success.
+/// - **Retries**: [`add_rate_limited`](Self::add_rate_limited) delays an item as the queue's
+///   [`RateLimiter`] says for its number of failures (by default
+///   [`default_controller_rate_limiter`]); [`forget`](Self::forget) resets the count after a
+///   success.
 ///
 /// Clones share one queue. Items are keys (usually `namespace/name` strings), not objects.
+/// The methods borrow the key, as `HashMap`'s do: a `WorkQueue<String>` takes `&str`, and
+/// copies the key only when the queue does not hold it yet.
 ///
 /// ```
 /// use k8s_client::runtime::workqueue::WorkQueue;
 ///
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {
 /// let queue: WorkQueue<String> = WorkQueue::builder().name("pods").build();
-/// queue.add("default/web".to_string());
-/// queue.add("default/web".to_string()); // deduplicated
+/// queue.add("default/web");
+/// queue.add("default/web"); // deduplicated
 /// assert_eq!(queue.len(), 1);
 ///
 /// let worker = {
@@ -50,7 +54,7 @@ pub const DEFAULT_METRICS_UPDATE_PERIOD: Duration = Duration::from_millis(500);
 ///     tokio::spawn(async move {
 ///         let mut handled = Vec::new();
 ///         while let Some(key) = queue.get().await {
-///             // reconcile `key` here; on failure: queue.add_rate_limited(key.clone())
+///             // reconcile `key` here; on failure: queue.add_rate_limited(&key)
 ///             queue.forget(&key);
 ///             queue.done(&key);
 ///             handled.push(key);
@@ -62,11 +66,11 @@ pub const DEFAULT_METRICS_UPDATE_PERIOD: Duration = Duration::from_millis(500);
 /// assert_eq!(worker.await.unwrap(), vec!["default/web".to_string()]);
 /// # }
 /// ```
-pub struct WorkQueue<T> {
-    shared: Arc<Shared<T>>,
+pub struct WorkQueue<K> {
+    shared: Arc<Shared<K>>,
 }
 
-impl<T> Clone for WorkQueue<T> {
+impl<K> Clone for WorkQueue<K> {
     fn clone(&self) -> Self {
         WorkQueue {
             shared: self.shared.clone(),
@@ -74,13 +78,13 @@ impl<T> Clone for WorkQueue<T> {
     }
 }
 
-struct Shared<T> {
+struct Shared<K> {
     name: String,
-    limiter: Box<dyn RateLimiter<T>>,
+    limiter: Box<dyn RateLimiter>,
     metrics: Option<Arc<dyn QueueMetrics>>,
     metrics_period: Duration,
     reporter_started: AtomicBool,
-    state: Mutex<State<T>>,
+    state: Mutex<State<K>>,
     /// Signalled when an item is queued, when the earliest delay moves earlier, and (to all)
     /// on shutdown.
     ready: Notify,
@@ -88,35 +92,94 @@ struct Shared<T> {
     idle: Notify,
 }
 
-struct State<T> {
-    /// Items to hand out, in order.
-    queue: VecDeque<T>,
-    /// Items that need processing: those in `queue` and those re-added while processing.
-    dirty: HashSet<T>,
-    /// Items handed out and not yet done, with when they were handed out.
-    processing: HashMap<T, Instant>,
+struct State<K> {
+    /// Items to hand out, in order: each is dirty and not being processed.
+    queue: VecDeque<K>,
+    /// What the queue knows of each item it holds in any way: queued, being processed,
+    /// waiting with a delay, or with failures not yet forgotten. An item that is none of
+    /// these is removed.
+    items: HashMap<K, Item>,
     /// Items added with a delay.
-    waiting: Waiting<T>,
-    /// When each dirty item was added (only kept when metrics are on).
-    added_at: HashMap<T, Instant>,
+    waiting: Waiting<K>,
+    /// How many items are handed out and not yet done.
+    processing: usize,
     shutting_down: bool,
     /// Shutting down, but still handing out the queued items.
     draining: bool,
 }
 
-impl<T: Clone + Eq + Hash + Send + Sync + 'static> Default for WorkQueue<T> {
+/// What [`WorkQueue::add`] must do after marking an item as needing processing.
+enum Marked {
+    /// Nothing: it is queued already, or in progress (and queued again when done).
+    Skip,
+    /// Put it in line to be handed out.
+    Line,
+    /// The queue does not know it yet.
+    Unknown,
+}
+
+/// The state of one item.
+#[derive(Debug, Default)]
+struct Item {
+    /// Needs processing: queued, or added again while being processed.
+    dirty: bool,
+    /// Handed out at this time and not yet done.
+    processing_since: Option<Instant>,
+    /// Waiting for its delay under this key of [`State::waiting`].
+    waiting: Option<WaitKey>,
+    /// When it became dirty (only kept when metrics are on).
+    added_at: Option<Instant>,
+    /// Rate-limited adds since it was last forgotten.
+    failures: u32,
+}
+
+impl Item {
+    fn is_unused(&self) -> bool {
+        !self.dirty
+            && self.processing_since.is_none()
+            && self.waiting.is_none()
+            && self.failures == 0
+    }
+}
+
+impl<K: Clone + Eq + Hash> State<K> {
+    /// A copy of the key the queue holds for `item` (or of `item` if it holds none).
+    fn key_of<Q>(&self, item: &Q) -> K
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
+    {
+        match self.items.get_key_value(item) {
+            Some((key, _)) => key.clone(),
+            None => item.to_owned(),
+        }
+    }
+
+    /// Drops what the queue knows of `item` when that is nothing.
+    fn remove_if_unused<Q>(&mut self, item: &Q)
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        if self.items.get(item).is_some_and(Item::is_unused) {
+            self.items.remove(item);
+        }
+    }
+}
+
+impl<K: Clone + Eq + Hash + Send + Sync + 'static> Default for WorkQueue<K> {
     fn default() -> Self {
         WorkQueue::new()
     }
 }
 
-impl<T> fmt::Debug for WorkQueue<T> {
+impl<K> fmt::Debug for WorkQueue<K> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let st = lock(&self.shared.state);
         f.debug_struct("WorkQueue")
             .field("name", &self.shared.name)
             .field("queued", &st.queue.len())
-            .field("processing", &st.processing.len())
+            .field("processing", &st.processing)
             .field("waiting", &st.waiting.len())
             .field("shutting_down", &st.shutting_down)
             .finish()
@@ -132,25 +195,24 @@ fn lock<S>(m: &Mutex<S>) -> MutexGuard<'_, S> {
 ///
 /// ```
 /// use std::time::Duration;
-/// use k8s_client::runtime::workqueue::{ExponentialFailureRateLimiter, WorkQueue};
+/// use k8s_client::backoff::Backoff;
+/// use k8s_client::runtime::workqueue::WorkQueue;
 ///
 /// let queue: WorkQueue<String> = WorkQueue::builder()
 ///     .name("deployments")
-///     .rate_limiter(ExponentialFailureRateLimiter::new(
-///         Duration::from_millis(100),
-///         Duration::from_secs(60),
-///     ))
+///     .rate_limiter(Backoff::new(Duration::from_millis(100)).cap(Duration::from_secs(60)))
 ///     .build();
 /// assert_eq!(queue.name(), "deployments");
 /// ```
-pub struct WorkQueueBuilder<T> {
+pub struct WorkQueueBuilder<K> {
     name: String,
-    limiter: Option<Box<dyn RateLimiter<T>>>,
+    limiter: Option<Box<dyn RateLimiter>>,
     metrics: Option<Arc<dyn QueueMetrics>>,
     metrics_period: Duration,
+    _keys: std::marker::PhantomData<fn() -> K>,
 }
 
-impl<T> fmt::Debug for WorkQueueBuilder<T> {
+impl<K> fmt::Debug for WorkQueueBuilder<K> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("WorkQueueBuilder")
             .field("name", &self.name)
@@ -161,7 +223,7 @@ impl<T> fmt::Debug for WorkQueueBuilder<T> {
     }
 }
 
-impl<T: Clone + Eq + Hash + Send + Sync + 'static> WorkQueueBuilder<T> {
+impl<K: Clone + Eq + Hash + Send + Sync + 'static> WorkQueueBuilder<K> {
     /// The queue's name, passed to the metrics (default: empty).
     pub fn name(mut self, name: impl Into<String>) -> Self {
         self.name = name.into();
@@ -169,8 +231,8 @@ impl<T: Clone + Eq + Hash + Send + Sync + 'static> WorkQueueBuilder<T> {
     }
 
     /// The limiter behind [`WorkQueue::add_rate_limited`] (default:
-    /// [`default_controller_rate_limiter`]).
-    pub fn rate_limiter(mut self, limiter: impl RateLimiter<T> + 'static) -> Self {
+    /// [`default_controller_rate_limiter`]); a [`Backoff`](crate::backoff::Backoff) is one.
+    pub fn rate_limiter(mut self, limiter: impl RateLimiter + 'static) -> Self {
         self.limiter = Some(Box::new(limiter));
         self
     }
@@ -191,7 +253,7 @@ impl<T: Clone + Eq + Hash + Send + Sync + 'static> WorkQueueBuilder<T> {
     }
 
     /// The queue.
-    pub fn build(self) -> WorkQueue<T> {
+    pub fn build(self) -> WorkQueue<K> {
         WorkQueue {
             shared: Arc::new(Shared {
                 name: self.name,
@@ -203,10 +265,9 @@ impl<T: Clone + Eq + Hash + Send + Sync + 'static> WorkQueueBuilder<T> {
                 reporter_started: AtomicBool::new(false),
                 state: Mutex::new(State {
                     queue: VecDeque::new(),
-                    dirty: HashSet::new(),
-                    processing: HashMap::new(),
+                    items: HashMap::new(),
                     waiting: Waiting::new(),
-                    added_at: HashMap::new(),
+                    processing: 0,
                     shutting_down: false,
                     draining: false,
                 }),
@@ -217,19 +278,20 @@ impl<T: Clone + Eq + Hash + Send + Sync + 'static> WorkQueueBuilder<T> {
     }
 }
 
-impl<T: Clone + Eq + Hash + Send + Sync + 'static> WorkQueue<T> {
+impl<K: Clone + Eq + Hash + Send + Sync + 'static> WorkQueue<K> {
     /// An unnamed queue with the default controller rate limiter and no metrics.
     pub fn new() -> Self {
         WorkQueue::builder().build()
     }
 
     /// A builder for a queue with a name, rate limiter or metrics.
-    pub fn builder() -> WorkQueueBuilder<T> {
+    pub fn builder() -> WorkQueueBuilder<K> {
         WorkQueueBuilder {
             name: String::new(),
             limiter: None,
             metrics: None,
             metrics_period: DEFAULT_METRICS_UPDATE_PERIOD,
+            _keys: std::marker::PhantomData,
         }
     }
 
@@ -240,39 +302,98 @@ impl<T: Clone + Eq + Hash + Send + Sync + 'static> WorkQueue<T> {
 
     /// Queues `item` unless it is already queued. An item being processed is queued again
     /// when it is [`done`](Self::done). Ignored once the queue is shutting down.
-    pub fn add(&self, item: T) {
+    pub fn add<Q>(&self, item: &Q)
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
+    {
         let mut st = lock(&self.shared.state);
         self.add_locked(&mut st, item, Instant::now());
     }
 
-    fn add_locked(&self, st: &mut State<T>, item: T, now: Instant) {
-        if st.shutting_down || st.dirty.contains(&item) {
+    fn add_locked<Q>(&self, st: &mut State<K>, item: &Q, now: Instant)
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
+    {
+        if st.shutting_down {
             return;
         }
-        if let Some(m) = &self.shared.metrics {
-            m.add(&self.shared.name);
-            st.added_at.entry(item.clone()).or_insert(now);
+        match self.mark_dirty(st, item, now) {
+            Marked::Skip => {}
+            Marked::Line => {
+                let key = st.key_of(item);
+                self.push_line(st, key);
+            }
+            Marked::Unknown => {
+                let key = item.to_owned();
+                let known = Item {
+                    dirty: true,
+                    added_at: self.shared.metrics.as_ref().map(|_| now),
+                    ..Item::default()
+                };
+                st.items.insert(key.clone(), known);
+                self.count_add();
+                self.push_line(st, key);
+            }
         }
-        st.dirty.insert(item.clone());
-        if st.processing.contains_key(&item) {
-            return;
+    }
+
+    /// Marks a known `item` as needing processing, and says whether it must join the line.
+    fn mark_dirty<Q>(&self, st: &mut State<K>, item: &Q, now: Instant) -> Marked
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let Some(known) = st.items.get_mut(item) else {
+            return Marked::Unknown;
+        };
+        if known.dirty {
+            return Marked::Skip;
         }
-        st.queue.push_back(item);
+        known.dirty = true;
+        known.added_at = self.shared.metrics.as_ref().map(|_| now);
+        let in_progress = known.processing_since.is_some();
+        self.count_add();
+        if in_progress {
+            // Queued again when the worker is done with it.
+            Marked::Skip
+        } else {
+            Marked::Line
+        }
+    }
+
+    fn push_line(&self, st: &mut State<K>, key: K) {
+        st.queue.push_back(key);
         self.report_depth(st);
         self.shared.ready.notify_one();
     }
 
+    fn count_add(&self) {
+        if let Some(m) = &self.shared.metrics {
+            m.add(&self.shared.name);
+        }
+    }
+
     /// Queues the delayed items that are due.
-    fn promote_due(&self, st: &mut State<T>, now: Instant) {
+    fn promote_due(&self, st: &mut State<K>, now: Instant) {
         if st.shutting_down {
             return;
         }
         while let Some(item) = st.waiting.pop_due(now) {
-            self.add_locked(st, item, now);
+            if let Some(known) = st.items.get_mut(&item) {
+                known.waiting = None;
+            }
+            match self.mark_dirty(st, &item, now) {
+                Marked::Skip => {}
+                // The waiting line's copy of the key moves to the queue.
+                Marked::Line => self.push_line(st, item),
+                Marked::Unknown => self.add_locked(st, &item, now),
+            }
         }
     }
 
-    fn report_depth(&self, st: &State<T>) {
+    fn report_depth(&self, st: &State<K>) {
         if let Some(m) = &self.shared.metrics {
             m.depth(&self.shared.name, st.queue.len());
         }
@@ -281,8 +402,20 @@ impl<T: Clone + Eq + Hash + Send + Sync + 'static> WorkQueue<T> {
     /// Queues `item` after `delay` (at once for a zero delay). For an item that is already
     /// waiting, the earlier due time wins. Delayed items are dropped on shutdown.
     /// Counted as a retry in the metrics (as client-go does).
-    pub fn add_after(&self, item: T, delay: Duration) {
+    pub fn add_after<Q>(&self, item: &Q, delay: Duration)
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
+    {
         let mut st = lock(&self.shared.state);
+        self.add_after_locked(&mut st, item, delay);
+    }
+
+    fn add_after_locked<Q>(&self, st: &mut State<K>, item: &Q, delay: Duration)
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
+    {
         if st.shutting_down {
             return;
         }
@@ -291,34 +424,89 @@ impl<T: Clone + Eq + Hash + Send + Sync + 'static> WorkQueue<T> {
         }
         let now = Instant::now();
         if delay.is_zero() {
-            self.add_locked(&mut st, item, now);
+            self.add_locked(st, item, now);
             return;
         }
         // A delay too long for the clock waits "forever" (about 30 years).
         let due = now
             .checked_add(delay)
             .unwrap_or_else(|| now + Duration::from_secs(30 * 365 * 86_400));
-        if st.waiting.insert(item, due) {
+        let key = match st.items.get(item).map(|known| known.waiting) {
+            Some(Some(old)) if due >= old.0 => return,
+            Some(Some(old)) => match st.waiting.remove(old) {
+                Some(key) => key,
+                None => st.key_of(item),
+            },
+            Some(None) => st.key_of(item),
+            None => {
+                let key = item.to_owned();
+                st.items.insert(key.clone(), Item::default());
+                key
+            }
+        };
+        let (wait_key, earlier) = st.waiting.insert(key, due);
+        if let Some(known) = st.items.get_mut(item) {
+            known.waiting = Some(wait_key);
+        }
+        if earlier {
             // The earliest due time moved: a sleeping getter must look again.
             self.shared.ready.notify_one();
         }
     }
 
-    /// Queues `item` after the delay its rate limiter gives (client-go `AddRateLimited`).
-    pub fn add_rate_limited(&self, item: T) {
-        let delay = self.shared.limiter.when(&item);
-        self.add_after(item, delay);
+    /// Counts a failure of `item` and queues it after the delay the rate limiter gives for
+    /// its failures so far (client-go `AddRateLimited`). Ignored once the queue is shutting
+    /// down.
+    pub fn add_rate_limited<Q>(&self, item: &Q)
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
+    {
+        let mut st = lock(&self.shared.state);
+        if st.shutting_down {
+            return;
+        }
+        let failures = match st.items.get_mut(item) {
+            Some(known) => {
+                let failures = known.failures;
+                known.failures = failures.saturating_add(1);
+                failures
+            }
+            None => {
+                let known = Item {
+                    failures: 1,
+                    ..Item::default()
+                };
+                st.items.insert(item.to_owned(), known);
+                0
+            }
+        };
+        let delay = self.shared.limiter.when(failures);
+        self.add_after_locked(&mut st, item, delay);
     }
 
-    /// Tells the rate limiter `item` succeeded: its next failure starts from the shortest
-    /// delay again.
-    pub fn forget(&self, item: &T) {
-        self.shared.limiter.forget(item);
+    /// Forgets the failures of `item` (it succeeded): its next
+    /// [`add_rate_limited`](Self::add_rate_limited) waits the shortest delay again.
+    pub fn forget<Q>(&self, item: &Q)
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let mut st = lock(&self.shared.state);
+        if let Some(known) = st.items.get_mut(item) {
+            known.failures = 0;
+            st.remove_if_unused(item);
+        }
     }
 
     /// How many times `item` was rate limited since it was last forgotten.
-    pub fn num_requeues(&self, item: &T) -> u32 {
-        self.shared.limiter.num_requeues(item)
+    pub fn num_requeues<Q>(&self, item: &Q) -> u32
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let st = lock(&self.shared.state);
+        st.items.get(item).map_or(0, |known| known.failures)
     }
 
     /// Waits for the next item and marks it as being processed; call [`done`](Self::done)
@@ -327,7 +515,7 @@ impl<T: Clone + Eq + Hash + Send + Sync + 'static> WorkQueue<T> {
     /// Returns `None` once the queue is shut down ([`shut_down`](Self::shut_down)), or, after
     /// [`shut_down_with_drain`](Self::shut_down_with_drain), once no items are left. Blocked
     /// callers are woken by the shutdown. Cancel safe: dropping the future loses no item.
-    pub async fn get(&self) -> Option<T> {
+    pub async fn get(&self) -> Option<K> {
         self.start_reporter();
         loop {
             let mut notified = pin!(self.shared.ready.notified());
@@ -340,11 +528,27 @@ impl<T: Clone + Eq + Hash + Send + Sync + 'static> WorkQueue<T> {
                     return None;
                 }
                 if let Some(item) = st.queue.pop_front() {
-                    st.dirty.remove(&item);
-                    st.processing.insert(item.clone(), now);
+                    let added_at = match st.items.get_mut(&item) {
+                        Some(known) => {
+                            known.dirty = false;
+                            known.processing_since = Some(now);
+                            known.added_at.take()
+                        }
+                        None => {
+                            // Every queued item is known; should that ever fail, keep the
+                            // count of items in progress right all the same.
+                            let known = Item {
+                                processing_since: Some(now),
+                                ..Item::default()
+                            };
+                            st.items.insert(item.clone(), known);
+                            None
+                        }
+                    };
+                    st.processing += 1;
                     if let Some(m) = &self.shared.metrics {
                         m.depth(&self.shared.name, st.queue.len());
-                        if let Some(added) = st.added_at.remove(&item) {
+                        if let Some(added) = added_at {
                             m.queue_latency(&self.shared.name, now.duration_since(added));
                         }
                     }
@@ -373,15 +577,15 @@ impl<T: Clone + Eq + Hash + Send + Sync + 'static> WorkQueue<T> {
     /// # use k8s_client::runtime::workqueue::WorkQueue;
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {
     /// let queue = WorkQueue::new();
-    /// queue.add(7u32);
+    /// queue.add(&7u32);
     /// if let Some(item) = queue.get_guarded().await {
     ///     assert_eq!(*item, 7);
     /// } // done(&7) here
-    /// queue.add(7);
+    /// queue.add(&7);
     /// assert_eq!(queue.len(), 1);
     /// # }
     /// ```
-    pub async fn get_guarded(&self) -> Option<ItemGuard<T>> {
+    pub async fn get_guarded(&self) -> Option<ItemGuard<K>> {
         let item = self.get().await?;
         Some(ItemGuard {
             queue: self.clone(),
@@ -391,21 +595,34 @@ impl<T: Clone + Eq + Hash + Send + Sync + 'static> WorkQueue<T> {
 
     /// Marks `item` as processed. If it was added again meanwhile, it is queued again now.
     /// Calling it for an item that is not being processed does nothing.
-    pub fn done(&self, item: &T) {
+    pub fn done<Q>(&self, item: &Q)
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
         let mut st = lock(&self.shared.state);
-        let Some(started) = st.processing.remove(item) else {
+        let Some(known) = st.items.get_mut(item) else {
             return;
         };
+        let Some(started) = known.processing_since.take() else {
+            return;
+        };
+        let requeue = known.dirty;
+        st.processing = st.processing.saturating_sub(1);
         if let Some(m) = &self.shared.metrics {
             m.work_duration(&self.shared.name, started.elapsed());
         }
-        if st.dirty.contains(item) {
-            st.queue.push_back(item.clone());
-            self.report_depth(&st);
-            self.shared.ready.notify_one();
-        } else if st.processing.is_empty() {
-            // A drain may be waiting for this.
-            self.shared.idle.notify_waiters();
+        if requeue {
+            if let Some((key, _)) = st.items.get_key_value(item) {
+                let key = key.clone();
+                self.push_line(&mut st, key);
+            }
+        } else {
+            st.remove_if_unused(item);
+            if st.processing == 0 {
+                // A drain may be waiting for this.
+                self.shared.idle.notify_waiters();
+            }
         }
     }
 
@@ -430,7 +647,7 @@ impl<T: Clone + Eq + Hash + Send + Sync + 'static> WorkQueue<T> {
             let mut st = lock(&self.shared.state);
             st.shutting_down = true;
             st.draining = false;
-            st.waiting.clear();
+            drop_waiting(&mut st);
         }
         self.shared.ready.notify_waiters();
         self.shared.idle.notify_waiters();
@@ -448,7 +665,7 @@ impl<T: Clone + Eq + Hash + Send + Sync + 'static> WorkQueue<T> {
             if !st.shutting_down {
                 st.shutting_down = true;
                 st.draining = true;
-                st.waiting.clear();
+                drop_waiting(&mut st);
             }
         }
         self.shared.ready.notify_waiters();
@@ -458,12 +675,19 @@ impl<T: Clone + Eq + Hash + Send + Sync + 'static> WorkQueue<T> {
             {
                 let st = lock(&self.shared.state);
                 let queued = if st.draining { st.queue.len() } else { 0 };
-                if queued == 0 && st.processing.is_empty() {
+                if queued == 0 && st.processing == 0 {
                     return;
                 }
             }
             idle.await;
         }
+    }
+
+    /// How many items the queue keeps state for (queued, in progress, waiting, or with
+    /// failures): for tests that check nothing is left behind.
+    #[cfg(test)]
+    pub(crate) fn known_items(&self) -> usize {
+        lock(&self.shared.state).items.len()
     }
 
     /// Whether [`shut_down`](Self::shut_down) or
@@ -489,9 +713,20 @@ impl<T: Clone + Eq + Hash + Send + Sync + 'static> WorkQueue<T> {
     }
 }
 
+/// Drops the delayed items (on shutdown).
+fn drop_waiting<K: Clone + Eq + Hash>(st: &mut State<K>) {
+    let dropped: Vec<K> = st.waiting.drain().collect();
+    for item in dropped {
+        if let Some(known) = st.items.get_mut(&item) {
+            known.waiting = None;
+        }
+        st.remove_if_unused(&item);
+    }
+}
+
 /// Reports unfinished work and the longest running processor every `period` until the queue
 /// is dropped, or shut down with nothing in progress.
-async fn report_in_progress<T>(queue: Weak<Shared<T>>, period: Duration) {
+async fn report_in_progress<K>(queue: Weak<Shared<K>>, period: Duration) {
     let mut ticks = tokio::time::interval(period);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -507,12 +742,12 @@ async fn report_in_progress<T>(queue: Weak<Shared<T>>, period: Duration) {
             let now = Instant::now();
             let mut total = Duration::ZERO;
             let mut longest = Duration::ZERO;
-            for started in st.processing.values() {
-                let running = now.saturating_duration_since(*started);
+            for started in st.items.values().filter_map(|known| known.processing_since) {
+                let running = now.saturating_duration_since(started);
                 total = total.saturating_add(running);
                 longest = longest.max(running);
             }
-            (total, longest, st.shutting_down && st.processing.is_empty())
+            (total, longest, st.shutting_down && st.processing == 0)
         };
         metrics.unfinished_work(&shared.name, total);
         metrics.longest_running_processor(&shared.name, longest);
@@ -524,38 +759,38 @@ async fn report_in_progress<T>(queue: Weak<Shared<T>>, period: Duration) {
 
 /// An item handed out by [`WorkQueue::get_guarded`]; marks it [`done`](WorkQueue::done) when
 /// dropped. Dereferences to the item.
-pub struct ItemGuard<T: Clone + Eq + Hash + Send + Sync + 'static> {
-    queue: WorkQueue<T>,
-    item: T,
+pub struct ItemGuard<K: Clone + Eq + Hash + Send + Sync + 'static> {
+    queue: WorkQueue<K>,
+    item: K,
 }
 
-impl<T: Clone + Eq + Hash + Send + Sync + 'static> ItemGuard<T> {
+impl<K: Clone + Eq + Hash + Send + Sync + 'static> ItemGuard<K> {
     /// The item.
-    pub fn item(&self) -> &T {
+    pub fn item(&self) -> &K {
         &self.item
     }
 
     /// The queue it came from (to [`add_rate_limited`](WorkQueue::add_rate_limited) or
     /// [`forget`](WorkQueue::forget) it).
-    pub fn queue(&self) -> &WorkQueue<T> {
+    pub fn queue(&self) -> &WorkQueue<K> {
         &self.queue
     }
 }
 
-impl<T: Clone + Eq + Hash + Send + Sync + 'static> Deref for ItemGuard<T> {
-    type Target = T;
-    fn deref(&self) -> &T {
+impl<K: Clone + Eq + Hash + Send + Sync + 'static> Deref for ItemGuard<K> {
+    type Target = K;
+    fn deref(&self) -> &K {
         &self.item
     }
 }
 
-impl<T: Clone + Eq + Hash + Send + Sync + 'static + fmt::Debug> fmt::Debug for ItemGuard<T> {
+impl<K: Clone + Eq + Hash + Send + Sync + 'static + fmt::Debug> fmt::Debug for ItemGuard<K> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_tuple("ItemGuard").field(&self.item).finish()
     }
 }
 
-impl<T: Clone + Eq + Hash + Send + Sync + 'static> Drop for ItemGuard<T> {
+impl<K: Clone + Eq + Hash + Send + Sync + 'static> Drop for ItemGuard<K> {
     fn drop(&mut self) {
         self.queue.done(&self.item);
     }
