@@ -116,7 +116,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let dynamic = DynamicApi::namespaced_with(client.clone(), &namespace, &resource);
     println!("== creating {namespace}/{untyped} from untyped JSON");
     let obj = DynamicObject::from_json(deployment_json(untyped))?;
-    let created = dynamic.create(&PostParams::default(), &obj).await?;
+    // A run that stopped halfway may have left it behind: then carry on with that one.
+    let created = match dynamic.create(&PostParams::default(), &obj).await {
+        Err(e) if e.is_already_exists() => dynamic.get(untyped).await?,
+        other => other?,
+    };
     println!(
         "   created uid {}",
         created.metadata.uid.unwrap_or_default()
@@ -132,7 +136,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let applied = dynamic
         .patch(
             untyped,
-            &PatchParams::apply("k8s-client-demo"),
+            &PatchParams::apply("k8s-client-demo").force(),
             &Patch::Apply(apply),
         )
         .await?;
