@@ -28,15 +28,16 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+#[cfg(feature = "gzip")]
 use async_compression::tokio::bufread::GzipDecoder;
 use bytes::Bytes;
 use futures::TryStreamExt;
-use http::header::{
-    HeaderMap, HeaderValue, ACCEPT_ENCODING, AUTHORIZATION, CONTENT_ENCODING, CONTENT_LENGTH,
-    RETRY_AFTER, USER_AGENT,
-};
+use http::header::{HeaderMap, HeaderValue, AUTHORIZATION, RETRY_AFTER, USER_AGENT};
+#[cfg(feature = "gzip")]
+use http::header::{ACCEPT_ENCODING, CONTENT_ENCODING, CONTENT_LENGTH};
 use http::{Method, StatusCode};
 use http_body_util::{BodyDataStream, BodyExt};
+#[cfg(feature = "gzip")]
 use tokio_util::io::{ReaderStream, StreamReader};
 use tower::{Layer, Service, ServiceExt};
 
@@ -674,6 +675,8 @@ where
 /// # Ok(())
 /// # }
 /// ```
+#[cfg(feature = "gzip")]
+#[cfg_attr(docsrs, doc(cfg(feature = "gzip")))]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct GzipDecoded;
 
@@ -682,9 +685,12 @@ pub struct GzipDecoded;
 /// stays a stream), removing its `Content-Encoding` and `Content-Length` headers and marking
 /// it [`GzipDecoded`]. Left out of the stack when the kubeconfig says
 /// `disable-compression: true` ([`Config::disable_compression`](crate::Config::disable_compression)).
+#[cfg(feature = "gzip")]
+#[cfg_attr(docsrs, doc(cfg(feature = "gzip")))]
 #[derive(Clone, Copy, Debug, Default)]
 pub struct GzipLayer;
 
+#[cfg(feature = "gzip")]
 impl<S> Layer<S> for GzipLayer {
     type Service = Gzip<S>;
     fn layer(&self, inner: S) -> Gzip<S> {
@@ -693,11 +699,14 @@ impl<S> Layer<S> for GzipLayer {
 }
 
 /// The service of [`GzipLayer`].
+#[cfg(feature = "gzip")]
+#[cfg_attr(docsrs, doc(cfg(feature = "gzip")))]
 #[derive(Clone, Debug)]
 pub struct Gzip<S> {
     inner: S,
 }
 
+#[cfg(feature = "gzip")]
 impl<S> Service<http::Request<Body>> for Gzip<S>
 where
     S: Service<http::Request<Body>, Response = http::Response<Body>, Error = Error>
@@ -743,6 +752,7 @@ where
 }
 
 /// The body decompressed as it arrives.
+#[cfg(feature = "gzip")]
 fn gunzip(body: Body) -> Body {
     let compressed = BodyDataStream::new(body).map_err(std::io::Error::other);
     let mut decoder = GzipDecoder::new(StreamReader::new(compressed));
@@ -953,6 +963,7 @@ mod tests {
         assert_eq!(calls.lock().unwrap().len(), 2);
     }
 
+    #[cfg(feature = "gzip")]
     #[tokio::test]
     async fn gzip_is_asked_for_and_undone() {
         use async_compression::tokio::write::GzipEncoder;
