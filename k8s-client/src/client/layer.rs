@@ -12,7 +12,8 @@
 //! 3. [`AuthLayer`]: who we are: the credential source's `Authorization`, the `User-Agent`
 //!    and `Impersonate-*` headers; a 401 makes the credential source refresh.
 //! 4. [`WarningLayer`]: hands the server's `Warning` headers to the warning handler.
-//! 5. [`GzipLayer`]: asks for gzip and decompresses answers as they stream in.
+//! 5. [`GzipLayer`] (feature `gzip`): asks for gzip and decompresses answers as they stream
+//!    in.
 //! 6. The service: the HTTPS [`Transport`](crate::transport::Transport) by default, or any
 //!    other (an in-memory API server, a fault injector), given to
 //!    [`ClientBuilder::service`](super::ClientBuilder::service).

@@ -10,7 +10,8 @@
 //!   -> RateLimitLayer  client-side token bucket (when configured)
 //!   -> AuthLayer       Authorization, User-Agent, Impersonate-*; 401 refreshes credentials
 //!   -> WarningLayer    the server's Warning headers to the warning handler
-//!   -> GzipLayer       Accept-Encoding: gzip, decompression (unless disable-compression)
+//!   -> GzipLayer       Accept-Encoding: gzip, decompression (feature gzip; unless
+//!                      disable-compression)
 //!   -> your transport layers (ClientBuilder::transport_layer)
 //!   -> the service: the HTTPS Transport, or ClientBuilder::service
 //! ```
