@@ -24,14 +24,31 @@
 //! # Ok(())
 //! # }
 //! ```
+//!
+//! # Features
+//!
+//! The optional parts are cargo features; a program that only makes requests (lists, gets,
+//! watches, logs, discovery) needs none of them. Default: `gzip`, `remote`, `runtime`.
+//!
+//! | feature | adds |
+//! |---|---|
+//! | `gzip` | gzip-compressed answers (`client::layer::GzipLayer`) |
+//! | `remote` | exec, attach and port-forward over WebSocket (in [`remote`]; logs need no feature) |
+//! | `runtime` | `cache` (reflectors, informers) and `runtime` (work queues, controllers, leader election, events, waiting) |
+//! | `compact` | compact informer caches, objects packed with LZ4 (turns on `runtime`) |
+//! | `protobuf` | the Kubernetes protobuf encoding of the built-in types (`protobuf`) |
+//! | `latest`, `v1_33`, ... | the Kubernetes version of the k8s-openapi types (choose one) |
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 // In layer order (see the crate docs); `tests/layers.rs` checks that no module imports one
 // that comes after it.
 pub mod api;
 pub mod auth;
 pub mod backoff;
+#[cfg(feature = "runtime")]
+#[cfg_attr(docsrs, doc(cfg(feature = "runtime")))]
 pub mod cache;
 pub mod client;
 pub mod config;
@@ -43,10 +60,13 @@ pub mod metadata;
 pub mod remote;
 pub mod rest;
 pub mod retry;
+#[cfg(feature = "runtime")]
+#[cfg_attr(docsrs, doc(cfg(feature = "runtime")))]
 pub mod runtime;
 pub mod transport;
 
 #[cfg(feature = "protobuf")]
+#[cfg_attr(docsrs, doc(cfg(feature = "protobuf")))]
 pub use api::protobuf;
 pub use api::{Api, Object, Resource};
 pub use client::Client;

@@ -471,6 +471,7 @@ async fn warnings_reach_the_handler() {
     );
 }
 
+#[cfg(feature = "gzip")]
 #[tokio::test]
 async fn gzip_answers_are_decompressed() {
     use async_compression::tokio::bufread::GzipEncoder;

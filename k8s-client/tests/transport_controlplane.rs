@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+#[cfg(feature = "gzip")]
 use k8s_client::client::GzipDecoded;
 use k8s_client::transport::{TransportError, TransportOptions};
 use k8s_client::{Client, Error};
@@ -59,6 +60,7 @@ async fn many_concurrent_requests_share_the_pool() {
     assert!(start.elapsed() < Duration::from_secs(10));
 }
 
+#[cfg(feature = "gzip")]
 #[tokio::test]
 async fn large_lists_arrive_gzipped_and_are_decoded() {
     let ns = ts::namespace("transport-gzip").await;

@@ -244,6 +244,7 @@ impl<K: Resource> Api<K> {
 
     /// Whether decoded objects come without spare capacity in their lists (protobuf), so a
     /// cache can keep them as they are.
+    #[cfg(feature = "runtime")]
     pub(crate) fn decodes_exactly(&self) -> bool {
         self.current_format().decodes_exactly()
     }
@@ -251,6 +252,7 @@ impl<K: Resource> Api<K> {
     /// This handle, decoding protobuf answers without `metadata.managedFields` (skipped on
     /// the wire, never built). JSON answers still carry them: callers that must not see
     /// them remove them too (as an informer's transform does).
+    #[cfg(feature = "runtime")]
     pub(crate) fn without_managed_fields(mut self) -> Self {
         if let Some(format) = self.format.without_managed_fields() {
             self.format = format;

@@ -31,6 +31,7 @@ pub(crate) mod list_decoder;
 mod object;
 mod params;
 #[cfg(feature = "protobuf")]
+#[cfg_attr(docsrs, doc(cfg(feature = "protobuf")))]
 pub mod protobuf;
 mod resource;
 mod watch;

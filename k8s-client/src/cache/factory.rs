@@ -76,6 +76,7 @@ pub struct InformerFactory {
     field_selector: Option<String>,
     resync: Option<Duration>,
     watch_list: WatchListMode,
+    #[cfg(feature = "compact")]
     compact: bool,
     informers: Mutex<HashMap<Key, Arc<dyn Managed>>>,
 }
@@ -100,6 +101,7 @@ impl InformerFactory {
             field_selector: None,
             resync: None,
             watch_list: WatchListMode::Auto,
+            #[cfg(feature = "compact")]
             compact: false,
             informers: Mutex::new(HashMap::new()),
         }
@@ -135,6 +137,8 @@ impl InformerFactory {
 
     /// Whether this factory's informers keep compact stores (see
     /// [`InformerOptions::compact`]).
+    #[cfg(feature = "compact")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "compact")))]
     pub fn compact(mut self, compact: bool) -> Self {
         self.compact = compact;
         self
@@ -149,11 +153,26 @@ impl InformerFactory {
             resync: self.resync,
             ..InformerOptions::default()
         };
+        self.packed(options)
+    }
+
+    /// `options` for a compact store when this factory keeps them.
+    #[cfg(feature = "compact")]
+    fn packed<K: Serialize + DeserializeOwned>(
+        &self,
+        options: InformerOptions<K>,
+    ) -> InformerOptions<K> {
         if self.compact {
             options.compact()
         } else {
             options
         }
+    }
+
+    /// Without the `compact` feature every store keeps objects decoded.
+    #[cfg(not(feature = "compact"))]
+    fn packed<K>(&self, options: InformerOptions<K>) -> InformerOptions<K> {
+        options
     }
 
     /// The shared informer of `K` in all namespaces (or of a cluster-scoped `K`).

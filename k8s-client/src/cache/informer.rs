@@ -59,7 +59,7 @@ pub struct InformerOptions<K> {
     /// [`without_managed_fields`](Self::without_managed_fields)).
     pub drop_managed_fields: bool,
     /// How a compact store packs objects (default: none, objects are kept decoded and
-    /// shared); set by [`compact`](Self::compact).
+    /// shared); set by `compact()` (feature `compact`).
     pub packing: Option<Packing<K>>,
 }
 
@@ -198,6 +198,8 @@ impl<K> InformerOptions<K> {
     /// assert!(pods.store().is_compact());
     /// # }
     /// ```
+    #[cfg(feature = "compact")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "compact")))]
     pub fn compact(mut self) -> Self
     where
         K: serde::Serialize + serde::de::DeserializeOwned,

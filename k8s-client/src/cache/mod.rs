@@ -7,8 +7,8 @@
 //!   streaming watch-list), resuming from the last resourceVersion, relisting on `410 Gone`,
 //!   with backoff on errors; its state logic is the pure [`reflector::Machine`];
 //! - a [`Store`] holds the objects (`Arc<K>`, keyed `namespace/name`) with indexes; a
-//!   compact one ([`InformerOptions::compact`]) keeps them packed, about a twentieth of the
-//!   heap, and decodes them on read;
+//!   compact one (feature `compact`: `InformerOptions::compact`) keeps them packed, about a
+//!   twentieth of the heap, and decodes them on read;
 //! - a [`SharedInformer`] runs one reflector and tells every registered handler about
 //!   changes ([`Event`]); an [`InformerFactory`] hands out one informer per resource;
 //! - a [`Lister`] reads a store by namespace and [label selector](Selector).

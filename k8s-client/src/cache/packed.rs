@@ -9,11 +9,14 @@
 
 use std::fmt;
 
+#[cfg(feature = "compact")]
 use serde::de::DeserializeOwned;
+#[cfg(feature = "compact")]
 use serde::Serialize;
 
 /// How a compact store packs objects: the encode and decode functions (plain function
-/// pointers, so stores and informers need no extra bounds on `K`).
+/// pointers, so stores and informers need no extra bounds on `K`), made by `Packing::json`
+/// (feature `compact`).
 ///
 /// ```
 /// use k8s_client::cache::{InformerOptions, Packing};
@@ -42,19 +45,23 @@ impl<K> fmt::Debug for Packing<K> {
     }
 }
 
+#[cfg(feature = "compact")]
 fn pack_json<K: Serialize>(obj: &K) -> Result<Vec<u8>, String> {
     let json = serde_json::to_vec(obj).map_err(|e| format!("encoding as JSON: {e}"))?;
     Ok(lz4_flex::block::compress_prepend_size(&json))
 }
 
+#[cfg(feature = "compact")]
 fn unpack_json<K: DeserializeOwned>(bytes: &[u8]) -> Result<K, String> {
     let json = lz4_flex::block::decompress_size_prepended(bytes)
         .map_err(|e| format!("decompressing: {e}"))?;
     serde_json::from_slice(&json).map_err(|e| format!("decoding JSON: {e}"))
 }
 
+#[cfg(feature = "compact")]
 impl<K: Serialize + DeserializeOwned> Packing<K> {
     /// JSON compressed with LZ4 (exact for every serde type).
+    #[cfg_attr(docsrs, doc(cfg(feature = "compact")))]
     pub fn json() -> Self {
         Packing {
             pack: pack_json::<K>,
@@ -75,7 +82,7 @@ impl<K> Packing<K> {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "compact"))]
 mod tests {
     use k8s_openapi::api::core::v1::{Container, Pod, PodSpec};
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::{FieldsV1, ManagedFieldsEntry};

@@ -259,11 +259,11 @@ impl<K> Inner<K> {
 /// objects), with indexes. Cheap to clone; clones share the data. Reads hand out `Arc<K>`:
 /// nothing is copied.
 ///
-/// A compact store ([`StoreWriter::compact`]) is the exception: it keeps each object packed
-/// (JSON compressed with LZ4, about a twentieth of the decoded size for Pods with
-/// managedFields) and decodes it on every read, so each read returns a new `Arc<K>` and
-/// costs a decode (tens of microseconds for a Pod). It suits large caches that are read
-/// rarely next to how many objects they hold.
+/// A compact store (`StoreWriter::compact`, feature `compact`) is the exception: it keeps
+/// each object packed (JSON compressed with LZ4, about a twentieth of the decoded size for
+/// Pods with managedFields) and decodes it on every read, so each read returns a new
+/// `Arc<K>` and costs a decode (tens of microseconds for a Pod). It suits large caches that
+/// are read rarely next to how many objects they hold.
 ///
 /// Every store has the [`NAMESPACE_INDEX`]; more can be added with
 /// [`add_indexer`](Store::add_indexer). See [`StoreWriter`] for an example.
@@ -342,7 +342,7 @@ impl<K: Object> Store<K> {
         }))
     }
 
-    /// Whether this store keeps objects packed ([`StoreWriter::compact`]).
+    /// Whether this store keeps objects packed (`StoreWriter::compact`, feature `compact`).
     pub fn is_compact(&self) -> bool {
         self.packing.is_some()
     }
@@ -512,6 +512,8 @@ impl<K: Object> StoreWriter<K> {
     /// assert!(store.is_compact());
     /// assert_eq!(*store.get_by_key("prod/settings").unwrap(), cm);
     /// ```
+    #[cfg(feature = "compact")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "compact")))]
     pub fn compact() -> Self
     where
         K: serde::Serialize + serde::de::DeserializeOwned,
@@ -708,6 +710,7 @@ mod tests {
     #[test]
     fn add_update_delete_keep_indexes_current() {
         add_update_delete_keep_indexes_current_in(StoreWriter::new());
+        #[cfg(feature = "compact")]
         add_update_delete_keep_indexes_current_in(StoreWriter::compact());
     }
 
@@ -763,6 +766,7 @@ mod tests {
         assert!(Arc::ptr_eq(&one, &two));
     }
 
+    #[cfg(feature = "compact")]
     #[test]
     fn compact_reads_decode_a_fresh_equal_copy() {
         let w = StoreWriter::compact();
@@ -792,6 +796,7 @@ mod tests {
         assert!(!StoreWriter::<Pod>::new().store().is_compact());
     }
 
+    #[cfg(feature = "compact")]
     #[test]
     fn packed_on_arrival_lists_replace_a_compact_store() {
         let w = StoreWriter::compact();
@@ -867,6 +872,7 @@ mod tests {
     #[test]
     fn indexer_added_late_covers_existing_objects() {
         indexer_added_late_covers_existing_objects_in(StoreWriter::new());
+        #[cfg(feature = "compact")]
         indexer_added_late_covers_existing_objects_in(StoreWriter::compact());
     }
 
@@ -879,6 +885,7 @@ mod tests {
     #[test]
     fn replace_reports_adds_updates_and_vanished() {
         replace_reports_adds_updates_and_vanished_in(StoreWriter::new());
+        #[cfg(feature = "compact")]
         replace_reports_adds_updates_and_vanished_in(StoreWriter::compact());
     }
 
@@ -913,6 +920,7 @@ mod tests {
     #[test]
     fn concurrent_readers_and_a_writer() {
         concurrent_readers_and_a_writer_in(StoreWriter::new());
+        #[cfg(feature = "compact")]
         concurrent_readers_and_a_writer_in(StoreWriter::compact());
     }
 

@@ -12,7 +12,8 @@
 //! 3. [`AuthLayer`]: who we are: the credential source's `Authorization`, the `User-Agent`
 //!    and `Impersonate-*` headers; a 401 makes the credential source refresh.
 //! 4. [`WarningLayer`]: hands the server's `Warning` headers to the warning handler.
-//! 5. [`GzipLayer`]: asks for gzip and decompresses answers as they stream in.
+//! 5. [`GzipLayer`] (feature `gzip`): asks for gzip and decompresses answers as they stream
+//!    in.
 //! 6. The service: the HTTPS [`Transport`](crate::transport::Transport) by default, or any
 //!    other (an in-memory API server, a fault injector), given to
 //!    [`ClientBuilder::service`](super::ClientBuilder::service).
@@ -28,15 +29,16 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+#[cfg(feature = "gzip")]
 use async_compression::tokio::bufread::GzipDecoder;
 use bytes::Bytes;
 use futures::TryStreamExt;
-use http::header::{
-    HeaderMap, HeaderValue, ACCEPT_ENCODING, AUTHORIZATION, CONTENT_ENCODING, CONTENT_LENGTH,
-    RETRY_AFTER, USER_AGENT,
-};
+use http::header::{HeaderMap, HeaderValue, AUTHORIZATION, RETRY_AFTER, USER_AGENT};
+#[cfg(feature = "gzip")]
+use http::header::{ACCEPT_ENCODING, CONTENT_ENCODING, CONTENT_LENGTH};
 use http::{Method, StatusCode};
 use http_body_util::{BodyDataStream, BodyExt};
+#[cfg(feature = "gzip")]
 use tokio_util::io::{ReaderStream, StreamReader};
 use tower::{Layer, Service, ServiceExt};
 
@@ -667,6 +669,8 @@ where
 /// # Ok(())
 /// # }
 /// ```
+#[cfg(feature = "gzip")]
+#[cfg_attr(docsrs, doc(cfg(feature = "gzip")))]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct GzipDecoded;
 
@@ -675,9 +679,12 @@ pub struct GzipDecoded;
 /// stays a stream), removing its `Content-Encoding` and `Content-Length` headers and marking
 /// it [`GzipDecoded`]. Left out of the stack when the kubeconfig says
 /// `disable-compression: true` ([`Config::disable_compression`](crate::Config::disable_compression)).
+#[cfg(feature = "gzip")]
+#[cfg_attr(docsrs, doc(cfg(feature = "gzip")))]
 #[derive(Clone, Copy, Debug, Default)]
 pub struct GzipLayer;
 
+#[cfg(feature = "gzip")]
 impl<S> Layer<S> for GzipLayer {
     type Service = Gzip<S>;
     fn layer(&self, inner: S) -> Gzip<S> {
@@ -686,11 +693,14 @@ impl<S> Layer<S> for GzipLayer {
 }
 
 /// The service of [`GzipLayer`].
+#[cfg(feature = "gzip")]
+#[cfg_attr(docsrs, doc(cfg(feature = "gzip")))]
 #[derive(Clone, Debug)]
 pub struct Gzip<S> {
     inner: S,
 }
 
+#[cfg(feature = "gzip")]
 impl<S> Service<http::Request<Body>> for Gzip<S>
 where
     S: Service<http::Request<Body>, Response = http::Response<Body>, Error = Error>
@@ -738,6 +748,7 @@ where
 }
 
 /// The body decompressed as it arrives.
+#[cfg(feature = "gzip")]
 fn gunzip(body: Body) -> Body {
     let compressed = BodyDataStream::new(body).map_err(std::io::Error::other);
     let mut decoder = GzipDecoder::new(StreamReader::new(compressed));
@@ -944,6 +955,7 @@ mod tests {
         assert_eq!(calls.lock().unwrap().len(), 2);
     }
 
+    #[cfg(feature = "gzip")]
     #[tokio::test]
     async fn gzip_is_asked_for_and_undone() {
         use async_compression::tokio::write::GzipEncoder;

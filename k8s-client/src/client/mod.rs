@@ -10,7 +10,8 @@
 //!   -> RateLimitLayer  client-side token bucket (when configured)
 //!   -> AuthLayer       Authorization, User-Agent, Impersonate-*; 401 refreshes credentials
 //!   -> WarningLayer    the server's Warning headers to the warning handler
-//!   -> GzipLayer       Accept-Encoding: gzip, decompression (unless disable-compression)
+//!   -> GzipLayer       Accept-Encoding: gzip, decompression (feature gzip; unless
+//!                      disable-compression)
 //!   -> your transport layers (ClientBuilder::transport_layer)
 //!   -> the service: the HTTPS Transport, or ClientBuilder::service
 //! ```
@@ -34,8 +35,12 @@ use crate::error::{ApiError, DecodeError, Error, RequestError, Result};
 use crate::rest::{RateLimiter, StatusDecoder, WarningHandler};
 pub use crate::transport::{Body, BoxError};
 use crate::transport::{OnUpgrade, Transport, TransportError, TransportOptions, Upgraded};
+#[cfg(feature = "gzip")]
+#[cfg_attr(docsrs, doc(cfg(feature = "gzip")))]
 pub use layer::GzipDecoded;
-use layer::{is_failure, AuthLayer, Decoded, GzipLayer, RateLimitLayer, RetryLayer, WarningLayer};
+#[cfg(feature = "gzip")]
+use layer::GzipLayer;
+use layer::{is_failure, AuthLayer, Decoded, RateLimitLayer, RetryLayer, WarningLayer};
 pub(crate) use layer::{BodyDecoder, ReadBody};
 
 /// The service stack of a client, type-erased: requests with absolute URIs in, answers of
@@ -306,10 +311,7 @@ fn service_error(e: BoxError) -> Error {
 impl Inner {
     /// The default layers over the bottom service, and the program's around them.
     fn build_stack(&self) -> BoxService {
-        let mut service = self.bottom.clone();
-        if !self.config.disable_compression {
-            service = BoxService::new(GzipLayer.layer(service));
-        }
+        let service = self.compression(self.bottom.clone());
         let service = WarningLayer::new(self.warnings.clone()).layer(service);
         let service = AuthLayer::new(
             self.auth.clone(),
@@ -326,6 +328,22 @@ impl Inner {
         for layer in &self.outer {
             service = layer(service);
         }
+        service
+    }
+
+    /// The [`GzipLayer`] over `service`, unless the kubeconfig disables compression.
+    #[cfg(feature = "gzip")]
+    fn compression(&self, service: BoxService) -> BoxService {
+        if self.config.disable_compression {
+            service
+        } else {
+            BoxService::new(GzipLayer.layer(service))
+        }
+    }
+
+    /// Without the `gzip` feature the client never asks for compressed answers.
+    #[cfg(not(feature = "gzip"))]
+    fn compression(&self, service: BoxService) -> BoxService {
         service
     }
 }

@@ -343,15 +343,6 @@ impl Api<Pod> {
             stderr,
         })
     }
-
-    /// The namespace of this handle, which exec, attach, logs and port-forward need.
-    pub(crate) fn pod_namespace(&self, what: &str) -> Result<&str> {
-        self.namespace().ok_or_else(|| {
-            Error::Request(crate::error::RequestError::new(format!(
-                "{what} needs a namespaced Api<Pod> (Api::namespaced), not one over all namespaces"
-            )))
-        })
-    }
 }
 
 /// An I/O error from a session handle back into the crate's error (the typed remote error
