@@ -139,10 +139,10 @@ pub async fn ours_client() -> anyhow::Result<k8s_client::Client> {
 /// feature, `Api<K>` of a built-in kind speaks protobuf by default and `json()` opts out.
 /// Protobuf rows ask for protobuf only, so a server that would answer JSON refuses instead and
 /// [`ensure_format`] catches the switch.
-pub fn ours_api<K>(api: k8s_client::Api<K>, protobuf: bool) -> k8s_client::Api<K>
-where
-    K: k8s_openapi::Resource + 'static,
-{
+pub fn ours_api<K: k8s_client::Resource>(
+    api: k8s_client::Api<K>,
+    protobuf: bool,
+) -> k8s_client::Api<K> {
     let api = if protobuf {
         api.protobuf_only()
     } else {
@@ -154,10 +154,10 @@ where
 
 /// After a measurement: fails when `api` (or a clone of it) no longer speaks the format the
 /// row is labelled with, because the server refused protobuf.
-pub fn ensure_format<K>(api: &k8s_client::Api<K>, protobuf: bool) -> anyhow::Result<()>
-where
-    K: k8s_openapi::Resource + 'static,
-{
+pub fn ensure_format<K: k8s_client::Resource>(
+    api: &k8s_client::Api<K>,
+    protobuf: bool,
+) -> anyhow::Result<()> {
     anyhow::ensure!(
         api.uses_protobuf() == protobuf,
         "the {} row measured {}: the server refused protobuf",
