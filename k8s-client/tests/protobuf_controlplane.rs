@@ -323,7 +323,9 @@ async fn protobuf_watch_receives_events() {
     let api = pb.clone().json();
     let start = api.list(&ListParams::default()).await.unwrap();
     let rv = start.metadata.resource_version.clone().unwrap();
-    let params = WatchParams::default().timeout(20);
+    // Only the test's object: the controller manager adds kube-root-ca.crt to every new
+    // namespace, possibly after the list above.
+    let params = WatchParams::default().timeout(20).fields("metadata.name=w");
     let mut events = Box::pin(pb.watch(&params, &rv).await.unwrap());
 
     let created = api
