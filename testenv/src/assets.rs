@@ -75,7 +75,8 @@ impl AssetsPlane {
     ) -> Result<AssetsPlane, Error> {
         let pki_dir = dir.join("pki");
         std::fs::create_dir_all(&pki_dir).map_err(Error::io("creating", &pki_dir))?;
-        std::fs::create_dir_all(dir.join("etcd")).map_err(Error::io("creating", dir.join("etcd")))?;
+        std::fs::create_dir_all(dir.join("etcd"))
+            .map_err(Error::io("creating", dir.join("etcd")))?;
         let pki = write_pki(&pki_dir)?;
         let plane = AssetsPlane {
             assets,

@@ -52,7 +52,12 @@ pub(crate) async fn start(
 ) -> Result<Group, Error> {
     let ready = dir.join("ready");
     let _ = std::fs::remove_file(&ready);
-    let mut args = vec!["up".to_string(), "--dir".into(), dir.display().to_string(), "--keep-data".into()];
+    let mut args = vec![
+        "up".to_string(),
+        "--dir".into(),
+        dir.display().to_string(),
+        "--keep-data".into(),
+    ];
     if controller_manager {
         args.push("--controller-manager".into());
     }

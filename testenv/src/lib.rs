@@ -195,7 +195,8 @@ impl TestEnvBuilder {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        self.apiserver_flags.extend(flags.into_iter().map(Into::into));
+        self.apiserver_flags
+            .extend(flags.into_iter().map(Into::into));
         self
     }
 
@@ -307,7 +308,14 @@ async fn launch(
                 Some(c) => c.clone(),
                 None => load_config(&kubeconfig, None).await?,
             };
-            wait_ready(&config, &mut group, &plane.apiserver_log(), timeout, started).await?;
+            wait_ready(
+                &config,
+                &mut group,
+                &plane.apiserver_log(),
+                timeout,
+                started,
+            )
+            .await?;
             plane.start_controller_manager(&mut group)?;
             Ok((group, config))
         }
@@ -349,7 +357,10 @@ impl TestEnv {
 
     /// Starts etcd and kube-apiserver from a `setup-envtest` style directory.
     pub async fn from_kubebuilder_assets(dir: impl Into<PathBuf>) -> Result<TestEnv, Error> {
-        TestEnvBuilder::default().kubebuilder_assets(dir).start().await
+        TestEnvBuilder::default()
+            .kubebuilder_assets(dir)
+            .start()
+            .await
     }
 
     /// Starts the k8s-client harness binary.
@@ -416,11 +427,14 @@ impl TestEnv {
         }
     }
 
-    /// Stops the control plane, keeping its data, ports and certificates for
-    /// [`start_again`](TestEnv::start_again). Does nothing for [`Source::Kubeconfig`].
-    pub fn stop(&mut self) {
+    /// Stops the control plane (SIGTERM to its process group, SIGKILL after 30 s), keeping
+    /// its data, ports and certificates for [`start_again`](TestEnv::start_again). Does
+    /// nothing for [`Source::Kubeconfig`]. Waits on a blocking thread, so other tasks of the test keep running meanwhile.
+    pub async fn stop(&mut self) {
         if let Some(mut group) = self.group.take() {
-            group.stop(Duration::from_secs(30));
+            let stopping = tokio::task::spawn_blocking(move || group.stop(Duration::from_secs(30)));
+            // A failed join means the stopping thread panicked; the group's Drop has run.
+            let _ = stopping.await;
         }
     }
 
@@ -443,7 +457,9 @@ impl Drop for TestEnv {
     fn drop(&mut self) {
         if let Some(mut group) = self.group.take() {
             if let Err(e) = group.check_alive() {
-                eprintln!("k8s-client-testenv: the control plane failed before the end of the test: {e}");
+                eprintln!(
+                    "k8s-client-testenv: the control plane failed before the end of the test: {e}"
+                );
             }
             group.stop(Duration::from_secs(10));
         }
@@ -499,7 +515,7 @@ async fn wait_ready(
     started: Instant,
 ) -> Result<(), Error> {
     let mut probe_config = config.clone();
-    probe_config.retry = probe_config.retry.clone().steps(1);
+    probe_config.retry = probe_config.retry.steps(1);
     let client = Client::try_from(probe_config).map_err(Error::client("making a client"))?;
     let mut waiting_for = "/readyz";
     loop {
@@ -508,7 +524,10 @@ async fn wait_ready(
             let readyz = http::Request::get("/readyz")
                 .body(Vec::new())
                 .map_err(|e| e.to_string())?;
-            client.request_text(readyz).await.map_err(|e| e.to_string())?;
+            client
+                .request_text(readyz)
+                .await
+                .map_err(|e| e.to_string())?;
             Api::<Namespace>::all(client.clone())
                 .get("default")
                 .await

@@ -31,7 +31,9 @@ impl Proc {
             .append(true)
             .open(&log)
             .map_err(Error::io("opening the log", &log))?;
-        let err = out.try_clone().map_err(Error::io("opening the log", &log))?;
+        let err = out
+            .try_clone()
+            .map_err(Error::io("opening the log", &log))?;
         let mut cmd = Command::new(program);
         cmd.args(args)
             .stdin(Stdio::null())

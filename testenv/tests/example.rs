@@ -69,7 +69,11 @@ async fn parallel_tests_are_isolated_by_namespace() {
     let namespaces = Api::<Namespace>::all(client.clone());
     let ns_a = namespaces.get(a.name()).await.expect("get namespace a");
     assert_eq!(
-        ns_a.metadata.labels.unwrap_or_default().get(NAMESPACE_LABEL).map(String::as_str),
+        ns_a.metadata
+            .labels
+            .unwrap_or_default()
+            .get(NAMESPACE_LABEL)
+            .map(String::as_str),
         Some("true")
     );
     let name_a = a.name().to_string();

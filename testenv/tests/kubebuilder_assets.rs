@@ -17,7 +17,8 @@ async fn assets_dir() -> PathBuf {
     if let Some(dir) = std::env::var_os("KUBEBUILDER_ASSETS").filter(|d| !d.is_empty()) {
         return PathBuf::from(dir);
     }
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scripts/build-envtest-assets.sh");
+    let script =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scripts/build-envtest-assets.sh");
     let out = tokio::process::Command::new(&script)
         .output()
         .await
@@ -45,24 +46,41 @@ async fn runs_etcd_apiserver_and_controller_manager_from_assets() {
     eprintln!("started from {} in {:?}", dir.display(), started.elapsed());
     assert_eq!(env.source(), &Source::KubebuilderAssets(dir.clone()));
     let env_dir = env.dir().expect("dir").to_path_buf();
-    for log in ["etcd.log", "kube-apiserver.log", "kube-controller-manager.log"] {
+    for log in [
+        "etcd.log",
+        "kube-apiserver.log",
+        "kube-controller-manager.log",
+    ] {
         assert!(env_dir.join(log).is_file(), "no {log}");
     }
 
     // The server is the real one: /version from the binary.
     let version: serde_json::Value = env
         .client()
-        .request(http::Request::get("/version").body(Vec::new()).expect("request"))
+        .request(
+            http::Request::get("/version")
+                .body(Vec::new())
+                .expect("request"),
+        )
         .await
         .expect("/version");
-    assert!(version["gitVersion"].as_str().unwrap_or("").starts_with("v1."), "{version}");
+    assert!(
+        version["gitVersion"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("v1."),
+        "{version}"
+    );
 
     // Garbage collection works, so the controller manager runs and is authorized.
     let ns = env.namespace("assets").await.expect("namespace");
     let api = Api::<ConfigMap>::namespaced(env.client().clone(), ns.name());
     let mut owner = ConfigMap::default();
     owner.metadata.name = Some("owner".into());
-    let owner = api.create(&PostParams::default(), &owner).await.expect("owner");
+    let owner = api
+        .create(&PostParams::default(), &owner)
+        .await
+        .expect("owner");
     let mut dependent = ConfigMap::default();
     dependent.metadata.name = Some("dependent".into());
     dependent.metadata.owner_references = Some(vec![OwnerReference {
@@ -72,8 +90,12 @@ async fn runs_etcd_apiserver_and_controller_manager_from_assets() {
         uid: owner.metadata.uid.clone().expect("uid"),
         ..Default::default()
     }]);
-    api.create(&PostParams::default(), &dependent).await.expect("dependent");
-    api.delete("owner", &DeleteParams::default()).await.expect("delete owner");
+    api.create(&PostParams::default(), &dependent)
+        .await
+        .expect("dependent");
+    api.delete("owner", &DeleteParams::default())
+        .await
+        .expect("delete owner");
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         match api.get("dependent").await {

@@ -36,13 +36,19 @@ async fn everything_is_removed_on_drop_and_on_panic() {
     let bin = harness().await;
     // Dropped at the end of a scope.
     let env = TestEnv::from_harness(&bin).await.expect("start");
-    let dir = env.dir().expect("a started env has a directory").to_path_buf();
+    let dir = env
+        .dir()
+        .expect("a started env has a directory")
+        .to_path_buf();
     let url = env.config().cluster_url.clone();
     assert!(dir.join("kubeconfig").is_file());
     assert!(port_open(&url));
     drop(env);
     assert!(!dir.exists(), "{} was not removed", dir.display());
-    assert!(!port_open(&url), "the API server at {url} still answers after drop");
+    assert!(
+        !port_open(&url),
+        "the API server at {url} still answers after drop"
+    );
 
     // Dropped while a test panics.
     let (tx, rx) = std::sync::mpsc::channel();
@@ -65,8 +71,15 @@ async fn everything_is_removed_on_drop_and_on_panic() {
     .join();
     assert!(panicked.is_err(), "the thread should have panicked");
     let (dir, url) = rx.recv().expect("the env was started");
-    assert!(!dir.exists(), "{} was not removed after a panic", dir.display());
-    assert!(!port_open(&url), "the API server at {url} still answers after a panic");
+    assert!(
+        !dir.exists(),
+        "{} was not removed after a panic",
+        dir.display()
+    );
+    assert!(
+        !port_open(&url),
+        "the API server at {url} still answers after a panic"
+    );
 }
 
 #[tokio::test]
@@ -81,7 +94,10 @@ async fn a_process_that_exits_during_start_fails_with_its_log() {
     match &err {
         Error::Exited { process, tail, .. } => {
             assert_eq!(process, "testcluster");
-            assert!(tail.contains("no-such-flag"), "the log tail does not name the flag: {tail}");
+            assert!(
+                tail.contains("no-such-flag"),
+                "the log tail does not name the flag: {tail}"
+            );
         }
         other => panic!("expected Error::Exited, got {other:?}"),
     }
@@ -90,7 +106,8 @@ async fn a_process_that_exits_during_start_fails_with_its_log() {
 
 #[tokio::test]
 async fn missing_binaries_are_named() {
-    let empty = std::env::temp_dir().join(format!("k8s-client-testenv-empty-{}", std::process::id()));
+    let empty =
+        std::env::temp_dir().join(format!("k8s-client-testenv-empty-{}", std::process::id()));
     std::fs::create_dir_all(&empty).expect("mkdir");
     let err = TestEnv::from_kubebuilder_assets(&empty)
         .await
@@ -120,18 +137,30 @@ async fn restarts_keep_data_and_a_kubeconfig_reuses_a_running_plane() {
     let api = Api::<ConfigMap>::namespaced(env.client().clone(), ns.name());
     let mut cm = ConfigMap::default();
     cm.metadata.name = Some("kept".into());
-    api.create(&PostParams::default(), &cm).await.expect("create");
+    api.create(&PostParams::default(), &cm)
+        .await
+        .expect("create");
 
     // Another TestEnv on the same control plane through its kubeconfig; dropping it stops nothing.
-    let reused = TestEnv::from_kubeconfig(env.kubeconfig()).await.expect("reuse");
-    assert_eq!(reused.source(), &Source::Kubeconfig(env.kubeconfig().to_path_buf()));
+    let reused = TestEnv::from_kubeconfig(env.kubeconfig())
+        .await
+        .expect("reuse");
+    assert_eq!(
+        reused.source(),
+        &Source::Kubeconfig(env.kubeconfig().to_path_buf())
+    );
     assert!(reused.dir().is_none());
     let via_reused = Api::<ConfigMap>::namespaced(reused.new_client().expect("client"), ns.name());
-    via_reused.get("kept").await.expect("get through the reused env");
+    via_reused
+        .get("kept")
+        .await
+        .expect("get through the reused env");
     drop(reused);
-    api.get("kept").await.expect("still running after the reused env was dropped");
+    api.get("kept")
+        .await
+        .expect("still running after the reused env was dropped");
 
-    env.stop();
+    env.stop().await;
     assert!(!env.is_running());
     env.start_again().await.expect("start again");
     env.check_running().expect("running");
