@@ -139,13 +139,15 @@ fn signal_group(signal: &str, pgid: u32) {
 /// A shell process outside the group that stops the group and removes `dir` once this test
 /// process is gone, so that nothing outlives a test binary that was killed (or that kept its
 /// environment in a `static`, which is never dropped).
+/// `env kill`: the external kill(1), because dash's builtin refuses `--` before a negative
+/// (process group) id.
 fn start_watchdog(pgid: u32, dir: &Path) -> Option<Child> {
     const SCRIPT: &str = r#"parent=$1 pgid=$2 dir=$3
 while kill -0 "$parent" 2>/dev/null; do sleep 1; done
-kill -TERM -- "-$pgid" 2>/dev/null
+env kill -TERM -- "-$pgid" 2>/dev/null
 i=0
-while kill -0 -- "-$pgid" 2>/dev/null && [ $i -lt 40 ]; do sleep 0.25; i=$((i + 1)); done
-kill -KILL -- "-$pgid" 2>/dev/null
+while env kill -0 -- "-$pgid" 2>/dev/null && [ $i -lt 40 ]; do sleep 0.25; i=$((i + 1)); done
+env kill -KILL -- "-$pgid" 2>/dev/null
 rm -rf "$dir""#;
     Command::new("/bin/sh")
         .arg("-c")

@@ -168,3 +168,76 @@ async fn restarts_keep_data_and_a_kubeconfig_reuses_a_running_plane() {
     let kept = api.get("kept").await.expect("get after restart");
     assert_eq!(kept.metadata.name.as_deref(), Some("kept"));
 }
+
+/// The environment variable that makes [`killed_child`] run (it is a helper process).
+const CHILD_ENV: &str = "K8S_CLIENT_TESTENV_KILLED_CHILD";
+
+/// Helper of `a_killed_test_process_leaves_nothing_behind`, run in a process of its own:
+/// starts an environment, prints its directory and port, and kills its own process with
+/// SIGKILL, so that no destructor runs.
+#[tokio::test]
+#[ignore = "helper process of a_killed_test_process_leaves_nothing_behind (kills its own test binary)"]
+async fn killed_child() {
+    let bin =
+        std::env::var_os(CHILD_ENV).expect("run by a_killed_test_process_leaves_nothing_behind");
+    let env = TestEnv::from_harness(PathBuf::from(bin))
+        .await
+        .expect("start");
+    println!(
+        "CHILD-ENV {} {}",
+        env.dir().expect("dir").display(),
+        env.config().cluster_url.port_u16().expect("port")
+    );
+    let _ = std::process::Command::new("kill")
+        .arg("-KILL")
+        .arg(std::process::id().to_string())
+        .status();
+    std::thread::sleep(Duration::from_secs(30));
+    unreachable!("the process was killed");
+}
+
+#[tokio::test]
+async fn a_killed_test_process_leaves_nothing_behind() {
+    let bin = harness().await;
+    let out = tokio::process::Command::new(std::env::current_exe().expect("test binary"))
+        .args([
+            "--ignored",
+            "--exact",
+            "killed_child",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(CHILD_ENV, &bin)
+        .output()
+        .await
+        .expect("running the child");
+    assert!(!out.status.success(), "the child should have been killed");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let line = stdout
+        .lines()
+        .find_map(|l| l.split_once("CHILD-ENV ").map(|(_, rest)| rest.trim()))
+        .unwrap_or_else(|| {
+            panic!(
+                "no CHILD-ENV line in the child's output:\n{stdout}\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            )
+        });
+    let (dir, port) = line.rsplit_once(' ').expect("dir and port");
+    let dir = PathBuf::from(dir);
+    let port: u16 = port.parse().expect("port");
+    // The watchdog polls every second and gives the control plane 10 s to stop.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let url: http::Uri = format!("https://127.0.0.1:{port}").parse().expect("url");
+    while (dir.exists() || port_open(&url)) && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(
+        !port_open(&url),
+        "the control plane of a killed test process still listens on {port}"
+    );
+    assert!(
+        !dir.exists(),
+        "{} was not removed after the test process was killed",
+        dir.display()
+    );
+}
