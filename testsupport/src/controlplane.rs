@@ -1,4 +1,6 @@
-//! A private control plane per test, for tests that restart or reconfigure the server.
+//! A private control plane per test, for tests that restart or reconfigure the server: a thin
+//! wrapper over [`k8s_client_testenv::TestEnv`] (the harness binary source) that panics with
+//! the reason instead of returning errors, as test helpers do.
 //!
 //! [`PrivateControlPlane::start`] runs the harness binary named by
 //! `K8S_CLIENT_TESTCLUSTER_BIN` (exported by `scripts/test.sh`; `scripts/build-testcluster.sh`
@@ -19,29 +21,17 @@
 //! ```
 
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use k8s_client::config::KubeConfigOptions;
 use k8s_client::{Client, Config};
-use tokio::process::{Child, Command};
+use k8s_client_testenv::TestEnv;
 
 /// The environment variable naming the harness binary.
-pub const TESTCLUSTER_BIN_ENV: &str = "K8S_CLIENT_TESTCLUSTER_BIN";
-
-/// How long a start may take before the test fails.
-const START_TIMEOUT: Duration = Duration::from_secs(180);
-
-static COUNTER: AtomicU32 = AtomicU32::new(0);
+pub const TESTCLUSTER_BIN_ENV: &str = k8s_client_testenv::TESTCLUSTER_BIN_ENV;
 
 /// A control plane (etcd + kube-apiserver) of one test's own, in a temporary directory.
 #[derive(Debug)]
 pub struct PrivateControlPlane {
-    bin: PathBuf,
-    dir: PathBuf,
-    apiserver_flags: Vec<String>,
-    child: Option<Child>,
+    env: TestEnv,
 }
 
 /// The harness binary from `K8S_CLIENT_TESTCLUSTER_BIN`.
@@ -69,165 +59,70 @@ impl PrivateControlPlane {
     /// is ready.
     ///
     /// # Panics
-    /// When the harness binary is missing or the control plane does not become ready within
+    /// When the harness binary is missing, exits during start-up, or is not ready within
     /// 3 minutes (with the end of its log).
     pub async fn start(apiserver_flags: &[&str]) -> Self {
-        let bin = testcluster_bin();
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.subsec_nanos())
-            .unwrap_or(0);
-        let dir = std::env::temp_dir().join(format!(
-            "k8s-client-cp-{}-{nanos:x}-{}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::Relaxed)
-        ));
-        std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("creating {}: {e}", dir.display()));
-        let mut cp = PrivateControlPlane {
-            bin,
-            dir,
-            apiserver_flags: apiserver_flags.iter().map(|f| f.to_string()).collect(),
-            child: None,
-        };
-        cp.start_again().await;
-        cp
+        let env = TestEnv::builder()
+            .harness(testcluster_bin())
+            .apiserver_flags(apiserver_flags.iter().copied())
+            .start()
+            .await
+            .unwrap_or_else(|e| panic!("starting a private control plane: {e}"));
+        PrivateControlPlane { env }
     }
 
     /// The control plane's directory (kubeconfig, `pki/`, `data/`, `testcluster.log`).
     pub fn dir(&self) -> &Path {
-        &self.dir
+        self.env
+            .dir()
+            .expect("a control plane started from the harness has a directory")
     }
 
     /// The kubeconfig path.
     pub fn kubeconfig(&self) -> PathBuf {
-        self.dir.join("kubeconfig")
+        self.env.kubeconfig().to_path_buf()
     }
 
     /// Whether the control plane is running.
     pub fn is_running(&self) -> bool {
-        self.child.is_some()
+        self.env.is_running()
     }
 
-    /// The config of the `admin` context.
+    /// The config of the `admin` context (no client-side rate limit).
     pub async fn config(&self) -> Config {
-        let options = KubeConfigOptions::default()
-            .path(self.kubeconfig())
-            .context("admin");
-        Config::from_kubeconfig(&options)
-            .await
-            .unwrap_or_else(|e| panic!("loading {}: {e}", self.kubeconfig().display()))
+        self.env.config().clone()
     }
 
-    /// An admin client without client-side rate limiting.
+    /// An admin client without client-side rate limiting, with connections of its own.
     pub async fn client(&self) -> Client {
-        let mut config = self.config().await;
-        config.rate_limit = None;
-        Client::try_from(config).unwrap_or_else(|e| panic!("making a client: {e}"))
+        self.env
+            .new_client()
+            .unwrap_or_else(|e| panic!("making a client: {e}"))
+    }
+
+    /// The test environment underneath.
+    pub fn env(&self) -> &TestEnv {
+        &self.env
     }
 
     /// (Re)starts the control plane (same port, data, certificates and tokens as before)
     /// and waits until it is ready.
+    ///
+    /// # Panics
+    /// When it is running already, or does not start (with the end of its log).
     pub async fn start_again(&mut self) {
         assert!(
-            self.child.is_none(),
+            !self.env.is_running(),
             "the private control plane is running already"
         );
-        let ready = self.dir.join("ready");
-        let _ = std::fs::remove_file(&ready);
-        let log_path = self.dir.join("testcluster.log");
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&log_path)
-            .unwrap_or_else(|e| panic!("opening {}: {e}", log_path.display()));
-        let log2 = log
-            .try_clone()
-            .unwrap_or_else(|e| panic!("opening {}: {e}", log_path.display()));
-        let mut cmd = Command::new(&self.bin);
-        cmd.arg("up")
-            .arg("--dir")
-            .arg(&self.dir)
-            .arg("--keep-data")
-            .arg("--")
-            .args(&self.apiserver_flags)
-            .stdin(Stdio::null())
-            .stdout(log)
-            .stderr(log2)
-            .kill_on_drop(true);
-        let mut child = cmd
-            .spawn()
-            .unwrap_or_else(|e| panic!("starting {}: {e}", self.bin.display()));
-        let started = Instant::now();
-        loop {
-            if ready.is_file() {
-                break;
-            }
-            if let Ok(Some(status)) = child.try_wait() {
-                panic!(
-                    "the private control plane exited during start-up ({status}); log {}:\n{}",
-                    log_path.display(),
-                    tail(&log_path)
-                );
-            }
-            if started.elapsed() > START_TIMEOUT {
-                let _ = child.kill().await;
-                panic!(
-                    "the private control plane was not ready after {START_TIMEOUT:?}; log {}:\n{}",
-                    log_path.display(),
-                    tail(&log_path)
-                );
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        self.child = Some(child);
+        self.env
+            .start_again()
+            .await
+            .unwrap_or_else(|e| panic!("restarting the private control plane: {e}"));
     }
 
     /// Stops the control plane (SIGTERM, then SIGKILL after 30 s), keeping its data.
     pub async fn stop(&mut self) {
-        let Some(mut child) = self.child.take() else {
-            return;
-        };
-        if let Some(pid) = child.id() {
-            let _ = Command::new("kill")
-                .arg("-TERM")
-                .arg(pid.to_string())
-                .status()
-                .await;
-        }
-        match tokio::time::timeout(Duration::from_secs(30), child.wait()).await {
-            Ok(_) => {}
-            Err(_) => {
-                let _ = child.kill().await;
-            }
-        }
+        self.env.stop().await;
     }
-}
-
-impl Drop for PrivateControlPlane {
-    fn drop(&mut self) {
-        if let Some(child) = self.child.as_mut() {
-            if let Some(pid) = child.id() {
-                let _ = std::process::Command::new("kill")
-                    .arg("-TERM")
-                    .arg(pid.to_string())
-                    .status();
-                // Give it a moment to stop etcd cleanly, then make sure it is gone.
-                let deadline = Instant::now() + Duration::from_secs(20);
-                while Instant::now() < deadline {
-                    if matches!(child.try_wait(), Ok(Some(_))) {
-                        break;
-                    }
-                    std::thread::sleep(Duration::from_millis(50));
-                }
-            }
-            let _ = child.start_kill();
-        }
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-fn tail(path: &Path) -> String {
-    let text = std::fs::read_to_string(path).unwrap_or_default();
-    let lines: Vec<&str> = text.lines().collect();
-    lines[lines.len().saturating_sub(40)..].join("\n")
 }
