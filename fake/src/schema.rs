@@ -153,10 +153,12 @@ impl Schemas {
             let Some(defs) = components.get("schemas") else {
                 continue;
             };
-            let defs = defs.as_object().ok_or_else(|| SchemaError::InvalidDocument {
-                document: i,
-                reason: "components.schemas is not an object".to_string(),
-            })?;
+            let defs = defs
+                .as_object()
+                .ok_or_else(|| SchemaError::InvalidDocument {
+                    document: i,
+                    reason: "components.schemas is not an object".to_string(),
+                })?;
             for (name, def) in defs {
                 if !schemas.named.contains_key(name) {
                     let id = schemas.push(Node::Untyped);
@@ -175,7 +177,8 @@ impl Schemas {
             {
                 let has_status = def.pointer("/properties/status").is_some();
                 for gvk in gvks {
-                    let part = |f: &str| gvk.get(f).and_then(Value::as_str).unwrap_or("").to_string();
+                    let part =
+                        |f: &str| gvk.get(f).and_then(Value::as_str).unwrap_or("").to_string();
                     let k = (part("group"), part("version"), part("kind"));
                     // `DeleteOptions`, `WatchEvent`, ... carry many GVKs; the kind's own
                     // definition wins when both exist.
@@ -300,7 +303,14 @@ impl Schemas {
         out
     }
 
-    fn walk_required(&self, id: TypeId, v: &Value, path: &str, out: &mut Vec<String>, depth: usize) {
+    fn walk_required(
+        &self,
+        id: TypeId,
+        v: &Value,
+        path: &str,
+        out: &mut Vec<String>,
+        depth: usize,
+    ) {
         if depth > 64 {
             return;
         }
@@ -406,8 +416,9 @@ impl Schemas {
                         if keys.is_empty() {
                             return Err(SchemaError::InvalidSchema {
                                 kind: at.to_string(),
-                                reason: "x-kubernetes-list-type map without x-kubernetes-list-map-keys"
-                                    .to_string(),
+                                reason:
+                                    "x-kubernetes-list-type map without x-kubernetes-list-map-keys"
+                                        .to_string(),
                             });
                         }
                         ListType::Map(keys)
@@ -446,11 +457,17 @@ impl Schemas {
                     None if preserve || fields.is_empty() => Some(UNTYPED),
                     None => None,
                 };
-                let atomic = s.get("x-kubernetes-map-type").and_then(Value::as_str) == Some("atomic");
+                let atomic =
+                    s.get("x-kubernetes-map-type").and_then(Value::as_str) == Some("atomic");
                 let required = s
                     .get("required")
                     .and_then(Value::as_array)
-                    .map(|a| a.iter().filter_map(Value::as_str).map(str::to_string).collect())
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(Value::as_str)
+                            .map(str::to_string)
+                            .collect()
+                    })
                     .unwrap_or_default();
                 Ok(Node::Map {
                     fields,
@@ -471,7 +488,8 @@ fn reference(s: &Value) -> Option<&str> {
         return Some(r);
     }
     let all = s.get("allOf")?.as_array()?;
-    all.iter().find_map(|a| a.get("$ref").and_then(Value::as_str))
+    all.iter()
+        .find_map(|a| a.get("$ref").and_then(Value::as_str))
 }
 
 fn join(path: &str, name: &str) -> String {
@@ -517,16 +535,23 @@ mod tests {
         let items = s.field(spec, "items").unwrap();
         assert_eq!(items.merge_key.as_deref(), Some("name"));
         match s.node(items.ty) {
-            Node::List { list_type, .. } => assert_eq!(list_type, &ListType::Map(vec!["name".into()])),
+            Node::List { list_type, .. } => {
+                assert_eq!(list_type, &ListType::Map(vec!["name".into()]))
+            }
             n => panic!("{n:?}"),
         }
         assert!(s.field(root, "metadata").unwrap().default_empty);
-        assert_eq!(s.missing_required(&gvk, &json!({})), vec!["spec".to_string()]);
+        assert_eq!(
+            s.missing_required(&gvk, &json!({})),
+            vec!["spec".to_string()]
+        );
         assert_eq!(
             s.missing_required(&gvk, &json!({"spec": {"items": [{"name": "a"}, {}]}})),
             vec!["spec.items[1].name".to_string()]
         );
-        assert!(s.missing_required(&gvk, &json!({"spec": {"items": []}})).is_empty());
+        assert!(s
+            .missing_required(&gvk, &json!({"spec": {"items": []}}))
+            .is_empty());
     }
 
     #[test]

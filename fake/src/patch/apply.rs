@@ -6,7 +6,7 @@ use k8s_client::api::GroupVersionKind;
 use serde_json::{Map, Value};
 
 use super::fieldpath::{
-    closure, compare, decode, display, encode, index_items, map_child, recursive_difference,
+    compare, decode, display, encode, ensure_named, index_items, map_child, recursive_difference,
     remove_paths, server_order, shape, to_set, FieldSet, Shape,
 };
 use super::ApplyError;
@@ -121,7 +121,8 @@ fn encode_managed(object: &mut Value, managed: &Managed) {
 
 /// An RFC 3339 time compared to the second (`None` first).
 fn seconds(t: Option<&str>) -> String {
-    t.map(|t| t.get(..19).unwrap_or(t).to_string()).unwrap_or_default()
+    t.map(|t| t.get(..19).unwrap_or(t).to_string())
+        .unwrap_or_default()
 }
 
 fn metadata(object: &mut Value) -> Option<&mut Map<String, Value>> {
@@ -185,10 +186,17 @@ fn zero(schemas: &Schemas, ty: TypeId, custom: bool, depth: usize) -> Value {
     if custom || depth > 16 {
         return Value::Object(m);
     }
-    if let crate::schema::Node::Map { fields, .. } = schemas.node(ty) {
+    if let crate::schema::Node::Map {
+        fields, required, ..
+    } = schemas.node(ty)
+    {
         for (name, f) in fields {
             if f.default_empty && matches!(schemas.node(f.ty), crate::schema::Node::Map { .. }) {
                 m.insert(name.clone(), zero(schemas, f.ty, custom, depth + 1));
+            } else if required.contains(name) {
+                // A required field is one the Go type always serializes: a pointer, list or
+                // map is null in the empty object.
+                m.insert(name.clone(), Value::Null);
             }
         }
     }
@@ -214,7 +222,10 @@ fn merge(schemas: &Schemas, ty: TypeId, lhs: &Value, rhs: &Value) -> Value {
             let lhs_items = index_items(lt, l);
             let rhs_items = index_items(lt, r);
             let find = |items: &[(String, &Value)], pe: &str| {
-                items.iter().find(|(p, _)| p == pe).map(|(_, v)| (*v).clone())
+                items
+                    .iter()
+                    .find(|(p, _)| p == pe)
+                    .map(|(_, v)| (*v).clone())
             };
             let in_rhs = |pe: &str| rhs_items.iter().any(|(p, _)| p == pe);
             let in_lhs = |pe: &str| lhs_items.iter().any(|(p, _)| p == pe);
@@ -310,7 +321,10 @@ fn update_managers(
         for (m, set) in &conflicts {
             let mut paths: Vec<&Vec<String>> = set.iter().collect();
             paths.sort_by(|a, b| server_order(a, b));
-            list.push((m.describe(), paths.into_iter().map(|p| display(p)).collect()));
+            list.push((
+                m.describe(),
+                paths.into_iter().map(|p| display(p)).collect(),
+            ));
         }
         list.sort();
         let conflicts = list
@@ -347,9 +361,9 @@ pub fn apply(
     force: bool,
     now: &str,
 ) -> Result<Value, ApplyError> {
-    let config = applied
-        .as_object()
-        .ok_or_else(|| ApplyError::BadRequest("the applied configuration is not an object".into()))?;
+    let config = applied.as_object().ok_or_else(|| {
+        ApplyError::BadRequest("the applied configuration is not an object".into())
+    })?;
     if manager.is_empty() {
         return Err(ApplyError::BadRequest(
             "PATCH, application/apply-patch+yaml requests require a fieldManager".into(),
@@ -360,7 +374,9 @@ pub fn apply(
         .and_then(|m| m.get("managedFields"))
         .is_some_and(|m| !m.is_null())
     {
-        return Err(ApplyError::BadRequest("metadata.managedFields must be nil".into()));
+        return Err(ApplyError::BadRequest(
+            "metadata.managedFields must be nil".into(),
+        ));
     }
     let version = gvk.api_version();
     if let Some(av) = config.get("apiVersion").and_then(Value::as_str) {
@@ -371,20 +387,45 @@ pub fn apply(
         }
     }
     let ty = schemas.root(gvk);
-    let live_value = live.map(without_managed).unwrap_or_else(|| Value::Object(Map::new()));
+    let live_value = live
+        .map(without_managed)
+        .unwrap_or_else(|| Value::Object(Map::new()));
     let mut managed = match live {
         Some(l) => decode_managed(l)
             .map_err(|e| ApplyError::Internal(format!("failed to decode managed fields: {e}")))?
             .unwrap_or_default(),
         None => Managed::new(),
     };
+    let ignore = ignored(schemas, gvk, "");
+    if live.is_some() && managed.is_empty() {
+        // The first apply to an object nobody tracks: its fields so far belong to
+        // `before-first-apply`, as on the server.
+        let empty = zero(schemas, ty, schemas.is_custom(gvk), 0);
+        let c = compare(schemas, ty, &empty, &live_value);
+        let existing: FieldSet = c.added.union(&c.modified).cloned().collect();
+        let existing = recursive_difference(&existing, &ignore);
+        let existing: FieldSet = existing.difference(&strip_set()).cloned().collect();
+        if !existing.is_empty() {
+            managed.insert(
+                Manager {
+                    manager: "before-first-apply".to_string(),
+                    operation: "Update".to_string(),
+                    api_version: version.clone(),
+                    subresource: String::new(),
+                },
+                Entry {
+                    set: existing,
+                    time: Some(now.to_string()),
+                },
+            );
+        }
+    }
     let me = Manager {
         manager: manager.to_string(),
         operation: "Apply".to_string(),
         api_version: version,
         subresource: String::new(),
     };
-    let ignore = ignored(schemas, gvk, "");
     let set = to_set(schemas, ty, applied).map_err(|e| {
         ApplyError::Invalid(format!(
             "failed to create typed patch object ({}; {}): {}: field not declared in schema",
@@ -397,12 +438,25 @@ pub fn apply(
     let mut merged = merge(schemas, ty, &live_value, applied);
     let last = managed.get(&me).map(|e| e.set.clone());
     let time = managed.get(&me).and_then(|e| e.time.clone());
-    managed.insert(me.clone(), Entry { set: set.clone(), time });
+    managed.insert(
+        me.clone(),
+        Entry {
+            set: set.clone(),
+            time,
+        },
+    );
     if let Some(last) = last.filter(|l| !l.is_empty()) {
-        let owned: FieldSet = managed.values().flat_map(|e| e.set.iter().cloned()).collect();
-        let owned = closure(&owned);
-        let present = closure(&to_set(schemas, ty, &merged).unwrap_or_default());
-        let remove: FieldSet = closure(&last)
+        let owned: FieldSet = managed
+            .values()
+            .flat_map(|e| e.set.iter().cloned())
+            .collect();
+        let owned = ensure_named(schemas, ty, &owned);
+        let present = ensure_named(
+            schemas,
+            ty,
+            &to_set(schemas, ty, &merged).unwrap_or_default(),
+        );
+        let remove: FieldSet = ensure_named(schemas, ty, &last)
             .intersection(&present)
             .filter(|p| !owned.contains(*p))
             .cloned()
@@ -415,7 +469,16 @@ pub fn apply(
             .collect();
         remove_paths(schemas, ty, &mut merged, &remove);
     }
-    update_managers(schemas, ty, &live_value, &merged, &mut managed, &me, &ignore, force)?;
+    update_managers(
+        schemas,
+        ty,
+        &live_value,
+        &merged,
+        &mut managed,
+        &me,
+        &ignore,
+        force,
+    )?;
     let strip = strip_set();
     if let Some(e) = managed.get_mut(&me) {
         e.set = e.set.difference(&strip).cloned().collect();
@@ -430,8 +493,10 @@ pub fn apply(
 /// Records the ownership of a write that is not an apply (create, update, patch) by
 /// `manager` (the `fieldManager` parameter, or the user agent's first segment): the fields
 /// `new` changes from `old` (`None` for a create) become the manager's, with operation
-/// `Update`. A request that sends its own `managedFields` replaces them (a list with one empty
-/// entry resets them); one that sends none or an empty list keeps the live ones.
+/// `Update`. A request that sends its own `managedFields` replaces them; one that sends an
+/// empty list, or a list of one empty entry, resets them; one that sends none keeps the live
+/// ones. As on the server, an existing object (with a `metadata.uid`) that has no managed
+/// fields is written without any: only an apply starts tracking it again.
 /// `subresource` is `""` for the main resource, or `status`, `scale`, ...
 pub fn record_update(
     schemas: &Schemas,
@@ -443,11 +508,22 @@ pub fn record_update(
     now: &str,
 ) -> Result<(), ApplyError> {
     if !new.is_object() {
-        return Err(ApplyError::BadRequest("the object is not a JSON object".into()));
+        return Err(ApplyError::BadRequest(
+            "the object is not a JSON object".into(),
+        ));
     }
     let ty = schemas.root(gvk);
+    // An empty list, or a list of one empty entry, resets the managed fields: the object is
+    // written without any.
+    let reset = match new.pointer("/metadata/managedFields") {
+        Some(Value::Array(a)) => {
+            a.is_empty() || (a.len() == 1 && a[0].as_object().is_some_and(Map::is_empty))
+        }
+        _ => false,
+    };
     let sent = decode_managed(new).ok().flatten().filter(|m| !m.is_empty());
     let mut managed = match sent {
+        _ if reset => Managed::new(),
         Some(m) if subresource.is_empty() => m,
         _ => match old.map(decode_managed) {
             Some(Ok(m)) => m.unwrap_or_default(),
@@ -461,6 +537,19 @@ pub fn record_update(
             None => Managed::new(),
         },
     };
+    // An existing object without managed fields is not tracked by updates (only an apply
+    // starts tracking it again), as the server does.
+    let existing = old.is_some_and(|o| {
+        o.pointer("/metadata/uid")
+            .and_then(Value::as_str)
+            .is_some_and(|u| !u.is_empty())
+    });
+    if managed.is_empty() && existing {
+        if let Some(meta) = metadata(new) {
+            meta.remove("managedFields");
+        }
+        return Ok(());
+    }
     let old_value = match old {
         Some(o) => without_managed(o),
         None => zero(schemas, ty, schemas.is_custom(gvk), 0),
@@ -473,7 +562,16 @@ pub fn record_update(
         subresource: String::new(),
     };
     let ignore = ignored(schemas, gvk, subresource);
-    let c = update_managers(schemas, ty, &old_value, &new_value, &mut managed, &current, &ignore, true)?;
+    let c = update_managers(
+        schemas,
+        ty,
+        &old_value,
+        &new_value,
+        &mut managed,
+        &current,
+        &ignore,
+        true,
+    )?;
     let mut set: FieldSet = c.added.union(&c.modified).cloned().collect();
     set = recursive_difference(&set, &ignore);
     set = set.difference(&strip_set()).cloned().collect();

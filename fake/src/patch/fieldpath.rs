@@ -132,12 +132,25 @@ fn walk_set(
     Ok(())
 }
 
-/// Every prefix of every path of the set, as members.
-pub(crate) fn closure(set: &FieldSet) -> FieldSet {
-    let mut out = FieldSet::new();
+/// The set with every named field (a field the schema declares) on the way to its paths
+/// added as a member; map keys and list items on the way are not added.
+pub(crate) fn ensure_named(schemas: &Schemas, ty: TypeId, set: &FieldSet) -> FieldSet {
+    let mut out = set.clone();
     for p in set {
-        for n in 1..=p.len() {
-            out.insert(p[..n].to_vec());
+        let mut cur = ty;
+        for n in 0..p.len() {
+            let pe = &p[n];
+            if let Some(name) = pe.strip_prefix("f:") {
+                if is_declared(schemas, cur, name) {
+                    out.insert(p[..=n].to_vec());
+                }
+                cur = map_child(schemas, cur, name).unwrap_or(UNTYPED);
+            } else {
+                cur = match schemas.node(cur) {
+                    Node::List { items, .. } => *items,
+                    _ => UNTYPED,
+                };
+            }
         }
     }
     out
@@ -175,11 +188,21 @@ fn walk_compare(
     prefix: &mut Path,
     c: &mut Comparison,
 ) {
-    let ls = lhs.map(|l| shape(schemas, ty, l));
-    let rs = rhs.map(|r| shape(schemas, ty, r));
+    let mut ls = lhs.map(|l| shape(schemas, ty, l));
+    let mut rs = rhs.map(|r| shape(schemas, ty, r));
+    let (mut lhs, mut rhs) = (lhs, rhs);
+    // A null list or map (a Go nil) compares as an empty one: its items are added or
+    // removed, the field itself is not.
+    let granular = |s: &Option<Shape>| matches!(s, Some(Shape::Map(_) | Shape::List(..)));
+    let mut was_null = false;
+    if lhs.is_some_and(Value::is_null) && granular(&rs) {
+        (lhs, ls, was_null) = (None, None, true);
+    } else if rhs.is_some_and(Value::is_null) && granular(&ls) {
+        (rhs, rs, was_null) = (None, None, true);
+    }
     let root = prefix.is_empty();
     let node = |c: &mut Comparison, prefix: &Path| {
-        if root {
+        if root || was_null {
             return;
         }
         if lhs.is_none() {
@@ -206,7 +229,11 @@ fn walk_compare(
                     continue;
                 };
                 prefix.push(format!("f:{k}"));
-                let (l, r) = if lhs.is_some() { (Some(child), None) } else { (None, Some(child)) };
+                let (l, r) = if lhs.is_some() {
+                    (Some(child), None)
+                } else {
+                    (None, Some(child))
+                };
                 walk_compare(schemas, cty, l, r, prefix, c);
                 prefix.pop();
             }
@@ -230,7 +257,11 @@ fn walk_compare(
         (Some(Shape::List(items, ity, lt)), None) | (None, Some(Shape::List(items, ity, lt))) => {
             for (pe, item) in index_items(lt, items) {
                 prefix.push(pe);
-                let (l, r) = if lhs.is_some() { (Some(item), None) } else { (None, Some(item)) };
+                let (l, r) = if lhs.is_some() {
+                    (Some(item), None)
+                } else {
+                    (None, Some(item))
+                };
                 walk_compare(schemas, ity, l, r, prefix, c);
                 prefix.pop();
             }
@@ -274,43 +305,60 @@ pub(crate) fn remove_paths(schemas: &Schemas, ty: TypeId, v: &mut Value, paths: 
     for p in paths {
         remove_path(schemas, ty, v, p);
     }
+    // The top level stays an object.
+    if v.is_null() {
+        *v = Value::Object(Map::new());
+    }
 }
 
-fn remove_path(schemas: &Schemas, ty: TypeId, v: &mut Value, path: &[String]) {
+/// Removes one path; a map or list left empty by the removal becomes null, as on the
+/// server. Returns whether something was removed.
+fn remove_path(schemas: &Schemas, ty: TypeId, v: &mut Value, path: &[String]) -> bool {
     let Some((first, rest)) = path.split_first() else {
-        return;
+        return false;
     };
-    match v {
+    let (child, cty) = match v {
         Value::Object(m) => {
             let Some(k) = first.strip_prefix("f:") else {
-                return;
+                return false;
             };
             if rest.is_empty() {
-                m.remove(k);
-            } else if let (Some(child), Some(cty)) = (m.get_mut(k), map_child(schemas, ty, k)) {
-                remove_path(schemas, cty, child, rest);
+                return m.remove(k).is_some();
+            }
+            match (m.get_mut(k), map_child(schemas, ty, k)) {
+                (Some(child), Some(cty)) => (child, cty),
+                _ => return false,
             }
         }
         Value::Array(a) => {
             let Node::List { items, list_type } = schemas.node(ty) else {
-                return;
+                return false;
             };
-            let (items, lt) = (*items, list_type.clone());
             let Some(pos) = a
                 .iter()
                 .enumerate()
-                .position(|(i, item)| item_element(&lt, i, item) == *first)
+                .position(|(i, item)| item_element(list_type, i, item) == *first)
             else {
-                return;
+                return false;
             };
             if rest.is_empty() {
                 a.remove(pos);
-            } else {
-                remove_path(schemas, items, &mut a[pos], rest);
+                return true;
             }
+            (&mut a[pos], *items)
         }
-        _ => {}
+        _ => return false,
+    };
+    let removed = remove_path(schemas, cty, child, rest);
+    let empty = match child {
+        Value::Object(m) => m.is_empty(),
+        Value::Array(a) => a.is_empty(),
+        _ => false,
+    };
+    if removed && empty {
+        *child = Value::Null;
     }
+    removed
 }
 
 /// Encodes a set as `FieldsV1`.
@@ -417,7 +465,11 @@ pub(crate) fn server_order(a: &Path, b: &Path) -> Ordering {
         let a_leaf = i + 1 == a.len();
         let b_leaf = i + 1 == b.len();
         if a_leaf != b_leaf {
-            return if a_leaf { Ordering::Less } else { Ordering::Greater };
+            return if a_leaf {
+                Ordering::Less
+            } else {
+                Ordering::Greater
+            };
         }
         match a[i].cmp(&b[i]) {
             Ordering::Equal => {}
@@ -445,7 +497,12 @@ mod tests {
 
     #[test]
     fn display_paths() {
-        let p: Path = vec!["f:spec".into(), "f:ports".into(), "k:{\"port\":80,\"protocol\":\"TCP\"}".into(), "f:name".into()];
+        let p: Path = vec![
+            "f:spec".into(),
+            "f:ports".into(),
+            "k:{\"port\":80,\"protocol\":\"TCP\"}".into(),
+            "f:name".into(),
+        ];
         assert_eq!(display(&p), ".spec.ports[port=80,protocol=\"TCP\"].name");
         assert_eq!(display(&["f:a".into(), "v:\"x\"".into()]), ".a[=\"x\"]");
     }

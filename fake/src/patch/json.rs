@@ -9,7 +9,12 @@ use super::PatchError;
 pub fn json_patch(target: &Value, patch: &Value) -> Result<Value, PatchError> {
     let ops = patch
         .as_array()
-        .ok_or_else(|| PatchError::BadRequest("json: cannot unmarshal object into Go value of type jsonpatch.Patch".to_string()))?;
+        .ok_or_else(|| {
+            PatchError::BadRequest(format!(
+                "error decoding patch: json: cannot unmarshal {} into Go value of type []handlers.jsonPatchOp",
+                super::json_type(patch)
+            ))
+        })?;
     let mut doc = target.clone();
     for op in ops {
         let obj = op
@@ -48,9 +53,8 @@ pub fn json_patch(target: &Value, patch: &Value) -> Result<Value, PatchError> {
                 let from = obj.get("from").and_then(Value::as_str).ok_or_else(|| {
                     PatchError::Invalid("copy operation failed to decode from".to_string())
                 })?;
-                let v = get(&doc, from)
-                    .cloned()
-                    .ok_or_else(|| missing("copy", from))?;
+                // The server's library copies a missing value as null.
+                let v = get(&doc, from).cloned().unwrap_or(Value::Null);
                 add(&mut doc, path, v)?;
             }
             _ => {
@@ -103,7 +107,8 @@ fn get<'a>(doc: &'a Value, path: &str) -> Option<&'a Value> {
 }
 
 fn index(t: &str, len: usize) -> Option<usize> {
-    if t.is_empty() || (t.len() > 1 && t.starts_with('0')) || !t.bytes().all(|b| b.is_ascii_digit()) {
+    if t.is_empty() || (t.len() > 1 && t.starts_with('0')) || !t.bytes().all(|b| b.is_ascii_digit())
+    {
         return None;
     }
     let i: usize = t.parse().ok()?;
@@ -183,7 +188,11 @@ fn replace(doc: &mut Value, path: &str, value: Value) -> Result<(), PatchError> 
     }
     let (p, last) = parent(doc, path, "replace")?;
     let slot = match p {
-        Value::Object(m) => m.get_mut(&last),
+        Value::Object(m) => {
+            // The server's library replaces a missing key of an object by adding it.
+            m.insert(last, value);
+            return Ok(());
+        }
         Value::Array(a) => {
             let len = a.len();
             index(&last, len).and_then(move |i| a.get_mut(i))
@@ -204,9 +213,10 @@ fn replace(doc: &mut Value, path: &str, value: Value) -> Result<(), PatchError> 
 /// Applies a JSON merge patch (RFC 7386) to `target`.
 pub fn merge_patch(target: &Value, patch: &Value) -> Result<Value, PatchError> {
     if !patch.is_object() {
-        return Err(PatchError::BadRequest(
-            "merge patch is not a JSON object".to_string(),
-        ));
+        return Err(PatchError::BadRequest(format!(
+            "error decoding patch: json: cannot unmarshal {} into Go value of type map[string]interface {{}}",
+            super::json_type(patch)
+        )));
     }
     Ok(merge(target, patch))
 }
@@ -261,8 +271,19 @@ mod tests {
         let doc = json!({"a": 1});
         let e = json_patch(&doc, &json!([{"op": "test", "path": "/a", "value": 2}])).unwrap_err();
         assert!(matches!(e, PatchError::TestFailed(_)), "{e}");
-        assert_eq!(e.to_string(), "testing value /a failed: test failed");
-        assert!(json_patch(&doc, &json!([{"op": "replace", "path": "/b", "value": 2}])).is_err());
+        assert_eq!(
+            e,
+            PatchError::TestFailed("testing value /a failed: test failed".into())
+        );
+        assert_eq!(
+            json_patch(&doc, &json!([{"op": "replace", "path": "/b", "value": 2}])).unwrap(),
+            json!({"a": 1, "b": 2})
+        );
+        assert!(json_patch(
+            &json!([1]),
+            &json!([{"op": "replace", "path": "/3", "value": 2}])
+        )
+        .is_err());
         assert!(json_patch(&doc, &json!([{"op": "remove", "path": "/b"}])).is_err());
         assert!(json_patch(&doc, &json!([{"op": "add", "path": "/x/y", "value": 1}])).is_err());
         assert!(json_patch(&doc, &json!([{"op": "frob", "path": "/a"}])).is_err());

@@ -21,12 +21,18 @@ pub enum PatchError {
     /// The patch is malformed (the server answers 400 BadRequest).
     #[error("{0}")]
     BadRequest(String),
-    /// The patch does not apply to the object (422 Invalid), e.g. a path that is missing.
-    #[error("{0}")]
+    /// A JSON patch does not apply to the object (422 Invalid), e.g. a path that is missing.
+    /// The server's message is generic; the field holds what failed.
+    #[error("the server rejected our request due to an error in our request")]
     Invalid(String),
-    /// A JSON patch `test` operation failed (422 Invalid).
-    #[error("{0}")]
+    /// A JSON patch `test` operation failed (422 Invalid). The server's message is generic;
+    /// the field holds which test failed.
+    #[error("the server rejected our request due to an error in our request")]
     TestFailed(String),
+    /// The patch cannot be merged (the server answers 500), e.g. a list item without its
+    /// merge key.
+    #[error("{0}")]
+    Internal(String),
     /// Strategic merge patch on a kind without patch strategies (custom resources): the
     /// server answers 415 UnsupportedMediaType.
     #[error("the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml")]
@@ -40,6 +46,7 @@ impl PatchError {
             PatchError::BadRequest(_) => 400,
             PatchError::Invalid(_) | PatchError::TestFailed(_) => 422,
             PatchError::UnsupportedMediaType => 415,
+            PatchError::Internal(_) => 500,
         }
     }
 }
@@ -114,7 +121,10 @@ pub fn strategic_merge_patch(
         return Err(PatchError::UnsupportedMediaType);
     }
     let p = patch.as_object().ok_or_else(|| {
-        PatchError::BadRequest("strategic merge patch is not a JSON object".to_string())
+        PatchError::BadRequest(format!(
+            "json: cannot unmarshal {} into Go value of type map[string]interface {{}}",
+            json_type(patch)
+        ))
     })?;
     let t = target.as_object().cloned().unwrap_or_default();
     let ty = schemas.root(gvk);
@@ -123,3 +133,15 @@ pub fn strategic_merge_patch(
 
 #[cfg(test)]
 mod tests;
+
+/// The JSON type of a value as Go's decoder names it in errors.
+pub(crate) fn json_type(v: &Value) -> &'static str {
+    match v {
+        Value::Object(_) => "object",
+        Value::Array(_) => "array",
+        Value::String(_) => "string",
+        Value::Number(_) => "number",
+        Value::Bool(_) => "bool",
+        Value::Null => "null",
+    }
+}

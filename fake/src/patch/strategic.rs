@@ -58,9 +58,9 @@ pub(super) fn merge_map(
     }
     let mut out = original.clone();
     if let Some(retain) = patch.get(RETAIN_KEYS) {
-        let keys = retain.as_array().ok_or_else(|| {
-            PatchError::BadRequest(format!("invalid $retainKeys: {retain}"))
-        })?;
+        let keys = retain
+            .as_array()
+            .ok_or_else(|| PatchError::BadRequest(format!("invalid $retainKeys: {retain}")))?;
         let keys: Vec<&str> = keys.iter().filter_map(Value::as_str).collect();
         for k in patch.keys() {
             if !k.starts_with('$') && !keys.contains(&k.as_str()) {
@@ -77,11 +77,15 @@ pub(super) fn merge_map(
         let Some(field) = k.strip_prefix(SET_ORDER) else {
             continue;
         };
-        let order = order.as_array().ok_or_else(|| {
-            PatchError::BadRequest(format!("invalid {k}: not a list"))
-        })?;
+        let order = order
+            .as_array()
+            .ok_or_else(|| PatchError::BadRequest(format!("invalid {k}: not a list")))?;
         let m = meta(schemas, ty, field);
-        let orig = out.get(field).and_then(Value::as_array).cloned().unwrap_or_default();
+        let orig = out
+            .get(field)
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
         let patch_list = match patch.get(field) {
             Some(Value::Array(a)) => a.clone(),
             Some(Value::Null) | None => Vec::new(),
@@ -99,9 +103,9 @@ pub(super) fn merge_map(
             continue;
         }
         if let Some(field) = k.strip_prefix(DELETE_PRIMITIVE) {
-            let del = pv.as_array().ok_or_else(|| {
-                PatchError::BadRequest(format!("invalid {k}: not a list"))
-            })?;
+            let del = pv
+                .as_array()
+                .ok_or_else(|| PatchError::BadRequest(format!("invalid {k}: not a list")))?;
             if let Some(Value::Array(a)) = out.get_mut(field) {
                 a.retain(|v| !del.contains(v));
             }
@@ -214,9 +218,9 @@ fn merge_list(
         }
         for p in plain {
             let kv = p.get(&key).ok_or_else(|| {
-                PatchError::BadRequest(format!(
+                PatchError::Internal(format!(
                     "map: {} does not contain declared merge key: {key}",
-                    Value::Object(p.clone())
+                    go_format(&Value::Object(p.clone()))
                 ))
             })?;
             match orig.iter_mut().find(|o| key_of(o, &key) == Some(kv)) {
@@ -239,7 +243,10 @@ fn merge_list(
         }
     };
     let patch_order: Vec<Value> = match order {
-        Some(o) => o.iter().map(|v| if maps { ident(v) } else { v.clone() }).collect(),
+        Some(o) => o
+            .iter()
+            .map(|v| if maps { ident(v) } else { v.clone() })
+            .collect(),
         None => patch
             .iter()
             .filter(|p| key_of(p, DIRECTIVE).is_none())
@@ -278,4 +285,27 @@ fn merge_list(
         }
     }
     Ok(out)
+}
+
+/// A value as Go's `%v` prints the decoded JSON (`map[a:1 b:[x y]]`), for the server's
+/// messages.
+fn go_format(v: &Value) -> String {
+    match v {
+        Value::Object(m) => {
+            let mut keys: Vec<&String> = m.keys().collect();
+            keys.sort();
+            let parts: Vec<String> = keys
+                .into_iter()
+                .map(|k| format!("{k}:{}", go_format(&m[k])))
+                .collect();
+            format!("map[{}]", parts.join(" "))
+        }
+        Value::Array(a) => {
+            let parts: Vec<String> = a.iter().map(go_format).collect();
+            format!("[{}]", parts.join(" "))
+        }
+        Value::String(s) => s.clone(),
+        Value::Null => "<nil>".to_string(),
+        other => other.to_string(),
+    }
 }
