@@ -290,7 +290,9 @@ fn merge(schemas: &Schemas, ty: TypeId, lhs: &Value, rhs: &Value) -> Value {
     }
 }
 
-/// The result of comparing the old and the new object for the other managers.
+/// Compares the old and the new object and takes the changed and removed fields from the
+/// other managers (a conflict unless `force`).
+#[allow(clippy::too_many_arguments)]
 fn update_managers(
     schemas: &Schemas,
     ty: TypeId,

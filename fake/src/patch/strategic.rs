@@ -196,9 +196,9 @@ fn merge_list(
                 Some("replace") => replace = true,
                 Some("delete") => {
                     let kv = pm.get(&key).ok_or_else(|| {
-                        PatchError::BadRequest(format!(
-                            "delete patch type with no merge key defined"
-                        ))
+                        PatchError::BadRequest(
+                            "delete patch type with no merge key defined".to_string(),
+                        )
                     })?;
                     orig.retain(|o| key_of(o, &key) != Some(kv));
                 }
