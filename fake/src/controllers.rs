@@ -263,13 +263,10 @@ impl State {
         }
         // Dependents whose owners are all gone.
         for (key, o) in &all {
-            let Some(refs) = o["metadata"]["ownerReferences"].as_array() else { continue };
-            if refs.is_empty() || terminating(o) {
-                continue;
-            }
             let (ns, name) = obj_key(o);
             let Some(cur) = self.store.get(key, &ns, &name) else { continue };
-            if cur["metadata"]["uid"] != o["metadata"]["uid"] {
+            let Some(refs) = cur["metadata"]["ownerReferences"].as_array() else { continue };
+            if refs.is_empty() || terminating(&cur) {
                 continue;
             }
             let absent = refs.iter().all(|r| {

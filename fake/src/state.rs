@@ -11,7 +11,7 @@ use crate::registry::{Registry, ResKey, ResourceInfo};
 use crate::schema::Schemas;
 use crate::selectors::Filter;
 use crate::status::StatusError;
-use crate::store::{obj_key, render, rv_of, ChangeType, Store};
+use crate::store::{obj_key, render, ChangeType, Store};
 use crate::validation::{check_name, rule_for};
 
 pub(crate) type Result<T> = std::result::Result<T, StatusError>;
