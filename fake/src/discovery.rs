@@ -139,8 +139,14 @@ pub(crate) fn custom_group_version(registry: &Registry, group: &str, version: &s
     }
     let mut list = Vec::new();
     for r in resources {
-        list.push(json!({"name": r.plural, "singularName": r.kind.to_lowercase(), "namespaced": r.namespaced,
-            "kind": r.kind, "verbs": r.verbs}));
+        let mut entry = json!({"name": r.plural, "singularName": singular(r), "namespaced": r.namespaced,
+            "kind": r.kind, "verbs": r.verbs});
+        for (from, to) in [("shortNames", "shortNames"), ("categories", "categories")] {
+            if let Some(v) = r.names.get(from).filter(|v| v.as_array().is_some_and(|a| !a.is_empty())) {
+                entry[to] = v.clone();
+            }
+        }
+        list.push(entry);
         if r.status {
             list.push(json!({"name": format!("{}/status", r.plural), "singularName": "", "namespaced": r.namespaced,
                 "kind": r.kind, "verbs": ["get", "patch", "update"]}));
@@ -176,7 +182,12 @@ pub(crate) fn aggregated(snapshot: &Snapshot, registry: &Registry, path: &str, a
                             }
                             let mut res = json!({"resource": r.plural, "responseKind": {"group": r.group, "version": r.version, "kind": r.kind},
                                 "scope": if r.namespaced { "Namespaced" } else { "Cluster" },
-                                "singularResource": r.kind.to_lowercase(), "verbs": r.verbs});
+                                "singularResource": singular(r), "verbs": r.verbs});
+                            for key in ["shortNames", "categories"] {
+                                if let Some(v) = r.names.get(key).filter(|v| v.as_array().is_some_and(|a| !a.is_empty())) {
+                                    res[key] = v.clone();
+                                }
+                            }
                             if !subs.is_empty() {
                                 res["subresources"] = json!(subs);
                             }
@@ -190,4 +201,11 @@ pub(crate) fn aggregated(snapshot: &Snapshot, registry: &Registry, path: &str, a
         }
     }
     Some(doc)
+}
+
+fn singular(r: &ResourceInfo) -> String {
+    r.names["singular"]
+        .as_str()
+        .map(String::from)
+        .unwrap_or_else(|| r.kind.to_lowercase())
 }

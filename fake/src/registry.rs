@@ -28,6 +28,8 @@ pub(crate) struct ResourceInfo {
     pub custom: bool,
     /// Field paths usable in field selectors besides metadata.name / metadata.namespace.
     pub selectable: Vec<String>,
+    /// CRDs: `spec.names` (singular, shortNames, categories).
+    pub names: serde_json::Value,
 }
 
 impl ResourceInfo {
@@ -155,6 +157,7 @@ impl Registry {
                             },
                             custom: false,
                             selectable: builtin_selectable(&group_name, &plural),
+                            names: Value::Null,
                             plural: plural.clone(),
                         };
                         registry
@@ -233,6 +236,7 @@ impl Registry {
                 scale,
                 custom: true,
                 selectable,
+                names: spec["names"].clone(),
             };
             self.resources
                 .insert((group.clone(), version, plural.clone()), info);
