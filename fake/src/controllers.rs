@@ -13,13 +13,20 @@ use crate::store::{obj_key, ChangeType};
 const CRD_CLEANUP: &str = "customresourcecleanup.apiextensions.k8s.io";
 
 fn crd_key() -> ResKey {
-    ("apiextensions.k8s.io".into(), "customresourcedefinitions".into())
+    (
+        "apiextensions.k8s.io".into(),
+        "customresourcedefinitions".into(),
+    )
 }
 
 fn finalizers(object: &Value) -> Vec<String> {
     object["metadata"]["finalizers"]
         .as_array()
-        .map(|f| f.iter().filter_map(|s| s.as_str().map(String::from)).collect())
+        .map(|f| {
+            f.iter()
+                .filter_map(|s| s.as_str().map(String::from))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -34,9 +41,14 @@ impl State {
 
     /// Removes a finalizer (completing the deletion when it was the last one).
     fn drop_finalizer(&mut self, key: &ResKey, object: &Arc<Value>, finalizer: &str) {
-        let Some(info) = self.info_of(key) else { return };
+        let Some(info) = self.info_of(key) else {
+            return;
+        };
         let mut new = (**object).clone();
-        let rest: Vec<String> = finalizers(object).into_iter().filter(|f| f != finalizer).collect();
+        let rest: Vec<String> = finalizers(object)
+            .into_iter()
+            .filter(|f| f != finalizer)
+            .collect();
         if rest.is_empty() {
             if let Some(m) = new["metadata"].as_object_mut() {
                 m.remove("finalizers");
@@ -88,7 +100,10 @@ impl State {
             .unwrap_or_default();
         for crd in crds {
             let group = crd["spec"]["group"].as_str().unwrap_or("").to_string();
-            let plural = crd["spec"]["names"]["plural"].as_str().unwrap_or("").to_string();
+            let plural = crd["spec"]["names"]["plural"]
+                .as_str()
+                .unwrap_or("")
+                .to_string();
             let key: ResKey = (group.clone(), plural.clone());
             if terminating(&crd) {
                 if finalizers(&crd).iter().any(|f| f == CRD_CLEANUP) {
@@ -116,14 +131,17 @@ impl State {
             if let Some(versions) = crd["spec"]["versions"].as_array() {
                 let kind = crd["spec"]["names"]["kind"].as_str().unwrap_or("");
                 for v in versions {
-                    if let (Some(name), Some(schema)) = (v["name"].as_str(), v["schema"].get("openAPIV3Schema")) {
+                    if let (Some(name), Some(schema)) =
+                        (v["name"].as_str(), v["schema"].get("openAPIV3Schema"))
+                    {
                         let _ = self.schemas.add_crd_version(&group, name, kind, schema);
                     }
                 }
             }
-            let established = crd["status"]["conditions"]
-                .as_array()
-                .is_some_and(|c| c.iter().any(|c| c["type"] == "Established" && c["status"] == "True"));
+            let established = crd["status"]["conditions"].as_array().is_some_and(|c| {
+                c.iter()
+                    .any(|c| c["type"] == "Established" && c["status"] == "True")
+            });
             if !established {
                 let now = self.now_str();
                 let mut new = (*crd).clone();
@@ -139,7 +157,12 @@ impl State {
                 };
                 let stored: Vec<Value> = crd["spec"]["versions"]
                     .as_array()
-                    .map(|v| v.iter().filter(|v| v["storage"] == true).map(|v| v["name"].clone()).collect())
+                    .map(|v| {
+                        v.iter()
+                            .filter(|v| v["storage"] == true)
+                            .map(|v| v["name"].clone())
+                            .collect()
+                    })
                     .unwrap_or_default();
                 new["status"] = json!({
                     "conditions": [
@@ -174,7 +197,12 @@ impl State {
                     .store
                     .objects
                     .get(&key)
-                    .map(|m| m.iter().filter(|((n, _), _)| *n == name).map(|(_, o)| o.clone()).collect())
+                    .map(|m| {
+                        m.iter()
+                            .filter(|((n, _), _)| *n == name)
+                            .map(|(_, o)| o.clone())
+                            .collect()
+                    })
                     .unwrap_or_default();
                 for o in objects {
                     remaining += 1;
@@ -210,16 +238,17 @@ impl State {
                 all.push((key.clone(), o.clone()));
             }
         }
-        let dependents_of = |uid: &str, all: &[(ResKey, Arc<Value>)]| -> Vec<(ResKey, Arc<Value>)> {
-            all.iter()
-                .filter(|(_, o)| {
-                    o["metadata"]["ownerReferences"]
-                        .as_array()
-                        .is_some_and(|r| r.iter().any(|r| r["uid"] == uid))
-                })
-                .cloned()
-                .collect()
-        };
+        let dependents_of =
+            |uid: &str, all: &[(ResKey, Arc<Value>)]| -> Vec<(ResKey, Arc<Value>)> {
+                all.iter()
+                    .filter(|(_, o)| {
+                        o["metadata"]["ownerReferences"]
+                            .as_array()
+                            .is_some_and(|r| r.iter().any(|r| r["uid"] == uid))
+                    })
+                    .cloned()
+                    .collect()
+            };
         for (key, owner) in &all {
             if !terminating(owner) {
                 continue;
@@ -228,7 +257,9 @@ impl State {
             let uid = owner["metadata"]["uid"].as_str().unwrap_or("").to_string();
             if fins.iter().any(|f| f == "orphan") {
                 for (dkey, dep) in dependents_of(&uid, &all) {
-                    let Some(info) = self.info_of(&dkey) else { continue };
+                    let Some(info) = self.info_of(&dkey) else {
+                        continue;
+                    };
                     let mut new = (*dep).clone();
                     if let Some(refs) = new["metadata"]["ownerReferences"].as_array_mut() {
                         refs.retain(|r| r["uid"] != uid.as_str());
@@ -250,7 +281,13 @@ impl State {
                         // Dependents of a foreground deletion are deleted in the foreground too.
                         if let Some(info) = self.info_of(dkey) {
                             let (ns, name) = obj_key(dep);
-                            let _ = self.delete(&info, &ns, &name, &json!({"propagationPolicy": "Foreground"}), &Query::default());
+                            let _ = self.delete(
+                                &info,
+                                &ns,
+                                &name,
+                                &json!({"propagationPolicy": "Foreground"}),
+                                &Query::default(),
+                            );
                         }
                     }
                 }
@@ -264,8 +301,12 @@ impl State {
         // Dependents whose owners are all gone.
         for (key, o) in &all {
             let (ns, name) = obj_key(o);
-            let Some(cur) = self.store.get(key, &ns, &name) else { continue };
-            let Some(refs) = cur["metadata"]["ownerReferences"].as_array() else { continue };
+            let Some(cur) = self.store.get(key, &ns, &name) else {
+                continue;
+            };
+            let Some(refs) = cur["metadata"]["ownerReferences"].as_array() else {
+                continue;
+            };
             if refs.is_empty() || terminating(&cur) {
                 continue;
             }
@@ -300,7 +341,8 @@ impl State {
             })
             .unwrap_or_default();
         for pod in due {
-            self.store.commit(&pods_key, ChangeType::Deleted, (*pod).clone());
+            self.store
+                .commit(&pods_key, ChangeType::Deleted, (*pod).clone());
         }
     }
 }

@@ -26,12 +26,13 @@ pub(crate) struct Snapshot {
     pub paths: HashMap<String, (String, bytes::Bytes)>,
     /// Aggregated documents: "/api" and "/apis".
     pub aggregated: HashMap<String, Value>,
-    pub minor: String,
 }
 
 fn gunzip(data: &[u8]) -> Option<Vec<u8>> {
     let mut out = Vec::new();
-    flate2::read::GzDecoder::new(data).read_to_end(&mut out).ok()?;
+    flate2::read::GzDecoder::new(data)
+        .read_to_end(&mut out)
+        .ok()?;
     Some(out)
 }
 
@@ -49,21 +50,33 @@ impl Snapshot {
             let (Some(file), Some(path)) = (entry["file"].as_str(), entry["path"].as_str()) else {
                 continue;
             };
-            let Some(data) = files.get(file).and_then(|d| gunzip(d)) else { continue };
+            let Some(data) = files.get(file).and_then(|d| gunzip(d)) else {
+                continue;
+            };
             let accept = entry["accept"].as_str().unwrap_or("");
             if accept.contains("apidiscovery.k8s.io") {
                 aggregated.insert(path.to_string(), serde_json::from_slice(&data).ok()?);
             } else {
-                let ct = entry["contentType"].as_str().unwrap_or("application/json").to_string();
+                let ct = entry["contentType"]
+                    .as_str()
+                    .unwrap_or("application/json")
+                    .to_string();
                 paths.insert(path.to_string(), (ct, bytes::Bytes::from(data)));
             }
         }
-        Some(Snapshot { paths, aggregated, minor: minor.to_string() })
+        Some(Snapshot {
+            paths,
+            aggregated,
+            minor: minor.to_string(),
+        })
     }
 
     /// The registry of the built-in resources.
     pub fn registry(&self) -> Registry {
-        let docs: Vec<&Value> = ["/api", "/apis"].iter().filter_map(|p| self.aggregated.get(*p)).collect();
+        let docs: Vec<&Value> = ["/api", "/apis"]
+            .iter()
+            .filter_map(|p| self.aggregated.get(*p))
+            .collect();
         Registry::from_aggregated(&docs)
     }
 
@@ -83,7 +96,12 @@ impl Snapshot {
 fn custom_by_group(registry: &Registry) -> BTreeMap<String, BTreeMap<String, Vec<&ResourceInfo>>> {
     let mut groups: BTreeMap<String, BTreeMap<String, Vec<&ResourceInfo>>> = BTreeMap::new();
     for r in registry.resources.values().filter(|r| r.custom) {
-        groups.entry(r.group.clone()).or_default().entry(r.version.clone()).or_default().push(r);
+        groups
+            .entry(r.group.clone())
+            .or_default()
+            .entry(r.version.clone())
+            .or_default()
+            .push(r);
     }
     groups
 }
@@ -128,7 +146,11 @@ pub(crate) fn apis(snapshot: &Snapshot, registry: &Registry) -> Option<Value> {
 }
 
 /// `/apis/{group}/{version}` of a CRD group.
-pub(crate) fn custom_group_version(registry: &Registry, group: &str, version: &str) -> Option<Value> {
+pub(crate) fn custom_group_version(
+    registry: &Registry,
+    group: &str,
+    version: &str,
+) -> Option<Value> {
     let resources: Vec<&ResourceInfo> = registry
         .resources
         .values()
@@ -142,7 +164,11 @@ pub(crate) fn custom_group_version(registry: &Registry, group: &str, version: &s
         let mut entry = json!({"name": r.plural, "singularName": singular(r), "namespaced": r.namespaced,
             "kind": r.kind, "verbs": r.verbs});
         for (from, to) in [("shortNames", "shortNames"), ("categories", "categories")] {
-            if let Some(v) = r.names.get(from).filter(|v| v.as_array().is_some_and(|a| !a.is_empty())) {
+            if let Some(v) = r
+                .names
+                .get(from)
+                .filter(|v| v.as_array().is_some_and(|a| !a.is_empty()))
+            {
                 entry[to] = v.clone();
             }
         }
@@ -156,11 +182,18 @@ pub(crate) fn custom_group_version(registry: &Registry, group: &str, version: &s
                 "group": "autoscaling", "version": "v1", "kind": "Scale", "verbs": ["get", "patch", "update"]}));
         }
     }
-    Some(json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": format!("{group}/{version}"), "resources": list}))
+    Some(
+        json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": format!("{group}/{version}"), "resources": list}),
+    )
 }
 
 /// The aggregated `/apis` (v2 or v2beta1) with the CRD groups.
-pub(crate) fn aggregated(snapshot: &Snapshot, registry: &Registry, path: &str, api_version: &str) -> Option<Value> {
+pub(crate) fn aggregated(
+    snapshot: &Snapshot,
+    registry: &Registry,
+    path: &str,
+    api_version: &str,
+) -> Option<Value> {
     let mut doc = snapshot.aggregated.get(path)?.clone();
     doc["apiVersion"] = json!(api_version);
     if path == "/apis" {
@@ -197,7 +230,9 @@ pub(crate) fn aggregated(snapshot: &Snapshot, registry: &Registry, path: &str, a
                     json!({"version": v, "resources": resources, "freshness": "Current"})
                 })
                 .collect();
-            items.push(json!({"metadata": {"name": group, "creationTimestamp": null}, "versions": vlist}));
+            items.push(
+                json!({"metadata": {"name": group, "creationTimestamp": null}, "versions": vlist}),
+            );
         }
     }
     Some(doc)

@@ -47,7 +47,11 @@ pub enum Reaction {
 impl Reaction {
     /// A `409 Conflict` on the request's object, worded as the server's.
     pub fn conflict(action: &Action) -> Reaction {
-        Reaction::Fail(StatusError::modified(&action.group, &action.resource, &action.name))
+        Reaction::Fail(StatusError::modified(
+            &action.group,
+            &action.resource,
+            &action.name,
+        ))
     }
 }
 

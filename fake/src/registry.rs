@@ -58,13 +58,12 @@ pub(crate) struct Registry {
 
 fn builtin_scale(group: &str, plural: &str) -> Option<ScalePaths> {
     match (group, plural) {
-        ("apps", "deployments" | "replicasets" | "statefulsets") | ("", "replicationcontrollers") => {
-            Some(ScalePaths {
-                spec_replicas: ".spec.replicas".into(),
-                status_replicas: ".status.replicas".into(),
-                label_selector: Some(".spec.selector".into()),
-            })
-        }
+        ("apps", "deployments" | "replicasets" | "statefulsets")
+        | ("", "replicationcontrollers") => Some(ScalePaths {
+            spec_replicas: ".spec.replicas".into(),
+            status_replicas: ".status.replicas".into(),
+            label_selector: Some(".spec.selector".into()),
+        }),
         _ => None,
     }
 }
@@ -127,13 +126,19 @@ impl Registry {
     pub fn from_aggregated(documents: &[&Value]) -> Registry {
         let mut registry = Registry::default();
         for doc in documents {
-            let Some(items) = doc["items"].as_array() else { continue };
+            let Some(items) = doc["items"].as_array() else {
+                continue;
+            };
             for group in items {
                 let group_name = group["metadata"]["name"].as_str().unwrap_or("").to_string();
-                let Some(versions) = group["versions"].as_array() else { continue };
+                let Some(versions) = group["versions"].as_array() else {
+                    continue;
+                };
                 for version in versions {
                     let version_name = version["version"].as_str().unwrap_or("").to_string();
-                    let Some(resources) = version["resources"].as_array() else { continue };
+                    let Some(resources) = version["resources"].as_array() else {
+                        continue;
+                    };
                     for r in resources {
                         let plural = r["resource"].as_str().unwrap_or("").to_string();
                         let subresources: Vec<&str> = r["subresources"]
@@ -147,7 +152,11 @@ impl Registry {
                             namespaced: r["scope"] == "Namespaced",
                             verbs: r["verbs"]
                                 .as_array()
-                                .map(|v| v.iter().filter_map(|v| v.as_str().map(String::from)).collect())
+                                .map(|v| {
+                                    v.iter()
+                                        .filter_map(|v| v.as_str().map(String::from))
+                                        .collect()
+                                })
                                 .unwrap_or_default(),
                             status: subresources.contains(&"status"),
                             scale: if subresources.contains(&"scale") {
@@ -184,7 +193,9 @@ impl Registry {
 
     /// Any version's resource of a `(group, plural)` storage key.
     pub fn any_version(&self, key: &ResKey) -> Option<&ResourceInfo> {
-        self.resources.values().find(|r| r.group == key.0 && r.plural == key.1)
+        self.resources
+            .values()
+            .find(|r| r.group == key.0 && r.plural == key.1)
     }
 
     /// Removes the resources of a CRD.
@@ -201,7 +212,9 @@ impl Registry {
         let kind = spec["names"]["kind"].as_str().unwrap_or("").to_string();
         let namespaced = spec["scope"] == "Namespaced";
         self.remove_crd(&group, &plural);
-        let Some(versions) = spec["versions"].as_array() else { return };
+        let Some(versions) = spec["versions"].as_array() else {
+            return;
+        };
         for v in versions {
             if v["served"] != Value::Bool(true) {
                 continue;
@@ -209,8 +222,14 @@ impl Registry {
             let version = v["name"].as_str().unwrap_or("").to_string();
             let sub = &v["subresources"];
             let scale = sub.get("scale").map(|s| ScalePaths {
-                spec_replicas: s["specReplicasPath"].as_str().unwrap_or(".spec.replicas").into(),
-                status_replicas: s["statusReplicasPath"].as_str().unwrap_or(".status.replicas").into(),
+                spec_replicas: s["specReplicasPath"]
+                    .as_str()
+                    .unwrap_or(".spec.replicas")
+                    .into(),
+                status_replicas: s["statusReplicasPath"]
+                    .as_str()
+                    .unwrap_or(".status.replicas")
+                    .into(),
                 label_selector: s["labelSelectorPath"].as_str().map(String::from),
             });
             let selectable = v["selectableFields"]
@@ -228,10 +247,19 @@ impl Registry {
                 plural: plural.clone(),
                 kind: kind.clone(),
                 namespaced,
-                verbs: ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
-                    .iter()
-                    .map(|s| s.to_string())
-                    .collect(),
+                verbs: [
+                    "create",
+                    "delete",
+                    "deletecollection",
+                    "get",
+                    "list",
+                    "patch",
+                    "update",
+                    "watch",
+                ]
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
                 status: sub.get("status").is_some(),
                 scale,
                 custom: true,

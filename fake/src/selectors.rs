@@ -62,7 +62,10 @@ fn split_unescaped(s: &str, sep: char) -> Vec<String> {
 
 /// Parses a field selector, refusing the fields the resource does not support (400, as the
 /// server).
-pub(crate) fn parse_fields(selector: &str, info: &ResourceInfo) -> Result<Vec<FieldTerm>, StatusError> {
+pub(crate) fn parse_fields(
+    selector: &str,
+    info: &ResourceInfo,
+) -> Result<Vec<FieldTerm>, StatusError> {
     let mut terms = Vec::new();
     if selector.trim().is_empty() {
         return Ok(terms);
@@ -142,7 +145,11 @@ fn labels_of(object: &Value) -> BTreeMap<String, String> {
 }
 
 impl Filter {
-    pub fn new(labels: Option<&str>, fields: Option<&str>, info: &ResourceInfo) -> Result<Filter, StatusError> {
+    pub fn new(
+        labels: Option<&str>,
+        fields: Option<&str>,
+        info: &ResourceInfo,
+    ) -> Result<Filter, StatusError> {
         let labels = match labels {
             Some(s) if !s.trim().is_empty() => Some(Selector::parse(s).map_err(|e| {
                 StatusError::bad_request(format!("unable to parse requirement: {e}"))
@@ -164,8 +171,14 @@ impl Filter {
         }
         self.fields.iter().all(|term| {
             let v = match term.field.as_str() {
-                "metadata.name" => object["metadata"]["name"].as_str().unwrap_or("").to_string(),
-                "metadata.namespace" => object["metadata"]["namespace"].as_str().unwrap_or("").to_string(),
+                "metadata.name" => object["metadata"]["name"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_string(),
+                "metadata.namespace" => object["metadata"]["namespace"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_string(),
                 f => field_value(object, f, info),
             };
             (v == term.value) == term.equal

@@ -39,11 +39,10 @@ impl FakeServerBuilder {
 
     /// Starts the server's clock at this time (RFC 3339) instead of the real time.
     pub fn start_time(mut self, rfc3339: &str) -> Result<Self, StatusError> {
-        self.epoch = Some(
-            rfc3339
-                .parse()
-                .map_err(|e| StatusError::bad_request(format!("invalid start time {rfc3339}: {e}")))?,
-        );
+        self.epoch =
+            Some(rfc3339.parse().map_err(|e| {
+                StatusError::bad_request(format!("invalid start time {rfc3339}: {e}"))
+            })?);
         Ok(self)
     }
 
@@ -57,8 +56,9 @@ impl FakeServerBuilder {
             ))
         })?;
         let registry = snapshot.registry();
-        let schemas = Schemas::from_openapi_v3(&snapshot.openapi_documents())
-            .map_err(|e| StatusError::internal(format!("the OpenAPI snapshot of {}: {e}", self.minor)))?;
+        let schemas = Schemas::from_openapi_v3(&snapshot.openapi_documents()).map_err(|e| {
+            StatusError::internal(format!("the OpenAPI snapshot of {}: {e}", self.minor))
+        })?;
         let mut state = State {
             store: Store::new(self.history),
             registry,
@@ -73,7 +73,13 @@ impl FakeServerBuilder {
                 .get("", "v1", "namespaces")
                 .cloned()
                 .ok_or_else(|| StatusError::internal("no namespaces in the snapshot"))?;
-            state.create(&info, "", json!({"metadata": {"name": ns}}), false, "kube-apiserver")?;
+            state.create(
+                &info,
+                "",
+                json!({"metadata": {"name": ns}}),
+                false,
+                "kube-apiserver",
+            )?;
         }
         Ok(FakeServer {
             inner: Arc::new(Inner {
@@ -132,16 +138,27 @@ fn parse_path(path: &str) -> Option<Target> {
     let segs: Vec<String> = path
         .trim_matches('/')
         .split('/')
-        .map(|s| percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned())
+        .map(|s| {
+            percent_encoding::percent_decode_str(s)
+                .decode_utf8_lossy()
+                .into_owned()
+        })
         .collect();
     let (group, version, rest) = match segs.first().map(String::as_str) {
         Some("api") if segs.len() >= 3 => (String::new(), segs[1].clone(), &segs[2..]),
         Some("apis") if segs.len() >= 4 => (segs[1].clone(), segs[2].clone(), &segs[3..]),
         _ => return None,
     };
-    let mut t = Target { group, version, ..Target::default() };
+    let mut t = Target {
+        group,
+        version,
+        ..Target::default()
+    };
     let rest: Vec<String> = rest.to_vec();
-    let rest = if rest[0] == "namespaces" && rest.len() >= 3 && !(rest.len() == 3 && (rest[2] == "status" || rest[2] == "finalize")) {
+    let rest = if rest[0] == "namespaces"
+        && rest.len() >= 3
+        && !(rest.len() == 3 && (rest[2] == "status" || rest[2] == "finalize"))
+    {
         t.namespace = Some(rest[1].clone());
         rest[2..].to_vec()
     } else {
@@ -164,7 +181,11 @@ impl FakeServer {
 
     /// A builder for a server of Kubernetes `minor`.
     pub fn builder(minor: &str) -> FakeServerBuilder {
-        FakeServerBuilder { minor: minor.to_string(), history: 10_000, epoch: None }
+        FakeServerBuilder {
+            minor: minor.to_string(),
+            history: 10_000,
+            epoch: None,
+        }
     }
 
     /// A [`Client`] over this server (server URL `http://fake.invalid`, no credentials, no
@@ -195,12 +216,21 @@ impl FakeServer {
                 .by_kind(group, version, kind)
                 .cloned()
                 .ok_or_else(|| StatusError::not_found(group, kind, ""))?;
-            let ns = object["metadata"]["namespace"].as_str().unwrap_or("default").to_string();
+            let ns = object["metadata"]["namespace"]
+                .as_str()
+                .unwrap_or("default")
+                .to_string();
             if info.namespaced {
                 let ns_info = state.registry.get("", "v1", "namespaces").cloned();
                 if let Some(ns_info) = ns_info {
                     if state.store.get(&ns_info.key(), "", &ns).is_none() {
-                        state.create(&ns_info, "", json!({"metadata": {"name": ns}}), false, "seed")?;
+                        state.create(
+                            &ns_info,
+                            "",
+                            json!({"metadata": {"name": ns}}),
+                            false,
+                            "seed",
+                        )?;
                     }
                 }
             }
@@ -211,7 +241,10 @@ impl FakeServer {
     }
 
     /// Adds typed objects (k8s-openapi types or anything serializable with apiVersion/kind).
-    pub fn seed_typed<K: serde::Serialize>(&self, objects: impl IntoIterator<Item = K>) -> Result<(), StatusError> {
+    pub fn seed_typed<K: serde::Serialize>(
+        &self,
+        objects: impl IntoIterator<Item = K>,
+    ) -> Result<(), StatusError> {
         let values: Result<Vec<Value>, _> = objects.into_iter().map(serde_json::to_value).collect();
         self.seed(values.map_err(|e| StatusError::bad_request(e.to_string()))?)
     }
@@ -221,7 +254,8 @@ impl FakeServer {
         use serde::Deserialize;
         let mut objects = Vec::new();
         for doc in serde_yaml_ng::Deserializer::from_str(yaml) {
-            let v = Value::deserialize(doc).map_err(|e| StatusError::bad_request(format!("invalid YAML: {e}")))?;
+            let v = Value::deserialize(doc)
+                .map_err(|e| StatusError::bad_request(format!("invalid YAML: {e}")))?;
             if !v.is_null() {
                 objects.push(v);
             }
@@ -231,33 +265,70 @@ impl FakeServer {
 
     /// Every request received so far, oldest first.
     pub fn actions(&self) -> Vec<Action> {
-        self.inner.actions.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.inner
+            .actions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// Forgets the recorded actions.
     pub fn clear_actions(&self) {
-        self.inner.actions.lock().unwrap_or_else(|p| p.into_inner()).clear();
+        self.inner
+            .actions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
     }
 
     /// Runs `reactor` before every request with `verb` (`"*"`: any) on `resource`
     /// (`"configmaps"`, `"deployments/status"`, `"*"`); the latest added runs first, and the
     /// first that does not [`Continue`](Reaction::Continue) decides.
-    pub fn prepend_reactor(&self, verb: &str, resource: &str, reactor: impl Fn(&Action) -> Reaction + Send + Sync + 'static) {
+    pub fn prepend_reactor(
+        &self,
+        verb: &str,
+        resource: &str,
+        reactor: impl Fn(&Action) -> Reaction + Send + Sync + 'static,
+    ) {
         let mut list = self.inner.before.write().unwrap_or_else(|p| p.into_inner());
-        list.insert(0, Reactor { verb: verb.into(), resource: resource.into(), f: Arc::new(reactor) });
+        list.insert(
+            0,
+            Reactor {
+                verb: verb.into(),
+                resource: resource.into(),
+                f: Arc::new(reactor),
+            },
+        );
     }
 
     /// Runs `reactor` after every request with `verb` on `resource`, with its outcome; it may
     /// replace the answer (the request was executed) or delay it.
-    pub fn append_after_reactor(&self, verb: &str, resource: &str, reactor: impl Fn(&Action, &Outcome) -> Reaction + Send + Sync + 'static) {
+    pub fn append_after_reactor(
+        &self,
+        verb: &str,
+        resource: &str,
+        reactor: impl Fn(&Action, &Outcome) -> Reaction + Send + Sync + 'static,
+    ) {
         let mut list = self.inner.after.write().unwrap_or_else(|p| p.into_inner());
-        list.push(Reactor { verb: verb.into(), resource: resource.into(), f: Arc::new(reactor) });
+        list.push(Reactor {
+            verb: verb.into(),
+            resource: resource.into(),
+            f: Arc::new(reactor),
+        });
     }
 
     /// Removes every reactor.
     pub fn clear_reactors(&self) {
-        self.inner.before.write().unwrap_or_else(|p| p.into_inner()).clear();
-        self.inner.after.write().unwrap_or_else(|p| p.into_inner()).clear();
+        self.inner
+            .before
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
+        self.inner
+            .after
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
     }
 
     /// Moves the server's clock forward (deletion grace periods run out), then runs the
@@ -276,7 +347,9 @@ impl FakeServer {
     /// Ends every open watch of `resource` (plural, with its group: `("apps", "deployments")`),
     /// as a server does when it restarts or times a watch out.
     pub fn close_watches(&self, group: &str, resource: &str) {
-        self.state().store.close_watches(Some(&(group.to_string(), resource.to_string())));
+        self.state()
+            .store
+            .close_watches(Some(&(group.to_string(), resource.to_string())));
     }
 
     /// Runs the controllers (CRDs, namespaces, garbage collection, grace periods) until they
@@ -291,8 +364,17 @@ impl FakeServer {
     }
 
     /// An object as stored (`None` when absent), by group, plural, namespace, name.
-    pub fn object(&self, group: &str, resource: &str, namespace: &str, name: &str) -> Option<Value> {
-        self.state().store.get(&(group.to_string(), resource.to_string()), namespace, name).map(|o| (*o).clone())
+    pub fn object(
+        &self,
+        group: &str,
+        resource: &str,
+        namespace: &str,
+        name: &str,
+    ) -> Option<Value> {
+        self.state()
+            .store
+            .get(&(group.to_string(), resource.to_string()), namespace, name)
+            .map(|o| (*o).clone())
     }
 
     fn schedule_controllers(&self) {
@@ -316,12 +398,26 @@ impl FakeServer {
                 use http_body_util::BodyExt;
                 match body.collect().await {
                     Ok(c) => c.to_bytes(),
-                    Err(e) => return respond(error_answer(&StatusError::bad_request(format!("unreadable body: {e}")))),
+                    Err(e) => {
+                        return respond(error_answer(&StatusError::bad_request(format!(
+                            "unreadable body: {e}"
+                        ))))
+                    }
                 }
             }
         };
-        let accept = parts.headers.get(http::header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
-        let content_type = parts.headers.get(http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+        let accept = parts
+            .headers
+            .get(http::header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
+        let content_type = parts
+            .headers
+            .get(http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
         let path = parts.uri.path().to_string();
         let query = Query::parse(parts.uri.query());
 
@@ -334,15 +430,23 @@ impl FakeServer {
             ));
             return respond(error_answer(&e));
         }
-        if accept.contains("as=Table") || accept.contains("as=PartialObjectMetadata") && !accept.contains("application/json;q") && !accept.ends_with("application/json") {
-            // The client asks for metadata-only with a JSON fallback; answer full objects.
+        let first_choice = accept.split(',').next().unwrap_or("");
+        if first_choice.contains("as=Table") {
+            return respond(error_answer(&StatusError::unsupported(
+                "Table output (as=Table)",
+            )));
         }
+        let metadata_only = first_choice.contains("as=PartialObjectMetadata");
         if content_type.contains("protobuf") && !body_bytes.is_empty() {
             let e = StatusError::new(415, "UnsupportedMediaType", "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml (in-memory server)");
             return respond(error_answer(&e));
         }
         let Some(target) = parse_path(&path) else {
-            let e = StatusError::new(404, "NotFound", "the server could not find the requested resource");
+            let e = StatusError::new(
+                404,
+                "NotFound",
+                "the server could not find the requested resource",
+            );
             return respond(error_answer(&e));
         };
         let verb = match (parts.method.as_str(), &target.name) {
@@ -374,7 +478,11 @@ impl FakeServer {
             body: body_value.clone(),
             query: parts.uri.query().unwrap_or("").to_string(),
         };
-        self.inner.actions.lock().unwrap_or_else(|p| p.into_inner()).push(action.clone());
+        self.inner
+            .actions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(action.clone());
         let before: Vec<BeforeFn> = self
             .inner
             .before
@@ -392,8 +500,18 @@ impl FakeServer {
                 Reaction::Respond(v) => return respond(Answer::Json(200, v)),
             }
         }
-        let answer = self.execute(verb, &target, &query, &content_type, &body_bytes, body_value);
-        let writes = matches!(verb, "create" | "update" | "patch" | "delete" | "deletecollection");
+        let answer = self.execute(
+            verb,
+            &target,
+            &query,
+            &content_type,
+            &body_bytes,
+            body_value,
+        );
+        let writes = matches!(
+            verb,
+            "create" | "update" | "patch" | "delete" | "deletecollection"
+        );
         if writes {
             self.schedule_controllers();
         }
@@ -408,9 +526,18 @@ impl FakeServer {
             .collect();
         if !after.is_empty() {
             let outcome = match &answer {
-                Answer::Json(code, v) => Outcome { code: *code, body: v.clone() },
-                Answer::Raw(code, _, _) => Outcome { code: *code, body: Value::Null },
-                Answer::Watch(..) => Outcome { code: 200, body: Value::Null },
+                Answer::Json(code, v) => Outcome {
+                    code: *code,
+                    body: v.clone(),
+                },
+                Answer::Raw(code, _, _) => Outcome {
+                    code: *code,
+                    body: Value::Null,
+                },
+                Answer::Watch(..) => Outcome {
+                    code: 200,
+                    body: Value::Null,
+                },
             };
             for reactor in after {
                 match reactor(&action, &outcome) {
@@ -421,24 +548,38 @@ impl FakeServer {
                 }
             }
         }
-        respond(answer)
+        respond(if metadata_only {
+            to_metadata(answer)
+        } else {
+            answer
+        })
     }
 
     fn discovery(&self, path: &str, accept: &str) -> Option<Answer> {
         let state = self.state();
-        let aggregated = if accept.contains("g=apidiscovery.k8s.io") && accept.contains("as=APIGroupDiscoveryList") {
+        let aggregated = if accept.contains("g=apidiscovery.k8s.io")
+            && accept.contains("as=APIGroupDiscoveryList")
+        {
             // The first of the client's choices we serve.
-            accept
-                .split(',')
-                .find_map(|choice| {
-                    if choice.contains("v=v2;") || choice.contains("v=v2 ") || choice.ends_with("v=v2") || choice.contains("v=v2,") {
-                        Some(("apidiscovery.k8s.io/v2", "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"))
-                    } else if choice.contains("v=v2beta1") {
-                        Some(("apidiscovery.k8s.io/v2beta1", "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList"))
-                    } else {
-                        None
-                    }
-                })
+            accept.split(',').find_map(|choice| {
+                if choice.contains("v=v2;")
+                    || choice.contains("v=v2 ")
+                    || choice.ends_with("v=v2")
+                    || choice.contains("v=v2,")
+                {
+                    Some((
+                        "apidiscovery.k8s.io/v2",
+                        "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList",
+                    ))
+                } else if choice.contains("v=v2beta1") {
+                    Some((
+                        "apidiscovery.k8s.io/v2beta1",
+                        "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList",
+                    ))
+                } else {
+                    None
+                }
+            })
         } else {
             None
         };
@@ -446,11 +587,17 @@ impl FakeServer {
             "/api" | "/apis" | "/api/" | "/apis/" => {
                 let p = path.trim_end_matches('/');
                 if let Some((api_version, ct)) = aggregated {
-                    let doc = discovery::aggregated(&state.snapshot, &state.registry, p, api_version)?;
-                    return Some(Answer::Raw(200, ct.to_string(), Bytes::from(doc.to_string())));
+                    let doc =
+                        discovery::aggregated(&state.snapshot, &state.registry, p, api_version)?;
+                    return Some(Answer::Raw(
+                        200,
+                        ct.to_string(),
+                        Bytes::from(doc.to_string()),
+                    ));
                 }
                 if p == "/apis" {
-                    return discovery::apis(&state.snapshot, &state.registry).map(|d| Answer::Json(200, d));
+                    return discovery::apis(&state.snapshot, &state.registry)
+                        .map(|d| Answer::Json(200, d));
                 }
                 let (ct, b) = state.snapshot.paths.get(p)?;
                 Some(Answer::Raw(200, ct.clone(), b.clone()))
@@ -461,7 +608,11 @@ impl FakeServer {
             }
             p if p.starts_with("/openapi/") => match state.snapshot.paths.get(p) {
                 Some((ct, b)) => Some(Answer::Raw(200, ct.clone(), b.clone())),
-                None => Some(error_answer(&StatusError::new(404, "NotFound", "the server could not find the requested resource"))),
+                None => Some(error_answer(&StatusError::new(
+                    404,
+                    "NotFound",
+                    "the server could not find the requested resource",
+                ))),
             },
             p => {
                 let segs: Vec<&str> = p.trim_matches('/').split('/').collect();
@@ -470,7 +621,11 @@ impl FakeServer {
                     ["apis", g, v] => Some((*g, *v)),
                     ["apis", g] => {
                         let apis = discovery::apis(&state.snapshot, &state.registry)?;
-                        let group = apis["groups"].as_array()?.iter().find(|x| x["name"] == *g)?.clone();
+                        let group = apis["groups"]
+                            .as_array()?
+                            .iter()
+                            .find(|x| x["name"] == *g)?
+                            .clone();
                         let mut group = group;
                         group["kind"] = json!("APIGroup");
                         group["apiVersion"] = json!("v1");
@@ -481,26 +636,59 @@ impl FakeServer {
                 if let Some((ct, b)) = state.snapshot.paths.get(p) {
                     return Some(Answer::Raw(200, ct.clone(), b.clone()));
                 }
-                discovery::custom_group_version(&state.registry, gv.0, gv.1).map(|d| Answer::Json(200, d))
+                discovery::custom_group_version(&state.registry, gv.0, gv.1)
+                    .map(|d| Answer::Json(200, d))
             }
         }
     }
 
-    fn execute(&self, verb: &str, t: &Target, q: &Query, content_type: &str, raw: &[u8], body: Option<Value>) -> Answer {
+    fn execute(
+        &self,
+        verb: &str,
+        t: &Target,
+        q: &Query,
+        content_type: &str,
+        raw: &[u8],
+        body: Option<Value>,
+    ) -> Answer {
         match self.execute_inner(verb, t, q, content_type, raw, body) {
             Ok(a) => a,
             Err(e) => error_answer(&e),
         }
     }
 
-    fn execute_inner(&self, verb: &str, t: &Target, q: &Query, content_type: &str, raw: &[u8], body: Option<Value>) -> Result<Answer, StatusError> {
+    fn execute_inner(
+        &self,
+        verb: &str,
+        t: &Target,
+        q: &Query,
+        content_type: &str,
+        raw: &[u8],
+        body: Option<Value>,
+    ) -> Result<Answer, StatusError> {
         let mut state = self.state();
-        let info = state.registry.get(&t.group, &t.version, &t.plural).cloned().ok_or_else(|| {
-            StatusError::new(404, "NotFound", "the server could not find the requested resource")
-        })?;
-        let ns = if info.namespaced { t.namespace.clone() } else { None };
+        let info = state
+            .registry
+            .get(&t.group, &t.version, &t.plural)
+            .cloned()
+            .ok_or_else(|| {
+                StatusError::new(
+                    404,
+                    "NotFound",
+                    "the server could not find the requested resource",
+                )
+            })?;
+        let ns = if info.namespaced {
+            t.namespace.clone()
+        } else {
+            None
+        };
         if info.namespaced && t.namespace.is_none() && t.name.is_some() {
-            return Err(StatusError::new(404, "NotFound", "the server could not find the requested resource"));
+            return Err(StatusError::new(
+                404,
+                "NotFound",
+                "the server could not find the requested resource",
+            ));
         }
         if !info.verbs.iter().any(|v| v == verb) && t.sub.is_empty() {
             return Err(StatusError::method_not_allowed(format!(
@@ -517,51 +705,96 @@ impl FakeServer {
                 return match verb {
                     "get" => Ok(Answer::Json(200, state.get_scale(&info, &ns_str, &name)?)),
                     "update" => {
-                        let body = body.ok_or_else(|| StatusError::bad_request("a Scale body is required"))?;
+                        let body = body
+                            .ok_or_else(|| StatusError::bad_request("a Scale body is required"))?;
                         let w = state.update_scale(&info, &ns_str, &name, &body, q.dry_run()?)?;
                         Ok(Answer::Json(w.code, w.body))
                     }
                     "patch" => {
                         let current = state.get_scale(&info, &ns_str, &name)?;
-                        let patch: Value = serde_json::from_slice(raw).map_err(|e| StatusError::bad_request(format!("error decoding patch: {e}")))?;
+                        let patch: Value = serde_json::from_slice(raw).map_err(|e| {
+                            StatusError::bad_request(format!("error decoding patch: {e}"))
+                        })?;
                         let ct = content_type.split(';').next().unwrap_or("").trim();
                         let patched = match ct {
-                            "application/json-patch+json" => crate::patch::json_patch(&current, &patch),
-                            "application/merge-patch+json" | "application/strategic-merge-patch+json" => crate::patch::merge_patch(&current, &patch),
-                            other => return Err(StatusError::unsupported(format!("{other} patches of /scale"))),
+                            "application/json-patch+json" => {
+                                crate::patch::json_patch(&current, &patch)
+                            }
+                            "application/merge-patch+json"
+                            | "application/strategic-merge-patch+json" => {
+                                crate::patch::merge_patch(&current, &patch)
+                            }
+                            other => {
+                                return Err(StatusError::unsupported(format!(
+                                    "{other} patches of /scale"
+                                )))
+                            }
                         }
                         .map_err(|e| StatusError::new(422, "Invalid", e.to_string()))?;
-                        let w = state.update_scale(&info, &ns_str, &name, &patched, q.dry_run()?)?;
+                        let w =
+                            state.update_scale(&info, &ns_str, &name, &patched, q.dry_run()?)?;
                         Ok(Answer::Json(w.code, w.body))
                     }
-                    _ => Err(StatusError::method_not_allowed("the server does not allow this method on the requested resource")),
+                    _ => Err(StatusError::method_not_allowed(
+                        "the server does not allow this method on the requested resource",
+                    )),
                 };
             }
             other => {
-                return Err(StatusError::unsupported(format!("the subresource {}/{other}", info.plural)));
+                return Err(StatusError::unsupported(format!(
+                    "the subresource {}/{other}",
+                    info.plural
+                )));
             }
         }
         let manager = q.get("fieldManager").unwrap_or("").to_string();
         let written = |w: Written| Ok(Answer::Json(w.code, w.body));
         match verb {
-            "get" => Ok(Answer::Json(200, state.get(&info, &ns_str, &name, q.get("resourceVersion"))?)),
+            "get" => Ok(Answer::Json(
+                200,
+                state.get(&info, &ns_str, &name, q.get("resourceVersion"))?,
+            )),
             "list" => Ok(Answer::Json(200, state.list(&info, ns.as_deref(), q)?)),
             "watch" => {
-                let timeout = q.get("timeoutSeconds").and_then(|s| s.parse::<u64>().ok()).map(Duration::from_secs);
+                let timeout = q
+                    .get("timeoutSeconds")
+                    .and_then(|s| s.parse::<u64>().ok())
+                    .map(Duration::from_secs);
                 let rx = open_watch(&mut state, &info, ns.as_deref(), q)?;
                 Ok(Answer::Watch(rx, timeout))
             }
             "create" => {
                 if t.name.is_some() {
-                    return Err(StatusError::unsupported(format!("POST to {}/{}{}", info.plural, name, if t.sub.is_empty() { String::new() } else { format!("/{}", t.sub) })));
+                    return Err(StatusError::unsupported(format!(
+                        "POST to {}/{}{}",
+                        info.plural,
+                        name,
+                        if t.sub.is_empty() {
+                            String::new()
+                        } else {
+                            format!("/{}", t.sub)
+                        }
+                    )));
                 }
-                let body = body.ok_or_else(|| StatusError::bad_request("the body of the request was empty or not JSON"))?;
-                let m = if manager.is_empty() { "unknown".to_string() } else { manager };
+                let body = body.ok_or_else(|| {
+                    StatusError::bad_request("the body of the request was empty or not JSON")
+                })?;
+                let m = if manager.is_empty() {
+                    "unknown".to_string()
+                } else {
+                    manager
+                };
                 written(state.create(&info, &ns_str, body, q.dry_run()?, &m)?)
             }
             "update" => {
-                let body = body.ok_or_else(|| StatusError::bad_request("the body of the request was empty or not JSON"))?;
-                let m = if manager.is_empty() { "unknown".to_string() } else { manager };
+                let body = body.ok_or_else(|| {
+                    StatusError::bad_request("the body of the request was empty or not JSON")
+                })?;
+                let m = if manager.is_empty() {
+                    "unknown".to_string()
+                } else {
+                    manager
+                };
                 if t.sub.is_empty() {
                     written(state.update(&info, &ns_str, &name, body, "", q.dry_run()?, &m)?)
                 } else {
@@ -569,9 +802,16 @@ impl FakeServer {
                 }
             }
             "patch" => written(state.patch(&info, &ns_str, &name, content_type, raw, &t.sub, q)?),
-            "delete" => written(state.delete(&info, &ns_str, &name, &body.unwrap_or(Value::Null), q)?),
-            "deletecollection" => Ok(Answer::Json(200, state.delete_collection(&info, ns.as_deref(), &body.unwrap_or(Value::Null), q)?)),
-            other => Err(StatusError::method_not_allowed(format!("the server does not allow the method for {other}"))),
+            "delete" => {
+                written(state.delete(&info, &ns_str, &name, &body.unwrap_or(Value::Null), q)?)
+            }
+            "deletecollection" => Ok(Answer::Json(
+                200,
+                state.delete_collection(&info, ns.as_deref(), &body.unwrap_or(Value::Null), q)?,
+            )),
+            other => Err(StatusError::method_not_allowed(format!(
+                "the server does not allow the method for {other}"
+            ))),
         }
     }
 }
@@ -579,12 +819,20 @@ impl FakeServer {
 fn accepts_json(accept: &str) -> bool {
     accept.split(',').any(|c| {
         let mt = c.split(';').next().unwrap_or("").trim();
-        matches!(mt, "application/json" | "*/*" | "application/*" | "application/yaml")
+        matches!(
+            mt,
+            "application/json" | "*/*" | "application/*" | "application/yaml"
+        )
     })
 }
 
 /// Registers a watch and queues its first events (under the state lock, so nothing is lost).
-fn open_watch(state: &mut State, info: &ResourceInfo, ns: Option<&str>, q: &Query) -> Result<mpsc::UnboundedReceiver<WatchMsg>, StatusError> {
+fn open_watch(
+    state: &mut State,
+    info: &ResourceInfo,
+    ns: Option<&str>,
+    q: &Query,
+) -> Result<mpsc::UnboundedReceiver<WatchMsg>, StatusError> {
     let filter = Filter::new(q.get("labelSelector"), q.get("fieldSelector"), info)?;
     let bookmarks = q.flag("allowWatchBookmarks");
     let send_initial = q.get("sendInitialEvents").map(|v| v == "true");
@@ -594,21 +842,25 @@ fn open_watch(state: &mut State, info: &ResourceInfo, ns: Option<&str>, q: &Quer
             return Err(StatusError::invalid_query("sendInitialEvents", "sendInitialEvents is forbidden for watch unless resourceVersionMatch is set to NotOlderThan"));
         }
         if send_initial == Some(true) && !bookmarks {
-            return Err(StatusError::invalid_query("allowWatchBookmarks", "allowWatchBookmarks must be set to true when sendInitialEvents is set to true"));
+            return Err(StatusError::invalid_query(
+                "allowWatchBookmarks",
+                "allowWatchBookmarks must be set to true when sendInitialEvents is set to true",
+            ));
         }
     } else if q.get("resourceVersionMatch").is_some_and(|m| !m.is_empty()) {
-        return Err(StatusError::invalid_query("resourceVersionMatch", "resourceVersionMatch is forbidden for watch unless sendInitialEvents is provided"));
+        return Err(StatusError::invalid_query(
+            "resourceVersionMatch",
+            "resourceVersionMatch is forbidden for watch unless sendInitialEvents is provided",
+        ));
     }
     let (tx, rx) = mpsc::unbounded_channel();
     let watcher = Watcher {
-        id: state.store.next_watcher,
         info: info.clone(),
         namespace: ns.map(String::from),
         filter,
         bookmarks,
         tx,
     };
-    state.store.next_watcher += 1;
     let initial = match (send_initial, rv) {
         (Some(true), _) => true,
         (Some(false), _) => false,
@@ -625,15 +877,25 @@ fn open_watch(state: &mut State, info: &ResourceInfo, ns: Option<&str>, q: &Quer
         }
         let list = state.list(info, ns, &list_q)?;
         for item in list["items"].as_array().cloned().unwrap_or_default() {
-            let _ = watcher.tx.send(WatchMsg::Event("ADDED", render(&item, info)));
+            let _ = watcher
+                .tx
+                .send(WatchMsg::Event("ADDED", render(&item, info)));
         }
         if send_initial == Some(true) {
-            let _ = watcher.tx.send(WatchMsg::Event("BOOKMARK", bookmark(info, current, true)));
+            let _ = watcher
+                .tx
+                .send(WatchMsg::Event("BOOKMARK", bookmark(info, current, true)));
         }
     } else if let Some(rv) = rv.filter(|r| *r != "0") {
-        let from: u64 = rv.parse().map_err(|_| StatusError::bad_request(format!("invalid resource version: {rv}")))?;
+        let from: u64 = rv
+            .parse()
+            .map_err(|_| StatusError::bad_request(format!("invalid resource version: {rv}")))?;
         if from < state.store.compacted {
-            let status = StatusError::expired(format!("too old resource version: {from} ({})", state.store.compacted)).to_status();
+            let status = StatusError::expired(format!(
+                "too old resource version: {from} ({})",
+                state.store.compacted
+            ))
+            .to_status();
             let _ = watcher.tx.send(WatchMsg::Error(status));
             return Ok(rx);
         }
@@ -645,6 +907,49 @@ fn open_watch(state: &mut State, info: &ResourceInfo, ns: Option<&str>, q: &Quer
     }
     state.store.watchers.push(watcher);
     Ok(rx)
+}
+
+/// An object or list as `PartialObjectMetadata(List)`.
+fn partial(v: Value) -> Value {
+    match v["kind"].as_str() {
+        Some("Status") => v,
+        _ if v.get("items").is_some() => {
+            let items: Vec<Value> = v["items"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+                .into_iter()
+                .map(partial)
+                .collect();
+            json!({"kind": "PartialObjectMetadataList", "apiVersion": "meta.k8s.io/v1", "metadata": v["metadata"], "items": items})
+        }
+        _ => {
+            json!({"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": v["metadata"]})
+        }
+    }
+}
+
+/// Answers metadata-only (the client asked for `as=PartialObjectMetadata[List]`).
+fn to_metadata(answer: Answer) -> Answer {
+    match answer {
+        Answer::Json(code, v) if code < 300 => Answer::Json(code, partial(v)),
+        Answer::Watch(mut rx, timeout) => {
+            let (tx, out) = mpsc::unbounded_channel();
+            tokio::spawn(async move {
+                while let Some(msg) = rx.recv().await {
+                    let msg = match msg {
+                        WatchMsg::Event(t, v) => WatchMsg::Event(t, partial(v)),
+                        other => other,
+                    };
+                    if tx.send(msg).is_err() {
+                        break;
+                    }
+                }
+            });
+            Answer::Watch(out, timeout)
+        }
+        other => other,
+    }
 }
 
 fn respond(answer: Answer) -> http::Response<Body> {
@@ -668,7 +973,10 @@ fn respond(answer: Answer) -> http::Response<Body> {
                 match rx.recv().await {
                     Some(WatchMsg::Event(t, object)) => {
                         let line = json!({"type": t, "object": object}).to_string() + "\n";
-                        Some((Ok::<Bytes, std::convert::Infallible>(Bytes::from(line)), (rx, false)))
+                        Some((
+                            Ok::<Bytes, std::convert::Infallible>(Bytes::from(line)),
+                            (rx, false),
+                        ))
                     }
                     Some(WatchMsg::Error(status)) => {
                         let line = json!({"type": "ERROR", "object": status}).to_string() + "\n";

@@ -37,7 +37,10 @@ impl Query {
         Query { pairs }
     }
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.pairs.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+        self.pairs
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
     }
     pub fn flag(&self, key: &str) -> bool {
         matches!(self.get(key), Some("true" | "1"))
@@ -85,8 +88,22 @@ pub(crate) fn random_uid() -> String {
     let b: [u8; 16] = rand::random();
     format!(
         "{:02x}{:02x}{:02x}{:02x}-{:02x}{:02x}-4{:01x}{:02x}-{:01x}{:01x}{:02x}-{}",
-        b[0], b[1], b[2], b[3], b[4], b[5], b[6] & 0xf, b[7], 8 | (b[8] & 3), b[9] & 0xf, b[10],
-        b[11..16].iter().map(|x| format!("{x:02x}")).collect::<String>() + "00"
+        b[0],
+        b[1],
+        b[2],
+        b[3],
+        b[4],
+        b[5],
+        b[6] & 0xf,
+        b[7],
+        8 | (b[8] & 3),
+        b[9] & 0xf,
+        b[10],
+        b[11..16]
+            .iter()
+            .map(|x| format!("{x:02x}"))
+            .collect::<String>()
+            + "00"
     )
 }
 
@@ -114,7 +131,11 @@ fn spec_part(object: &Value, info: &ResourceInfo) -> Value {
 fn finalizers(object: &Value) -> Vec<String> {
     object["metadata"]["finalizers"]
         .as_array()
-        .map(|f| f.iter().filter_map(|s| s.as_str().map(String::from)).collect())
+        .map(|f| {
+            f.iter()
+                .filter_map(|s| s.as_str().map(String::from))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -160,7 +181,9 @@ impl State {
     /// Checks the body's apiVersion, kind and namespace against the request, fills them in.
     fn check_body(&self, info: &ResourceInfo, ns: &str, body: &mut Value) -> Result<()> {
         if !body.is_object() {
-            return Err(StatusError::bad_request("the body of the request was not a JSON object"));
+            return Err(StatusError::bad_request(
+                "the body of the request was not a JSON object",
+            ));
         }
         let expected = info.api_version();
         match body["apiVersion"].as_str() {
@@ -232,7 +255,14 @@ impl State {
     }
 
     /// create
-    pub fn create(&mut self, info: &ResourceInfo, ns: &str, mut body: Value, dry_run: bool, manager: &str) -> Result<Written> {
+    pub fn create(
+        &mut self,
+        info: &ResourceInfo,
+        ns: &str,
+        mut body: Value,
+        dry_run: bool,
+        manager: &str,
+    ) -> Result<Written> {
         self.check_body(info, ns, &mut body)?;
         let now = self.now_str();
         if meta(&body, "name").is_empty() {
@@ -244,13 +274,28 @@ impl State {
         self.validate(info, &body)?;
         let name = meta(&body, "name").to_string();
         self.ns_check(info, ns, &name)?;
-        if self.store.get(&info.key(), if info.namespaced { ns } else { "" }, &name).is_some() {
-            return Err(StatusError::already_exists(&info.group, &info.plural, &name));
+        if self
+            .store
+            .get(&info.key(), if info.namespaced { ns } else { "" }, &name)
+            .is_some()
+        {
+            return Err(StatusError::already_exists(
+                &info.group,
+                &info.plural,
+                &name,
+            ));
         }
-        let m = body["metadata"].as_object_mut().ok_or_else(|| StatusError::internal("metadata"))?;
+        let m = body["metadata"]
+            .as_object_mut()
+            .ok_or_else(|| StatusError::internal("metadata"))?;
         m.insert("uid".into(), json!(random_uid()));
         m.insert("creationTimestamp".into(), json!(now));
-        for f in ["resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds", "selfLink"] {
+        for f in [
+            "resourceVersion",
+            "deletionTimestamp",
+            "deletionGracePeriodSeconds",
+            "selfLink",
+        ] {
             m.remove(f);
         }
         if has_generation(info) {
@@ -267,10 +312,16 @@ impl State {
             if let Some(m) = body["metadata"].as_object_mut() {
                 m.remove("resourceVersion");
             }
-            return Ok(Written { code: 201, body: render(&body, info) });
+            return Ok(Written {
+                code: 201,
+                body: render(&body, info),
+            });
         }
         let stored = self.store.commit(&info.key(), ChangeType::Added, body);
-        Ok(Written { code: 201, body: render(&stored, info) })
+        Ok(Written {
+            code: 201,
+            body: render(&stored, info),
+        })
     }
 
     /// Per-kind preparation of a new object (what the real strategies do on create).
@@ -300,7 +351,13 @@ impl State {
         }
     }
 
-    pub fn get(&self, info: &ResourceInfo, ns: &str, name: &str, rv: Option<&str>) -> Result<Value> {
+    pub fn get(
+        &self,
+        info: &ResourceInfo,
+        ns: &str,
+        name: &str,
+        rv: Option<&str>,
+    ) -> Result<Value> {
         if let Some(rv) = rv.filter(|r| !r.is_empty() && *r != "0") {
             let asked: u64 = rv.parse().map_err(|_| invalid_rv(rv))?;
             if asked > self.store.rv {
@@ -317,14 +374,19 @@ impl State {
     pub fn list(&self, info: &ResourceInfo, ns: Option<&str>, q: &Query) -> Result<Value> {
         let filter = Filter::new(q.get("labelSelector"), q.get("fieldSelector"), info)?;
         let limit: usize = match q.get("limit") {
-            Some(l) if !l.is_empty() => l.parse().map_err(|_| StatusError::bad_request(format!("invalid limit {l}")))?,
+            Some(l) if !l.is_empty() => l
+                .parse()
+                .map_err(|_| StatusError::bad_request(format!("invalid limit {l}")))?,
             _ => 0,
         };
         let rv_param = q.get("resourceVersion").filter(|s| !s.is_empty());
         let rv_match = q.get("resourceVersionMatch").filter(|s| !s.is_empty());
         let (at, start) = if let Some(token) = q.get("continue").filter(|s| !s.is_empty()) {
             if rv_param.is_some() {
-                return Err(StatusError::invalid_query("resourceVersion", "specifying resource version is not allowed when using continue"));
+                return Err(StatusError::invalid_query(
+                    "resourceVersion",
+                    "specifying resource version is not allowed when using continue",
+                ));
             }
             let (rv, start) = decode_continue(token)?;
             (rv, Some(start))
@@ -421,12 +483,25 @@ impl State {
     }
 
     /// update (PUT) of the object or of a subresource (`status`).
-    pub fn update(&mut self, info: &ResourceInfo, ns: &str, name: &str, mut body: Value, sub: &str, dry_run: bool, manager: &str) -> Result<Written> {
+    pub fn update(
+        &mut self,
+        info: &ResourceInfo,
+        ns: &str,
+        name: &str,
+        mut body: Value,
+        sub: &str,
+        dry_run: bool,
+        manager: &str,
+    ) -> Result<Written> {
         self.check_body(info, ns, &mut body)?;
         let body_name = meta(&body, "name");
         if !body_name.is_empty() && body_name != name {
             return Err(StatusError::bad_request(
-                "the name of the object (".to_string() + body_name + ") does not match the name on the URL (" + name + ")",
+                "the name of the object (".to_string()
+                    + body_name
+                    + ") does not match the name on the URL ("
+                    + name
+                    + ")",
             ));
         }
         body["metadata"]["name"] = json!(name);
@@ -443,7 +518,11 @@ impl State {
                 &info.group,
                 &info.kind,
                 name,
-                &[("metadata.resourceVersion".into(), "FieldValueInvalid", "Invalid value: 0x0: must be specified for an update".into())],
+                &[(
+                    "metadata.resourceVersion".into(),
+                    "FieldValueInvalid",
+                    "Invalid value: 0x0: must be specified for an update".into(),
+                )],
             ));
         }
         self.write_update(info, &old, body, sub, dry_run, manager)
@@ -451,7 +530,15 @@ impl State {
 
     /// The common part of update and patch: carries over what the client may not change,
     /// bumps generation, skips no-op writes, completes deletion when the last finalizer goes.
-    pub fn write_update(&mut self, info: &ResourceInfo, old: &Arc<Value>, mut new: Value, sub: &str, dry_run: bool, manager: &str) -> Result<Written> {
+    pub fn write_update(
+        &mut self,
+        info: &ResourceInfo,
+        old: &Arc<Value>,
+        mut new: Value,
+        sub: &str,
+        dry_run: bool,
+        manager: &str,
+    ) -> Result<Written> {
         let name = meta(old, "name").to_string();
         // What the client may not change.
         if sub == "status" {
@@ -473,7 +560,13 @@ impl State {
                 }
             }
         }
-        for f in ["uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "generation"] {
+        for f in [
+            "uid",
+            "creationTimestamp",
+            "deletionTimestamp",
+            "deletionGracePeriodSeconds",
+            "generation",
+        ] {
             match old["metadata"].get(f) {
                 Some(v) => new["metadata"][f] = v.clone(),
                 None => {
@@ -496,7 +589,10 @@ impl State {
         // A terminating object cannot gain finalizers? (the server allows removing only).
         if !old["metadata"]["deletionTimestamp"].is_null() {
             let old_f = finalizers(old);
-            let added: Vec<String> = finalizers(&new).into_iter().filter(|f| !old_f.contains(f)).collect();
+            let added: Vec<String> = finalizers(&new)
+                .into_iter()
+                .filter(|f| !old_f.contains(f))
+                .collect();
             if !added.is_empty() {
                 return Err(StatusError::invalid(
                     &info.group,
@@ -520,14 +616,28 @@ impl State {
 
     /// Stores an updated object (unless nothing changed), deleting it when it is
     /// terminating and has no finalizers left.
-    pub fn commit_update(&mut self, info: &ResourceInfo, old: &Arc<Value>, new: Value, dry_run: bool) -> Result<Written> {
+    pub fn commit_update(
+        &mut self,
+        info: &ResourceInfo,
+        old: &Arc<Value>,
+        new: Value,
+        dry_run: bool,
+    ) -> Result<Written> {
         if new == **old {
-            return Ok(Written { code: 200, body: render(old, info) });
+            return Ok(Written {
+                code: 200,
+                body: render(old, info),
+            });
         }
         if dry_run {
-            return Ok(Written { code: 200, body: render(&new, info) });
+            return Ok(Written {
+                code: 200,
+                body: render(&new, info),
+            });
         }
-        let spec_finalizers = new["spec"]["finalizers"].as_array().is_some_and(|f| !f.is_empty())
+        let spec_finalizers = new["spec"]["finalizers"]
+            .as_array()
+            .is_some_and(|f| !f.is_empty())
             && info.group.is_empty()
             && info.plural == "namespaces";
         if !new["metadata"]["deletionTimestamp"].is_null()
@@ -536,15 +646,23 @@ impl State {
             && !self.graceful_pending(&new)
         {
             let stored = self.store.commit(&info.key(), ChangeType::Deleted, new);
-            return Ok(Written { code: 200, body: render(&stored, info) });
+            return Ok(Written {
+                code: 200,
+                body: render(&stored, info),
+            });
         }
         let stored = self.store.commit(&info.key(), ChangeType::Modified, new);
-        Ok(Written { code: 200, body: render(&stored, info) })
+        Ok(Written {
+            code: 200,
+            body: render(&stored, info),
+        })
     }
 
     /// A pod whose grace period has not run out yet.
     fn graceful_pending(&self, object: &Value) -> bool {
-        let Some(ts) = object["metadata"]["deletionTimestamp"].as_str() else { return false };
+        let Some(ts) = object["metadata"]["deletionTimestamp"].as_str() else {
+            return false;
+        };
         match ts.parse::<jiff::Timestamp>() {
             Ok(t) => t > self.now(),
             Err(_) => false,
@@ -553,7 +671,16 @@ impl State {
 
     /// PATCH of any type, on the object or a subresource.
     #[allow(clippy::too_many_arguments)]
-    pub fn patch(&mut self, info: &ResourceInfo, ns: &str, name: &str, content_type: &str, patch_body: &[u8], sub: &str, q: &Query) -> Result<Written> {
+    pub fn patch(
+        &mut self,
+        info: &ResourceInfo,
+        ns: &str,
+        name: &str,
+        content_type: &str,
+        patch_body: &[u8],
+        sub: &str,
+        q: &Query,
+    ) -> Result<Written> {
         let dry_run = q.dry_run()?;
         let manager = q.get("fieldManager").unwrap_or("").to_string();
         let ct = content_type.split(';').next().unwrap_or("").trim();
@@ -565,7 +692,11 @@ impl State {
                     "meta.k8s.io",
                     "PatchOptions",
                     "",
-                    &[("fieldManager".into(), "FieldValueRequired", "Required value: is required for apply patch".into())],
+                    &[(
+                        "fieldManager".into(),
+                        "FieldValueRequired",
+                        "Required value: is required for apply patch".into(),
+                    )],
                 ));
             }
             let applied: Value = serde_yaml_ng::from_slice(patch_body)
@@ -582,7 +713,8 @@ impl State {
             let force = q.flag("force");
             let now = self.now_str();
             let live = old.as_deref();
-            let merged = patch::apply(&self.schemas, &gvk, live, &applied, &manager, force, &now).map_err(|e| apply_error(e, info, name))?;
+            let merged = patch::apply(&self.schemas, &gvk, live, &applied, &manager, force, &now)
+                .map_err(|e| apply_error(e, info, name))?;
             return match old {
                 None => {
                     if sub != "" {
@@ -630,14 +762,34 @@ impl State {
             return Err(StatusError::modified(&info.group, &info.plural, name));
         }
         if meta(&patched, "name") != name {
-            return Err(StatusError::bad_request("metadata.name cannot be changed by a patch"));
+            return Err(StatusError::bad_request(
+                "metadata.name cannot be changed by a patch",
+            ));
         }
         self.check_body(info, ns, &mut patched)?;
-        self.write_update(info, &old, patched, sub, dry_run, if manager.is_empty() { "unknown" } else { &manager })
+        self.write_update(
+            info,
+            &old,
+            patched,
+            sub,
+            dry_run,
+            if manager.is_empty() {
+                "unknown"
+            } else {
+                &manager
+            },
+        )
     }
 
     /// write_update without recording managed fields (apply did).
-    fn write_update_raw(&mut self, info: &ResourceInfo, old: &Arc<Value>, mut new: Value, sub: &str, dry_run: bool) -> Result<Written> {
+    fn write_update_raw(
+        &mut self,
+        info: &ResourceInfo,
+        old: &Arc<Value>,
+        mut new: Value,
+        sub: &str,
+        dry_run: bool,
+    ) -> Result<Written> {
         if sub == "status" {
             let mut merged = (**old).clone();
             merged["status"] = new["status"].take();
@@ -653,7 +805,14 @@ impl State {
                 }
             }
         }
-        for f in ["uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "generation", "resourceVersion"] {
+        for f in [
+            "uid",
+            "creationTimestamp",
+            "deletionTimestamp",
+            "deletionGracePeriodSeconds",
+            "generation",
+            "resourceVersion",
+        ] {
             match old["metadata"].get(f) {
                 Some(v) => new["metadata"][f] = v.clone(),
                 None => {
@@ -671,12 +830,20 @@ impl State {
         self.commit_update(info, old, new, dry_run)
     }
 
-    fn create_applied(&mut self, info: &ResourceInfo, ns: &str, mut body: Value, dry_run: bool) -> Result<Written> {
+    fn create_applied(
+        &mut self,
+        info: &ResourceInfo,
+        ns: &str,
+        mut body: Value,
+        dry_run: bool,
+    ) -> Result<Written> {
         let now = self.now_str();
         self.validate(info, &body)?;
         let name = meta(&body, "name").to_string();
         self.ns_check(info, ns, &name)?;
-        let m = body["metadata"].as_object_mut().ok_or_else(|| StatusError::internal("metadata"))?;
+        let m = body["metadata"]
+            .as_object_mut()
+            .ok_or_else(|| StatusError::internal("metadata"))?;
         m.insert("uid".into(), json!(random_uid()));
         m.insert("creationTimestamp".into(), json!(now));
         if has_generation(info) {
@@ -684,24 +851,46 @@ impl State {
         }
         self.prepare_create(info, &mut body, &now);
         if dry_run {
-            return Ok(Written { code: 201, body: render(&body, info) });
+            return Ok(Written {
+                code: 201,
+                body: render(&body, info),
+            });
         }
         let stored = self.store.commit(&info.key(), ChangeType::Added, body);
-        Ok(Written { code: 201, body: render(&stored, info) })
+        Ok(Written {
+            code: 201,
+            body: render(&stored, info),
+        })
     }
 
     /// DELETE of one object.
-    pub fn delete(&mut self, info: &ResourceInfo, ns: &str, name: &str, options: &Value, q: &Query) -> Result<Written> {
-        let dry_run = q.dry_run()? || options["dryRun"].as_array().is_some_and(|d| d.iter().any(|v| v == "All"));
+    pub fn delete(
+        &mut self,
+        info: &ResourceInfo,
+        ns: &str,
+        name: &str,
+        options: &Value,
+        q: &Query,
+    ) -> Result<Written> {
+        let dry_run = q.dry_run()?
+            || options["dryRun"]
+                .as_array()
+                .is_some_and(|d| d.iter().any(|v| v == "All"));
         let old = self
             .store
             .get(&info.key(), ns, name)
             .ok_or_else(|| StatusError::not_found(&info.group, &info.plural, name))?;
         if let Some(uid) = options["preconditions"]["uid"].as_str() {
             if uid != meta(&old, "uid") {
-                return Err(StatusError::conflict(&info.group, &info.plural, name, &format!(
-                    "Precondition failed: UID in precondition: {uid}, UID in object meta: {}", meta(&old, "uid")
-                )));
+                return Err(StatusError::conflict(
+                    &info.group,
+                    &info.plural,
+                    name,
+                    &format!(
+                        "Precondition failed: UID in precondition: {uid}, UID in object meta: {}",
+                        meta(&old, "uid")
+                    ),
+                ));
             }
         }
         if let Some(rv) = options["preconditions"]["resourceVersion"].as_str() {
@@ -715,10 +904,15 @@ impl State {
             .as_str()
             .map(String::from)
             .or_else(|| q.get("propagationPolicy").map(String::from))
-            .or_else(|| match options["orphanDependents"].as_bool().or_else(|| q.get("orphanDependents").map(|v| v == "true")) {
-                Some(true) => Some("Orphan".into()),
-                Some(false) => Some("Background".into()),
-                None => None,
+            .or_else(|| {
+                match options["orphanDependents"]
+                    .as_bool()
+                    .or_else(|| q.get("orphanDependents").map(|v| v == "true"))
+                {
+                    Some(true) => Some("Orphan".into()),
+                    Some(false) => Some("Background".into()),
+                    None => None,
+                }
             });
         let grace: Option<i64> = options["gracePeriodSeconds"]
             .as_i64()
@@ -727,7 +921,9 @@ impl State {
         let mut fins = finalizers(&old);
         match policy.as_deref() {
             Some("Orphan") if !fins.iter().any(|f| f == "orphan") => fins.push("orphan".into()),
-            Some("Foreground") if !fins.iter().any(|f| f == "foregroundDeletion") => fins.push("foregroundDeletion".into()),
+            Some("Foreground") if !fins.iter().any(|f| f == "foregroundDeletion") => {
+                fins.push("foregroundDeletion".into())
+            }
             None | Some("Background") | Some("Orphan") | Some("Foreground") => {}
             Some(other) => {
                 return Err(StatusError::invalid("meta.k8s.io", "DeleteOptions", "", &[(
@@ -737,7 +933,12 @@ impl State {
                 )]));
             }
         }
-        if info.group == "apiextensions.k8s.io" && info.plural == "customresourcedefinitions" && !fins.iter().any(|f| f == "customresourcecleanup.apiextensions.k8s.io") {
+        if info.group == "apiextensions.k8s.io"
+            && info.plural == "customresourcedefinitions"
+            && !fins
+                .iter()
+                .any(|f| f == "customresourcecleanup.apiextensions.k8s.io")
+        {
             fins.push("customresourcecleanup.apiextensions.k8s.io".into());
         }
         if info.group.is_empty() && info.plural == "namespaces" {
@@ -753,16 +954,23 @@ impl State {
             return self.commit_update(info, &old, new, dry_run);
         }
         // Graceful deletion of pods bound to a node.
-        let pod_grace = if info.group.is_empty() && info.plural == "pods" && !old["spec"]["nodeName"].is_null() {
-            let g = grace.or_else(|| old["spec"]["terminationGracePeriodSeconds"].as_i64()).unwrap_or(30);
-            (g > 0).then_some(g)
-        } else {
-            None
-        };
+        let pod_grace =
+            if info.group.is_empty() && info.plural == "pods" && !old["spec"]["nodeName"].is_null()
+            {
+                let g = grace
+                    .or_else(|| old["spec"]["terminationGracePeriodSeconds"].as_i64())
+                    .unwrap_or(30);
+                (g > 0).then_some(g)
+            } else {
+                None
+            };
         if !fins.is_empty() || pod_grace.is_some() {
             if new["metadata"]["deletionTimestamp"].is_null() {
                 let g = pod_grace.unwrap_or(0);
-                let at = self.now().checked_add(jiff::SignedDuration::from_secs(g)).unwrap_or(self.now());
+                let at = self
+                    .now()
+                    .checked_add(jiff::SignedDuration::from_secs(g))
+                    .unwrap_or(self.now());
                 new["metadata"]["deletionTimestamp"] = json!(format_ts(at));
                 new["metadata"]["deletionGracePeriodSeconds"] = json!(g);
             }
@@ -774,19 +982,34 @@ impl State {
                 new["metadata"]["finalizers"] = json!(fins);
             }
             if new == *old {
-                return Ok(Written { code: 200, body: render(&old, info) });
+                return Ok(Written {
+                    code: 200,
+                    body: render(&old, info),
+                });
             }
             if dry_run {
-                return Ok(Written { code: 200, body: render(&new, info) });
+                return Ok(Written {
+                    code: 200,
+                    body: render(&new, info),
+                });
             }
             let stored = self.store.commit(&info.key(), ChangeType::Modified, new);
-            return Ok(Written { code: if pod_grace.is_some() { 200 } else { 200 }, body: render(&stored, info) });
+            return Ok(Written {
+                code: if pod_grace.is_some() { 200 } else { 200 },
+                body: render(&stored, info),
+            });
         }
         if dry_run {
-            return Ok(Written { code: 200, body: self.deleted_answer(info, &old) });
+            return Ok(Written {
+                code: 200,
+                body: self.deleted_answer(info, &old),
+            });
         }
         let stored = self.store.commit(&info.key(), ChangeType::Deleted, new);
-        Ok(Written { code: 200, body: self.deleted_answer(info, &stored) })
+        Ok(Written {
+            code: 200,
+            body: self.deleted_answer(info, &stored),
+        })
     }
 
     /// What DELETE answers once the object is gone: the object for the kinds whose storage
@@ -795,13 +1018,20 @@ impl State {
         let returns_object = info.custom
             || matches!(
                 (info.group.as_str(), info.plural.as_str()),
-                ("", "pods" | "services" | "namespaces" | "persistentvolumes" | "persistentvolumeclaims")
-                    | ("apiextensions.k8s.io", "customresourcedefinitions")
+                (
+                    "",
+                    "pods"
+                        | "services"
+                        | "namespaces"
+                        | "persistentvolumes"
+                        | "persistentvolumeclaims"
+                ) | ("apiextensions.k8s.io", "customresourcedefinitions")
             );
         if returns_object {
             return render(object, info);
         }
-        let mut details = json!({"name": meta(object, "name"), "kind": info.plural, "uid": meta(object, "uid")});
+        let mut details =
+            json!({"name": meta(object, "name"), "kind": info.plural, "uid": meta(object, "uid")});
         if !info.group.is_empty() {
             details["group"] = json!(info.group);
         }
@@ -809,9 +1039,17 @@ impl State {
     }
 
     /// DELETE of a collection.
-    pub fn delete_collection(&mut self, info: &ResourceInfo, ns: Option<&str>, options: &Value, q: &Query) -> Result<Value> {
+    pub fn delete_collection(
+        &mut self,
+        info: &ResourceInfo,
+        ns: Option<&str>,
+        options: &Value,
+        q: &Query,
+    ) -> Result<Value> {
         let mut list_q = q.clone();
-        list_q.pairs.retain(|(k, _)| k == "labelSelector" || k == "fieldSelector");
+        list_q
+            .pairs
+            .retain(|(k, _)| k == "labelSelector" || k == "fieldSelector");
         let list = self.list(info, ns, &list_q)?;
         let mut items = Vec::new();
         for item in list["items"].as_array().cloned().unwrap_or_default() {
@@ -823,14 +1061,17 @@ impl State {
         let mut out = json!({"kind": format!("{}List", info.kind), "apiVersion": info.api_version(), "metadata": {"resourceVersion": self.store.rv.to_string()}, "items": []});
         let _ = items;
         if !info.custom && !matches!(info.plural.as_str(), "pods" | "services") {
-            out = json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success"});
+            out =
+                json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success"});
         }
         Ok(out)
     }
 
     /// GET of `/scale`.
     pub fn get_scale(&self, info: &ResourceInfo, ns: &str, name: &str) -> Result<Value> {
-        let paths = info.scale.clone().ok_or_else(|| StatusError::not_found(&info.group, &format!("{}/scale", info.plural), name))?;
+        let paths = info.scale.clone().ok_or_else(|| {
+            StatusError::not_found(&info.group, &format!("{}/scale", info.plural), name)
+        })?;
         let object = self
             .store
             .get(&info.key(), ns, name)
@@ -870,8 +1111,17 @@ impl State {
     }
 
     /// PUT of `/scale` (a Scale object): sets the replicas.
-    pub fn update_scale(&mut self, info: &ResourceInfo, ns: &str, name: &str, scale: &Value, dry_run: bool) -> Result<Written> {
-        let paths = info.scale.clone().ok_or_else(|| StatusError::not_found(&info.group, &format!("{}/scale", info.plural), name))?;
+    pub fn update_scale(
+        &mut self,
+        info: &ResourceInfo,
+        ns: &str,
+        name: &str,
+        scale: &Value,
+        dry_run: bool,
+    ) -> Result<Written> {
+        let paths = info.scale.clone().ok_or_else(|| {
+            StatusError::not_found(&info.group, &format!("{}/scale", info.plural), name)
+        })?;
         let old = self
             .store
             .get(&info.key(), ns, name)
@@ -881,9 +1131,17 @@ impl State {
             return Err(StatusError::modified(&info.group, &info.plural, name));
         }
         let replicas = scale["spec"]["replicas"].clone();
-        let replicas = if replicas.is_null() { json!(0) } else { replicas };
+        let replicas = if replicas.is_null() {
+            json!(0)
+        } else {
+            replicas
+        };
         let mut new = (*old).clone();
-        let parts: Vec<&str> = paths.spec_replicas.trim_start_matches('.').split('.').collect();
+        let parts: Vec<&str> = paths
+            .spec_replicas
+            .trim_start_matches('.')
+            .split('.')
+            .collect();
         let mut target = &mut new;
         for p in &parts[..parts.len().saturating_sub(1)] {
             if !target[*p].is_object() {
@@ -899,7 +1157,14 @@ impl State {
             new["metadata"]["generation"] = json!(g);
         }
         self.commit_update(info, &old, new, dry_run)?;
-        Ok(Written { code: 200, body: if dry_run { scale.clone() } else { self.get_scale(info, ns, name)? } })
+        Ok(Written {
+            code: 200,
+            body: if dry_run {
+                scale.clone()
+            } else {
+                self.get_scale(info, ns, name)?
+            },
+        })
     }
 }
 
@@ -913,7 +1178,10 @@ fn selector_string(selector: &Value) -> String {
     if let Some(exprs) = selector["matchExpressions"].as_array() {
         for e in exprs {
             let key = e["key"].as_str().unwrap_or("");
-            let values: Vec<&str> = e["values"].as_array().map(|v| v.iter().filter_map(|s| s.as_str()).collect()).unwrap_or_default();
+            let values: Vec<&str> = e["values"]
+                .as_array()
+                .map(|v| v.iter().filter_map(|s| s.as_str()).collect())
+                .unwrap_or_default();
             match e["operator"].as_str().unwrap_or("") {
                 "In" => parts.push(format!("{key} in ({})", values.join(","))),
                 "NotIn" => parts.push(format!("{key} notin ({})", values.join(","))),
@@ -927,7 +1195,10 @@ fn selector_string(selector: &Value) -> String {
 }
 
 fn qos_class(spec: &Value) -> &'static str {
-    let containers: Vec<&Value> = spec["containers"].as_array().map(|c| c.iter().collect()).unwrap_or_default();
+    let containers: Vec<&Value> = spec["containers"]
+        .as_array()
+        .map(|c| c.iter().collect())
+        .unwrap_or_default();
     let mut any = false;
     let mut guaranteed = !containers.is_empty();
     for c in &containers {
@@ -970,11 +1241,21 @@ fn apply_error(e: patch::ApplyError, info: &ResourceInfo, name: &str) -> StatusE
                 .iter()
                 .map(|(m, f)| json!({"reason": "FieldManagerConflict", "message": format!("conflict with \"{m}\""), "field": f}))
                 .collect();
-            let lines: Vec<String> = conflicts.iter().map(|(m, f)| format!("- {m}: {f}")).collect();
+            let lines: Vec<String> = conflicts
+                .iter()
+                .map(|(m, f)| format!("- {m}: {f}"))
+                .collect();
             let message = if conflicts.len() == 1 {
-                format!("Apply failed with 1 conflict: conflict with \"{}\": {}", conflicts[0].0, conflicts[0].1)
+                format!(
+                    "Apply failed with 1 conflict: conflict with \"{}\": {}",
+                    conflicts[0].0, conflicts[0].1
+                )
             } else {
-                format!("Apply failed with {} conflicts: {}", conflicts.len(), lines.join("\n"))
+                format!(
+                    "Apply failed with {} conflicts: {}",
+                    conflicts.len(),
+                    lines.join("\n")
+                )
             };
             let mut d = crate::status::details(&info.group, &info.plural, name);
             d["causes"] = json!(causes);
@@ -987,18 +1268,29 @@ fn apply_error(e: patch::ApplyError, info: &ResourceInfo, name: &str) -> StatusE
 
 fn encode_continue(rv: u64, last: &(String, String)) -> String {
     use base64::Engine;
-    let start = if last.0.is_empty() { format!("{}\u{0}", last.1) } else { format!("{}/{}\u{0}", last.0, last.1) };
+    let start = if last.0.is_empty() {
+        format!("{}\u{0}", last.1)
+    } else {
+        format!("{}/{}\u{0}", last.0, last.1)
+    };
     let token = json!({"v": "meta.k8s.io/v1", "rv": rv, "start": start});
     base64::engine::general_purpose::URL_SAFE.encode(token.to_string())
 }
 
 fn decode_continue(token: &str) -> Result<(u64, (String, String))> {
     use base64::Engine;
-    let bad = || StatusError::invalid_query("continue", "continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)");
-    let raw = base64::engine::general_purpose::URL_SAFE.decode(token).map_err(|_| bad())?;
+    let bad = || {
+        StatusError::invalid_query("continue", "continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)")
+    };
+    let raw = base64::engine::general_purpose::URL_SAFE
+        .decode(token)
+        .map_err(|_| bad())?;
     let v: Value = serde_json::from_slice(&raw).map_err(|_| bad())?;
     let rv = v["rv"].as_u64().ok_or_else(bad)?;
-    let start = v["start"].as_str().ok_or_else(bad)?.trim_end_matches('\u{0}');
+    let start = v["start"]
+        .as_str()
+        .ok_or_else(bad)?
+        .trim_end_matches('\u{0}');
     let key = match start.split_once('/') {
         Some((ns, name)) => (ns.to_string(), name.to_string()),
         None => (String::new(), start.to_string()),
@@ -1020,4 +1312,3 @@ impl StatusError {
             .with_details(json!({"kind": "ListOptions", "group": "meta.k8s.io", "causes": [{"reason": "FieldValueInvalid", "message": message, "field": field}]}))
     }
 }
-

@@ -143,9 +143,17 @@ impl StatusError {
             .iter()
             .map(|(field, reason, message)| json!({"reason": reason, "message": message, "field": field}))
             .collect();
-        let kind_q = if group.is_empty() { kind.to_string() } else { format!("{kind}.{group}") };
-        StatusError::new(422, "Invalid", format!("{kind_q} \"{name}\" is invalid: {joined}"))
-            .with_details(d)
+        let kind_q = if group.is_empty() {
+            kind.to_string()
+        } else {
+            format!("{kind}.{group}")
+        };
+        StatusError::new(
+            422,
+            "Invalid",
+            format!("{kind_q} \"{name}\" is invalid: {joined}"),
+        )
+        .with_details(d)
     }
 
     /// 400 BadRequest.
@@ -158,7 +166,10 @@ impl StatusError {
         StatusError::new(
             403,
             "Forbidden",
-            format!("{} \"{name}\" is forbidden: {why}", qualified(group, resource)),
+            format!(
+                "{} \"{name}\" is forbidden: {why}",
+                qualified(group, resource)
+            ),
         )
         .with_details(details(group, resource, name))
     }

@@ -18,15 +18,6 @@ pub(crate) enum ChangeType {
     Deleted,
 }
 
-impl ChangeType {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ChangeType::Added => "ADDED",
-            ChangeType::Modified => "MODIFIED",
-            ChangeType::Deleted => "DELETED",
-        }
-    }
-}
 
 /// One committed change.
 #[derive(Debug)]
@@ -50,7 +41,6 @@ pub(crate) enum WatchMsg {
 
 /// An open watch.
 pub(crate) struct Watcher {
-    pub id: u64,
     pub info: ResourceInfo,
     pub namespace: Option<String>,
     pub filter: Filter,
@@ -69,7 +59,6 @@ pub(crate) struct Store {
     /// Every change after this resourceVersion is in `history`.
     pub compacted: u64,
     pub watchers: Vec<Watcher>,
-    pub next_watcher: u64,
     /// uid -> where the object lives.
     pub uids: HashMap<String, (ResKey, ObjKey)>,
 }
@@ -84,16 +73,15 @@ pub(crate) fn render(object: &Value, info: &ResourceInfo) -> Value {
 
 pub(crate) fn obj_key(object: &Value) -> ObjKey {
     (
-        object["metadata"]["namespace"].as_str().unwrap_or("").to_string(),
-        object["metadata"]["name"].as_str().unwrap_or("").to_string(),
+        object["metadata"]["namespace"]
+            .as_str()
+            .unwrap_or("")
+            .to_string(),
+        object["metadata"]["name"]
+            .as_str()
+            .unwrap_or("")
+            .to_string(),
     )
-}
-
-pub(crate) fn rv_of(object: &Value) -> u64 {
-    object["metadata"]["resourceVersion"]
-        .as_str()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0)
 }
 
 impl Store {
@@ -105,7 +93,6 @@ impl Store {
             history_limit: history_limit.max(1),
             compacted: 1,
             watchers: Vec::new(),
-            next_watcher: 0,
             uids: HashMap::new(),
         }
     }
@@ -134,7 +121,8 @@ impl Store {
             if kind == ChangeType::Deleted {
                 self.uids.remove(uid);
             } else {
-                self.uids.insert(uid.to_string(), (key.clone(), okey.clone()));
+                self.uids
+                    .insert(uid.to_string(), (key.clone(), okey.clone()));
             }
         }
         let change = Arc::new(Change {
@@ -157,11 +145,9 @@ impl Store {
     }
 
     fn notify(&mut self, change: &Change) {
-        self.watchers.retain(|w| {
-            match watch_event(w, change) {
-                Some((t, v)) => w.tx.send(WatchMsg::Event(t, v)).is_ok(),
-                None => !w.tx.is_closed(),
-            }
+        self.watchers.retain(|w| match watch_event(w, change) {
+            Some((t, v)) => w.tx.send(WatchMsg::Event(t, v)).is_ok(),
+            None => !w.tx.is_closed(),
         });
     }
 
@@ -198,7 +184,8 @@ impl Store {
         let rv = self.rv;
         self.watchers.retain(|w| {
             if w.bookmarks {
-                w.tx.send(WatchMsg::Event("BOOKMARK", bookmark(&w.info, rv, false))).is_ok()
+                w.tx.send(WatchMsg::Event("BOOKMARK", bookmark(&w.info, rv, false)))
+                    .is_ok()
             } else {
                 !w.tx.is_closed()
             }
@@ -207,7 +194,8 @@ impl Store {
 
     /// Ends the watches of a resource (all of them when `None`).
     pub fn close_watches(&mut self, key: Option<&ResKey>) {
-        self.watchers.retain(|w| key.is_some_and(|k| w.info.key() != *k));
+        self.watchers
+            .retain(|w| key.is_some_and(|k| w.info.key() != *k));
     }
 }
 

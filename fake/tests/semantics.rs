@@ -21,7 +21,10 @@ fn server() -> (FakeServer, Client) {
 }
 
 fn cm(name: &str, labels: serde_json::Value) -> ConfigMap {
-    serde_json::from_value(json!({"metadata": {"name": name, "labels": labels}, "data": {"k": "v"}})).unwrap()
+    serde_json::from_value(
+        json!({"metadata": {"name": name, "labels": labels}, "data": {"k": "v"}}),
+    )
+    .unwrap()
 }
 
 fn deployment(name: &str) -> Deployment {
@@ -37,29 +40,56 @@ fn deployment(name: &str) -> Deployment {
 async fn create_get_update_delete_with_server_fields() {
     let (_server, client) = server();
     let api: Api<ConfigMap> = Api::namespaced(client, "default");
-    let created = api.create(&PostParams::default(), &cm("a", json!({}))).await.unwrap();
+    let created = api
+        .create(&PostParams::default(), &cm("a", json!({})))
+        .await
+        .unwrap();
     let meta = &created.metadata;
     assert!(meta.uid.is_some() && meta.creation_timestamp.is_some());
     let rv1: u64 = meta.resource_version.as_deref().unwrap().parse().unwrap();
     assert_eq!(meta.generation, None, "configmaps have no generation");
 
-    let err = api.create(&PostParams::default(), &cm("a", json!({}))).await.unwrap_err();
-    assert!(err.is_already_exists() || err.api().is_some_and(|s| s.reason() == "AlreadyExists"), "{err:?}");
+    let err = api
+        .create(&PostParams::default(), &cm("a", json!({})))
+        .await
+        .unwrap_err();
+    assert!(
+        err.is_already_exists() || err.api().is_some_and(|s| s.reason() == "AlreadyExists"),
+        "{err:?}"
+    );
     let status = err.api().unwrap();
     assert_eq!(status.code, 409);
     assert_eq!(status.message(), "configmaps \"a\" already exists");
 
     let mut changed = created.clone();
     changed.data = Some([("k".to_string(), "w".to_string())].into());
-    let updated = api.replace("a", &PostParams::default(), &changed).await.unwrap();
-    let rv2: u64 = updated.metadata.resource_version.as_deref().unwrap().parse().unwrap();
+    let updated = api
+        .replace("a", &PostParams::default(), &changed)
+        .await
+        .unwrap();
+    let rv2: u64 = updated
+        .metadata
+        .resource_version
+        .as_deref()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!(rv2 > rv1);
     // A stale resourceVersion is a conflict.
-    let err = api.replace("a", &PostParams::default(), &changed).await.unwrap_err();
+    let err = api
+        .replace("a", &PostParams::default(), &changed)
+        .await
+        .unwrap_err();
     assert!(err.is_conflict(), "{err:?}");
     // A no-op update does not bump the resourceVersion.
-    let same = api.replace("a", &PostParams::default(), &updated).await.unwrap();
-    assert_eq!(same.metadata.resource_version, updated.metadata.resource_version);
+    let same = api
+        .replace("a", &PostParams::default(), &updated)
+        .await
+        .unwrap();
+    assert_eq!(
+        same.metadata.resource_version,
+        updated.metadata.resource_version
+    );
 
     api.delete("a", &DeleteParams::default()).await.unwrap();
     let err = api.get("a").await.unwrap_err();
@@ -71,22 +101,37 @@ async fn create_get_update_delete_with_server_fields() {
 async fn generation_bumps_on_spec_changes_only() {
     let (_server, client) = server();
     let api: Api<Deployment> = Api::namespaced(client, "default");
-    let d = api.create(&PostParams::default(), &deployment("web")).await.unwrap();
+    let d = api
+        .create(&PostParams::default(), &deployment("web"))
+        .await
+        .unwrap();
     assert_eq!(d.metadata.generation, Some(1));
     let labelled = api
-        .patch("web", &PatchParams::default(), &Patch::Merge(json!({"metadata": {"labels": {"x": "y"}}})))
+        .patch(
+            "web",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {"labels": {"x": "y"}}})),
+        )
         .await
         .unwrap();
     assert_eq!(labelled.metadata.generation, Some(1));
     let status = api
-        .patch_status("web", &PatchParams::default(), &Patch::Merge(json!({"status": {"replicas": 3}})))
+        .patch_status(
+            "web",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"status": {"replicas": 3}})),
+        )
         .await
         .unwrap();
     assert_eq!(status.metadata.generation, Some(1));
     assert_eq!(status.status.unwrap().replicas, Some(3));
     // Status in a main-resource update is ignored.
     let scaled = api
-        .patch("web", &PatchParams::default(), &Patch::Merge(json!({"spec": {"replicas": 2}, "status": {"replicas": 9}})))
+        .patch(
+            "web",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"replicas": 2}, "status": {"replicas": 9}})),
+        )
         .await
         .unwrap();
     assert_eq!(scaled.metadata.generation, Some(2));
@@ -95,9 +140,13 @@ async fn generation_bumps_on_spec_changes_only() {
     let scale = api.get_scale("web").await.unwrap();
     assert_eq!(scale.spec.unwrap().replicas, Some(2));
     assert_eq!(scale.status.unwrap().selector.as_deref(), Some("app=web"));
-    api.patch_scale("web", &PatchParams::default(), &Patch::Merge(json!({"spec": {"replicas": 5}})))
-        .await
-        .unwrap();
+    api.patch_scale(
+        "web",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"spec": {"replicas": 5}})),
+    )
+    .await
+    .unwrap();
     let d = api.get("web").await.unwrap();
     assert_eq!(d.spec.replicas, Some(5));
     assert_eq!(d.metadata.generation, Some(3));
@@ -107,22 +156,38 @@ async fn generation_bumps_on_spec_changes_only() {
 async fn invalid_names_namespaces_generate_name_and_dry_run() {
     let (_server, client) = server();
     let api: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
-    let err = api.create(&PostParams::default(), &cm("Bad_Name", json!({}))).await.unwrap_err();
+    let err = api
+        .create(&PostParams::default(), &cm("Bad_Name", json!({})))
+        .await
+        .unwrap_err();
     let status = err.api().unwrap();
     assert_eq!((status.code, status.reason()), (422, "Invalid"));
     assert!(status.message().starts_with("ConfigMap \"Bad_Name\" is invalid: metadata.name: Invalid value: \"Bad_Name\": a lowercase RFC 1123 subdomain"), "{}", status.message());
 
     let missing: Api<ConfigMap> = Api::namespaced(client.clone(), "nope");
-    let err = missing.create(&PostParams::default(), &cm("a", json!({}))).await.unwrap_err();
+    let err = missing
+        .create(&PostParams::default(), &cm("a", json!({})))
+        .await
+        .unwrap_err();
     assert!(err.is_not_found(), "{err:?}");
-    assert_eq!(err.api().unwrap().message(), "namespaces \"nope\" not found");
+    assert_eq!(
+        err.api().unwrap().message(),
+        "namespaces \"nope\" not found"
+    );
 
-    let generated: ConfigMap = serde_json::from_value(json!({"metadata": {"generateName": "gen-"}})).unwrap();
-    let made = api.create(&PostParams::default(), &generated).await.unwrap();
+    let generated: ConfigMap =
+        serde_json::from_value(json!({"metadata": {"generateName": "gen-"}})).unwrap();
+    let made = api
+        .create(&PostParams::default(), &generated)
+        .await
+        .unwrap();
     let name = made.metadata.name.unwrap();
     assert!(name.starts_with("gen-") && name.len() == 9, "{name}");
 
-    let dry = api.create(&PostParams::default().dry_run(), &cm("dry", json!({}))).await.unwrap();
+    let dry = api
+        .create(&PostParams::default().dry_run(), &cm("dry", json!({})))
+        .await
+        .unwrap();
     assert_eq!(dry.metadata.name.as_deref(), Some("dry"));
     assert!(api.get("dry").await.unwrap_err().is_not_found());
 }
@@ -133,17 +198,36 @@ async fn label_and_field_selectors_and_paging() {
     let api: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
     for i in 0..10 {
         let tier = if i % 2 == 0 { "even" } else { "odd" };
-        api.create(&PostParams::default(), &cm(&format!("cm-{i}"), json!({"tier": tier}))).await.unwrap();
+        api.create(
+            &PostParams::default(),
+            &cm(&format!("cm-{i}"), json!({"tier": tier})),
+        )
+        .await
+        .unwrap();
     }
-    let even = api.list(&ListParams::default().labels("tier=even")).await.unwrap();
+    let even = api
+        .list(&ListParams::default().labels("tier=even"))
+        .await
+        .unwrap();
     assert_eq!(even.items.len(), 5);
-    let one = api.list(&ListParams::default().fields("metadata.name=cm-3")).await.unwrap();
+    let one = api
+        .list(&ListParams::default().fields("metadata.name=cm-3"))
+        .await
+        .unwrap();
     assert_eq!(one.items.len(), 1);
-    let err = api.list(&ListParams::default().fields("data.k=v")).await.unwrap_err();
+    let err = api
+        .list(&ListParams::default().fields("data.k=v"))
+        .await
+        .unwrap_err();
     let status = err.api().unwrap();
-    assert_eq!((status.code, status.message()), (400, "field label not supported: data.k"));
+    assert_eq!(
+        (status.code, status.message()),
+        (400, "field label not supported: data.k")
+    );
     let pods: Api<Pod> = Api::all(client.clone());
-    pods.list(&ListParams::default().fields("spec.nodeName=n1,status.phase!=Running")).await.unwrap();
+    pods.list(&ListParams::default().fields("spec.nodeName=n1,status.phase!=Running"))
+        .await
+        .unwrap();
 
     // Pages are a consistent snapshot: a change after the first page is not seen.
     let first = api.list(&ListParams::default().limit(4)).await.unwrap();
@@ -151,21 +235,46 @@ async fn label_and_field_selectors_and_paging() {
     let token = first.metadata.continue_.clone().unwrap();
     assert_eq!(first.metadata.remaining_item_count, Some(6));
     api.delete("cm-9", &DeleteParams::default()).await.unwrap();
-    api.create(&PostParams::default(), &cm("cm-99", json!({}))).await.unwrap();
-    let second = api.list(&ListParams::default().limit(4).continue_token(&token)).await.unwrap();
+    api.create(&PostParams::default(), &cm("cm-99", json!({})))
+        .await
+        .unwrap();
+    let second = api
+        .list(&ListParams::default().limit(4).continue_token(&token))
+        .await
+        .unwrap();
     let third = api
-        .list(&ListParams::default().limit(4).continue_token(second.metadata.continue_.as_deref().unwrap()))
+        .list(
+            &ListParams::default()
+                .limit(4)
+                .continue_token(second.metadata.continue_.as_deref().unwrap()),
+        )
         .await
         .unwrap();
     assert!(third.metadata.continue_.is_none());
-    let names: Vec<String> = first.items.iter().chain(&second.items).chain(&third.items).filter_map(|c| c.metadata.name.clone()).collect();
+    let names: Vec<String> = first
+        .items
+        .iter()
+        .chain(&second.items)
+        .chain(&third.items)
+        .filter_map(|c| c.metadata.name.clone())
+        .collect();
     assert_eq!(names.len(), 10);
     assert!(names.contains(&"cm-9".to_string()) && !names.contains(&"cm-99".to_string()));
-    assert_eq!(second.metadata.resource_version, first.metadata.resource_version);
+    assert_eq!(
+        second.metadata.resource_version,
+        first.metadata.resource_version
+    );
 
     // An exact list at an old resourceVersion.
     let at = first.metadata.resource_version.clone().unwrap();
-    let exact = api.list(&ListParams::default().at(&at).matching(ResourceVersionMatch::Exact)).await.unwrap();
+    let exact = api
+        .list(
+            &ListParams::default()
+                .at(&at)
+                .matching(ResourceVersionMatch::Exact),
+        )
+        .await
+        .unwrap();
     assert_eq!(exact.items.len(), 10);
 }
 
@@ -174,15 +283,23 @@ async fn expired_continue_and_watch_are_410() {
     let server = FakeServer::builder("1.36").history(3).build().unwrap();
     let api: Api<ConfigMap> = Api::namespaced(server.client(), "default");
     for i in 0..3 {
-        api.create(&PostParams::default(), &cm(&format!("c{i}"), json!({}))).await.unwrap();
+        api.create(&PostParams::default(), &cm(&format!("c{i}"), json!({})))
+            .await
+            .unwrap();
     }
     let first = api.list(&ListParams::default().limit(1)).await.unwrap();
     let old_rv = first.metadata.resource_version.clone().unwrap();
     for i in 3..8 {
-        api.create(&PostParams::default(), &cm(&format!("c{i}"), json!({}))).await.unwrap();
+        api.create(&PostParams::default(), &cm(&format!("c{i}"), json!({})))
+            .await
+            .unwrap();
     }
     let err = api
-        .list(&ListParams::default().limit(1).continue_token(first.metadata.continue_.as_deref().unwrap()))
+        .list(
+            &ListParams::default()
+                .limit(1)
+                .continue_token(first.metadata.continue_.as_deref().unwrap()),
+        )
         .await
         .unwrap_err();
     assert!(err.is_gone(), "{err:?}");
@@ -197,23 +314,43 @@ async fn expired_continue_and_watch_are_410() {
 async fn watch_from_a_resource_version_with_bookmarks_and_filters() {
     let (server, client) = server();
     let api: Api<ConfigMap> = Api::namespaced(client, "default");
-    let a = api.create(&PostParams::default(), &cm("a", json!({"w": "yes"}))).await.unwrap();
+    let a = api
+        .create(&PostParams::default(), &cm("a", json!({"w": "yes"})))
+        .await
+        .unwrap();
     let rv = a.metadata.resource_version.clone().unwrap();
-    api.create(&PostParams::default(), &cm("b", json!({"w": "yes"}))).await.unwrap();
-    api.create(&PostParams::default(), &cm("c", json!({"w": "no"}))).await.unwrap();
-    let mut events = api.watch(&WatchParams::default().labels("w=yes"), &rv).await.unwrap().boxed();
+    api.create(&PostParams::default(), &cm("b", json!({"w": "yes"})))
+        .await
+        .unwrap();
+    api.create(&PostParams::default(), &cm("c", json!({"w": "no"})))
+        .await
+        .unwrap();
+    let mut events = api
+        .watch(&WatchParams::default().labels("w=yes"), &rv)
+        .await
+        .unwrap()
+        .boxed();
     match events.next().await {
         Some(Ok(WatchEvent::Added(o))) => assert_eq!(o.metadata.name.as_deref(), Some("b")),
         other => panic!("{other:?}"),
     }
     // An object leaving the selection is DELETED for the watch.
-    api.patch("b", &PatchParams::default(), &Patch::Merge(json!({"metadata": {"labels": {"w": "no"}}})))
-        .await
-        .unwrap();
-    assert!(matches!(events.next().await, Some(Ok(WatchEvent::Deleted(_)))));
+    api.patch(
+        "b",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"metadata": {"labels": {"w": "no"}}})),
+    )
+    .await
+    .unwrap();
+    assert!(matches!(
+        events.next().await,
+        Some(Ok(WatchEvent::Deleted(_)))
+    ));
     server.send_bookmarks();
     match events.next().await {
-        Some(Ok(WatchEvent::Bookmark(b))) => assert_eq!(b.resource_version, server.resource_version().to_string()),
+        Some(Ok(WatchEvent::Bookmark(b))) => {
+            assert_eq!(b.resource_version, server.resource_version().to_string())
+        }
         other => panic!("{other:?}"),
     }
 }
@@ -223,15 +360,26 @@ async fn streaming_watch_list_ends_initial_events_with_a_bookmark() {
     let (_server, client) = server();
     let api: Api<ConfigMap> = Api::namespaced(client, "default");
     for i in 0..3 {
-        api.create(&PostParams::default(), &cm(&format!("s{i}"), json!({}))).await.unwrap();
+        api.create(&PostParams::default(), &cm(&format!("s{i}"), json!({})))
+            .await
+            .unwrap();
     }
-    let mut events = api.watch(&WatchParams::default().streaming_list(), "").await.unwrap().boxed();
+    let mut events = api
+        .watch(&WatchParams::default().streaming_list(), "")
+        .await
+        .unwrap()
+        .boxed();
     let mut added = 0;
     loop {
         match events.next().await {
             Some(Ok(WatchEvent::Added(_))) => added += 1,
             Some(Ok(WatchEvent::Bookmark(b))) => {
-                assert_eq!(b.annotations.get("k8s.io/initial-events-end").map(String::as_str), Some("true"));
+                assert_eq!(
+                    b.annotations
+                        .get("k8s.io/initial-events-end")
+                        .map(String::as_str),
+                    Some("true")
+                );
                 break;
             }
             other => panic!("{other:?}"),
@@ -244,8 +392,14 @@ async fn streaming_watch_list_ends_initial_events_with_a_bookmark() {
 async fn watch_timeout_ends_the_stream() {
     let (_server, client) = server();
     let api: Api<ConfigMap> = Api::namespaced(client, "default");
-    let events = api.watch(&WatchParams::default().timeout(5), "").await.unwrap();
-    let all: Vec<_> = tokio::time::timeout(Duration::from_secs(60), events.try_collect::<Vec<_>>()).await.unwrap().unwrap();
+    let events = api
+        .watch(&WatchParams::default().timeout(5), "")
+        .await
+        .unwrap();
+    let all: Vec<_> = tokio::time::timeout(Duration::from_secs(60), events.try_collect::<Vec<_>>())
+        .await
+        .unwrap()
+        .unwrap();
     assert!(all.is_empty());
 }
 
@@ -253,24 +407,40 @@ async fn watch_timeout_ends_the_stream() {
 async fn finalizers_and_namespace_termination() {
     let (server, client) = server();
     let nss: Api<Namespace> = Api::all(client.clone());
-    nss.create(&PostParams::default(), &serde_json::from_value(json!({"metadata": {"name": "doomed"}})).unwrap()).await.unwrap();
+    nss.create(
+        &PostParams::default(),
+        &serde_json::from_value(json!({"metadata": {"name": "doomed"}})).unwrap(),
+    )
+    .await
+    .unwrap();
     let api: Api<ConfigMap> = Api::namespaced(client.clone(), "doomed");
     let mut held = cm("held", json!({}));
     held.metadata.finalizers = Some(vec!["example.com/hold".into()]);
     api.create(&PostParams::default(), &held).await.unwrap();
-    api.create(&PostParams::default(), &cm("free", json!({}))).await.unwrap();
-    nss.delete("doomed", &DeleteParams::default()).await.unwrap();
+    api.create(&PostParams::default(), &cm("free", json!({})))
+        .await
+        .unwrap();
+    nss.delete("doomed", &DeleteParams::default())
+        .await
+        .unwrap();
     server.settle();
     let ns = nss.get("doomed").await.unwrap();
     assert_eq!(ns.status.unwrap().phase.as_deref(), Some("Terminating"));
-    let err = api.create(&PostParams::default(), &cm("late", json!({}))).await.unwrap_err();
+    let err = api
+        .create(&PostParams::default(), &cm("late", json!({})))
+        .await
+        .unwrap_err();
     assert!(err.is_forbidden(), "{err:?}");
     assert!(api.get("free").await.unwrap_err().is_not_found());
     let held = api.get("held").await.unwrap();
     assert!(held.metadata.deletion_timestamp.is_some());
-    api.patch("held", &PatchParams::default(), &Patch::Merge(json!({"metadata": {"finalizers": null}})))
-        .await
-        .unwrap();
+    api.patch(
+        "held",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"metadata": {"finalizers": null}})),
+    )
+    .await
+    .unwrap();
     server.settle();
     assert!(api.get("held").await.unwrap_err().is_not_found());
     assert!(nss.get("doomed").await.unwrap_err().is_not_found());
@@ -281,16 +451,29 @@ async fn garbage_collection_background_foreground_orphan() {
     let (server, client) = server();
     let owners: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
     let deps: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
-    for policy in [PropagationPolicy::Background, PropagationPolicy::Foreground, PropagationPolicy::Orphan] {
-        let owner = owners.create(&PostParams::default(), &cm("owner", json!({}))).await.unwrap();
+    for policy in [
+        PropagationPolicy::Background,
+        PropagationPolicy::Foreground,
+        PropagationPolicy::Orphan,
+    ] {
+        let owner = owners
+            .create(&PostParams::default(), &cm("owner", json!({})))
+            .await
+            .unwrap();
         let mut dep = cm("dep", json!({}));
         dep.metadata.owner_references = Some(vec![serde_json::from_value(json!({
             "apiVersion": "v1", "kind": "ConfigMap", "name": "owner", "uid": owner.metadata.uid.clone().unwrap(), "blockOwnerDeletion": true
         })).unwrap()]);
         deps.create(&PostParams::default(), &dep).await.unwrap();
-        owners.delete("owner", &DeleteParams::default().propagation(policy)).await.unwrap();
+        owners
+            .delete("owner", &DeleteParams::default().propagation(policy))
+            .await
+            .unwrap();
         server.settle();
-        assert!(owners.get("owner").await.unwrap_err().is_not_found(), "{policy:?}");
+        assert!(
+            owners.get("owner").await.unwrap_err().is_not_found(),
+            "{policy:?}"
+        );
         let dep = deps.get_opt("dep").await.unwrap();
         match policy {
             PropagationPolicy::Orphan => {
@@ -314,11 +497,19 @@ async fn graceful_pod_deletion_and_advance_time() {
         }
         serde_json::from_value(v).unwrap()
     };
-    pods.create(&PostParams::default(), &pod("unbound", None)).await.unwrap();
-    pods.create(&PostParams::default(), &pod("bound", Some("node-1"))).await.unwrap();
-    pods.delete("unbound", &DeleteParams::default()).await.unwrap();
+    pods.create(&PostParams::default(), &pod("unbound", None))
+        .await
+        .unwrap();
+    pods.create(&PostParams::default(), &pod("bound", Some("node-1")))
+        .await
+        .unwrap();
+    pods.delete("unbound", &DeleteParams::default())
+        .await
+        .unwrap();
     assert!(pods.get("unbound").await.unwrap_err().is_not_found());
-    pods.delete("bound", &DeleteParams::default()).await.unwrap();
+    pods.delete("bound", &DeleteParams::default())
+        .await
+        .unwrap();
     let bound = pods.get("bound").await.unwrap();
     assert_eq!(bound.metadata.deletion_grace_period_seconds, Some(30));
     server.advance_time(Duration::from_secs(31));
@@ -330,20 +521,50 @@ async fn reactors_and_recorded_actions() {
     let (server, client) = server();
     let api: Api<ConfigMap> = Api::namespaced(client, "default");
     server.prepend_reactor("create", "configmaps", |action| {
-        if action.body.as_ref().is_some_and(|b| b["metadata"]["name"] == "blocked") {
-            Reaction::Fail(k8s_client_fake::StatusError::new(500, "InternalError", "injected"))
+        if action
+            .body
+            .as_ref()
+            .is_some_and(|b| b["metadata"]["name"] == "blocked")
+        {
+            Reaction::Fail(k8s_client_fake::StatusError::new(
+                500,
+                "InternalError",
+                "injected",
+            ))
         } else {
             Reaction::Continue
         }
     });
-    let err = api.create(&PostParams::default(), &cm("blocked", json!({}))).await.unwrap_err();
+    let err = api
+        .create(&PostParams::default(), &cm("blocked", json!({})))
+        .await
+        .unwrap_err();
     assert_eq!(err.api().unwrap().message(), "injected");
-    api.create(&PostParams::default(), &cm("fine", json!({}))).await.unwrap();
+    api.create(&PostParams::default(), &cm("fine", json!({})))
+        .await
+        .unwrap();
     server.prepend_reactor("update", "configmaps", |a| Reaction::conflict(a));
     let fine = api.get("fine").await.unwrap();
-    assert!(api.replace("fine", &PostParams::default(), &fine).await.unwrap_err().is_conflict());
-    let verbs: Vec<String> = server.actions().iter().filter(|a| a.resource == "configmaps").map(|a| a.verb.clone()).collect();
-    assert!(verbs.starts_with(&["create".to_string(), "create".into(), "get".into(), "update".into()]), "{verbs:?}");
+    assert!(api
+        .replace("fine", &PostParams::default(), &fine)
+        .await
+        .unwrap_err()
+        .is_conflict());
+    let verbs: Vec<String> = server
+        .actions()
+        .iter()
+        .filter(|a| a.resource == "configmaps")
+        .map(|a| a.verb.clone())
+        .collect();
+    assert!(
+        verbs.starts_with(&[
+            "create".to_string(),
+            "create".into(),
+            "get".into(),
+            "update".into()
+        ]),
+        "{verbs:?}"
+    );
 }
 
 #[tokio::test]
