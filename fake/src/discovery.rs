@@ -64,11 +64,7 @@ impl Snapshot {
                 paths.insert(path.to_string(), (ct, bytes::Bytes::from(data)));
             }
         }
-        Some(Snapshot {
-            paths,
-            aggregated,
-            minor: minor.to_string(),
-        })
+        Some(Snapshot { paths, aggregated })
     }
 
     /// The registry of the built-in resources.

@@ -89,7 +89,7 @@ pub(crate) fn parse_fields(
         let field = field.trim().to_string();
         let supported = field == "metadata.name"
             || field == "metadata.namespace"
-            || info.selectable.iter().any(|f| *f == field);
+            || info.selectable.contains(&field);
         if !supported {
             return Err(StatusError::bad_request(format!(
                 "field label not supported: {field}"

@@ -429,7 +429,7 @@ impl State {
             if start.is_some() {
                 StatusError::expired("The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter, or use the continue token in this response to retrieve the remainder of the results. Continuing with the provided token results in an inconsistent list - objects that were created, modified, or deleted between the time the first chunk was returned and now may show up in the list.")
             } else {
-                StatusError::expired(format!("The resourceVersion for the provided list is too old."))
+                StatusError::expired("The resourceVersion for the provided list is too old.")
             }
         })?;
         let mut items = Vec::new();
@@ -483,6 +483,7 @@ impl State {
     }
 
     /// update (PUT) of the object or of a subresource (`status`).
+    #[allow(clippy::too_many_arguments)]
     pub fn update(
         &mut self,
         info: &ResourceInfo,
@@ -717,7 +718,7 @@ impl State {
                 .map_err(|e| apply_error(e, info, name))?;
             return match old {
                 None => {
-                    if sub != "" {
+                    if !sub.is_empty() {
                         return Err(StatusError::not_found(&info.group, &info.plural, name));
                     }
                     self.create_applied(info, ns, merged, dry_run)
@@ -740,9 +741,7 @@ impl State {
             "application/merge-patch+json" => patch::merge_patch(&current, &patch_value),
             "application/strategic-merge-patch+json" => {
                 if info.custom {
-                    return Err(StatusError::new(415, "UnsupportedMediaType", format!(
-                        "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml"
-                    )));
+                    return Err(StatusError::new(415, "UnsupportedMediaType", "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml"));
                 }
                 patch::strategic_merge_patch(&self.schemas, &gvk, &current, &patch_value)
             }
@@ -995,7 +994,7 @@ impl State {
             }
             let stored = self.store.commit(&info.key(), ChangeType::Modified, new);
             return Ok(Written {
-                code: if pod_grace.is_some() { 200 } else { 200 },
+                code: 200,
                 body: render(&stored, info),
             });
         }

@@ -543,7 +543,7 @@ async fn reactors_and_recorded_actions() {
     api.create(&PostParams::default(), &cm("fine", json!({})))
         .await
         .unwrap();
-    server.prepend_reactor("update", "configmaps", |a| Reaction::conflict(a));
+    server.prepend_reactor("update", "configmaps", Reaction::conflict);
     let fine = api.get("fine").await.unwrap();
     assert!(api
         .replace("fine", &PostParams::default(), &fine)
