@@ -96,8 +96,9 @@
 //!
 //! Known differences that do not answer an error (kept short on purpose; the conformance
 //! suite lists them with their reasons):
-//! - no defaulting of built-in kinds beyond what is listed above (a Deployment gets no
-//!   `strategy`, a pod template no `terminationMessagePath`...), and no admission
+//! - defaulting of built-in kinds covers Deployments and pod specs (in pods and the
+//!   templates of Deployments, ReplicaSets, StatefulSets, DaemonSets and Jobs) only; no
+//!   admission
 //!   (quotas, limit ranges, service account tokens, RBAC: every request is allowed);
 //! - the versions of one group-resource share storage without conversion (only
 //!   `apiVersion` is rewritten), and `events.k8s.io` events are stored apart from core
@@ -109,6 +110,7 @@
 #![forbid(unsafe_code)]
 
 mod controllers;
+mod defaults;
 mod discovery;
 mod hooks;
 pub mod patch;

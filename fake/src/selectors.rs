@@ -91,9 +91,15 @@ pub(crate) fn parse_fields(
             || field == "metadata.namespace"
             || info.selectable.contains(&field);
         if !supported {
-            return Err(StatusError::bad_request(format!(
-                "field label not supported: {field}"
-            )));
+            // Core kinds with field label conversion functions word it one way, the others
+            // another (as the server does).
+            return Err(StatusError::bad_request(
+                if info.group.is_empty() && !info.selectable.is_empty() {
+                    format!("field label not supported: {field}")
+                } else {
+                    format!("\"{field}\" is not a known field selector: only \"metadata.name\", \"metadata.namespace\"")
+                },
+            ));
         }
         terms.push(FieldTerm {
             field,

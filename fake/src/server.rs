@@ -691,7 +691,9 @@ impl FakeServer {
             ));
         }
         if !info.verbs.iter().any(|v| v == verb) && t.sub.is_empty() {
-            return Err(StatusError::method_not_allowed("the server does not allow this method on the requested resource"));
+            return Err(StatusError::method_not_allowed(
+                "the server does not allow this method on the requested resource",
+            ));
         }
         let name = t.name.clone().unwrap_or_default();
         let ns_str = ns.clone().unwrap_or_default();

@@ -304,6 +304,7 @@ impl State {
             m.remove("generation");
         }
         self.prepare_create(info, &mut body, &now);
+        crate::defaults::apply(info, &mut body);
         let gvk = Self::gvk(info);
         patch::record_update(&self.schemas, &gvk, None, &mut body, manager, "", &now)
             .map_err(|e| StatusError::internal(e.to_string()))?;
@@ -392,10 +393,10 @@ impl State {
             (rv, Some(start))
         } else {
             let at = match (rv_param, rv_match) {
-                (None, Some(m)) => {
+                (None, Some(_)) => {
                     return Err(StatusError::invalid_query(
                         "resourceVersionMatch",
-                        &format!("resourceVersionMatch is forbidden unless resourceVersion is provided (got {m})"),
+                        "resourceVersionMatch is forbidden unless resourceVersion is provided",
                     ))
                 }
                 (None, None) | (Some("0"), None) => self.store.rv,
@@ -603,6 +604,7 @@ impl State {
                 ));
             }
         }
+        crate::defaults::apply(info, &mut new);
         self.validate(info, &new)?;
         if has_generation(info) && spec_part(old, info) != spec_part(&new, info) {
             let g = old["metadata"]["generation"].as_i64().unwrap_or(0) + 1;
@@ -821,6 +823,7 @@ impl State {
                 }
             }
         }
+        crate::defaults::apply(info, &mut new);
         self.validate(info, &new)?;
         if has_generation(info) && spec_part(old, info) != spec_part(&new, info) {
             let g = old["metadata"]["generation"].as_i64().unwrap_or(0) + 1;
@@ -849,6 +852,7 @@ impl State {
             m.insert("generation".into(), json!(1));
         }
         self.prepare_create(info, &mut body, &now);
+        crate::defaults::apply(info, &mut body);
         if dry_run {
             return Ok(Written {
                 code: 201,
@@ -1307,7 +1311,8 @@ impl StatusError {
 
     /// An invalid list/watch option.
     pub(crate) fn invalid_query(field: &str, message: &str) -> Self {
+        let message = format!("Forbidden: {message}");
         StatusError::new(422, "Invalid", format!("ListOptions.meta.k8s.io \"\" is invalid: {field}: {message}"))
-            .with_details(json!({"kind": "ListOptions", "group": "meta.k8s.io", "causes": [{"reason": "FieldValueInvalid", "message": message, "field": field}]}))
+            .with_details(json!({"group": "meta.k8s.io", "kind": "ListOptions", "causes": [{"reason": "FieldValueForbidden", "message": message, "field": field}]}))
     }
 }

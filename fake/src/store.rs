@@ -18,7 +18,6 @@ pub(crate) enum ChangeType {
     Deleted,
 }
 
-
 /// One committed change.
 #[derive(Debug)]
 pub(crate) struct Change {

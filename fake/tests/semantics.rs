@@ -106,6 +106,19 @@ async fn generation_bumps_on_spec_changes_only() {
         .await
         .unwrap();
     assert_eq!(d.metadata.generation, Some(1));
+    // The server's defaults.
+    let spec = d.spec.clone();
+    assert_eq!(spec.revision_history_limit, Some(10));
+    assert_eq!(
+        spec.strategy.unwrap().type_.as_deref(),
+        Some("RollingUpdate")
+    );
+    let container = &spec.template.spec.unwrap().containers[0];
+    assert_eq!(container.image_pull_policy.as_deref(), Some("Always"));
+    assert_eq!(
+        container.termination_message_path.as_deref(),
+        Some("/dev/termination-log")
+    );
     let labelled = api
         .patch(
             "web",
@@ -222,7 +235,7 @@ async fn label_and_field_selectors_and_paging() {
     let status = err.api().unwrap();
     assert_eq!(
         (status.code, status.message()),
-        (400, "field label not supported: data.k")
+        (400, "\"data.k\" is not a known field selector: only \"metadata.name\", \"metadata.namespace\"")
     );
     let pods: Api<Pod> = Api::all(client.clone());
     pods.list(&ListParams::default().fields("spec.nodeName=n1,status.phase!=Running"))
@@ -263,6 +276,19 @@ async fn label_and_field_selectors_and_paging() {
     assert_eq!(
         second.metadata.resource_version,
         first.metadata.resource_version
+    );
+
+    let err = client
+        .request::<serde_json::Value>(
+            http::Request::get("/api/v1/namespaces/default/configmaps?resourceVersionMatch=Exact")
+                .body(Vec::new())
+                .unwrap(),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.api().unwrap().message(),
+        "ListOptions.meta.k8s.io \"\" is invalid: resourceVersionMatch: Forbidden: resourceVersionMatch is forbidden unless resourceVersion is provided"
     );
 
     // An exact list at an old resourceVersion.
