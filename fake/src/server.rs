@@ -174,7 +174,7 @@ fn parse_path(path: &str) -> Option<Target> {
 }
 
 impl FakeServer {
-    /// A server with the built-in kinds of Kubernetes `minor` (`"1.36"`; see [`minors`]).
+    /// A server with the built-in kinds of Kubernetes `minor` (`"1.36"`; see [`minors`](crate::minors)).
     pub fn new(minor: &str) -> Result<FakeServer, StatusError> {
         Self::builder(minor).build()
     }
