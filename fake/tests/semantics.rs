@@ -604,3 +604,53 @@ async fn seeding_from_yaml() {
     let d: Api<Deployment> = Api::namespaced(client, "team");
     assert_eq!(d.get("web").await.unwrap().metadata.generation, Some(1));
 }
+
+#[tokio::test]
+async fn wire_formats_and_aggregated_discovery() {
+    let (_server, client) = server();
+    let get = |path: &str, accept: &str| {
+        http::Request::get(path)
+            .header("accept", accept)
+            .body(Vec::new())
+            .unwrap()
+    };
+    // A protobuf-only Accept is refused with 406 (the client falls back to JSON).
+    let err = client
+        .request::<serde_json::Value>(get(
+            "/api/v1/namespaces/default/configmaps",
+            "application/vnd.kubernetes.protobuf",
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(err.api().unwrap().code, 406);
+    // Aggregated discovery, v2 and v2beta1.
+    for (asked, expected) in [
+        ("v2", "apidiscovery.k8s.io/v2"),
+        ("v2beta1", "apidiscovery.k8s.io/v2beta1"),
+    ] {
+        let accept =
+            format!("application/json;g=apidiscovery.k8s.io;v={asked};as=APIGroupDiscoveryList");
+        let doc: serde_json::Value = client.request(get("/apis", &accept)).await.unwrap();
+        assert_eq!(doc["apiVersion"], expected);
+        assert!(doc["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|g| g["metadata"]["name"] == "apps"));
+    }
+    // Unsupported requests say so.
+    let err = client
+        .request::<serde_json::Value>(get(
+            "/api/v1/namespaces/default/pods/x/log",
+            "application/json",
+        ))
+        .await
+        .unwrap_err();
+    assert!(
+        err.api()
+            .unwrap()
+            .message()
+            .starts_with("not supported by the in-memory server: "),
+        "{err:?}"
+    );
+}
