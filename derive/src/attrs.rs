@@ -146,7 +146,12 @@ pub fn doc(attrs: &[Attribute]) -> Option<String> {
             }) = &nv.value
             {
                 let line = s.value();
-                lines.push(line.strip_prefix(' ').unwrap_or(&line).trim_end().to_string());
+                lines.push(
+                    line.strip_prefix(' ')
+                        .unwrap_or(&line)
+                        .trim_end()
+                        .to_string(),
+                );
             }
         }
     }

@@ -80,7 +80,9 @@ impl RenameRule {
             }
             RenameRule::ScreamingSnake => RenameRule::Snake.variant(name).to_ascii_uppercase(),
             RenameRule::Kebab => RenameRule::Snake.variant(name).replace('_', "-"),
-            RenameRule::ScreamingKebab => RenameRule::ScreamingSnake.variant(name).replace('_', "-"),
+            RenameRule::ScreamingKebab => {
+                RenameRule::ScreamingSnake.variant(name).replace('_', "-")
+            }
         }
     }
 }

@@ -78,8 +78,7 @@ fn is_dns_label(s: &str) -> bool {
         && s.len() <= 63
         && s.starts_with(|c: char| c.is_ascii_lowercase())
         && !s.ends_with('-')
-        && s
-            .chars()
+        && s.chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
 }
 
@@ -256,8 +255,7 @@ fn is_dns_label_or_digits(s: &str) -> bool {
         && s.len() <= 63
         && !s.starts_with('-')
         && !s.ends_with('-')
-        && s
-            .chars()
+        && s.chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
 }
 
@@ -288,7 +286,12 @@ fn parse_column(meta: &ParseNestedMeta) -> Result<Column> {
         } else if inner.path.is_ident("format") {
             format = Some(string(&inner)?);
         } else if inner.path.is_ident("priority") {
-            priority = Some(inner.value()?.parse::<syn::LitInt>()?.base10_parse::<i32>()?);
+            priority = Some(
+                inner
+                    .value()?
+                    .parse::<syn::LitInt>()?
+                    .base10_parse::<i32>()?,
+            );
         } else {
             return Err(inner.error(
                 "unknown key in printcolumn(...): expected name, type, json_path, description, \

@@ -22,7 +22,9 @@ pub fn derive(input: &DeriveInput, krate: &Path) -> Result<TokenStream> {
         quote!(#with())
     } else {
         match &input.data {
-            Data::Struct(data) => struct_schema(&data.fields, &serde, None, &description, &p, krate)?,
+            Data::Struct(data) => {
+                struct_schema(&data.fields, &serde, None, &description, &p, krate)?
+            }
             Data::Enum(data) => enum_schema(input, data, &serde, &description, &p, krate)?,
             Data::Union(_) => {
                 return Err(syn::Error::new(
@@ -67,11 +69,7 @@ fn opt_str(value: Option<String>) -> TokenStream {
 
 fn is_option(ty: &Type) -> bool {
     match ty {
-        Type::Path(tp) => tp
-            .path
-            .segments
-            .last()
-            .is_some_and(|s| s.ident == "Option"),
+        Type::Path(tp) => tp.path.segments.last().is_some_and(|s| s.ident == "Option"),
         Type::Group(g) => is_option(&g.elem),
         Type::Paren(p) => is_option(&p.elem),
         _ => false,
@@ -106,7 +104,9 @@ fn struct_schema(
                             "#[schema(...)] cannot be used on a #[serde(flatten)] field: put it on the flattened type",
                         ));
                     }
-                    steps.push(quote_spanned!(ty.span()=> #p::flatten::<#ty>(&mut __o, #may_require);));
+                    steps.push(
+                        quote_spanned!(ty.span()=> #p::flatten::<#ty>(&mut __o, #may_require);),
+                    );
                     continue;
                 }
                 let ident = field.ident.as_ref().map(syn::ext::IdentExt::unraw);
@@ -142,7 +142,9 @@ fn struct_schema(
             let edits = &attrs.edits;
             let inner = match &attrs.with {
                 Some(with) => quote!(#with()),
-                None => quote_spanned!(ty.span()=> <#ty as #krate::custom_resource::JsonSchema>::schema()),
+                None => {
+                    quote_spanned!(ty.span()=> <#ty as #krate::custom_resource::JsonSchema>::schema())
+                }
             };
             Ok(quote!({
                 let mut __n = #inner;
@@ -190,10 +192,11 @@ fn enum_schema(
             continue;
         }
         let ident = variant.ident.to_string();
-        let name = member
-            .rename
-            .clone()
-            .unwrap_or_else(|| serde.rename_all.map_or(ident.clone(), |r| r.variant(&ident)));
+        let name = member.rename.clone().unwrap_or_else(|| {
+            serde
+                .rename_all
+                .map_or(ident.clone(), |r| r.variant(&ident))
+        });
         variants.push((variant, member, name));
     }
     if variants.is_empty() {
@@ -242,26 +245,25 @@ fn enum_schema(
     let mut parts = Vec::new();
     for (variant, member, name) in &variants {
         let desc = opt_str(doc(&variant.attrs));
-        let schema = match &variant.fields {
-            Fields::Unit => {
-                return Err(syn::Error::new(
+        let schema =
+            match &variant.fields {
+                Fields::Unit => return Err(syn::Error::new(
                     variant.span(),
                     "JsonSchema: this externally tagged enum mixes unit variants (serialized as \
                      strings) with data variants (serialized as objects), which a structural \
                      schema cannot describe; use #[serde(tag = \"...\")] or make every variant \
                      carry data",
-                ))
-            }
-            Fields::Named(_) => {
-                let rule = member.rename_all.or(serde.rename_all_fields);
-                let inner = SerdeContainer::default();
-                struct_schema(&variant.fields, &inner, rule, &desc, p, krate)?
-            }
-            Fields::Unnamed(_) => {
-                let inner = SerdeContainer::default();
-                struct_schema(&variant.fields, &inner, None, &desc, p, krate)?
-            }
-        };
+                )),
+                Fields::Named(_) => {
+                    let rule = member.rename_all.or(serde.rename_all_fields);
+                    let inner = SerdeContainer::default();
+                    struct_schema(&variant.fields, &inner, rule, &desc, p, krate)?
+                }
+                Fields::Unnamed(_) => {
+                    let inner = SerdeContainer::default();
+                    struct_schema(&variant.fields, &inner, None, &desc, p, krate)?
+                }
+            };
         parts.push(quote!((#name, #schema)));
     }
     Ok(quote!(#p::externally_tagged(#description, ::std::vec![#(#parts),*])))

@@ -145,11 +145,11 @@ mod crd;
 mod schema;
 
 pub use crd::{merge_crds, CrdMergeError};
-pub use schema::JsonSchema;
 /// Derives [`JsonSchema`](trait@JsonSchema) (see the [module docs](self)).
 #[cfg(feature = "derive")]
 #[cfg_attr(docsrs, doc(cfg(feature = "derive")))]
 pub use k8s_client_derive::JsonSchema;
+pub use schema::JsonSchema;
 
 /// What [`custom_resource!`](crate::custom_resource!) and the derives expand to refer to;
 /// not a public API.
@@ -157,8 +157,8 @@ pub use k8s_client_derive::JsonSchema;
 pub mod __private {
     pub use super::crd::{column, crd, CrdInfo};
     pub use super::schema::{
-        describe, externally_tagged, flatten, internally_tagged, object, property,
-        property_with, push_rule, string_enum,
+        describe, externally_tagged, flatten, internally_tagged, object, property, property_with,
+        push_rule, string_enum,
     };
     pub use super::{deserialize, serialize, Parts};
     pub use k8s_openapi;

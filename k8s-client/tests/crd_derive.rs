@@ -25,15 +25,32 @@ const MANAGER: &str = "crd-derive-test";
 
 /// A website served by a Deployment.
 #[derive(CustomResource, Serialize, Deserialize, Clone, Debug, PartialEq)]
-#[resource(group = "derive.k8s-client.test", version = "v1", kind = "Website", namespaced,
-           status = "WebsiteStatus", shortname = "ws", category = "k8s-client-test",
-           printcolumn(name = "Replicas", type = "integer", json_path = ".spec.replicas"),
-           printcolumn(name = "Image", type = "string", json_path = ".spec.image", priority = 1),
-           scale(spec_replicas_path = ".spec.replicas", status_replicas_path = ".status.replicas"),
-           derive = "PartialEq")]
+#[resource(
+    group = "derive.k8s-client.test",
+    version = "v1",
+    kind = "Website",
+    namespaced,
+    status = "WebsiteStatus",
+    shortname = "ws",
+    category = "k8s-client-test",
+    printcolumn(name = "Replicas", type = "integer", json_path = ".spec.replicas"),
+    printcolumn(
+        name = "Image",
+        type = "string",
+        json_path = ".spec.image",
+        priority = 1
+    ),
+    scale(
+        spec_replicas_path = ".spec.replicas",
+        status_replicas_path = ".status.replicas"
+    ),
+    derive = "PartialEq"
+)]
 #[serde(rename_all = "camelCase")]
-#[schema(validation(rule = "self.replicas <= self.maxReplicas",
-                    message = "replicas must not exceed maxReplicas"))]
+#[schema(validation(
+    rule = "self.replicas <= self.maxReplicas",
+    message = "replicas must not exceed maxReplicas"
+))]
 pub struct WebsiteSpec {
     /// The image serving the site.
     #[schema(pattern = "^[a-z0-9./:-]+$", min_length = 1)]
@@ -85,7 +102,10 @@ pub struct Tls {
 #[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[serde(rename_all = "camelCase", rename_all_fields = "camelCase")]
 pub enum Source {
-    Git { repo_url: String, revision: Option<String> },
+    Git {
+        repo_url: String,
+        revision: Option<String>,
+    },
     Bucket(String),
 }
 
@@ -223,14 +243,20 @@ async fn objects_round_trip(client: &Client) {
     minimal.port = Some(IntOrString::String("http".into()));
     minimal.settings = None;
     let created = api
-        .create(&PostParams::default(), &Website::new("minimal", minimal.clone()))
+        .create(
+            &PostParams::default(),
+            &Website::new("minimal", minimal.clone()),
+        )
         .await
         .unwrap();
     assert_eq!(created.spec, minimal);
     let mut none_cache = minimal.clone();
     none_cache.cache = Cache::None;
     let created = api
-        .create(&PostParams::default(), &Website::new("nocache", none_cache.clone()))
+        .create(
+            &PostParams::default(),
+            &Website::new("nocache", none_cache.clone()),
+        )
         .await
         .unwrap();
     assert_eq!(created.spec, none_cache);
@@ -322,7 +348,11 @@ async fn generated_validation_is_enforced(client: &Client) {
             with("source", json!({"git": {"repoUrl": "x"}, "bucket": "y"})),
             "spec.source",
         ),
-        ("tag", with("cache", json!({"type": "disk"})), "spec.cache.type"),
+        (
+            "tag",
+            with("cache", json!({"type": "disk"})),
+            "spec.cache.type",
+        ),
         (
             "variant-required",
             with("cache", json!({"type": "memory"})),
@@ -406,8 +436,13 @@ mod v1 {
 
     /// Version v1 (the storage version).
     #[derive(CustomResource, Serialize, Deserialize, Clone, Debug, PartialEq)]
-    #[resource(group = "derive-versions.k8s-client.test", version = "v1", kind = "Gadget",
-               namespaced, derive = "PartialEq")]
+    #[resource(
+        group = "derive-versions.k8s-client.test",
+        version = "v1",
+        kind = "Gadget",
+        namespaced,
+        derive = "PartialEq"
+    )]
     pub struct GadgetSpec {
         pub size: i32,
         pub color: Option<String>,
@@ -419,8 +454,15 @@ mod v1beta1 {
 
     /// Version v1beta1 (served, not stored).
     #[derive(CustomResource, Serialize, Deserialize, Clone, Debug, PartialEq)]
-    #[resource(group = "derive-versions.k8s-client.test", version = "v1beta1", kind = "Gadget",
-               namespaced, storage = false, deprecation_warning = "use v1", derive = "PartialEq")]
+    #[resource(
+        group = "derive-versions.k8s-client.test",
+        version = "v1beta1",
+        kind = "Gadget",
+        namespaced,
+        storage = false,
+        deprecation_warning = "use v1",
+        derive = "PartialEq"
+    )]
     pub struct GadgetSpec {
         #[schema(maximum = 100)]
         pub size: i32,
@@ -436,7 +478,11 @@ async fn two_versions_with_one_storage_version() {
         .get(def.metadata.name.as_deref().unwrap())
         .await
         .unwrap();
-    let stored = installed.status.unwrap().stored_versions.unwrap_or_default();
+    let stored = installed
+        .status
+        .unwrap()
+        .stored_versions
+        .unwrap_or_default();
     assert_eq!(stored, ["v1"]);
 
     let ns = ts::namespace("crd-derive-ver").await;
@@ -451,7 +497,13 @@ async fn two_versions_with_one_storage_version() {
     .await
     .unwrap();
     let read = new.get("g1").await.unwrap();
-    assert_eq!(read.spec, v1::GadgetSpec { size: 7, color: None });
+    assert_eq!(
+        read.spec,
+        v1::GadgetSpec {
+            size: 7,
+            color: None
+        }
+    );
     new.create(
         &PostParams::default(),
         &v1::Gadget::new(
@@ -465,7 +517,10 @@ async fn two_versions_with_one_storage_version() {
     .await
     .unwrap();
     assert_eq!(old.get("g2").await.unwrap().spec.size, 8);
-    assert_eq!(new.get("g2").await.unwrap().spec.color.as_deref(), Some("red"));
+    assert_eq!(
+        new.get("g2").await.unwrap().spec.color.as_deref(),
+        Some("red")
+    );
     // Each version validates with its own schema.
     let err = old
         .create(
@@ -477,7 +532,13 @@ async fn two_versions_with_one_storage_version() {
     assert!(err.is_invalid(), "{err}");
     new.create(
         &PostParams::default(),
-        &v1::Gadget::new("g3", v1::GadgetSpec { size: 101, color: None }),
+        &v1::Gadget::new(
+            "g3",
+            v1::GadgetSpec {
+                size: 101,
+                color: None,
+            },
+        ),
     )
     .await
     .unwrap();

@@ -17,17 +17,37 @@ use serde_json::{json, Value};
 
 /// A representative spec.
 #[derive(CustomResource, Serialize, Deserialize, Clone, Debug, PartialEq)]
-#[resource(group = "snapshot.example.com", version = "v1", kind = "Snapshot", namespaced,
-           status = "SnapshotStatus", shortname = "snap", shortname = "sn", category = "all",
-           printcolumn(name = "Replicas", type = "integer", json_path = ".spec.replicas"),
-           printcolumn(name = "Ready", type = "boolean", json_path = ".status.ready",
-                       description = "Whether it is ready", priority = 1),
-           scale(spec_replicas_path = ".spec.replicas", status_replicas_path = ".status.replicas",
-                 label_selector_path = ".status.selector"),
-           derive = "PartialEq")]
+#[resource(
+    group = "snapshot.example.com",
+    version = "v1",
+    kind = "Snapshot",
+    namespaced,
+    status = "SnapshotStatus",
+    shortname = "snap",
+    shortname = "sn",
+    category = "all",
+    printcolumn(name = "Replicas", type = "integer", json_path = ".spec.replicas"),
+    printcolumn(
+        name = "Ready",
+        type = "boolean",
+        json_path = ".status.ready",
+        description = "Whether it is ready",
+        priority = 1
+    ),
+    scale(
+        spec_replicas_path = ".spec.replicas",
+        status_replicas_path = ".status.replicas",
+        label_selector_path = ".status.selector"
+    ),
+    derive = "PartialEq"
+)]
 #[serde(rename_all = "camelCase")]
-#[schema(validation(rule = "self.replicas <= self.maxReplicas", message = "replicas above maxReplicas",
-                    reason = "FieldValueInvalid", field_path = ".replicas"))]
+#[schema(validation(
+    rule = "self.replicas <= self.maxReplicas",
+    message = "replicas above maxReplicas",
+    reason = "FieldValueInvalid",
+    field_path = ".replicas"
+))]
 pub struct SnapshotSpec {
     /// How many copies.
     #[schema(minimum = 1, maximum = 10)]
@@ -111,7 +131,10 @@ pub enum Policy {
 #[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[serde(rename_all = "camelCase", rename_all_fields = "camelCase")]
 pub enum Source {
-    Git { repo_url: String, branch: Option<String> },
+    Git {
+        repo_url: String,
+        branch: Option<String>,
+    },
     Image(String),
 }
 
@@ -171,8 +194,19 @@ fn serde_attributes_are_honoured() {
     let spec = spec_schema();
     let props = spec["properties"].as_object().unwrap();
     // rename_all, rename, raw identifiers, flatten (kebab-case inside), skip.
-    for name in ["replicas", "maxReplicas", "type", "IMAGE", "extra-field", "extra-optional"] {
-        assert!(props.contains_key(name), "{name} missing: {:?}", props.keys());
+    for name in [
+        "replicas",
+        "maxReplicas",
+        "type",
+        "IMAGE",
+        "extra-field",
+        "extra-optional",
+    ] {
+        assert!(
+            props.contains_key(name),
+            "{name} missing: {:?}",
+            props.keys()
+        );
     }
     assert!(!props.contains_key("cache"));
     assert!(!props.contains_key("extra"));
@@ -194,18 +228,27 @@ fn serde_attributes_are_honoured() {
         props["policy"]["enum"],
         json!(["ROLLING_UPDATE", "RECREATE", "never"])
     );
-    assert_eq!(props["source"]["oneOf"], json!([{"required": ["git"]}, {"required": ["image"]}]));
+    assert_eq!(
+        props["source"]["oneOf"],
+        json!([{"required": ["git"]}, {"required": ["image"]}])
+    );
     assert_eq!(
         props["source"]["properties"]["git"]["properties"]["repoUrl"]["type"],
         "string"
     );
-    assert_eq!(props["backend"]["properties"]["kind"]["enum"], json!(["Memory", "Disk", "Remote"]));
+    assert_eq!(
+        props["backend"]["properties"]["kind"]["enum"],
+        json!(["Memory", "Disk", "Remote"])
+    );
     assert_eq!(
         props["id"],
         json!({"type": "string", "format": "uuid", "description": "A newtype: serialized as its content."})
     );
     assert_eq!(props["custom"], json!({"type": "string", "format": "byte"}));
-    assert_eq!(props["config"], json!({"x-kubernetes-preserve-unknown-fields": true}));
+    assert_eq!(
+        props["config"],
+        json!({"x-kubernetes-preserve-unknown-fields": true})
+    );
     assert_eq!(props["size"], json!({"x-kubernetes-int-or-string": true}));
     assert_eq!(props["tags"]["x-kubernetes-list-type"], "set");
     assert_eq!(props["unsigned"]["minimum"], 0.0);
@@ -220,11 +263,17 @@ fn the_resource_type_is_complete() {
     assert_eq!(Snapshot::API_VERSION, "snapshot.example.com/v1");
     assert_eq!(Snapshot::URL_PATH_SEGMENT, "snapshots");
     let crd = Snapshot::crd();
-    assert_eq!(crd.metadata.name.as_deref(), Some("snapshots.snapshot.example.com"));
+    assert_eq!(
+        crd.metadata.name.as_deref(),
+        Some("snapshots.snapshot.example.com")
+    );
     assert_eq!(crd.spec.scope, "Namespaced");
     let inner = Inner::default();
     assert_eq!(
-        <Inner as JsonSchema>::schema().x_kubernetes_validations.unwrap()[0].rule,
+        <Inner as JsonSchema>::schema()
+            .x_kubernetes_validations
+            .unwrap()[0]
+            .rule,
         "size(self.url) > 0"
     );
     drop(inner);
@@ -244,8 +293,14 @@ mod v2 {
     use super::*;
 
     #[derive(CustomResource, Serialize, Deserialize, Clone, Debug)]
-    #[resource(group = "merge.example.com", version = "v2", kind = "Thing", storage = false,
-               deprecated, deprecation_warning = "use v1")]
+    #[resource(
+        group = "merge.example.com",
+        version = "v2",
+        kind = "Thing",
+        storage = false,
+        deprecated,
+        deprecation_warning = "use v1"
+    )]
     pub struct ThingSpec {
         pub size: String,
     }
@@ -255,7 +310,12 @@ mod v3 {
     use super::*;
 
     #[derive(CustomResource, Serialize, Deserialize, Clone, Debug)]
-    #[resource(group = "merge.example.com", version = "v3", kind = "Thing", namespaced)]
+    #[resource(
+        group = "merge.example.com",
+        version = "v3",
+        kind = "Thing",
+        namespaced
+    )]
     pub struct ThingSpec {
         pub size: String,
     }
@@ -274,12 +334,18 @@ fn versions_merge_into_one_crd() {
     assert_eq!(merged.spec.scope, "Cluster");
 
     let err = merge_crds(vec![v1::Thing::crd(), v1::Thing::crd()], "v1").unwrap_err();
-    assert!(matches!(err, CrdMergeError::DuplicateVersion(ref v) if v == "v1"), "{err}");
+    assert!(
+        matches!(err, CrdMergeError::DuplicateVersion(ref v) if v == "v1"),
+        "{err}"
+    );
     let err = merge_crds(vec![v1::Thing::crd(), v2::Thing::crd()], "v9").unwrap_err();
     assert!(err.to_string().contains("\"v9\""), "{err}");
     let err = merge_crds(vec![v1::Thing::crd(), v3::Thing::crd()], "v1").unwrap_err();
     assert!(err.to_string().contains("scope"), "{err}");
-    assert!(matches!(merge_crds(vec![], "v1"), Err(CrdMergeError::Empty)));
+    assert!(matches!(
+        merge_crds(vec![], "v1"),
+        Err(CrdMergeError::Empty)
+    ));
 }
 
 #[test]
@@ -299,4 +365,42 @@ fn serde_round_trip_of_the_resource() {
     )
     .unwrap_err();
     assert!(err.to_string().contains("apiVersion"), "{err}");
+}
+
+/// A facade re-exporting k8s-client under another path.
+mod facade {
+    pub use k8s_client as kube_stack;
+}
+
+mod through_facade {
+    use super::facade::kube_stack::custom_resource::JsonSchema;
+    use super::facade::kube_stack::CustomResource;
+    use serde::{Deserialize, Serialize};
+
+    #[derive(CustomResource, Serialize, Deserialize, Clone, Debug)]
+    #[resource(
+        group = "facade.example.com",
+        version = "v1",
+        kind = "Relay",
+        crate = "crate::facade::kube_stack"
+    )]
+    pub struct RelaySpec {
+        pub target: Target,
+    }
+
+    #[derive(JsonSchema, Serialize, Deserialize, Clone, Debug)]
+    #[schema(crate = "crate::facade::kube_stack")]
+    pub struct Target {
+        pub host: String,
+    }
+}
+
+#[test]
+fn the_crate_path_can_be_overridden() {
+    let crd = through_facade::Relay::crd();
+    let schema = serde_json::to_value(&crd.spec.versions[0].schema).unwrap();
+    assert_eq!(
+        schema["openAPIV3Schema"]["properties"]["spec"]["properties"]["target"]["required"],
+        json!(["host"])
+    );
 }
