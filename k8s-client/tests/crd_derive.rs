@@ -211,6 +211,39 @@ async fn website_crd_on_the_server() {
         objects_round_trip(&client),
         generated_validation_is_enforced(&client),
         server_side_apply_merges_list_maps_by_key(&client),
+        non_structural_schemas_are_refused(&client),
+    );
+}
+
+/// The control: the same CRD with one untyped property (not structural) is refused, so the
+/// acceptance above means the generated schema is structural.
+async fn non_structural_schemas_are_refused(client: &Client) {
+    let mut def = Website::crd();
+    let group = "nonstructural.k8s-client.test";
+    def.metadata.name = Some(format!("websites.{group}"));
+    def.spec.group = group.into();
+    let root = def.spec.versions[0]
+        .schema
+        .as_mut()
+        .and_then(|s| s.open_api_v3_schema.as_mut())
+        .unwrap();
+    let spec = root.properties.as_mut().unwrap().get_mut("spec").unwrap();
+    spec.properties
+        .as_mut()
+        .unwrap()
+        .get_mut("image")
+        .unwrap()
+        .type_ = None;
+    let err = Api::<CustomResourceDefinition>::all(client.clone())
+        .create(&PostParams::default().dry_run(), &def)
+        .await
+        .unwrap_err();
+    assert!(
+        err.is_invalid()
+            && err
+                .to_string()
+                .contains("properties[spec].properties[image].type"),
+        "{err}"
     );
 }
 
