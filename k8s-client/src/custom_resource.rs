@@ -1,7 +1,85 @@
-//! Typed custom resources: [`custom_resource!`](crate::custom_resource!) declares a struct for
-//! a custom resource, so
-//! the typed [`Api<K>`](crate::Api) (and everything built on `k8s_openapi::Resource`) works
-//! on it unchanged.
+//! Typed custom resources: Rust types for the objects of a CustomResourceDefinition, so the
+//! typed [`Api<K>`](super::Api) (and everything built on `k8s_openapi::Resource`) works on
+//! them unchanged, and the definition itself derived from the same types.
+//!
+//! # The derive (feature `derive`)
+//!
+//! The main way: `#[derive(CustomResource)]` on a spec struct generates the resource type
+//! and its `CustomResourceDefinition`, with a *structural* OpenAPI v3 schema derived from
+//! the Rust types through the [`JsonSchema`] trait (derive it on the types the spec and
+//! status use). The schema follows serde's attributes, `Option` fields are not required, and
+//! `#[schema(...)]` adds validation (bounds, patterns, CEL rules), list types and map keys
+//! for server-side apply. Several versions of one kind are merged with [`merge_crds`]. The
+//! key reference is in the docs of `k8s-client-derive`.
+//!
+//! Why a schema trait of our own rather than `schemars`: CRDs need structural schemas
+//! (every node typed, no `$ref`, `nullable` instead of `null` types, junctors that only
+//! constrain), and `x-kubernetes-*` extensions; building the k8s-openapi `JSONSchemaProps`
+//! directly gives exactly that, with no second schema model to rewrite afterwards, and it
+//! reads serde's attributes in the same pass as our own.
+//!
+//! ```
+//! # #[cfg(feature = "derive")] {
+//! use k8s_client::custom_resource::JsonSchema;
+//! use k8s_client::CustomResource;
+//! use k8s_openapi::Resource as _;
+//! use serde::{Deserialize, Serialize};
+//!
+//! /// A static website served by a Deployment.
+//! #[derive(CustomResource, Serialize, Deserialize, Clone, Debug, PartialEq)]
+//! #[resource(group = "example.com", version = "v1", kind = "Website", namespaced,
+//!            status = "WebsiteStatus", shortname = "ws", category = "all",
+//!            printcolumn(name = "Replicas", type = "integer", json_path = ".spec.replicas"),
+//!            scale(spec_replicas_path = ".spec.replicas", status_replicas_path = ".status.replicas"),
+//!            derive = "PartialEq")]
+//! #[serde(rename_all = "camelCase")]
+//! #[schema(validation(rule = "self.replicas <= 10", message = "at most 10 replicas"))]
+//! pub struct WebsiteSpec {
+//!     /// The container image serving the site.
+//!     #[schema(min_length = 1)]
+//!     pub image: String,
+//!     #[schema(minimum = 0)]
+//!     pub replicas: i32,
+//!     /// Environment of the server, merged by name under server-side apply.
+//!     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+//!     #[schema(list_type = "map", list_map_keys = "name")]
+//!     pub env: Vec<EnvVar>,
+//! }
+//!
+//! #[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+//! pub struct EnvVar {
+//!     pub name: String,
+//!     pub value: Option<String>,
+//! }
+//!
+//! #[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+//! pub struct WebsiteStatus {
+//!     pub replicas: i32,
+//! }
+//!
+//! let crd = Website::crd(); // install it with `k8s_client::runtime::crd::apply`
+//! assert_eq!(crd.metadata.name.as_deref(), Some("websites.example.com"));
+//! let schema = crd.spec.versions[0].schema.as_ref().unwrap().open_api_v3_schema.as_ref().unwrap();
+//! let spec = &schema.properties.as_ref().unwrap()["spec"];
+//! assert_eq!(spec.required.as_deref(), Some(&["image".to_string(), "replicas".to_string()][..]));
+//!
+//! let site = Website::new("blog", WebsiteSpec { image: "nginx".into(), replicas: 2, env: vec![] });
+//! assert_eq!(Website::API_VERSION, "example.com/v1");
+//! assert_eq!(serde_json::to_value(&site).unwrap()["kind"], "Website");
+//! // let sites: k8s_client::Api<Website> = k8s_client::Api::namespaced(client, "default");
+//! # }
+//! ```
+//!
+//! The generated code names this crate `::k8s_client`; through a facade crate that
+//! re-exports it, say where with `#[resource(crate = "facade::k8s")]` (and
+//! `#[schema(crate = "...")]` on `#[derive(JsonSchema)]` types).
+//!
+//! # The `custom_resource!` macro
+//!
+//! [`custom_resource!`](crate::custom_resource!) declares the resource type without a
+//! proc-macro (nothing to build, nothing derived): it writes the struct and the same traits
+//! as the derive, but no schema and no CRD. Use it when the CRD is written elsewhere (by
+//! another project, or in YAML) and the derive feature is off.
 //!
 //! The macro declares the struct (`metadata`, your `spec`, and optionally an
 //! `Option<status>`) and implements for it `k8s_openapi::Resource`, `Metadata`,
@@ -63,11 +141,30 @@ use serde::de::{DeserializeOwned, Error as _};
 use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-/// What [`custom_resource!`](crate::custom_resource!) expands to refers to; not a public API.
+mod crd;
+mod schema;
+
+pub use crd::{merge_crds, CrdMergeError};
+/// Derives [`JsonSchema`](trait@JsonSchema) (see the [module docs](self)).
+#[cfg(feature = "derive")]
+#[cfg_attr(docsrs, doc(cfg(feature = "derive")))]
+pub use k8s_client_derive::JsonSchema;
+pub use schema::JsonSchema;
+
+/// What [`custom_resource!`](crate::custom_resource!) and the derives expand to refer to;
+/// not a public API.
 #[doc(hidden)]
 pub mod __private {
+    pub use super::crd::{column, crd, CrdInfo};
+    pub use super::schema::{
+        describe, externally_tagged, flatten, internally_tagged, object, property, property_with,
+        push_rule, string_enum,
+    };
     pub use super::{deserialize, serialize, Parts};
     pub use k8s_openapi;
+    pub use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::{
+        CustomResourceDefinition, JSONSchemaProps, ValidationRule,
+    };
     pub use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
     pub use serde;
 }

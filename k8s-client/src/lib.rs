@@ -72,6 +72,10 @@ pub use api::{Api, Object, Resource};
 pub use client::Client;
 pub use config::Config;
 pub use error::{Error, Result};
+/// Derives a custom resource and its CRD from a spec struct (see [`custom_resource`](mod@custom_resource)).
+#[cfg(feature = "derive")]
+#[cfg_attr(docsrs, doc(cfg(feature = "derive")))]
+pub use k8s_client_derive::CustomResource;
 
 #[cfg(test)]
 mod test_chunks;
