@@ -27,9 +27,9 @@
 //! assert_eq!(backoff.waits().count(), 4);
 //! ```
 //!
-//! [`Config::retry`]: crate::config::Config::retry
-//! [`WorkQueue::add_rate_limited`]: crate::runtime::workqueue::WorkQueue::add_rate_limited
-//! [`retry_on_conflict`]: crate::retry::retry_on_conflict
+//! [`Config::retry`]: ../config/struct.Config.html#structfield.retry
+//! [`WorkQueue::add_rate_limited`]: ../runtime/workqueue/struct.WorkQueue.html#method.add_rate_limited
+//! [`retry_on_conflict`]: ../retry/fn.retry_on_conflict.html
 
 use std::time::{Duration, Instant};
 
@@ -105,7 +105,7 @@ impl Backoff {
     }
 
     /// The client's retries of failed requests (the default of
-    /// [`Config::retry`](crate::config::Config::retry)): 10 retries (client-go's
+    /// [`Config::retry`](../config/struct.Config.html#structfield.retry)): 10 retries (client-go's
     /// `maxRetries`), the first after 0.5 to 1 s, doubling, at most 30 s.
     pub fn default_request_retry() -> Self {
         Backoff::new(Duration::from_millis(500))
