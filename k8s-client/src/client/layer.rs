@@ -2,8 +2,9 @@
 //! does one job and can be tested alone. From the outside in:
 //!
 //! 1. [`RetryLayer`]: the one retry loop. It repeats an attempt when the server asks for it
-//!    (429, 5xx with `Retry-After`; 503 and 504 of idempotent requests), when no connection
-//!    could be made, when an idempotent request's connection broke, and once at once after a
+//!    (429, 5xx with `Retry-After`: any verb; 503 and 504 without it: reads only), when no
+//!    connection could be made (any verb: nothing was sent), when a read's (`GET`, `HEAD`,
+//!    `OPTIONS`) connection broke (never a write the server may have applied), and once at once after a
 //!    401 made the credential source refresh. It bounds each attempt by the configured
 //!    timeout (not watches and followed logs), reads the bodies of error answers (capped),
 //!    and reads or decodes whole bodies when the caller asked for that, so a body that
@@ -233,7 +234,7 @@ where
     } else {
         timeout
     };
-    let idempotent = is_idempotent(&parts.method);
+    let idempotent = is_replayable(&parts.method);
     let mut retries = 0u32;
     let mut reauthenticated = false;
     loop {
@@ -348,18 +349,21 @@ pub(crate) fn is_streaming(uri: &http::Uri) -> bool {
     })
 }
 
-fn is_idempotent(method: &Method) -> bool {
-    matches!(
-        *method,
-        Method::GET | Method::HEAD | Method::PUT | Method::DELETE | Method::OPTIONS | Method::TRACE
-    )
+/// Whether a request may be sent again after the server may have received it: only reads
+/// (`GET`, `HEAD`, `OPTIONS`), as client-go. A `PUT` or `DELETE` is idempotent in HTTP's
+/// sense, but sent twice it can answer differently (a `NotFound` for a delete that
+/// succeeded, a `Conflict` for an update that was applied), so a write whose connection
+/// broke after sending, or that got a 503/504 without `Retry-After`, reaches the caller as
+/// it failed.
+fn is_replayable(method: &Method) -> bool {
+    matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
 }
 
 /// Whether (and after how long) a failed status is retried:
 /// * `Retry-After` on a 429 or 5xx: any verb (the server asks for it), after that many
 ///   seconds (at most the backoff's `cap`);
 /// * 429 without `Retry-After`: any verb (nothing was done), with backoff;
-/// * 503 or 504 without `Retry-After`: idempotent verbs only, with backoff.
+/// * 503 or 504 without `Retry-After`: reads (`GET`, `HEAD`, `OPTIONS`) only, with backoff.
 fn retry_delay_for_status(
     status: StatusCode,
     headers: &HeaderMap,
