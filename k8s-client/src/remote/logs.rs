@@ -298,7 +298,8 @@ mod tests {
     async fn a_long_line_is_scanned_once() {
         let chunk = Bytes::from(vec![b'a'; 4096]);
         let chunks = futures::stream::iter(
-            std::iter::repeat_n(chunk, 8 * 1024).map(Ok)
+            std::iter::repeat_n(chunk, 8 * 1024)
+                .map(Ok)
                 .chain(std::iter::once(Ok(Bytes::from_static(b"\n")))),
         );
         let start = std::time::Instant::now();
