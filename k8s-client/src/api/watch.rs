@@ -159,7 +159,7 @@ pub const MAX_WATCH_LINE: usize = 128 << 20;
 /// Turns the chunks of a watch response into events. Events may be split across chunks or
 /// share one; a line that is not a valid event yields an `Err` item and decoding goes on with
 /// the next line; a transport error yields an `Err` item and ends the stream, as does a line
-/// longer than [`MAX_WATCH_LINE`].
+/// longer than 128 MiB (`MAX_WATCH_LINE`).
 pub fn decode_stream<K, S>(chunks: S, what: String) -> impl Stream<Item = Result<WatchEvent<K>>>
 where
     K: DeserializeOwned,
@@ -217,7 +217,7 @@ where
                                 format!("watch event for {}", st.what),
                                 format!(
                                     "a line passed {MAX_WATCH_LINE} bytes without ending \
-                                     (api::watch::MAX_WATCH_LINE): the stream is given up"
+                                     (the watch decoder's MAX_WATCH_LINE): the stream is given up"
                                 ),
                             ));
                             return Some((Err(e), st));
