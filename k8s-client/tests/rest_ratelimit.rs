@@ -47,3 +47,41 @@ async fn no_rate_limit_is_fast() {
     let took = start.elapsed();
     assert!(took < Duration::from_millis(4500), "took {took:?}");
 }
+
+/// The default config has no client-side limit (the server's API Priority and Fairness
+/// protects it): 480 writes from 8 tasks, as a new user would send them, are not held back
+/// to 5 a second (they took 95 s with client-go's old 5 QPS / burst 10 default).
+#[tokio::test]
+async fn a_burst_of_480_writes_from_8_tasks_is_not_throttled_by_default() {
+    let ns = ts::namespace("ratelimit-burst").await;
+    let client = ts::client().await;
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for t in 0..8 {
+        let c = client.clone();
+        let ns = ns.name.clone();
+        tasks.push(tokio::spawn(async move {
+            for i in 0..60 {
+                let body = serde_json::json!({
+                    "apiVersion": "v1", "kind": "ConfigMap",
+                    "metadata": {"name": format!("cm-{t}-{i}")},
+                    "data": {"k": "v"},
+                });
+                let request = http::Request::post(format!("/api/v1/namespaces/{ns}/configmaps"))
+                    .body(serde_json::to_vec(&body).unwrap())
+                    .unwrap();
+                c.request::<serde_json::Value>(request).await.unwrap();
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let took = start.elapsed();
+    eprintln!("480 writes from 8 tasks with the default config: {took:?}");
+    assert!(
+        client.rate_limiter().is_none(),
+        "no client-side limit by default"
+    );
+    assert!(took < Duration::from_secs(30), "took {took:?}");
+}

@@ -16,6 +16,7 @@
 //! ```
 
 pub mod controlplane;
+pub mod faults;
 pub mod kwok;
 
 use std::path::PathBuf;

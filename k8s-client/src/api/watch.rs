@@ -139,6 +139,8 @@ pub fn decode_event<K: DeserializeOwned>(line: &[u8], what: &str) -> Result<Watc
 
 struct State<S> {
     chunks: Pin<Box<S>>,
+    /// The rest of a chunk whose start ended a long line.
+    pending: Option<Bytes>,
     buf: Vec<u8>,
     /// Where to resume looking for a newline in `buf`.
     scanned: usize,
@@ -146,9 +148,18 @@ struct State<S> {
     what: String,
 }
 
+/// The longest JSON watch line (one event) [`decode_stream`] buffers: 128 MiB. The API
+/// server refuses objects larger than its request limit (3 MiB by default; etcd stores at
+/// most 1.5 MiB), so this leaves a wide margin for any real object while a server that
+/// never ends its line (hostile or broken) cannot make the client buffer without limit:
+/// the stream fails with a [`DecodeError`](crate::error::DecodeError) once a line passes
+/// this length. The line buffer's heap stays at most this size.
+pub const MAX_WATCH_LINE: usize = 128 << 20;
+
 /// Turns the chunks of a watch response into events. Events may be split across chunks or
 /// share one; a line that is not a valid event yields an `Err` item and decoding goes on with
-/// the next line; a transport error yields an `Err` item and ends the stream.
+/// the next line; a transport error yields an `Err` item and ends the stream, as does a line
+/// longer than 128 MiB (`MAX_WATCH_LINE`).
 pub fn decode_stream<K, S>(chunks: S, what: String) -> impl Stream<Item = Result<WatchEvent<K>>>
 where
     K: DeserializeOwned,
@@ -156,6 +167,7 @@ where
 {
     let state = State {
         chunks: Box::pin(chunks),
+        pending: None,
         buf: Vec::new(),
         scanned: 0,
         ended: false,
@@ -185,7 +197,33 @@ where
                 let event = decode_event(rest, &st.what);
                 return Some((event, st));
             }
-            match st.chunks.next().await {
+            let next = match st.pending.take() {
+                Some(chunk) => Some(Ok(chunk)),
+                None => st.chunks.next().await,
+            };
+            match next {
+                Some(Ok(chunk)) if st.buf.len() + chunk.len() > MAX_WATCH_LINE => {
+                    // Newlines in the new chunk end the line in time: keep what fits.
+                    match chunk.iter().position(|b| *b == b'\n') {
+                        Some(pos) if st.buf.len() + pos < MAX_WATCH_LINE => {
+                            st.buf.extend_from_slice(&chunk[..=pos]);
+                            st.pending = Some(chunk.slice(pos + 1..));
+                        }
+                        _ => {
+                            st.ended = true;
+                            st.buf = Vec::new();
+                            st.scanned = 0;
+                            let e = Error::Decode(crate::error::DecodeError::msg(
+                                format!("watch event for {}", st.what),
+                                format!(
+                                    "a line passed {MAX_WATCH_LINE} bytes without ending \
+                                     (the watch decoder's MAX_WATCH_LINE): the stream is given up"
+                                ),
+                            ));
+                            return Some((Err(e), st));
+                        }
+                    }
+                }
                 Some(Ok(chunk)) => st.buf.extend_from_slice(&chunk),
                 Some(Err(e)) => {
                     // What was buffered is an incomplete line of a broken stream: dropped.
@@ -227,6 +265,21 @@ mod tests {
         ev.object()
             .and_then(|o| o.metadata.name.as_deref())
             .unwrap_or("")
+    }
+
+    #[test]
+    fn a_line_longer_than_the_bound_ends_the_stream() {
+        let big = vec![b'a'; 1 << 20];
+        let head: &[u8] = b"{\"type\":\"ADDED\",\"object\":{\"data\":\"";
+        let stream = futures::stream::iter(
+            std::iter::once(Ok(Bytes::from_static(head)))
+                .chain(std::iter::repeat_with(move || Ok(Bytes::from(big.clone())))),
+        );
+        let events: Vec<Result<WatchEvent<ConfigMap>>> =
+            block_on(decode_stream(stream, "configmaps".into()).collect());
+        assert_eq!(events.len(), 1);
+        let err = events[0].as_ref().unwrap_err().to_string();
+        assert!(err.contains("MAX_WATCH_LINE"), "{err}");
     }
 
     #[test]

@@ -18,6 +18,13 @@ use crate::config::{Config, ExecConfig, ExecInteractiveMode, EXEC_API_V1, EXEC_A
 /// Longest piece of plugin stderr quoted in an error.
 const MAX_STDERR: usize = 4096;
 
+/// How long a plugin run may take when [`ExecConfig::timeout`] is not set.
+pub(crate) const DEFAULT_EXEC_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// The most a plugin may print on stdout (an `ExecCredential` is a few KiB; a certificate
+/// chain a few more).
+const MAX_STDOUT: usize = 1 << 20;
+
 struct Cached {
     header: Option<HeaderValue>,
     expires: Option<jiff::Timestamp>,
@@ -37,6 +44,8 @@ pub(crate) struct ExecPlugin {
     cache: Mutex<Option<Cached>>,
     /// Held while the plugin runs: one run at a time, others wait for its result.
     running: tokio::sync::Mutex<()>,
+    /// When the last run failed, and why.
+    failed: Mutex<Option<(std::time::Instant, String)>>,
     /// Where a certificate the plugin returns goes.
     pub(crate) slot: Arc<CertSlot>,
 }
@@ -136,6 +145,7 @@ impl ExecPlugin {
                 .then(|| cluster_info(config, exec)),
             cache: Mutex::new(None),
             running: tokio::sync::Mutex::new(()),
+            failed: Mutex::new(None),
             slot: Arc::new(CertSlot::default()),
         })
     }
@@ -165,6 +175,14 @@ impl ExecPlugin {
         }
     }
 
+    /// The failure of a run that ended after `asked`: those who waited for that run share
+    /// its outcome instead of running the plugin again one after another.
+    fn failed_since(&self, asked: std::time::Instant) -> Option<String> {
+        let failed = self.failed.lock().ok()?;
+        let (at, message) = failed.as_ref()?;
+        (*at >= asked).then(|| message.clone())
+    }
+
     fn cached(&self) -> Option<Option<HeaderValue>> {
         let guard = self.cache.lock().ok()?;
         let c = guard.as_ref()?;
@@ -184,12 +202,37 @@ impl ExecPlugin {
         if let Some(h) = self.cached() {
             return Ok(h);
         }
+        let asked = std::time::Instant::now();
+        // One run at a time; it is bounded by the timeout, so the lock is never held longer.
         let _running = self.running.lock().await;
-        // Whoever ran the plugin while we waited left its result.
+        // Whoever ran the plugin while we waited left its result, or its failure.
         if let Some(h) = self.cached() {
             return Ok(h);
         }
-        let cached = self.run().await?;
+        if let Some(message) = self.failed_since(asked) {
+            return Err(self.error(message));
+        }
+        let timeout = self.config.timeout.unwrap_or(DEFAULT_EXEC_TIMEOUT);
+        let outcome = match tokio::time::timeout(timeout, self.run()).await {
+            Ok(outcome) => outcome,
+            // Dropping the run kills the plugin (kill_on_drop).
+            Err(_) => Err(self.error(format!(
+                "did not finish within {timeout:?} (ExecConfig::timeout): stopped"
+            ))),
+        };
+        let cached = match outcome {
+            Ok(cached) => cached,
+            Err(e) => {
+                let message = match &e {
+                    AuthError::Exec { message, .. } => message.clone(),
+                    other => other.to_string(),
+                };
+                if let Ok(mut failed) = self.failed.lock() {
+                    *failed = Some((std::time::Instant::now(), message));
+                }
+                return Err(e);
+            }
+        };
         let header = cached.header.clone();
         if let Ok(mut guard) = self.cache.lock() {
             *guard = Some(cached);
@@ -259,10 +302,28 @@ impl ExecPlugin {
                 self.caused(format!("cannot start it: {e}"), e)
             }
         })?;
-        let output = child
-            .wait_with_output()
+        let mut child = child;
+        let (stdout, stderr) = tokio::join!(
+            read_at_most(child.stdout.take(), MAX_STDOUT),
+            read_at_most(child.stderr.take(), MAX_STDERR)
+        );
+        let stdout = stdout.map_err(|e| self.caused(format!("reading its output: {e}"), e))?;
+        if stdout.len() > MAX_STDOUT {
+            let _ = child.start_kill();
+            return Err(self.error(format!(
+                "it printed more than {MAX_STDOUT} bytes: not an ExecCredential"
+            )));
+        }
+        let stderr = stderr.unwrap_or_default();
+        let status = child
+            .wait()
             .await
             .map_err(|e| self.caused(format!("waiting for it: {e}"), e))?;
+        let output = std::process::Output {
+            status,
+            stdout,
+            stderr,
+        };
 
         if !output.status.success() {
             let stderr = String::from_utf8_lossy(&output.stderr);
@@ -375,4 +436,17 @@ fn clean_hint(hint: &str) -> String {
             }
         })
         .collect()
+}
+
+/// Reads `pipe` to its end, or to `cap + 1` bytes when it has more (then stops reading).
+async fn read_at_most<R: tokio::io::AsyncRead + Unpin>(
+    pipe: Option<R>,
+    cap: usize,
+) -> std::io::Result<Vec<u8>> {
+    use tokio::io::AsyncReadExt as _;
+    let mut out = Vec::new();
+    if let Some(pipe) = pipe {
+        pipe.take(cap as u64 + 1).read_to_end(&mut out).await?;
+    }
+    Ok(out)
 }

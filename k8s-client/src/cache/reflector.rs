@@ -383,6 +383,13 @@ impl<K: Object> Machine<K> {
                 let rv = page.resource_version().unwrap_or_default().to_string();
                 items.extend(page.items);
                 if let Some(token) = next {
+                    if continue_token.as_deref() == Some(token.as_str()) {
+                        // A server that repeats its token would be asked for pages forever.
+                        tracing::warn!("the server repeated its list continue token: listing again after a backoff");
+                        self.list_once = true;
+                        self.backoff_then(Phase::NeedList);
+                        return None;
+                    }
                     self.phase = Phase::Listing {
                         items,
                         continue_token: Some(token),
@@ -728,6 +735,23 @@ mod tests {
             Step::Wait(d) => d,
             other => panic!("expected a wait, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn a_repeated_continue_token_fails_the_list() {
+        let mut m = list_mode();
+        expect_list(&mut m);
+        assert!(m
+            .on_list(Ok(page(vec![cm("a", "1")], "10", Some("tok"))))
+            .is_none());
+        expect_list(&mut m);
+        // The same token again: not another page request, but a backoff and a fresh list.
+        assert!(m
+            .on_list(Ok(page(vec![cm("a", "1")], "10", Some("tok"))))
+            .is_none());
+        expect_wait(&mut m);
+        let p = expect_list(&mut m);
+        assert_eq!(p.continue_token, None);
     }
 
     #[test]

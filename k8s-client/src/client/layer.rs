@@ -2,8 +2,9 @@
 //! does one job and can be tested alone. From the outside in:
 //!
 //! 1. [`RetryLayer`]: the one retry loop. It repeats an attempt when the server asks for it
-//!    (429, 5xx with `Retry-After`; 503 and 504 of idempotent requests), when no connection
-//!    could be made, when an idempotent request's connection broke, and once at once after a
+//!    (429, 5xx with `Retry-After`: any verb; 503 and 504 without it: reads only), when no
+//!    connection could be made (any verb: nothing was sent), when a read's (`GET`, `HEAD`,
+//!    `OPTIONS`) connection broke (never a write the server may have applied), and once at once after a
 //!    401 made the credential source refresh. It bounds each attempt by the configured
 //!    timeout (not watches and followed logs), reads the bodies of error answers (capped),
 //!    and reads or decodes whole bodies when the caller asked for that, so a body that
@@ -233,7 +234,7 @@ where
     } else {
         timeout
     };
-    let idempotent = is_idempotent(&parts.method);
+    let idempotent = is_replayable(&parts.method);
     let mut retries = 0u32;
     let mut reauthenticated = false;
     loop {
@@ -299,6 +300,7 @@ async fn attempt<S>(
 where
     S: Service<http::Request<Body>, Response = http::Response<Body>, Error = Error>,
 {
+    let uri = request.uri().path().to_string();
     let response = inner.ready().await?.call(request).await?;
     let (mut parts, body) = response.into_parts();
     if is_failure(parts.status) {
@@ -309,7 +311,7 @@ where
     match read {
         ReadBody::Stream => Ok(http::Response::from_parts(parts, body)),
         ReadBody::Whole => {
-            let bytes = body.collect().await.map_err(body_error)?.to_bytes();
+            let bytes = read_whole(body, MAX_WHOLE_BODY, &uri).await?;
             Ok(http::Response::from_parts(parts, Body::from(bytes)))
         }
         ReadBody::Decode(make) => {
@@ -348,18 +350,21 @@ pub(crate) fn is_streaming(uri: &http::Uri) -> bool {
     })
 }
 
-fn is_idempotent(method: &Method) -> bool {
-    matches!(
-        *method,
-        Method::GET | Method::HEAD | Method::PUT | Method::DELETE | Method::OPTIONS | Method::TRACE
-    )
+/// Whether a request may be sent again after the server may have received it: only reads
+/// (`GET`, `HEAD`, `OPTIONS`), as client-go. A `PUT` or `DELETE` is idempotent in HTTP's
+/// sense, but sent twice it can answer differently (a `NotFound` for a delete that
+/// succeeded, a `Conflict` for an update that was applied), so a write whose connection
+/// broke after sending, or that got a 503/504 without `Retry-After`, reaches the caller as
+/// it failed.
+fn is_replayable(method: &Method) -> bool {
+    matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
 }
 
 /// Whether (and after how long) a failed status is retried:
 /// * `Retry-After` on a 429 or 5xx: any verb (the server asks for it), after that many
 ///   seconds (at most the backoff's `cap`);
 /// * 429 without `Retry-After`: any verb (nothing was done), with backoff;
-/// * 503 or 504 without `Retry-After`: idempotent verbs only, with backoff.
+/// * 503 or 504 without `Retry-After`: reads (`GET`, `HEAD`, `OPTIONS`) only, with backoff.
 fn retry_delay_for_status(
     status: StatusCode,
     headers: &HeaderMap,
@@ -399,6 +404,38 @@ fn describe_outcome(outcome: &Result<http::Response<Body>>) -> String {
     }
 }
 
+/// The largest body read whole (a get, create, update, patch, delete, a log read at once,
+/// a discovery document), after decompression: 128 MiB. Objects are at most a few MiB (the
+/// API server's request limit is 3 MiB); lists are decoded as they stream and are not
+/// bound by this. A larger answer (a hostile server, a gzip bomb) fails with a
+/// [`DecodeError`](crate::error::DecodeError) once this much has arrived, and is not
+/// retried.
+pub const MAX_WHOLE_BODY: usize = 128 << 20;
+
+/// Reads `body` whole, failing once it passes `cap` bytes.
+async fn read_whole(mut body: Body, cap: usize, path: &str) -> Result<Bytes> {
+    if let Some(bytes) = body.as_bytes() {
+        if bytes.len() <= cap {
+            return Ok(bytes.clone());
+        }
+    }
+    let mut out = bytes::BytesMut::new();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(body_error)?;
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        if out.len() + data.len() > cap {
+            return Err(Error::Decode(crate::error::DecodeError::msg(
+                format!("answer to {path}"),
+                format!("the body passed {cap} bytes (client::layer::MAX_WHOLE_BODY): given up"),
+            )));
+        }
+        out.extend_from_slice(&data);
+    }
+    Ok(out.freeze())
+}
+
 /// Reads at most `cap` bytes of `body`; a body that breaks yields what arrived.
 pub(crate) async fn read_capped(mut body: Body, cap: usize) -> Bytes {
     let mut out = Vec::new();
@@ -423,16 +460,29 @@ pub(crate) async fn read_capped(mut body: Body, cap: usize) -> Bytes {
 // ---------------------------------------------------------------------------------------
 // Rate limit
 
-/// Waits for a client-side [`RateLimiter`] before every attempt.
+/// Waits for a client-side [`RateLimiter`] before every attempt. A wait longer than
+/// [`LONG_THROTTLE`] is logged (`tracing::info!`, at most once per [`THROTTLE_LOG_EVERY`]
+/// per layer), as client-go does, so a program that is slow because of its own limiter
+/// says so: "waited 2.3s due to client-side throttling, not priority and fairness".
 #[derive(Clone, Debug)]
 pub struct RateLimitLayer {
     limiter: Arc<RateLimiter>,
+    last_log: Arc<Mutex<Option<tokio::time::Instant>>>,
 }
+
+/// A client-side throttling wait longer than this is logged.
+pub const LONG_THROTTLE: Duration = Duration::from_secs(1);
+
+/// Long throttling waits are logged at most this often.
+pub const THROTTLE_LOG_EVERY: Duration = Duration::from_secs(10);
 
 impl RateLimitLayer {
     /// Waits for `limiter`.
     pub fn new(limiter: Arc<RateLimiter>) -> Self {
-        RateLimitLayer { limiter }
+        RateLimitLayer {
+            limiter,
+            last_log: Arc::default(),
+        }
     }
 }
 
@@ -442,6 +492,7 @@ impl<S> Layer<S> for RateLimitLayer {
         RateLimit {
             inner,
             limiter: self.limiter.clone(),
+            last_log: self.last_log.clone(),
         }
     }
 }
@@ -451,6 +502,21 @@ impl<S> Layer<S> for RateLimitLayer {
 pub struct RateLimit<S> {
     inner: S,
     limiter: Arc<RateLimiter>,
+    last_log: Arc<Mutex<Option<tokio::time::Instant>>>,
+}
+
+/// Whether a throttling wait is to be logged now (long, and none logged lately).
+fn log_throttle_now(last_log: &Mutex<Option<tokio::time::Instant>>, waited: Duration) -> bool {
+    if waited <= LONG_THROTTLE {
+        return false;
+    }
+    let now = tokio::time::Instant::now();
+    let mut last = last_log.lock().unwrap_or_else(|p| p.into_inner());
+    let due = last.is_none_or(|at| now.saturating_duration_since(at) >= THROTTLE_LOG_EVERY);
+    if due {
+        *last = Some(now);
+    }
+    due
 }
 
 impl<S> Service<http::Request<Body>> for RateLimit<S>
@@ -474,8 +540,19 @@ where
         // The clone is made ready before the wait ends; take the ready one for this call.
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
+        let last_log = self.last_log.clone();
         Box::pin(async move {
+            let start = tokio::time::Instant::now();
             limiter.acquire().await;
+            let waited = start.elapsed();
+            if log_throttle_now(&last_log, waited) {
+                tracing::info!(
+                    method = %request.method(),
+                    uri = %request.uri().path(),
+                    "waited {:.1}s due to client-side throttling, not priority and fairness",
+                    waited.as_secs_f64()
+                );
+            }
             inner.call(request).await
         })
     }
@@ -804,6 +881,17 @@ mod tests {
         let mut long = HeaderMap::new();
         long.insert(RETRY_AFTER, HeaderValue::from_static("3600"));
         assert_eq!(d(429, &long, true), Some(Duration::from_secs(5)));
+    }
+
+    #[test]
+    fn long_throttling_waits_are_logged_now_and_then() {
+        let last = Mutex::new(None);
+        assert!(!log_throttle_now(&last, Duration::from_millis(900)));
+        assert!(log_throttle_now(&last, Duration::from_millis(1500)));
+        // Not again right away.
+        assert!(!log_throttle_now(&last, Duration::from_secs(3)));
+        *last.lock().unwrap() = Some(tokio::time::Instant::now() - THROTTLE_LOG_EVERY);
+        assert!(log_throttle_now(&last, Duration::from_secs(3)));
     }
 
     #[test]

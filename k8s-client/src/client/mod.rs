@@ -55,9 +55,10 @@ type LayerFn = Arc<dyn Fn(BoxService) -> BoxService + Send + Sync>;
 ///
 /// Every request goes through the same stack of layers (see the [module docs](self)): wait
 /// for the rate limiter, get the `Authorization` header from the credential source, send, and
-/// retry when the server asks for it (429, 5xx with `Retry-After`; 503 and 504 of idempotent
-/// requests), when no connection could be made, or when an idempotent request's connection
-/// broke. A 401 makes the credential source refresh, and the request is repeated once when
+/// retry when the server asks for it (429, 5xx with `Retry-After`: any verb; 503 and 504
+/// without it: reads only), when no connection could be made (any verb), or when a read's
+/// (`GET`, `HEAD`, `OPTIONS`) connection broke; a write the server may have applied is never
+/// sent again. A 401 makes the credential source refresh, and the request is repeated once when
 /// that can help. [`Config::timeout`] bounds each attempt, except for watches and followed
 /// logs (a query with `watch=true` or `follow=true`), which may stream for as long as the
 /// server keeps them open.

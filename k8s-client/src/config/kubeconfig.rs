@@ -302,6 +302,11 @@ pub struct ExecConfig {
     /// the loader and sent as `spec.cluster.config` (not part of the user's entry).
     #[serde(skip)]
     pub cluster_config: Option<serde_json::Value>,
+    /// How long one run of the plugin may take before it is stopped and the requests
+    /// waiting for it fail with an error naming the command (`None`: 60 s). Not part of the
+    /// kubeconfig; set it on the loaded [`Config`](super::Config)'s `auth.exec`.
+    #[serde(skip)]
+    pub timeout: Option<std::time::Duration>,
 }
 
 impl fmt::Debug for ExecConfig {

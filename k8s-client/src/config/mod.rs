@@ -74,7 +74,14 @@ pub struct Config {
     /// Per-request timeout (`None`: no timeout; watches use their own server-side timeout).
     pub timeout: Option<Duration>,
     /// Client-side rate limit shared by every handle made from one `Client`
-    /// (`None`: no limit). Default: 5 QPS, burst 10, as client-go.
+    /// (`None`: no limit). Default: `None`. Every server this crate supports (1.33 and
+    /// later) protects itself with API Priority and Fairness (GA since 1.29): it queues or
+    /// answers 429 with `Retry-After`, which the client honours for every verb. That is the
+    /// advice of SIG API Machinery, followed by controller-runtime, Flux and cert-manager;
+    /// client-go's historical 5 QPS / burst 10 would hold 480 writes back for 95 s.
+    /// Set `Some(RateLimit::new(qps, burst))` for a token bucket of the client's own (for
+    /// a server run with `--enable-priority-and-fairness=false`, or to be gentle on
+    /// purpose); a request it delays by more than a second is logged now and then.
     pub rate_limit: Option<RateLimit>,
     /// How failed requests are retried (429, 5xx, connection errors on idempotent verbs):
     /// the waits, and at most `steps - 1` retries; `cap` also bounds the server's
@@ -336,7 +343,7 @@ impl Config {
             proxy_url: None,
             no_proxy: Vec::new(),
             timeout: Some(Duration::from_secs(295)),
-            rate_limit: Some(RateLimit::default()),
+            rate_limit: None,
             retry: Backoff::default_request_retry(),
             user_agent: default_user_agent(),
             keep_alive: Some(Duration::from_secs(30)),

@@ -188,29 +188,33 @@ pub(crate) fn lines<S>(chunks: S) -> impl Stream<Item = Result<String>> + Send +
 where
     S: Stream<Item = Result<Bytes>> + Send + Unpin + 'static,
 {
+    // `scanned`: how much of `buf` is known to hold no line break, so each byte is looked
+    // at once however long a line grows.
     futures::stream::unfold(
-        (chunks, BytesMut::new(), false),
-        |(mut chunks, mut buf, mut done)| async move {
+        (chunks, BytesMut::new(), 0usize, false),
+        |(mut chunks, mut buf, mut scanned, mut done)| async move {
             loop {
-                if let Some(pos) = buf.iter().position(|&b| b == b'\n') {
+                if let Some(pos) = buf[scanned..].iter().position(|&b| b == b'\n') {
+                    let pos = scanned + pos;
                     let line = buf.split_to(pos + 1);
                     let text = String::from_utf8_lossy(&line[..pos]).into_owned();
-                    return Some((Ok(text), (chunks, buf, done)));
+                    return Some((Ok(text), (chunks, buf, 0, done)));
                 }
+                scanned = buf.len();
                 if done {
                     if buf.is_empty() {
                         return None;
                     }
                     let text = String::from_utf8_lossy(&buf).into_owned();
                     buf.clear();
-                    return Some((Ok(text), (chunks, buf, done)));
+                    return Some((Ok(text), (chunks, buf, 0, done)));
                 }
                 match chunks.next().await {
                     Some(Ok(chunk)) => buf.extend_from_slice(&chunk),
                     Some(Err(e)) => {
                         done = true;
                         buf.clear();
-                        return Some((Err(e), (chunks, buf, done)));
+                        return Some((Err(e), (chunks, buf, 0, done)));
                     }
                     None => done = true,
                 }
@@ -286,6 +290,27 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(got, vec!["one", "two", "", "thr\u{fffd}ee"]);
+    }
+
+    /// A 32 MiB line in 4 KiB chunks: each byte is scanned once (it took minutes
+    /// when every chunk rescanned the whole buffer).
+    #[tokio::test]
+    async fn a_long_line_is_scanned_once() {
+        let chunk = Bytes::from(vec![b'a'; 4096]);
+        let chunks = futures::stream::iter(
+            std::iter::repeat_n(chunk, 8 * 1024)
+                .map(Ok)
+                .chain(std::iter::once(Ok(Bytes::from_static(b"\n")))),
+        );
+        let start = std::time::Instant::now();
+        let got: Vec<String> = lines(chunks).try_collect().await.unwrap();
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].len(), 32 << 20);
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(20),
+            "{:?}",
+            start.elapsed()
+        );
     }
 
     #[tokio::test]

@@ -287,10 +287,22 @@ impl ConnectorInner {
                     self.connect_timeout
                 ))
             })?
-            .map_err(|e| ConnectError::Tls {
-                url: url.clone(),
-                message: format!("handshake failed: {e}"),
-                source: Some(Cause::handshake(e)),
+            .map_err(|e| {
+                let message = format!("handshake failed: {e}");
+                match Cause::handshake(e) {
+                    // The connection broke before TLS was up (reset, closed): nothing was
+                    // sent, so this is a connect error, retried for any verb.
+                    Cause::Io(io) => ConnectError::Connect {
+                        url: url.clone(),
+                        message: format!("TLS {message}"),
+                        source: Some(Cause::Io(io)),
+                    },
+                    tls => ConnectError::Tls {
+                        url: url.clone(),
+                        message,
+                        source: Some(tls),
+                    },
+                }
             })?;
         Ok(Stream::Tls(Box::new(TokioIo::new(tls))))
     }
