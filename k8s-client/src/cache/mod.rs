@@ -39,6 +39,7 @@ mod handler;
 mod informer;
 mod lister;
 mod packed;
+mod panics;
 pub mod reflector;
 mod selector;
 mod source;

@@ -26,6 +26,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -34,11 +35,15 @@ use crate::api::Object;
 
 use super::error::CacheError;
 use super::packed::Packing;
+use super::panics;
 
 /// The name of the index every store has: objects by namespace.
 pub const NAMESPACE_INDEX: &str = "namespace";
 
 /// An index function: the index values of an object (none, one or several).
+///
+/// One that panics on an object is caught: the panic is logged at error level and counted
+/// ([`Store::index_panics`]), the object is left out of that index, and the store goes on.
 pub type IndexFn<K> = Arc<dyn Fn(&K) -> Vec<String> + Send + Sync>;
 
 /// What one change to a store did.
@@ -138,9 +143,34 @@ struct Inner<K> {
     indexers: HashMap<String, IndexFn<K>>,
     /// index name -> index value -> keys.
     indices: HashMap<String, HashMap<String, HashSet<Arc<str>>>>,
+    /// Index functions that panicked (each time).
+    index_panics: AtomicU64,
 }
 
-impl<K> Inner<K> {
+/// The values of `obj` under index function `f` (named `name`); `None` when `f` panicked
+/// (logged and counted in `panics`).
+fn index_values<K: Object>(
+    name: &str,
+    f: &IndexFn<K>,
+    obj: &K,
+    panics: &AtomicU64,
+) -> Option<Vec<String>> {
+    match panics::call(|| f(obj)) {
+        Ok(values) => Some(values),
+        Err(panic) => {
+            panics.fetch_add(1, Ordering::Relaxed);
+            tracing::error!(
+                index = name,
+                key = %obj.key(),
+                %panic,
+                "an index function panicked; the object is left out of that index"
+            );
+            None
+        }
+    }
+}
+
+impl<K: Object> Inner<K> {
     fn index_add(&mut self, key: &Arc<str>, obj: &K) {
         let values = self.index_values_of(obj);
         self.index_insert(key, values);
@@ -160,21 +190,23 @@ impl<K> Inner<K> {
     fn index_values_of(&self, obj: &K) -> Vec<(String, Vec<String>)> {
         self.indexers
             .iter()
-            .map(|(name, f)| (name.clone(), f(obj)))
+            .map(|(name, f)| {
+                let values = index_values(name, f, obj, &self.index_panics);
+                (name.clone(), values.unwrap_or_default())
+            })
             .collect()
     }
 
     /// Takes `key` out of the indexes `obj` put it in; without `obj` (a packed copy that did
-    /// not decode), out of every index.
+    /// not decode), or when an index function panics on it, out of every value of the index.
     fn index_remove(&mut self, key: &str, obj: Option<&K>) {
         for (name, f) in &self.indexers {
             let Some(index) = self.indices.get_mut(name) else {
                 continue;
             };
-            let values = match obj {
-                Some(obj) => f(obj),
-                None => index.keys().cloned().collect(),
-            };
+            let values = obj
+                .and_then(|obj| index_values(name, f, obj, &self.index_panics))
+                .unwrap_or_else(|| index.keys().cloned().collect());
             for value in values {
                 if let Some(keys) = index.get_mut(&value) {
                     keys.remove(key);
@@ -299,8 +331,8 @@ fn namespace_index<K: Object>() -> IndexFn<K> {
 
 impl<K: Object> Store<K> {
     fn read(&self) -> RwLockReadGuard<'_, Inner<K>> {
-        // A panicking index function cannot leave the maps half-updated in a way that
-        // matters more than losing the whole cache would: keep serving.
+        // Index functions run caught (see `index_values`), so nothing of ours panics while
+        // the lock is held; should something still, keep serving.
         self.inner.read().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -340,6 +372,11 @@ impl<K: Object> Store<K> {
             bytes: bytes.into(),
             index,
         }))
+    }
+
+    /// How many times an index function panicked (see [`IndexFn`]).
+    pub fn index_panics(&self) -> u64 {
+        self.read().index_panics.load(Ordering::Relaxed)
     }
 
     /// Whether this store keeps objects packed (`StoreWriter::compact`, feature `compact`).
@@ -447,7 +484,8 @@ impl<K: Object> Store<K> {
             let Some(obj) = slot.object(self.packing.as_ref(), key) else {
                 continue;
             };
-            for value in f(&obj) {
+            let values = index_values(name, &f, &obj, &inner.index_panics);
+            for value in values.into_iter().flatten() {
                 index.entry(value).or_default().insert(key.clone());
             }
         }
@@ -528,6 +566,7 @@ impl<K: Object> StoreWriter<K> {
             items: HashMap::new(),
             indexers,
             indices: HashMap::new(),
+            index_panics: AtomicU64::new(0),
         };
         StoreWriter {
             store: Store {
@@ -849,6 +888,56 @@ mod tests {
         assert_eq!(s.index_keys("rv", "7").unwrap(), ["b/late"]);
         assert_eq!(s.index_keys("node", "n3").unwrap(), ["b/late"]);
         assert!(s.index_keys("node", "n2").unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_panicking_index_function_leaves_indexes_consistent() {
+        a_panicking_index_function_leaves_indexes_consistent_in(StoreWriter::new());
+        #[cfg(feature = "compact")]
+        a_panicking_index_function_leaves_indexes_consistent_in(StoreWriter::compact());
+    }
+
+    fn a_panicking_index_function_leaves_indexes_consistent_in(w: StoreWriter<Pod>) {
+        let s = w.store();
+        w.apply(pod("a", "early-bad", Some("n0"), "1"));
+        // Panics on nodes named "bad", whatever the object.
+        let picky: IndexFn<Pod> = Arc::new(|p: &Pod| {
+            let node = p.spec.as_ref().and_then(|s| s.node_name.clone());
+            assert_ne!(node.as_deref(), Some("bad"), "no bad nodes");
+            node.into_iter().collect()
+        });
+        s.add_indexer("node", picky).unwrap();
+        w.apply(pod("a", "p1", Some("bad"), "2"));
+        w.apply(pod("a", "p2", Some("n1"), "3"));
+        assert_eq!(s.index_panics(), 1);
+        assert_eq!(sorted(s.index_values("node").unwrap()), ["n0", "n1"]);
+        // The panicking object is in the namespace index, not in the node index.
+        assert_eq!(
+            sorted(s.index_keys(NAMESPACE_INDEX, "a").unwrap()),
+            ["a/early-bad", "a/p1", "a/p2"]
+        );
+        // Moving it off the bad node puts it in the index; moving another onto it takes that
+        // one out of its old value.
+        w.apply(pod("a", "p1", Some("n1"), "4"));
+        assert_eq!(
+            sorted(s.index_keys("node", "n1").unwrap()),
+            ["a/p1", "a/p2"]
+        );
+        w.apply(pod("a", "p2", Some("bad"), "5"));
+        assert_eq!(s.index_keys("node", "n1").unwrap(), ["a/p1"]);
+        // Adding p1 on "bad", taking it out again, adding p2 on "bad".
+        assert_eq!(s.index_panics(), 3);
+        // Removing an object the function panics on (its stored state) takes its key out of
+        // every value of the index.
+        assert!(w.delete(pod("a", "p2", Some("bad"), "6")).is_some());
+        assert_eq!(s.index_panics(), 4);
+        assert_eq!(s.index_keys("node", "n1").unwrap(), ["a/p1"]);
+        assert!(w.delete(pod("a", "p1", Some("n1"), "7")).is_some());
+        assert_eq!(s.index_values("node").unwrap(), ["n0"]);
+        // The store goes on working.
+        w.apply(pod("b", "p3", Some("n3"), "8"));
+        assert_eq!(s.index_keys("node", "n3").unwrap(), ["b/p3"]);
+        assert_eq!(s.len(), 2);
     }
 
     #[test]
