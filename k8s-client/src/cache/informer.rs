@@ -23,7 +23,7 @@ use super::packed::Packing;
 use super::panics;
 use super::reflector::{self, Counters, Output, ReflectorConfig, ReflectorStats};
 use super::source::ListWatch;
-use super::store::{Change, Held, IndexFn, Store, StoreWriter};
+use super::store::{Change, Held, IndexFn, Store, StoreWriter, DEFAULT_RECENT_OBJECTS};
 use super::transform::strip_managed_fields;
 use super::transform::Transform;
 
@@ -65,6 +65,9 @@ pub struct InformerOptions<K> {
     /// How a compact store packs objects (default: none, objects are kept decoded and
     /// shared); set by `compact()` (feature `compact`).
     pub packing: Option<Packing<K>>,
+    /// How many recently read objects a compact store keeps decoded (default
+    /// [`DEFAULT_RECENT_OBJECTS`]; see [`recent_objects`](Self::recent_objects)).
+    pub recent_objects: usize,
 }
 
 impl<K> Default for InformerOptions<K> {
@@ -80,6 +83,7 @@ impl<K> Default for InformerOptions<K> {
             transform: None,
             drop_managed_fields: false,
             packing: None,
+            recent_objects: DEFAULT_RECENT_OBJECTS,
         }
     }
 }
@@ -96,6 +100,7 @@ impl<K> Clone for InformerOptions<K> {
             transform: self.transform.clone(),
             drop_managed_fields: self.drop_managed_fields,
             packing: self.packing,
+            recent_objects: self.recent_objects,
         }
     }
 }
@@ -112,6 +117,7 @@ impl<K> fmt::Debug for InformerOptions<K> {
             .field("transform", &self.transform.is_some())
             .field("drop_managed_fields", &self.drop_managed_fields)
             .field("compact", &self.packing.is_some())
+            .field("recent_objects", &self.recent_objects)
             .finish()
     }
 }
@@ -209,6 +215,24 @@ impl<K> InformerOptions<K> {
         K: serde::Serialize + serde::de::DeserializeOwned,
     {
         self.packing = Some(Packing::json());
+        self
+    }
+
+    /// How many recently read objects a compact store keeps decoded (default
+    /// [`DEFAULT_RECENT_OBJECTS`]; `0`: none, every read decodes). Reading one of them again
+    /// (`get`, `get_by_key`, a lister's `get`, an index lookup) returns the same `Arc<K>`
+    /// without decoding; each costs the decoded size of the object (about 55 KB for a Pod
+    /// with managedFields). Has no effect without [`compact`](Self::compact).
+    ///
+    /// ```
+    /// use k8s_client::cache::InformerOptions;
+    /// use k8s_openapi::api::core::v1::Pod;
+    ///
+    /// let options = InformerOptions::<Pod>::default().recent_objects(1000);
+    /// assert_eq!(options.recent_objects, 1000);
+    /// ```
+    pub fn recent_objects(mut self, n: usize) -> Self {
+        self.recent_objects = n;
         self
     }
 
@@ -477,7 +501,7 @@ impl<K: Object + Clone + Send + Sync + 'static> SharedInformer<K> {
         });
         let inner = Arc::new(Inner {
             what,
-            writer: StoreWriter::with_packing(options.packing),
+            writer: StoreWriter::with_packing(options.packing, options.recent_objects),
             dispatch: Mutex::new(Dispatch {
                 listeners: Vec::new(),
                 synced: false,

@@ -57,5 +57,5 @@ pub use packed::Packing;
 pub use reflector::ReflectorStats;
 pub use selector::{Requirement, Selector};
 pub use source::{BoxWatchStream, ListWatch};
-pub use store::{Change, IndexFn, Store, StoreWriter, NAMESPACE_INDEX};
+pub use store::{Change, IndexFn, Store, StoreWriter, DEFAULT_RECENT_OBJECTS, NAMESPACE_INDEX};
 pub use transform::{strip_managed_fields, Transform};

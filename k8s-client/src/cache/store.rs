@@ -24,10 +24,10 @@
 //! assert_eq!(store.by_index("namespace", "default").unwrap().len(), 1);
 //! ```
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
@@ -293,15 +293,20 @@ impl<K: Object> Inner<K> {
 ///
 /// A compact store (`StoreWriter::compact`, feature `compact`) is the exception: it keeps
 /// each object packed (JSON compressed with LZ4, about a twentieth of the decoded size for
-/// Pods with managedFields) and decodes it on every read, so each read returns a new
-/// `Arc<K>` and costs a decode (tens of microseconds for a Pod). It suits large caches that
-/// are read rarely next to how many objects they hold.
+/// Pods with managedFields) and decodes it when read. The objects read last by
+/// [`get`](Store::get), [`get_by_key`](Store::get_by_key) and index lookups (at most
+/// [`DEFAULT_RECENT_OBJECTS`], or `InformerOptions::recent_objects`) stay decoded, so reading
+/// one of them again costs a hash lookup and returns the same `Arc<K>`; any other read
+/// costs a decode (tens of microseconds for a Pod) and returns a new `Arc<K>`. It suits large
+/// caches most of which are read rarely.
 ///
 /// Every store has the [`NAMESPACE_INDEX`]; more can be added with
 /// [`add_indexer`](Store::add_indexer). See [`StoreWriter`] for an example.
 pub struct Store<K> {
     inner: Arc<RwLock<Inner<K>>>,
     packing: Option<Packing<K>>,
+    /// A compact store's recently read objects, kept decoded.
+    recent: Option<Arc<Mutex<Recent<K>>>>,
 }
 
 impl<K> Clone for Store<K> {
@@ -309,8 +314,50 @@ impl<K> Clone for Store<K> {
         Store {
             inner: self.inner.clone(),
             packing: self.packing,
+            recent: self.recent.clone(),
         }
     }
+}
+
+/// How many recently read objects a compact store keeps decoded unless told otherwise
+/// ([`InformerOptions::recent_objects`](super::InformerOptions::recent_objects)).
+pub const DEFAULT_RECENT_OBJECTS: usize = 256;
+
+/// The objects a compact store decoded last for [`Store::get_by_key`] and index lookups, at
+/// most `capacity`, the oldest decoded going first. An entry is used only while the store
+/// still holds the very bytes it was decoded from (the same `Arc`), so a write never has to
+/// find and drop it: a replaced object's entry simply stops matching and ages out.
+struct Recent<K> {
+    capacity: usize,
+    objects: HashMap<Arc<str>, (Arc<[u8]>, Arc<K>)>,
+    /// Keys in the order they were put in.
+    order: VecDeque<Arc<str>>,
+}
+
+impl<K> Recent<K> {
+    fn get(&self, key: &str, bytes: &Arc<[u8]>) -> Option<Arc<K>> {
+        let (from, obj) = self.objects.get(key)?;
+        Arc::ptr_eq(from, bytes).then(|| obj.clone())
+    }
+
+    fn put(&mut self, key: Arc<str>, bytes: Arc<[u8]>, obj: Arc<K>) {
+        if self.capacity == 0 {
+            return;
+        }
+        if self.objects.insert(key.clone(), (bytes, obj)).is_none() {
+            self.order.push_back(key);
+        }
+        while self.objects.len() > self.capacity {
+            match self.order.pop_front() {
+                Some(oldest) => drop(self.objects.remove(&oldest)),
+                None => break,
+            }
+        }
+    }
+}
+
+fn lock_recent<K>(m: &Mutex<Recent<K>>) -> std::sync::MutexGuard<'_, Recent<K>> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl<K: Object> fmt::Debug for Store<K> {
@@ -342,11 +389,43 @@ impl<K: Object> Store<K> {
 
     /// Decodes slots taken out under the lock (so a compact store decodes without holding
     /// it).
+    ///
+    /// Objects of a compact store found among its recently read ones are taken from there;
+    /// the others join them only when they are no more than it keeps (a lookup of a few
+    /// objects, not a list of the whole store that would push out everything else).
     fn objects(&self, slots: Vec<(Arc<str>, Slot<K>)>) -> Vec<Arc<K>> {
+        let keep = self
+            .recent
+            .as_ref()
+            .is_some_and(|r| slots.len() <= lock_recent(r).capacity);
         slots
             .into_iter()
-            .filter_map(|(key, slot)| slot.object(self.packing.as_ref(), &key))
+            .filter_map(|(key, slot)| self.read_slot(key, slot, keep))
             .collect()
+    }
+
+    /// The object in `slot` (under `key`): a compact store's from its recently read objects
+    /// when they have it, else decoded (and kept there if `keep`).
+    fn read_slot(&self, key: Arc<str>, slot: Slot<K>, keep: bool) -> Option<Arc<K>> {
+        let (Slot::Packed(bytes), Some(recent)) = (&slot, &self.recent) else {
+            return slot.object(self.packing.as_ref(), &key);
+        };
+        if let Some(obj) = lock_recent(recent).get(&key, bytes) {
+            return Some(obj);
+        }
+        let obj = slot.object(self.packing.as_ref(), &key)?;
+        if keep {
+            lock_recent(recent).put(key, bytes.clone(), obj.clone());
+        }
+        Some(obj)
+    }
+
+    /// How many objects a compact store keeps decoded now (at most its `recent_objects`).
+    #[cfg(test)]
+    fn recent_len(&self) -> usize {
+        self.recent
+            .as_ref()
+            .map_or(0, |r| lock_recent(r).objects.len())
     }
 
     /// What a reflector keeps of an arriving object: in a compact store, an object collected
@@ -391,8 +470,12 @@ impl<K: Object> Store<K> {
 
     /// The object with key `key` (`namespace/name`, or `name`).
     pub fn get_by_key(&self, key: &str) -> Option<Arc<K>> {
-        let slot = self.read().items.get(key).cloned()?;
-        slot.object(self.packing.as_ref(), key)
+        let (key, slot) = {
+            let inner = self.read();
+            let (key, slot) = inner.items.get_key_value(key)?;
+            (key.clone(), slot.clone())
+        };
+        self.read_slot(key, slot, true)
     }
 
     /// Every object, in no particular order.
@@ -530,7 +613,7 @@ impl<K: Object> Default for StoreWriter<K> {
 impl<K: Object> StoreWriter<K> {
     /// An empty store (with the namespace index).
     pub fn new() -> Self {
-        Self::with_packing(None)
+        Self::with_packing(None, 0)
     }
 
     /// An empty compact store: objects are kept packed (JSON compressed with LZ4) and
@@ -556,10 +639,10 @@ impl<K: Object> StoreWriter<K> {
     where
         K: serde::Serialize + serde::de::DeserializeOwned,
     {
-        Self::with_packing(Some(Packing::json()))
+        Self::with_packing(Some(Packing::json()), DEFAULT_RECENT_OBJECTS)
     }
 
-    pub(crate) fn with_packing(packing: Option<Packing<K>>) -> Self {
+    pub(crate) fn with_packing(packing: Option<Packing<K>>, recent_objects: usize) -> Self {
         let mut indexers = HashMap::new();
         indexers.insert(NAMESPACE_INDEX.to_string(), namespace_index::<K>());
         let inner = Inner {
@@ -571,6 +654,13 @@ impl<K: Object> StoreWriter<K> {
         StoreWriter {
             store: Store {
                 inner: Arc::new(RwLock::new(inner)),
+                recent: packing.map(|_| {
+                    Arc::new(Mutex::new(Recent {
+                        capacity: recent_objects,
+                        objects: HashMap::new(),
+                        order: VecDeque::new(),
+                    }))
+                }),
                 packing,
             },
         }
@@ -808,7 +898,8 @@ mod tests {
     #[cfg(feature = "compact")]
     #[test]
     fn compact_reads_decode_a_fresh_equal_copy() {
-        let w = StoreWriter::compact();
+        // Without recently read objects kept decoded (see the next test).
+        let w = StoreWriter::with_packing(Some(Packing::json()), 0);
         let p = pod("a", "p", Some("n1"), "1");
         assert!(matches!(w.apply(p.clone()), Change::Added(_)));
         let one = w.store().get_by_key("a/p").unwrap();
@@ -833,6 +924,52 @@ mod tests {
         }
         assert!(w.store().is_compact());
         assert!(!StoreWriter::<Pod>::new().store().is_compact());
+    }
+
+    #[cfg(feature = "compact")]
+    #[test]
+    fn compact_stores_keep_recently_read_objects_decoded() {
+        let w = StoreWriter::<Pod>::with_packing(Some(Packing::json()), 4);
+        let s = w.store();
+        for i in 0..10 {
+            w.apply(pod("a", &format!("p{i}"), Some("n1"), "1"));
+        }
+        // Writes decode nothing into it; a read does, and a second read shares the object.
+        assert_eq!(s.recent_len(), 0);
+        let one = s.get_by_key("a/p0").unwrap();
+        let two = s.get_by_key("a/p0").unwrap();
+        assert!(Arc::ptr_eq(&one, &two));
+        // A new state is read as such, never the old one kept decoded.
+        w.apply(pod("a", "p0", Some("n2"), "2"));
+        let three = s.get_by_key("a/p0").unwrap();
+        assert_eq!(three.resource_version(), Some("2"));
+        assert!(Arc::ptr_eq(&three, &s.get_by_key("a/p0").unwrap()));
+        // At most 4 are kept, the oldest read going first.
+        for i in 1..10 {
+            s.get_by_key(&format!("a/p{i}")).unwrap();
+        }
+        assert_eq!(s.recent_len(), 4);
+        let p9 = s.get_by_key("a/p9").unwrap();
+        assert!(Arc::ptr_eq(&p9, &s.get_by_key("a/p9").unwrap()));
+        assert!(!Arc::ptr_eq(&three, &s.get_by_key("a/p0").unwrap()));
+        // A whole list uses kept objects but does not push them out.
+        let before = s.get_by_key("a/p8").unwrap();
+        let all = s.list();
+        assert_eq!(all.len(), 10);
+        assert!(all.iter().any(|o| Arc::ptr_eq(o, &before)));
+        assert!(Arc::ptr_eq(&before, &s.get_by_key("a/p8").unwrap()));
+        // A deleted object is not read from it.
+        w.delete(pod("a", "p8", None, "3"));
+        assert!(s.get_by_key("a/p8").is_none());
+        // None kept: every read decodes.
+        let none = StoreWriter::<Pod>::with_packing(Some(Packing::json()), 0);
+        none.apply(pod("a", "p", None, "1"));
+        let (x, y) = (
+            none.store().get_by_key("a/p"),
+            none.store().get_by_key("a/p"),
+        );
+        assert!(!Arc::ptr_eq(&x.unwrap(), &y.unwrap()));
+        assert_eq!(none.store().recent_len(), 0);
     }
 
     #[cfg(feature = "compact")]
