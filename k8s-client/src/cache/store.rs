@@ -24,7 +24,7 @@
 //! assert_eq!(store.by_index("namespace", "default").unwrap().len(), 1);
 //! ```
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
@@ -70,17 +70,43 @@ pub enum Change<K> {
     },
 }
 
+/// A packed object's labels, kept beside its bytes so that label selectors pick objects
+/// without decoding them (`None`: no labels).
+type Labels = Option<Box<BTreeMap<String, String>>>;
+
 /// How the store holds one object: shared as decoded, or packed (a compact store).
 enum Slot<K> {
     Shared(Arc<K>),
-    Packed(Arc<[u8]>),
+    Packed(Arc<[u8]>, Labels),
+}
+
+/// The labels of an object without any.
+static NO_LABELS: BTreeMap<String, String> = BTreeMap::new();
+
+/// `labels` as kept beside a packed object.
+fn kept_labels(labels: &Option<BTreeMap<String, String>>) -> Labels {
+    labels
+        .as_ref()
+        .filter(|l| !l.is_empty())
+        .map(|l| Box::new(l.clone()))
+}
+
+impl<K: Object> Slot<K> {
+    /// The object's labels, without decoding it.
+    fn labels(&self) -> &BTreeMap<String, String> {
+        match self {
+            Slot::Shared(o) => o.meta().labels.as_ref(),
+            Slot::Packed(_, labels) => labels.as_deref(),
+        }
+        .unwrap_or(&NO_LABELS)
+    }
 }
 
 impl<K> Clone for Slot<K> {
     fn clone(&self) -> Self {
         match self {
             Slot::Shared(o) => Slot::Shared(o.clone()),
-            Slot::Packed(b) => Slot::Packed(b.clone()),
+            Slot::Packed(b, labels) => Slot::Packed(b.clone(), labels.clone()),
         }
     }
 }
@@ -102,7 +128,7 @@ impl<K> Slot<K> {
     fn object(&self, packing: Option<&Packing<K>>, key: &str) -> Option<Arc<K>> {
         match self {
             Slot::Shared(o) => Some(o.clone()),
-            Slot::Packed(bytes) => unpack(packing, bytes, key).map(Arc::new),
+            Slot::Packed(bytes, _) => unpack(packing, bytes, key).map(Arc::new),
         }
     }
 }
@@ -116,7 +142,8 @@ pub(crate) enum Held<K> {
 
 /// A packed object with what a store needs from it without decoding it.
 pub(crate) struct PackedObject {
-    /// Name, namespace and resourceVersion only (keys and resourceVersions).
+    /// Name, namespace, resourceVersion and labels only (keys, resourceVersions, label
+    /// selectors).
     meta: ObjectMeta,
     bytes: Arc<[u8]>,
     /// Index name -> values, from the indexers the store had when it was packed.
@@ -222,7 +249,7 @@ impl<K: Object> Inner<K> {
     fn slot(packing: Option<&Packing<K>>, key: &str, obj: &Arc<K>) -> Slot<K> {
         match packing.map(|p| p.pack(obj)) {
             None => Slot::Shared(obj.clone()),
-            Some(Ok(bytes)) => Slot::Packed(bytes.into()),
+            Some(Ok(bytes)) => Slot::Packed(bytes.into(), kept_labels(&obj.meta().labels)),
             Some(Err(error)) => {
                 tracing::warn!(key, %error, "kept an object unpacked in a compact store");
                 Slot::Shared(obj.clone())
@@ -275,7 +302,8 @@ impl<K: Object> Inner<K> {
             // An indexer was added after the object was packed.
             self.index_add(&key, &obj);
         }
-        self.items.insert(key, Slot::Packed(packed.bytes));
+        let labels = kept_labels(&packed.meta.labels);
+        self.items.insert(key, Slot::Packed(packed.bytes, labels));
         old.flatten()
     }
 
@@ -407,7 +435,7 @@ impl<K: Object> Store<K> {
     /// The object in `slot` (under `key`): a compact store's from its recently read objects
     /// when they have it, else decoded (and kept there if `keep`).
     fn read_slot(&self, key: Arc<str>, slot: Slot<K>, keep: bool) -> Option<Arc<K>> {
-        let (Slot::Packed(bytes), Some(recent)) = (&slot, &self.recent) else {
+        let (Slot::Packed(bytes, _), Some(recent)) = (&slot, &self.recent) else {
             return slot.object(self.packing.as_ref(), &key);
         };
         if let Some(obj) = lock_recent(recent).get(&key, bytes) {
@@ -446,6 +474,7 @@ impl<K: Object> Store<K> {
                 name: meta.name.clone(),
                 namespace: meta.namespace.clone(),
                 resource_version: meta.resource_version.clone(),
+                labels: meta.labels.clone(),
                 ..ObjectMeta::default()
             },
             bytes: bytes.into(),
@@ -489,6 +518,45 @@ impl<K: Object> Store<K> {
                 .collect()
         };
         self.objects(slots)
+    }
+
+    /// The objects whose labels `selects` accepts, in no particular order; a compact store
+    /// decodes only those (labels are kept beside each packed object).
+    pub(crate) fn list_labelled(
+        &self,
+        selects: impl Fn(&BTreeMap<String, String>) -> bool,
+    ) -> Vec<Arc<K>> {
+        let slots = {
+            let inner = self.read();
+            inner
+                .items
+                .iter()
+                .filter(|(_, s)| selects(s.labels()))
+                .map(|(k, s)| (k.clone(), s.clone()))
+                .collect()
+        };
+        self.objects(slots)
+    }
+
+    /// [`by_index`](Self::by_index) of the objects whose labels `selects` accepts (a compact
+    /// store decodes only those).
+    pub(crate) fn by_index_labelled(
+        &self,
+        index: &str,
+        value: &str,
+        selects: impl Fn(&BTreeMap<String, String>) -> bool,
+    ) -> Result<Vec<Arc<K>>, CacheError> {
+        let slots = {
+            let inner = self.read();
+            let keys = Self::keys_of(&inner, index, value)?;
+            keys.into_iter()
+                .flatten()
+                .filter_map(|k| inner.items.get_key_value(k))
+                .filter(|(_, s)| selects(s.labels()))
+                .map(|(k, s)| (k.clone(), s.clone()))
+                .collect()
+        };
+        Ok(self.objects(slots))
     }
 
     /// Every key, in no particular order.
@@ -970,6 +1038,79 @@ mod tests {
         );
         assert!(!Arc::ptr_eq(&x.unwrap(), &y.unwrap()));
         assert_eq!(none.store().recent_len(), 0);
+    }
+
+    #[cfg(feature = "compact")]
+    #[test]
+    fn label_selectors_decode_only_the_objects_they_match() {
+        use std::sync::atomic::AtomicUsize;
+
+        use crate::cache::{Lister, Selector};
+
+        static DECODES: AtomicUsize = AtomicUsize::new(0);
+        fn counted(bytes: &[u8]) -> Result<Pod, String> {
+            DECODES.fetch_add(1, Ordering::SeqCst);
+            Packing::<Pod>::json().unpack(bytes)
+        }
+        let packing = Packing::<Pod>::json().with_unpack(counted);
+        let w = StoreWriter::with_packing(Some(packing), 0);
+        let s = w.store();
+        let labelled = |ns: &str, name: &str, app: &str| {
+            let mut p = pod(ns, name, None, "1");
+            p.metadata.labels = Some([("app".to_string(), app.to_string())].into());
+            p
+        };
+        // Some applied one by one, the rest packed on arrival and replaced as a list.
+        for i in 0..50 {
+            w.apply(labelled("a", &format!("db{i}"), "db"));
+        }
+        let mut held: Vec<Held<Pod>> = (0..50)
+            .map(|i| s.hold(labelled("b", &format!("db{i}"), "db"), true))
+            .collect();
+        held.push(s.hold(labelled("b", "web", "web"), true));
+        held.push(s.hold(pod("b", "plain", None, "1"), true));
+        for i in 0..50 {
+            held.push(s.hold(labelled("a", &format!("db{i}"), "db"), true));
+        }
+        held.push(s.hold(labelled("a", "web", "web"), true));
+        w.replace_held(held, false);
+        assert_eq!(s.len(), 103);
+
+        let lister = Lister::new(s.clone());
+        let before = DECODES.load(Ordering::SeqCst);
+        let web = lister.list_selected("app=web").unwrap();
+        assert_eq!(
+            sorted(web.iter().map(|p| p.key()).collect()),
+            ["a/web", "b/web"]
+        );
+        assert_eq!(DECODES.load(Ordering::SeqCst) - before, 2);
+        let before = DECODES.load(Ordering::SeqCst);
+        let in_a = lister.by_namespace("a").list_selected("app!=db").unwrap();
+        assert_eq!(in_a.len(), 1);
+        assert_eq!(DECODES.load(Ordering::SeqCst) - before, 1);
+        let before = DECODES.load(Ordering::SeqCst);
+        assert_eq!(
+            lister
+                .list_matching(&Selector::parse("!app").unwrap())
+                .len(),
+            1
+        );
+        assert_eq!(DECODES.load(Ordering::SeqCst) - before, 1);
+        // The same answers from a store that keeps objects decoded.
+        let plain = StoreWriter::new();
+        for p in s.list() {
+            plain.apply((*p).clone());
+        }
+        let plain = Lister::new(plain.store());
+        assert_eq!(plain.list_selected("app=web").unwrap().len(), 2);
+        assert_eq!(
+            plain
+                .by_namespace("a")
+                .list_selected("app!=db")
+                .unwrap()
+                .len(),
+            1
+        );
     }
 
     #[cfg(feature = "compact")]
