@@ -357,10 +357,14 @@ pub const DEFAULT_RECENT_OBJECTS: usize = 256;
 /// find and drop it: a replaced object's entry simply stops matching and ages out.
 struct Recent<K> {
     capacity: usize,
-    objects: HashMap<Arc<str>, (Arc<[u8]>, Arc<K>)>,
+    /// Key -> the bytes an object was decoded from, and the object.
+    objects: HashMap<Arc<str>, Decoded<K>>,
     /// Keys in the order they were put in.
     order: VecDeque<Arc<str>>,
 }
+
+/// A packed object's bytes and the object decoded from them.
+type Decoded<K> = (Arc<[u8]>, Arc<K>);
 
 impl<K> Recent<K> {
     fn get(&self, key: &str, bytes: &Arc<[u8]>) -> Option<Arc<K>> {
