@@ -82,7 +82,7 @@ impl<K> Packing<K> {
     }
 
     /// This packing with another decode function (tests count decodes with it).
-    #[cfg(test)]
+    #[cfg(all(test, feature = "compact"))]
     pub(crate) fn with_unpack(mut self, unpack: fn(&[u8]) -> Result<K, String>) -> Self {
         self.unpack = unpack;
         self

@@ -453,7 +453,7 @@ impl<K: Object> Store<K> {
     }
 
     /// How many objects a compact store keeps decoded now (at most its `recent_objects`).
-    #[cfg(test)]
+    #[cfg(all(test, feature = "compact"))]
     fn recent_len(&self) -> usize {
         self.recent
             .as_ref()
