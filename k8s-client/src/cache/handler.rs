@@ -167,6 +167,8 @@ pub(crate) struct Progress {
     /// The number of events that make the handler synced (`u64::MAX`: not known yet).
     pub(crate) sync_target: AtomicU64,
     pub(crate) removed: AtomicBool,
+    /// Events the handler panicked on.
+    pub(crate) panics: AtomicU64,
     /// Woken when the handler may have become synced.
     pub(crate) notify: tokio::sync::Notify,
 }
@@ -178,6 +180,7 @@ impl Default for Progress {
             processed: AtomicU64::new(0),
             sync_target: AtomicU64::new(u64::MAX),
             removed: AtomicBool::new(false),
+            panics: AtomicU64::new(0),
             notify: tokio::sync::Notify::new(),
         }
     }
@@ -225,6 +228,12 @@ impl HandlerRegistration {
     /// later: the adds of the objects cached when it was added).
     pub fn has_synced(&self) -> bool {
         self.progress.has_synced()
+    }
+
+    /// How many events the handler panicked on (each caught, logged and counted as
+    /// handled; the handler went on with the next event).
+    pub fn panics(&self) -> u64 {
+        self.progress.panics.load(Ordering::SeqCst)
     }
 
     /// Waits until [`has_synced`](Self::has_synced).

@@ -1,11 +1,14 @@
 //! [`SharedInformer`]: one reflector feeding one store, shared by any number of handlers.
 
 use std::fmt;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Duration;
 
 use futures::future::BoxFuture;
+use futures::FutureExt;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
@@ -17,9 +20,10 @@ use super::handler::{
 };
 use super::lister::Lister;
 use super::packed::Packing;
+use super::panics;
 use super::reflector::{self, Counters, Output, ReflectorConfig, ReflectorStats};
 use super::source::ListWatch;
-use super::store::{Change, Held, IndexFn, Store, StoreWriter};
+use super::store::{Change, Held, IndexFn, Store, StoreWriter, DEFAULT_RECENT_OBJECTS};
 use super::transform::strip_managed_fields;
 use super::transform::Transform;
 
@@ -61,6 +65,9 @@ pub struct InformerOptions<K> {
     /// How a compact store packs objects (default: none, objects are kept decoded and
     /// shared); set by `compact()` (feature `compact`).
     pub packing: Option<Packing<K>>,
+    /// How many recently read objects a compact store keeps decoded (default
+    /// [`DEFAULT_RECENT_OBJECTS`]; see [`recent_objects`](Self::recent_objects)).
+    pub recent_objects: usize,
 }
 
 impl<K> Default for InformerOptions<K> {
@@ -76,6 +83,7 @@ impl<K> Default for InformerOptions<K> {
             transform: None,
             drop_managed_fields: false,
             packing: None,
+            recent_objects: DEFAULT_RECENT_OBJECTS,
         }
     }
 }
@@ -92,6 +100,7 @@ impl<K> Clone for InformerOptions<K> {
             transform: self.transform.clone(),
             drop_managed_fields: self.drop_managed_fields,
             packing: self.packing,
+            recent_objects: self.recent_objects,
         }
     }
 }
@@ -108,6 +117,7 @@ impl<K> fmt::Debug for InformerOptions<K> {
             .field("transform", &self.transform.is_some())
             .field("drop_managed_fields", &self.drop_managed_fields)
             .field("compact", &self.packing.is_some())
+            .field("recent_objects", &self.recent_objects)
             .finish()
     }
 }
@@ -208,6 +218,24 @@ impl<K> InformerOptions<K> {
         self
     }
 
+    /// How many recently read objects a compact store keeps decoded (default
+    /// [`DEFAULT_RECENT_OBJECTS`]; `0`: none, every read decodes). Reading one of them again
+    /// (`get`, `get_by_key`, a lister's `get`, an index lookup) returns the same `Arc<K>`
+    /// without decoding; each costs the decoded size of the object (about 55 KB for a Pod
+    /// with managedFields). Has no effect without [`compact`](Self::compact).
+    ///
+    /// ```
+    /// use k8s_client::cache::InformerOptions;
+    /// use k8s_openapi::api::core::v1::Pod;
+    ///
+    /// let options = InformerOptions::<Pod>::default().recent_objects(1000);
+    /// assert_eq!(options.recent_objects, 1000);
+    /// ```
+    pub fn recent_objects(mut self, n: usize) -> Self {
+        self.recent_objects = n;
+        self
+    }
+
     fn reflector_config(&self) -> ReflectorConfig {
         ReflectorConfig {
             label_selector: self.label_selector.clone(),
@@ -215,6 +243,24 @@ impl<K> InformerOptions<K> {
             page_size: self.page_size,
             watch_list: self.watch_list,
             min_watch_timeout: self.min_watch_timeout,
+        }
+    }
+}
+
+/// `t(obj)`; `None` when the transform panicked (logged and counted: the object is left
+/// out, see [`ReflectorStats::transform_panics`]).
+fn transformed<K: Object>(t: &Transform<K>, obj: K, counters: &Counters) -> Option<K> {
+    let key = obj.key();
+    match panics::call(|| t(obj)) {
+        Ok(obj) => Some(obj),
+        Err(panic) => {
+            Counters::bump(&counters.transform_panics);
+            tracing::error!(
+                %key,
+                %panic,
+                "the informer's transform panicked; the object's change is not cached"
+            );
+            None
         }
     }
 }
@@ -428,6 +474,7 @@ impl<K: Object + Clone + Send + Sync + 'static> SharedInformer<K> {
             }))
         };
         let run_counters = counters.clone();
+        let hold_counters = counters.clone();
         let starter: Starter<K> = Box::new(move |inner: Arc<Inner<K>>| {
             // The task holds the informer weakly: dropping every handle ends it.
             let weak: Weak<Inner<K>> = Arc::downgrade(&inner);
@@ -435,10 +482,10 @@ impl<K: Object + Clone + Send + Sync + 'static> SharedInformer<K> {
             drop(inner);
             let hold = move |obj: K, collecting: bool| {
                 let obj = match &transform {
-                    Some(t) => t(obj),
+                    Some(t) => transformed(t, obj, &hold_counters)?,
                     None => obj,
                 };
-                store.hold(obj, collecting)
+                Some(store.hold(obj, collecting))
             };
             Box::pin(reflector::run(
                 source,
@@ -454,7 +501,7 @@ impl<K: Object + Clone + Send + Sync + 'static> SharedInformer<K> {
         });
         let inner = Arc::new(Inner {
             what,
-            writer: StoreWriter::with_packing(options.packing),
+            writer: StoreWriter::with_packing(options.packing, options.recent_objects),
             dispatch: Mutex::new(Dispatch {
                 listeners: Vec::new(),
                 synced: false,
@@ -522,7 +569,9 @@ impl<K: Object + Send + Sync + 'static> SharedInformer<K> {
 
     /// What the reflector has done so far (lists, watches, expirations, ...).
     pub fn stats(&self) -> ReflectorStats {
-        self.inner.counters.snapshot()
+        let mut stats = self.inner.counters.snapshot();
+        stats.index_panics = self.inner.writer.store().index_panics();
+        stats
     }
 
     /// The last resourceVersion the reflector has seen.
@@ -542,6 +591,11 @@ impl<K: Object + Send + Sync + 'static> SharedInformer<K> {
 
     /// Adds a handler with the informer's default resync period.
     ///
+    /// A handler that panics is not lost: the panic is caught, logged at error level and
+    /// counted ([`ReflectorStats::handler_panics`], [`HandlerRegistration::panics`]), and the
+    /// handler goes on with the next event (the event it panicked on counts as handled, so
+    /// [`HandlerRegistration::wait_for_sync`] still returns).
+    ///
     /// # Panics
     /// Outside a Tokio runtime (the handler runs on a task of its own).
     pub fn add_handler(&self, handler: impl EventHandler<K>) -> HandlerRegistration {
@@ -558,16 +612,104 @@ impl<K: Object + Send + Sync + 'static> SharedInformer<K> {
         mut handler: impl EventHandler<K>,
         resync: Option<Duration>,
     ) -> HandlerRegistration {
+        self.add_listener(
+            move |event| {
+                handler.on_event(event);
+                std::future::ready(())
+            },
+            resync,
+        )
+    }
+
+    /// Adds an async handler (with the informer's default resync period): `handler` is
+    /// called with each event and the future it returns is awaited before the next event,
+    /// so events are handled one at a time and in order, on a task of the handler's own.
+    /// Panics are caught as for [`add_handler`](Self::add_handler), in the call and in the
+    /// future.
+    ///
+    /// ```no_run
+    /// use k8s_client::{Api, cache::{Event, InformerOptions, SharedInformer}};
+    /// use k8s_openapi::api::core::v1::ConfigMap;
+    ///
+    /// # async fn run(client: k8s_client::Client) {
+    /// let informer = SharedInformer::new(
+    ///     Api::<ConfigMap>::namespaced(client.clone(), "default"),
+    ///     InformerOptions::default(),
+    /// );
+    /// let reg = informer.add_async_handler(move |event: Event<ConfigMap>| {
+    ///     let client = client.clone();
+    ///     async move {
+    ///         // Await anything here: the next event waits for this one.
+    ///         let _ = (client, event.key());
+    ///     }
+    /// });
+    /// informer.start();
+    /// reg.wait_for_sync().await;
+    /// # }
+    /// ```
+    ///
+    /// # Panics
+    /// Outside a Tokio runtime (the handler runs on a task of its own).
+    pub fn add_async_handler<F, Fut>(&self, handler: F) -> HandlerRegistration
+    where
+        F: FnMut(Event<K>) -> Fut + Send + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        self.add_listener(handler, self.inner.default_resync)
+    }
+
+    /// [`add_async_handler`](Self::add_async_handler) with a resync period of its own (see
+    /// [`add_handler_with_resync`](Self::add_handler_with_resync)).
+    ///
+    /// # Panics
+    /// Outside a Tokio runtime (the handler runs on a task of its own).
+    pub fn add_async_handler_with_resync<F, Fut>(
+        &self,
+        handler: F,
+        resync: Option<Duration>,
+    ) -> HandlerRegistration
+    where
+        F: FnMut(Event<K>) -> Fut + Send + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        self.add_listener(handler, resync)
+    }
+
+    fn add_listener<F, Fut>(&self, mut handler: F, resync: Option<Duration>) -> HandlerRegistration
+    where
+        F: FnMut(Event<K>) -> Fut + Send + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
         let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
         let progress = Arc::new(Progress::default());
         let (tx, mut rx) = mpsc::unbounded_channel::<Event<K>>();
         let task_progress = progress.clone();
+        let counters = self.inner.counters.clone();
+        let what = self.inner.what.clone();
         tokio::spawn(async move {
             while let Some(event) = rx.recv().await {
                 if task_progress.removed.load(Ordering::SeqCst) {
                     break;
                 }
-                handler.on_event(event);
+                let key = event.key();
+                let outcome = match panics::call(|| handler(event)) {
+                    Ok(fut) => AssertUnwindSafe(fut)
+                        .catch_unwind()
+                        .await
+                        .map_err(|p| panics::message(p.as_ref()).to_string()),
+                    Err(panic) => Err(panic),
+                };
+                if let Err(panic) = outcome {
+                    Counters::bump(&counters.handler_panics);
+                    task_progress.panics.fetch_add(1, Ordering::SeqCst);
+                    tracing::error!(
+                        informer = %what,
+                        handler = id,
+                        %key,
+                        %panic,
+                        "an event handler panicked; it goes on with the next event"
+                    );
+                }
                 task_progress.processed_one();
             }
         });
@@ -836,5 +978,170 @@ mod tests {
             release.send(()).unwrap();
         }
         assert_eq!(wait_for(&stuck, 3).await, events);
+    }
+
+    /// A source with a list of `a`, `bad`, `b`, then a watch adding `c` and `bad2`,
+    /// deleting `a`.
+    fn panicky_source() -> Scripted {
+        let source = Scripted::default();
+        lock(&source.lists).push_back(list(vec![cm("a", "1"), cm("bad", "2"), cm("b", "3")], "10"));
+        lock(&source.watches).push_back(vec![
+            WatchEvent::Added(cm("c", "11")),
+            WatchEvent::Added(cm("bad2", "12")),
+            WatchEvent::Deleted(cm("a", "13")),
+        ]);
+        source
+    }
+
+    async fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
+        for _ in 0..500 {
+            if cond() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("timed out waiting for {what}");
+    }
+
+    fn sorted_keys(informer: &SharedInformer<ConfigMap>) -> Vec<String> {
+        let mut keys = informer.store().list_keys();
+        keys.sort();
+        keys
+    }
+
+    #[tokio::test]
+    async fn a_panicking_handler_is_caught_counted_and_goes_on() {
+        let informer = SharedInformer::new(
+            panicky_source(),
+            InformerOptions::default().watch_list(WatchListMode::Off),
+        );
+        let (seen, mut record) = recorder();
+        let reg = informer.add_handler(move |ev: Event<ConfigMap>| {
+            if ev.key().contains("bad") {
+                panic!("handler fails on {}", ev.key());
+            }
+            record.on_event(ev);
+        });
+        informer.start();
+        tokio::time::timeout(Duration::from_secs(5), reg.wait_for_sync())
+            .await
+            .expect("the handler's registration synced although it panicked");
+        let events = wait_for(&seen, 4).await;
+        assert_eq!(
+            events,
+            ["add ns/a@1", "add ns/b@3", "add ns/c@11", "delete ns/a"]
+        );
+        assert_eq!(reg.panics(), 2);
+        assert_eq!(informer.stats().handler_panics, 2);
+    }
+
+    #[tokio::test]
+    async fn async_handlers_run_in_order_and_their_panics_are_caught() {
+        let informer = SharedInformer::new(
+            panicky_source(),
+            InformerOptions::default().watch_list(WatchListMode::Off),
+        );
+        let seen: Arc<Mutex<Vec<String>>> = Arc::default();
+        let s = seen.clone();
+        let reg = informer.add_async_handler(move |ev: Event<ConfigMap>| {
+            let s = s.clone();
+            async move {
+                // A later event must wait for this one.
+                tokio::time::sleep(Duration::from_millis(5)).await;
+                if ev.key() == "ns/bad" {
+                    panic!("async handler fails on {}", ev.key());
+                }
+                lock(&s).push(describe(&ev));
+            }
+        });
+        // A handler whose call itself panics (before any future exists).
+        let early = informer.add_async_handler(|ev: Event<ConfigMap>| {
+            if ev.key() == "ns/bad2" {
+                panic!("fails before the future");
+            }
+            std::future::ready(())
+        });
+        informer.start();
+        tokio::time::timeout(Duration::from_secs(5), reg.wait_for_sync())
+            .await
+            .expect("synced");
+        let events = wait_for(&seen, 5).await;
+        assert_eq!(
+            events,
+            [
+                "add ns/a@1",
+                "add ns/b@3",
+                "add ns/c@11",
+                "add ns/bad2@12",
+                "delete ns/a"
+            ]
+        );
+        eventually("the second handler's panic", || early.panics() == 1).await;
+        assert_eq!(reg.panics(), 1);
+        assert_eq!(informer.stats().handler_panics, 2);
+    }
+
+    #[tokio::test]
+    async fn a_panicking_transform_leaves_out_the_object_and_the_informer_goes_on() {
+        let transform: Transform<ConfigMap> = Arc::new(|obj: ConfigMap| {
+            if obj.key().contains("bad") {
+                panic!("transform fails on {}", obj.key());
+            }
+            obj
+        });
+        let informer = SharedInformer::new(
+            panicky_source(),
+            InformerOptions::default()
+                .watch_list(WatchListMode::Off)
+                .transform(transform),
+        );
+        let (seen, handler) = recorder();
+        let _reg = informer.add_handler(handler);
+        informer.start();
+        informer.wait_for_sync().await;
+        // The watch events after the panics are still applied.
+        eventually("the watch's changes", || {
+            sorted_keys(&informer) == ["ns/b", "ns/c"]
+        })
+        .await;
+        assert_eq!(
+            wait_for(&seen, 4).await,
+            ["add ns/a@1", "add ns/b@3", "add ns/c@11", "delete ns/a"]
+        );
+        assert_eq!(informer.stats().transform_panics, 2);
+        assert!(informer.has_synced());
+    }
+
+    #[tokio::test]
+    async fn a_panicking_index_function_leaves_the_object_out_of_its_index() {
+        let informer = SharedInformer::new(
+            panicky_source(),
+            InformerOptions::default().watch_list(WatchListMode::Off),
+        );
+        informer
+            .add_indexer(
+                "name",
+                Arc::new(|obj: &ConfigMap| {
+                    let name = obj.name().unwrap_or_default().to_string();
+                    if name.contains("bad") {
+                        panic!("index fails on {name}");
+                    }
+                    vec![name]
+                }),
+            )
+            .unwrap();
+        informer.start();
+        informer.wait_for_sync().await;
+        eventually("the watch's changes", || {
+            sorted_keys(&informer) == ["ns/b", "ns/bad", "ns/bad2", "ns/c"]
+        })
+        .await;
+        let store = informer.store();
+        let mut values = store.index_values("name").unwrap();
+        values.sort();
+        assert_eq!(values, ["b", "c"]);
+        assert_eq!(store.by_index("namespace", "ns").unwrap().len(), 4);
+        // Each panic is counted: `bad` and `bad2` added.
+        assert_eq!(informer.stats().index_panics, 2);
     }
 }

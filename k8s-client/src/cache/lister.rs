@@ -57,11 +57,9 @@ impl<K: Object> Lister<K> {
         self.store.list()
     }
 
-    /// The objects `selector` matches.
+    /// The objects `selector` matches (a compact store decodes only those).
     pub fn list_matching(&self, selector: &Selector) -> Vec<Arc<K>> {
-        let mut all = self.store.list();
-        all.retain(|o| selector.matches_object(o.as_ref()));
-        all
+        self.store.list_labelled(|labels| selector.matches(labels))
     }
 
     /// The objects the label selector `selector` (string form) matches.
@@ -106,11 +104,14 @@ impl<K: Object> NamespaceLister<K> {
             .unwrap_or_default()
     }
 
-    /// The objects in the namespace that `selector` matches.
+    /// The objects in the namespace that `selector` matches (a compact store decodes only
+    /// those).
     pub fn list_matching(&self, selector: &Selector) -> Vec<Arc<K>> {
-        let mut all = self.list();
-        all.retain(|o| selector.matches_object(o.as_ref()));
-        all
+        self.store
+            .by_index_labelled(NAMESPACE_INDEX, &self.namespace, |labels| {
+                selector.matches(labels)
+            })
+            .unwrap_or_default()
     }
 
     /// The objects in the namespace that the label selector `selector` matches.

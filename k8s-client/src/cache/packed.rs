@@ -80,6 +80,13 @@ impl<K> Packing<K> {
     pub(crate) fn unpack(&self, bytes: &[u8]) -> Result<K, String> {
         (self.unpack)(bytes)
     }
+
+    /// This packing with another decode function (tests count decodes with it).
+    #[cfg(all(test, feature = "compact"))]
+    pub(crate) fn with_unpack(mut self, unpack: fn(&[u8]) -> Result<K, String>) -> Self {
+        self.unpack = unpack;
+        self
+    }
 }
 
 #[cfg(all(test, feature = "compact"))]

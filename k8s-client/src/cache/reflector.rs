@@ -93,6 +93,15 @@ pub struct ReflectorStats {
     pub expired: u64,
     /// Other errors (each followed by a backoff).
     pub errors: u64,
+    /// Objects left out because the informer's transform panicked on them (each logged at
+    /// error level with the object's key; the change it carried is not cached).
+    pub transform_panics: u64,
+    /// Events on which an event handler panicked (each logged at error level; the handler
+    /// goes on with the next event).
+    pub handler_panics: u64,
+    /// Times an index function panicked (each logged at error level; the object is left
+    /// out of that index).
+    pub index_panics: u64,
     /// The last resourceVersion the reflector has seen.
     pub resource_version: String,
 }
@@ -107,11 +116,13 @@ pub(crate) struct Counters {
     watches: AtomicU64,
     expired: AtomicU64,
     errors: AtomicU64,
+    pub(crate) transform_panics: AtomicU64,
+    pub(crate) handler_panics: AtomicU64,
     resource_version: Mutex<String>,
 }
 
 impl Counters {
-    fn bump(counter: &AtomicU64) {
+    pub(crate) fn bump(counter: &AtomicU64) {
         counter.fetch_add(1, Ordering::Relaxed);
     }
 
@@ -124,6 +135,9 @@ impl Counters {
             watches: self.watches.load(Ordering::Relaxed),
             expired: self.expired.load(Ordering::Relaxed),
             errors: self.errors.load(Ordering::Relaxed),
+            transform_panics: self.transform_panics.load(Ordering::Relaxed),
+            handler_panics: self.handler_panics.load(Ordering::Relaxed),
+            index_panics: 0,
             resource_version: self
                 .resource_version
                 .lock()
@@ -593,6 +607,8 @@ impl<K: Object> Machine<K> {
 /// the object is collected for a whole-list replace (`true`: a list page or the initial
 /// events of a streaming list) or passed on alone (`false`: a change while watching); a
 /// compact informer packs collected objects at once, so a large list is never held decoded.
+/// An object `hold` turns into `None` (its transform panicked: logged and counted there) is
+/// left out: of its list page, or with the watch event that carried it.
 pub(crate) async fn run<S, T, H, F>(
     source: S,
     config: ReflectorConfig,
@@ -602,7 +618,7 @@ pub(crate) async fn run<S, T, H, F>(
 ) where
     S: ListWatch,
     T: Object,
-    H: Fn(S::Object, bool) -> T,
+    H: Fn(S::Object, bool) -> Option<T>,
     F: FnMut(Output<T>),
 {
     let what = source.describe();
@@ -616,7 +632,11 @@ pub(crate) async fn run<S, T, H, F>(
             Step::List(params) => {
                 let page = source.list(&params).await.map(|page| ObjectList {
                     metadata: page.metadata,
-                    items: page.items.into_iter().map(|o| hold(o, true)).collect(),
+                    items: page
+                        .items
+                        .into_iter()
+                        .filter_map(|o| hold(o, true))
+                        .collect(),
                 });
                 if let Some(out) = machine.on_list(page) {
                     sink(out);
@@ -641,7 +661,13 @@ pub(crate) async fn run<S, T, H, F>(
                         break;
                     };
                     let collecting = machine.is_collecting();
-                    let item = item.map(|ev| ev.map_object(|o| hold(o, collecting)));
+                    let item = match item {
+                        Ok(ev) => match ev.try_map_object(|o| hold(o, collecting).ok_or(())) {
+                            Ok(ev) => Ok(ev),
+                            Err(()) => continue,
+                        },
+                        Err(e) => Err(e),
+                    };
                     if let Some(out) = machine.on_event(item) {
                         sink(out);
                     }

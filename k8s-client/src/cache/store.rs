@@ -24,9 +24,10 @@
 //! assert_eq!(store.by_index("namespace", "default").unwrap().len(), 1);
 //! ```
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::fmt;
-use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
@@ -34,11 +35,15 @@ use crate::api::Object;
 
 use super::error::CacheError;
 use super::packed::Packing;
+use super::panics;
 
 /// The name of the index every store has: objects by namespace.
 pub const NAMESPACE_INDEX: &str = "namespace";
 
 /// An index function: the index values of an object (none, one or several).
+///
+/// One that panics on an object is caught: the panic is logged at error level and counted
+/// ([`Store::index_panics`]), the object is left out of that index, and the store goes on.
 pub type IndexFn<K> = Arc<dyn Fn(&K) -> Vec<String> + Send + Sync>;
 
 /// What one change to a store did.
@@ -65,17 +70,43 @@ pub enum Change<K> {
     },
 }
 
+/// A packed object's labels, kept beside its bytes so that label selectors pick objects
+/// without decoding them (`None`: no labels).
+type Labels = Option<Box<BTreeMap<String, String>>>;
+
 /// How the store holds one object: shared as decoded, or packed (a compact store).
 enum Slot<K> {
     Shared(Arc<K>),
-    Packed(Arc<[u8]>),
+    Packed(Arc<[u8]>, Labels),
+}
+
+/// The labels of an object without any.
+static NO_LABELS: BTreeMap<String, String> = BTreeMap::new();
+
+/// `labels` as kept beside a packed object.
+fn kept_labels(labels: &Option<BTreeMap<String, String>>) -> Labels {
+    labels
+        .as_ref()
+        .filter(|l| !l.is_empty())
+        .map(|l| Box::new(l.clone()))
+}
+
+impl<K: Object> Slot<K> {
+    /// The object's labels, without decoding it.
+    fn labels(&self) -> &BTreeMap<String, String> {
+        match self {
+            Slot::Shared(o) => o.meta().labels.as_ref(),
+            Slot::Packed(_, labels) => labels.as_deref(),
+        }
+        .unwrap_or(&NO_LABELS)
+    }
 }
 
 impl<K> Clone for Slot<K> {
     fn clone(&self) -> Self {
         match self {
             Slot::Shared(o) => Slot::Shared(o.clone()),
-            Slot::Packed(b) => Slot::Packed(b.clone()),
+            Slot::Packed(b, labels) => Slot::Packed(b.clone(), labels.clone()),
         }
     }
 }
@@ -97,7 +128,7 @@ impl<K> Slot<K> {
     fn object(&self, packing: Option<&Packing<K>>, key: &str) -> Option<Arc<K>> {
         match self {
             Slot::Shared(o) => Some(o.clone()),
-            Slot::Packed(bytes) => unpack(packing, bytes, key).map(Arc::new),
+            Slot::Packed(bytes, _) => unpack(packing, bytes, key).map(Arc::new),
         }
     }
 }
@@ -111,7 +142,8 @@ pub(crate) enum Held<K> {
 
 /// A packed object with what a store needs from it without decoding it.
 pub(crate) struct PackedObject {
-    /// Name, namespace and resourceVersion only (keys and resourceVersions).
+    /// Name, namespace, resourceVersion and labels only (keys, resourceVersions, label
+    /// selectors).
     meta: ObjectMeta,
     bytes: Arc<[u8]>,
     /// Index name -> values, from the indexers the store had when it was packed.
@@ -138,9 +170,34 @@ struct Inner<K> {
     indexers: HashMap<String, IndexFn<K>>,
     /// index name -> index value -> keys.
     indices: HashMap<String, HashMap<String, HashSet<Arc<str>>>>,
+    /// Index functions that panicked (each time).
+    index_panics: AtomicU64,
 }
 
-impl<K> Inner<K> {
+/// The values of `obj` under index function `f` (named `name`); `None` when `f` panicked
+/// (logged and counted in `panics`).
+fn index_values<K: Object>(
+    name: &str,
+    f: &IndexFn<K>,
+    obj: &K,
+    panics: &AtomicU64,
+) -> Option<Vec<String>> {
+    match panics::call(|| f(obj)) {
+        Ok(values) => Some(values),
+        Err(panic) => {
+            panics.fetch_add(1, Ordering::Relaxed);
+            tracing::error!(
+                index = name,
+                key = %obj.key(),
+                %panic,
+                "an index function panicked; the object is left out of that index"
+            );
+            None
+        }
+    }
+}
+
+impl<K: Object> Inner<K> {
     fn index_add(&mut self, key: &Arc<str>, obj: &K) {
         let values = self.index_values_of(obj);
         self.index_insert(key, values);
@@ -160,21 +217,23 @@ impl<K> Inner<K> {
     fn index_values_of(&self, obj: &K) -> Vec<(String, Vec<String>)> {
         self.indexers
             .iter()
-            .map(|(name, f)| (name.clone(), f(obj)))
+            .map(|(name, f)| {
+                let values = index_values(name, f, obj, &self.index_panics);
+                (name.clone(), values.unwrap_or_default())
+            })
             .collect()
     }
 
     /// Takes `key` out of the indexes `obj` put it in; without `obj` (a packed copy that did
-    /// not decode), out of every index.
+    /// not decode), or when an index function panics on it, out of every value of the index.
     fn index_remove(&mut self, key: &str, obj: Option<&K>) {
         for (name, f) in &self.indexers {
             let Some(index) = self.indices.get_mut(name) else {
                 continue;
             };
-            let values = match obj {
-                Some(obj) => f(obj),
-                None => index.keys().cloned().collect(),
-            };
+            let values = obj
+                .and_then(|obj| index_values(name, f, obj, &self.index_panics))
+                .unwrap_or_else(|| index.keys().cloned().collect());
             for value in values {
                 if let Some(keys) = index.get_mut(&value) {
                     keys.remove(key);
@@ -190,7 +249,7 @@ impl<K> Inner<K> {
     fn slot(packing: Option<&Packing<K>>, key: &str, obj: &Arc<K>) -> Slot<K> {
         match packing.map(|p| p.pack(obj)) {
             None => Slot::Shared(obj.clone()),
-            Some(Ok(bytes)) => Slot::Packed(bytes.into()),
+            Some(Ok(bytes)) => Slot::Packed(bytes.into(), kept_labels(&obj.meta().labels)),
             Some(Err(error)) => {
                 tracing::warn!(key, %error, "kept an object unpacked in a compact store");
                 Slot::Shared(obj.clone())
@@ -243,7 +302,8 @@ impl<K> Inner<K> {
             // An indexer was added after the object was packed.
             self.index_add(&key, &obj);
         }
-        self.items.insert(key, Slot::Packed(packed.bytes));
+        let labels = kept_labels(&packed.meta.labels);
+        self.items.insert(key, Slot::Packed(packed.bytes, labels));
         old.flatten()
     }
 
@@ -261,15 +321,20 @@ impl<K> Inner<K> {
 ///
 /// A compact store (`StoreWriter::compact`, feature `compact`) is the exception: it keeps
 /// each object packed (JSON compressed with LZ4, about a twentieth of the decoded size for
-/// Pods with managedFields) and decodes it on every read, so each read returns a new
-/// `Arc<K>` and costs a decode (tens of microseconds for a Pod). It suits large caches that
-/// are read rarely next to how many objects they hold.
+/// Pods with managedFields) and decodes it when read. The objects read last by
+/// [`get`](Store::get), [`get_by_key`](Store::get_by_key) and index lookups (at most
+/// [`DEFAULT_RECENT_OBJECTS`], or `InformerOptions::recent_objects`) stay decoded, so reading
+/// one of them again costs a hash lookup and returns the same `Arc<K>`; any other read
+/// costs a decode (tens of microseconds for a Pod) and returns a new `Arc<K>`. It suits large
+/// caches most of which are read rarely.
 ///
 /// Every store has the [`NAMESPACE_INDEX`]; more can be added with
 /// [`add_indexer`](Store::add_indexer). See [`StoreWriter`] for an example.
 pub struct Store<K> {
     inner: Arc<RwLock<Inner<K>>>,
     packing: Option<Packing<K>>,
+    /// A compact store's recently read objects, kept decoded.
+    recent: Option<Arc<Mutex<Recent<K>>>>,
 }
 
 impl<K> Clone for Store<K> {
@@ -277,8 +342,54 @@ impl<K> Clone for Store<K> {
         Store {
             inner: self.inner.clone(),
             packing: self.packing,
+            recent: self.recent.clone(),
         }
     }
+}
+
+/// How many recently read objects a compact store keeps decoded unless told otherwise
+/// ([`InformerOptions::recent_objects`](super::InformerOptions::recent_objects)).
+pub const DEFAULT_RECENT_OBJECTS: usize = 256;
+
+/// The objects a compact store decoded last for [`Store::get_by_key`] and index lookups, at
+/// most `capacity`, the oldest decoded going first. An entry is used only while the store
+/// still holds the very bytes it was decoded from (the same `Arc`), so a write never has to
+/// find and drop it: a replaced object's entry simply stops matching and ages out.
+struct Recent<K> {
+    capacity: usize,
+    /// Key -> the bytes an object was decoded from, and the object.
+    objects: HashMap<Arc<str>, Decoded<K>>,
+    /// Keys in the order they were put in.
+    order: VecDeque<Arc<str>>,
+}
+
+/// A packed object's bytes and the object decoded from them.
+type Decoded<K> = (Arc<[u8]>, Arc<K>);
+
+impl<K> Recent<K> {
+    fn get(&self, key: &str, bytes: &Arc<[u8]>) -> Option<Arc<K>> {
+        let (from, obj) = self.objects.get(key)?;
+        Arc::ptr_eq(from, bytes).then(|| obj.clone())
+    }
+
+    fn put(&mut self, key: Arc<str>, bytes: Arc<[u8]>, obj: Arc<K>) {
+        if self.capacity == 0 {
+            return;
+        }
+        if self.objects.insert(key.clone(), (bytes, obj)).is_none() {
+            self.order.push_back(key);
+        }
+        while self.objects.len() > self.capacity {
+            match self.order.pop_front() {
+                Some(oldest) => drop(self.objects.remove(&oldest)),
+                None => break,
+            }
+        }
+    }
+}
+
+fn lock_recent<K>(m: &Mutex<Recent<K>>) -> std::sync::MutexGuard<'_, Recent<K>> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl<K: Object> fmt::Debug for Store<K> {
@@ -299,8 +410,8 @@ fn namespace_index<K: Object>() -> IndexFn<K> {
 
 impl<K: Object> Store<K> {
     fn read(&self) -> RwLockReadGuard<'_, Inner<K>> {
-        // A panicking index function cannot leave the maps half-updated in a way that
-        // matters more than losing the whole cache would: keep serving.
+        // Index functions run caught (see `index_values`), so nothing of ours panics while
+        // the lock is held; should something still, keep serving.
         self.inner.read().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -310,11 +421,43 @@ impl<K: Object> Store<K> {
 
     /// Decodes slots taken out under the lock (so a compact store decodes without holding
     /// it).
+    ///
+    /// Objects of a compact store found among its recently read ones are taken from there;
+    /// the others join them only when they are no more than it keeps (a lookup of a few
+    /// objects, not a list of the whole store that would push out everything else).
     fn objects(&self, slots: Vec<(Arc<str>, Slot<K>)>) -> Vec<Arc<K>> {
+        let keep = self
+            .recent
+            .as_ref()
+            .is_some_and(|r| slots.len() <= lock_recent(r).capacity);
         slots
             .into_iter()
-            .filter_map(|(key, slot)| slot.object(self.packing.as_ref(), &key))
+            .filter_map(|(key, slot)| self.read_slot(key, slot, keep))
             .collect()
+    }
+
+    /// The object in `slot` (under `key`): a compact store's from its recently read objects
+    /// when they have it, else decoded (and kept there if `keep`).
+    fn read_slot(&self, key: Arc<str>, slot: Slot<K>, keep: bool) -> Option<Arc<K>> {
+        let (Slot::Packed(bytes, _), Some(recent)) = (&slot, &self.recent) else {
+            return slot.object(self.packing.as_ref(), &key);
+        };
+        if let Some(obj) = lock_recent(recent).get(&key, bytes) {
+            return Some(obj);
+        }
+        let obj = slot.object(self.packing.as_ref(), &key)?;
+        if keep {
+            lock_recent(recent).put(key, bytes.clone(), obj.clone());
+        }
+        Some(obj)
+    }
+
+    /// How many objects a compact store keeps decoded now (at most its `recent_objects`).
+    #[cfg(all(test, feature = "compact"))]
+    fn recent_len(&self) -> usize {
+        self.recent
+            .as_ref()
+            .map_or(0, |r| lock_recent(r).objects.len())
     }
 
     /// What a reflector keeps of an arriving object: in a compact store, an object collected
@@ -335,11 +478,17 @@ impl<K: Object> Store<K> {
                 name: meta.name.clone(),
                 namespace: meta.namespace.clone(),
                 resource_version: meta.resource_version.clone(),
+                labels: meta.labels.clone(),
                 ..ObjectMeta::default()
             },
             bytes: bytes.into(),
             index,
         }))
+    }
+
+    /// How many times an index function panicked (see [`IndexFn`]).
+    pub fn index_panics(&self) -> u64 {
+        self.read().index_panics.load(Ordering::Relaxed)
     }
 
     /// Whether this store keeps objects packed (`StoreWriter::compact`, feature `compact`).
@@ -354,8 +503,12 @@ impl<K: Object> Store<K> {
 
     /// The object with key `key` (`namespace/name`, or `name`).
     pub fn get_by_key(&self, key: &str) -> Option<Arc<K>> {
-        let slot = self.read().items.get(key).cloned()?;
-        slot.object(self.packing.as_ref(), key)
+        let (key, slot) = {
+            let inner = self.read();
+            let (key, slot) = inner.items.get_key_value(key)?;
+            (key.clone(), slot.clone())
+        };
+        self.read_slot(key, slot, true)
     }
 
     /// Every object, in no particular order.
@@ -369,6 +522,45 @@ impl<K: Object> Store<K> {
                 .collect()
         };
         self.objects(slots)
+    }
+
+    /// The objects whose labels `selects` accepts, in no particular order; a compact store
+    /// decodes only those (labels are kept beside each packed object).
+    pub(crate) fn list_labelled(
+        &self,
+        selects: impl Fn(&BTreeMap<String, String>) -> bool,
+    ) -> Vec<Arc<K>> {
+        let slots = {
+            let inner = self.read();
+            inner
+                .items
+                .iter()
+                .filter(|(_, s)| selects(s.labels()))
+                .map(|(k, s)| (k.clone(), s.clone()))
+                .collect()
+        };
+        self.objects(slots)
+    }
+
+    /// [`by_index`](Self::by_index) of the objects whose labels `selects` accepts (a compact
+    /// store decodes only those).
+    pub(crate) fn by_index_labelled(
+        &self,
+        index: &str,
+        value: &str,
+        selects: impl Fn(&BTreeMap<String, String>) -> bool,
+    ) -> Result<Vec<Arc<K>>, CacheError> {
+        let slots = {
+            let inner = self.read();
+            let keys = Self::keys_of(&inner, index, value)?;
+            keys.into_iter()
+                .flatten()
+                .filter_map(|k| inner.items.get_key_value(k))
+                .filter(|(_, s)| selects(s.labels()))
+                .map(|(k, s)| (k.clone(), s.clone()))
+                .collect()
+        };
+        Ok(self.objects(slots))
     }
 
     /// Every key, in no particular order.
@@ -447,7 +639,8 @@ impl<K: Object> Store<K> {
             let Some(obj) = slot.object(self.packing.as_ref(), key) else {
                 continue;
             };
-            for value in f(&obj) {
+            let values = index_values(name, &f, &obj, &inner.index_panics);
+            for value in values.into_iter().flatten() {
                 index.entry(value).or_default().insert(key.clone());
             }
         }
@@ -492,7 +685,7 @@ impl<K: Object> Default for StoreWriter<K> {
 impl<K: Object> StoreWriter<K> {
     /// An empty store (with the namespace index).
     pub fn new() -> Self {
-        Self::with_packing(None)
+        Self::with_packing(None, 0)
     }
 
     /// An empty compact store: objects are kept packed (JSON compressed with LZ4) and
@@ -518,20 +711,28 @@ impl<K: Object> StoreWriter<K> {
     where
         K: serde::Serialize + serde::de::DeserializeOwned,
     {
-        Self::with_packing(Some(Packing::json()))
+        Self::with_packing(Some(Packing::json()), DEFAULT_RECENT_OBJECTS)
     }
 
-    pub(crate) fn with_packing(packing: Option<Packing<K>>) -> Self {
+    pub(crate) fn with_packing(packing: Option<Packing<K>>, recent_objects: usize) -> Self {
         let mut indexers = HashMap::new();
         indexers.insert(NAMESPACE_INDEX.to_string(), namespace_index::<K>());
         let inner = Inner {
             items: HashMap::new(),
             indexers,
             indices: HashMap::new(),
+            index_panics: AtomicU64::new(0),
         };
         StoreWriter {
             store: Store {
                 inner: Arc::new(RwLock::new(inner)),
+                recent: packing.map(|_| {
+                    Arc::new(Mutex::new(Recent {
+                        capacity: recent_objects,
+                        objects: HashMap::new(),
+                        order: VecDeque::new(),
+                    }))
+                }),
                 packing,
             },
         }
@@ -769,7 +970,8 @@ mod tests {
     #[cfg(feature = "compact")]
     #[test]
     fn compact_reads_decode_a_fresh_equal_copy() {
-        let w = StoreWriter::compact();
+        // Without recently read objects kept decoded (see the next test).
+        let w = StoreWriter::with_packing(Some(Packing::json()), 0);
         let p = pod("a", "p", Some("n1"), "1");
         assert!(matches!(w.apply(p.clone()), Change::Added(_)));
         let one = w.store().get_by_key("a/p").unwrap();
@@ -794,6 +996,125 @@ mod tests {
         }
         assert!(w.store().is_compact());
         assert!(!StoreWriter::<Pod>::new().store().is_compact());
+    }
+
+    #[cfg(feature = "compact")]
+    #[test]
+    fn compact_stores_keep_recently_read_objects_decoded() {
+        let w = StoreWriter::<Pod>::with_packing(Some(Packing::json()), 4);
+        let s = w.store();
+        for i in 0..10 {
+            w.apply(pod("a", &format!("p{i}"), Some("n1"), "1"));
+        }
+        // Writes decode nothing into it; a read does, and a second read shares the object.
+        assert_eq!(s.recent_len(), 0);
+        let one = s.get_by_key("a/p0").unwrap();
+        let two = s.get_by_key("a/p0").unwrap();
+        assert!(Arc::ptr_eq(&one, &two));
+        // A new state is read as such, never the old one kept decoded.
+        w.apply(pod("a", "p0", Some("n2"), "2"));
+        let three = s.get_by_key("a/p0").unwrap();
+        assert_eq!(three.resource_version(), Some("2"));
+        assert!(Arc::ptr_eq(&three, &s.get_by_key("a/p0").unwrap()));
+        // At most 4 are kept, the oldest read going first.
+        for i in 1..10 {
+            s.get_by_key(&format!("a/p{i}")).unwrap();
+        }
+        assert_eq!(s.recent_len(), 4);
+        let p9 = s.get_by_key("a/p9").unwrap();
+        assert!(Arc::ptr_eq(&p9, &s.get_by_key("a/p9").unwrap()));
+        assert!(!Arc::ptr_eq(&three, &s.get_by_key("a/p0").unwrap()));
+        // A whole list uses kept objects but does not push them out.
+        let before = s.get_by_key("a/p8").unwrap();
+        let all = s.list();
+        assert_eq!(all.len(), 10);
+        assert!(all.iter().any(|o| Arc::ptr_eq(o, &before)));
+        assert!(Arc::ptr_eq(&before, &s.get_by_key("a/p8").unwrap()));
+        // A deleted object is not read from it.
+        w.delete(pod("a", "p8", None, "3"));
+        assert!(s.get_by_key("a/p8").is_none());
+        // None kept: every read decodes.
+        let none = StoreWriter::<Pod>::with_packing(Some(Packing::json()), 0);
+        none.apply(pod("a", "p", None, "1"));
+        let (x, y) = (
+            none.store().get_by_key("a/p"),
+            none.store().get_by_key("a/p"),
+        );
+        assert!(!Arc::ptr_eq(&x.unwrap(), &y.unwrap()));
+        assert_eq!(none.store().recent_len(), 0);
+    }
+
+    #[cfg(feature = "compact")]
+    #[test]
+    fn label_selectors_decode_only_the_objects_they_match() {
+        use std::sync::atomic::AtomicUsize;
+
+        use crate::cache::{Lister, Selector};
+
+        static DECODES: AtomicUsize = AtomicUsize::new(0);
+        fn counted(bytes: &[u8]) -> Result<Pod, String> {
+            DECODES.fetch_add(1, Ordering::SeqCst);
+            Packing::<Pod>::json().unpack(bytes)
+        }
+        let packing = Packing::<Pod>::json().with_unpack(counted);
+        let w = StoreWriter::with_packing(Some(packing), 0);
+        let s = w.store();
+        let labelled = |ns: &str, name: &str, app: &str| {
+            let mut p = pod(ns, name, None, "1");
+            p.metadata.labels = Some([("app".to_string(), app.to_string())].into());
+            p
+        };
+        // Some applied one by one, the rest packed on arrival and replaced as a list.
+        for i in 0..50 {
+            w.apply(labelled("a", &format!("db{i}"), "db"));
+        }
+        let mut held: Vec<Held<Pod>> = (0..50)
+            .map(|i| s.hold(labelled("b", &format!("db{i}"), "db"), true))
+            .collect();
+        held.push(s.hold(labelled("b", "web", "web"), true));
+        held.push(s.hold(pod("b", "plain", None, "1"), true));
+        for i in 0..50 {
+            held.push(s.hold(labelled("a", &format!("db{i}"), "db"), true));
+        }
+        held.push(s.hold(labelled("a", "web", "web"), true));
+        w.replace_held(held, false);
+        assert_eq!(s.len(), 103);
+
+        let lister = Lister::new(s.clone());
+        let before = DECODES.load(Ordering::SeqCst);
+        let web = lister.list_selected("app=web").unwrap();
+        assert_eq!(
+            sorted(web.iter().map(|p| p.key()).collect()),
+            ["a/web", "b/web"]
+        );
+        assert_eq!(DECODES.load(Ordering::SeqCst) - before, 2);
+        let before = DECODES.load(Ordering::SeqCst);
+        let in_a = lister.by_namespace("a").list_selected("app!=db").unwrap();
+        assert_eq!(in_a.len(), 1);
+        assert_eq!(DECODES.load(Ordering::SeqCst) - before, 1);
+        let before = DECODES.load(Ordering::SeqCst);
+        assert_eq!(
+            lister
+                .list_matching(&Selector::parse("!app").unwrap())
+                .len(),
+            1
+        );
+        assert_eq!(DECODES.load(Ordering::SeqCst) - before, 1);
+        // The same answers from a store that keeps objects decoded.
+        let plain = StoreWriter::new();
+        for p in s.list() {
+            plain.apply((*p).clone());
+        }
+        let plain = Lister::new(plain.store());
+        assert_eq!(plain.list_selected("app=web").unwrap().len(), 2);
+        assert_eq!(
+            plain
+                .by_namespace("a")
+                .list_selected("app!=db")
+                .unwrap()
+                .len(),
+            1
+        );
     }
 
     #[cfg(feature = "compact")]
@@ -849,6 +1170,56 @@ mod tests {
         assert_eq!(s.index_keys("rv", "7").unwrap(), ["b/late"]);
         assert_eq!(s.index_keys("node", "n3").unwrap(), ["b/late"]);
         assert!(s.index_keys("node", "n2").unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_panicking_index_function_leaves_indexes_consistent() {
+        a_panicking_index_function_leaves_indexes_consistent_in(StoreWriter::new());
+        #[cfg(feature = "compact")]
+        a_panicking_index_function_leaves_indexes_consistent_in(StoreWriter::compact());
+    }
+
+    fn a_panicking_index_function_leaves_indexes_consistent_in(w: StoreWriter<Pod>) {
+        let s = w.store();
+        w.apply(pod("a", "early-bad", Some("n0"), "1"));
+        // Panics on nodes named "bad", whatever the object.
+        let picky: IndexFn<Pod> = Arc::new(|p: &Pod| {
+            let node = p.spec.as_ref().and_then(|s| s.node_name.clone());
+            assert_ne!(node.as_deref(), Some("bad"), "no bad nodes");
+            node.into_iter().collect()
+        });
+        s.add_indexer("node", picky).unwrap();
+        w.apply(pod("a", "p1", Some("bad"), "2"));
+        w.apply(pod("a", "p2", Some("n1"), "3"));
+        assert_eq!(s.index_panics(), 1);
+        assert_eq!(sorted(s.index_values("node").unwrap()), ["n0", "n1"]);
+        // The panicking object is in the namespace index, not in the node index.
+        assert_eq!(
+            sorted(s.index_keys(NAMESPACE_INDEX, "a").unwrap()),
+            ["a/early-bad", "a/p1", "a/p2"]
+        );
+        // Moving it off the bad node puts it in the index; moving another onto it takes that
+        // one out of its old value.
+        w.apply(pod("a", "p1", Some("n1"), "4"));
+        assert_eq!(
+            sorted(s.index_keys("node", "n1").unwrap()),
+            ["a/p1", "a/p2"]
+        );
+        w.apply(pod("a", "p2", Some("bad"), "5"));
+        assert_eq!(s.index_keys("node", "n1").unwrap(), ["a/p1"]);
+        // Adding p1 on "bad", taking it out again, adding p2 on "bad".
+        assert_eq!(s.index_panics(), 3);
+        // Removing an object the function panics on (its stored state) takes its key out of
+        // every value of the index.
+        assert!(w.delete(pod("a", "p2", Some("bad"), "6")).is_some());
+        assert_eq!(s.index_panics(), 4);
+        assert_eq!(s.index_keys("node", "n1").unwrap(), ["a/p1"]);
+        assert!(w.delete(pod("a", "p1", Some("n1"), "7")).is_some());
+        assert_eq!(s.index_values("node").unwrap(), ["n0"]);
+        // The store goes on working.
+        w.apply(pod("b", "p3", Some("n3"), "8"));
+        assert_eq!(s.index_keys("node", "n3").unwrap(), ["b/p3"]);
+        assert_eq!(s.len(), 2);
     }
 
     #[test]

@@ -174,26 +174,15 @@ impl<K> ParallelItems<K> {
     /// Decodes what is still queued on this thread and waits for the helpers. Returns the
     /// earliest error of any batch. Callers whose list bytes turned out malformed use it too:
     /// an item before that point failed first for a sequential decoder, so its error wins.
+    ///
+    /// Inside a multi-thread tokio runtime the wait (and the decoding of what is still
+    /// queued) runs through `tokio::task::block_in_place`: the worker thread hands its other
+    /// tasks to a new worker first, so a large list being finished never holds up other
+    /// requests of the program. (Elsewhere, including a current-thread runtime, it waits on
+    /// the thread it is called on.)
     pub(crate) fn settle(&mut self) -> Option<DecodeError> {
         let shared = self.pool.clone()?;
-        let mut state = lock(&shared.state);
-        state.closed = true;
-        shared.changed.notify_all();
-        loop {
-            if let Some(batch) = state.queue.pop_front() {
-                drop(state);
-                shared.run(batch);
-                state = lock(&shared.state);
-            } else if state.running > 0 {
-                state = shared
-                    .changed
-                    .wait(state)
-                    .unwrap_or_else(PoisonError::into_inner);
-            } else {
-                break;
-            }
-        }
-        state.done.values().find_map(|r| r.as_ref().err().cloned())
+        off_the_workers(|| settle_on(&shared))
     }
 
     /// The items in list order, once the last has been pushed.
@@ -286,6 +275,40 @@ impl<K> Shared<K> {
         let mut state = lock(&self.state);
         state.failed |= result.is_err();
         state.done.insert(batch.number, result);
+    }
+}
+
+/// [`ParallelItems::settle`]'s work: closes the list, decodes what is still queued and waits
+/// for the helpers' batches; the earliest error of any batch.
+fn settle_on<K>(shared: &Shared<K>) -> Option<DecodeError> {
+    let mut state = lock(&shared.state);
+    state.closed = true;
+    shared.changed.notify_all();
+    loop {
+        if let Some(batch) = state.queue.pop_front() {
+            drop(state);
+            shared.run(batch);
+            state = lock(&shared.state);
+        } else if state.running > 0 {
+            state = shared
+                .changed
+                .wait(state)
+                .unwrap_or_else(PoisonError::into_inner);
+        } else {
+            break;
+        }
+    }
+    state.done.values().find_map(|r| r.as_ref().err().cloned())
+}
+
+/// Runs `f`, which may block for a while, without holding up the other tasks of a
+/// multi-thread tokio runtime it may be called from (see [`ParallelItems::settle`]).
+fn off_the_workers<T>(f: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current() {
+        Ok(runtime) if runtime.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(f)
+        }
+        _ => f(),
     }
 }
 
@@ -407,6 +430,67 @@ mod tests {
             items.push(&n.to_le_bytes())?;
         }
         items.finish()
+    }
+
+    const GATE: u32 = u32::MAX - 2;
+    static GATE_ENTERED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    static GATE_OPEN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+    /// [`decode`], except that `GATE` waits until the gate opens.
+    fn gated(bytes: &[u8]) -> Result<Item, DecodeError> {
+        use std::sync::atomic::Ordering::SeqCst;
+        if bytes == GATE.to_le_bytes() {
+            GATE_ENTERED.fetch_add(1, SeqCst);
+            while !GATE_OPEN.load(SeqCst) {
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
+        }
+        decode(bytes)
+    }
+
+    #[test]
+    fn finishing_lists_does_not_hold_up_the_other_tasks_of_a_runtime() {
+        use std::sync::atomic::Ordering::SeqCst;
+        use std::time::{Duration, Instant};
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        // Two lists, as many as the runtime has workers, each finishing while an item of
+        // theirs takes long to decode (on a helper, or on the caller when it has none).
+        let lists: Vec<_> = (0..2)
+            .map(|_| {
+                runtime.spawn(async {
+                    let mut items = ParallelItems::with_sizes(gated, 0, 8);
+                    for n in [GATE, 1, 2] {
+                        items.push(&n.to_le_bytes())?;
+                    }
+                    items.finish()
+                })
+            })
+            .collect();
+        let start = Instant::now();
+        while GATE_ENTERED.load(SeqCst) < 2 {
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "the lists did not start"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        // Both lists wait now: another task of the runtime still runs at once.
+        let (tx, rx) = std::sync::mpsc::channel();
+        runtime.spawn(async move { tx.send(()) });
+        let probe = rx.recv_timeout(Duration::from_secs(2));
+        GATE_OPEN.store(true, SeqCst);
+        for list in lists {
+            let items = runtime.block_on(list).unwrap().unwrap();
+            assert_eq!(items.iter().map(|i| i.n).collect::<Vec<_>>(), [GATE, 1, 2]);
+        }
+        assert!(
+            probe.is_ok(),
+            "a task waited for lists being decoded on other tasks"
+        );
     }
 
     #[test]
