@@ -180,7 +180,9 @@ async fn shutdown_lets_the_reconcile_in_progress_finish() {
     let ns = ts::namespace("controller-stop").await;
     let client = ts::client().await;
     let api: Api<ConfigMap> = Api::namespaced(client.clone(), &ns.name);
-    api.create(&PostParams::default(), &cm("slow")).await.unwrap();
+    api.create(&PostParams::default(), &cm("slow"))
+        .await
+        .unwrap();
     let factory = Arc::new(InformerFactory::new(client.clone()));
     let stop = CancellationToken::new();
     let started = Arc::new(tokio::sync::Notify::new());

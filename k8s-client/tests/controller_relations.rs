@@ -60,7 +60,9 @@ async fn owned_and_watched_objects_queue_their_owner() {
         .shutdown_on(stop.clone());
     // A second controller of Secrets from the same factory shares the Secret informer.
     let second = Controller::new(&factory, secrets.clone()).shutdown_on(stop.clone());
-    assert!(second.informer().ptr_eq(&factory.informer_for(secrets.clone())));
+    assert!(second
+        .informer()
+        .ptr_eq(&factory.informer_for(secrets.clone())));
     let ready = controller.readiness();
     let calls: Calls = Arc::default();
     let c = calls.clone();
@@ -82,7 +84,10 @@ async fn owned_and_watched_objects_queue_their_owner() {
         Arc::new(()),
     ));
     eventually("ready", || ready.is_ready()).await;
-    eventually("parent reconciled at start", || count(&calls, "parent") >= 1).await;
+    eventually("parent reconciled at start", || {
+        count(&calls, "parent") >= 1
+    })
+    .await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     let base = count(&calls, "parent");
 
@@ -97,7 +102,10 @@ async fn owned_and_watched_objects_queue_their_owner() {
         controller: Some(true),
         ..OwnerReference::default()
     }]);
-    secrets.create(&PostParams::default(), &child).await.unwrap();
+    secrets
+        .create(&PostParams::default(), &child)
+        .await
+        .unwrap();
     eventually("owner queued by a new child", || {
         count(&calls, "parent") > base
     })
@@ -129,7 +137,10 @@ async fn owned_and_watched_objects_queue_their_owner() {
     if let Some(refs) = loose.metadata.owner_references.as_mut() {
         refs[0].controller = None;
     }
-    secrets.create(&PostParams::default(), &loose).await.unwrap();
+    secrets
+        .create(&PostParams::default(), &loose)
+        .await
+        .unwrap();
 
     // A watched Secret names the ConfigMap through its label.
     let mut other = ConfigMap::default();

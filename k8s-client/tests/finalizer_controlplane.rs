@@ -65,7 +65,13 @@ async fn cleanup_runs_once_deleted_and_the_finalizer_goes_after_it_succeeded() {
                     finalizer(&api, FINALIZER, cm, |event| async {
                         match event {
                             Event::Apply(cm) => {
-                                if !cm.metadata.finalizers.iter().flatten().any(|f| f == FINALIZER) {
+                                if !cm
+                                    .metadata
+                                    .finalizers
+                                    .iter()
+                                    .flatten()
+                                    .any(|f| f == FINALIZER)
+                                {
                                     ctx.applied_without_finalizer.fetch_add(1, Ordering::SeqCst);
                                 }
                                 ctx.applies.fetch_add(1, Ordering::SeqCst);
@@ -75,7 +81,9 @@ async fn cleanup_runs_once_deleted_and_the_finalizer_goes_after_it_succeeded() {
                                 // The external cleanup fails twice before it works.
                                 let n = ctx.cleanups.fetch_add(1, Ordering::SeqCst) + 1;
                                 if n <= 2 {
-                                    Err(std::io::Error::other(format!("cleanup attempt {n} failed")))
+                                    Err(std::io::Error::other(format!(
+                                        "cleanup attempt {n} failed"
+                                    )))
                                 } else {
                                     Ok(Action::await_change())
                                 }
@@ -109,7 +117,10 @@ async fn cleanup_runs_once_deleted_and_the_finalizer_goes_after_it_succeeded() {
         ctx.cleanups.load(Ordering::SeqCst) >= 2
     })
     .await;
-    eventually("cleanup succeeded", || ctx.cleanups.load(Ordering::SeqCst) >= 3).await;
+    eventually("cleanup succeeded", || {
+        ctx.cleanups.load(Ordering::SeqCst) >= 3
+    })
+    .await;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     loop {
         let live = api.get("guarded").await.unwrap();

@@ -221,23 +221,48 @@ mod tests {
 
     #[test]
     fn paths_name_what_they_address() {
-        let i = info(http::Method::GET, "https://h/api/v1/namespaces/ns/pods/p1/log?follow=true");
+        let i = info(
+            http::Method::GET,
+            "https://h/api/v1/namespaces/ns/pods/p1/log?follow=true",
+        );
         assert_eq!(
-            (i.verb, i.resource.as_str(), i.namespace.as_str(), i.name.as_str()),
+            (
+                i.verb,
+                i.resource.as_str(),
+                i.namespace.as_str(),
+                i.name.as_str()
+            ),
             ("get", "pods/log", "ns", "p1")
         );
-        let i = info(http::Method::GET, "https://h/apis/apps/v1/deployments?watch=true");
+        let i = info(
+            http::Method::GET,
+            "https://h/apis/apps/v1/deployments?watch=true",
+        );
         assert_eq!((i.verb, i.resource.as_str()), ("watch", "apps/deployments"));
-        let i = info(http::Method::GET, "https://h/apis/apps/v1/namespaces/x/deployments");
+        let i = info(
+            http::Method::GET,
+            "https://h/apis/apps/v1/namespaces/x/deployments",
+        );
         assert_eq!((i.verb, i.namespace.as_str()), ("list", "x"));
         let i = info(http::Method::DELETE, "https://h/api/v1/namespaces/x");
         assert_eq!(
-            (i.verb, i.resource.as_str(), i.namespace.as_str(), i.name.as_str()),
+            (
+                i.verb,
+                i.resource.as_str(),
+                i.namespace.as_str(),
+                i.name.as_str()
+            ),
             ("delete", "namespaces", "", "x")
         );
-        let i = info(http::Method::POST, "https://h/api/v1/namespaces/x/configmaps");
+        let i = info(
+            http::Method::POST,
+            "https://h/api/v1/namespaces/x/configmaps",
+        );
         assert_eq!((i.verb, i.resource.as_str()), ("create", "configmaps"));
-        let i = info(http::Method::PATCH, "https://h/apis/example.com/v1/namespaces/x/websites/w/status");
+        let i = info(
+            http::Method::PATCH,
+            "https://h/apis/example.com/v1/namespaces/x/websites/w/status",
+        );
         assert_eq!(
             (i.verb, i.resource.as_str(), i.name.as_str()),
             ("patch", "example.com/websites/status", "w")

@@ -229,21 +229,22 @@ impl<K: Resource> Controller<K> {
     {
         let informer = self.factory.informer_for(api);
         let gvk = self.gvk.clone();
-        self.relations.push(Box::new(move |queue: &WorkQueue<ObjectRef>| {
-            let queue = queue.clone();
-            let registration = informer.add_handler(move |event: Event<W>| {
-                let mut keys = mapper(event.object().as_ref());
-                if let Event::Updated { old, .. } = &event {
-                    keys.extend(mapper(old.as_ref()));
-                }
-                for key in keys {
-                    if key.gvk.group == gvk.group && key.gvk.kind == gvk.kind {
-                        queue.add(&key);
+        self.relations
+            .push(Box::new(move |queue: &WorkQueue<ObjectRef>| {
+                let queue = queue.clone();
+                let registration = informer.add_handler(move |event: Event<W>| {
+                    let mut keys = mapper(event.object().as_ref());
+                    if let Event::Updated { old, .. } = &event {
+                        keys.extend(mapper(old.as_ref()));
                     }
-                }
-            });
-            source_of(&informer, registration)
-        }));
+                    for key in keys {
+                        if key.gvk.group == gvk.group && key.gvk.kind == gvk.kind {
+                            queue.add(&key);
+                        }
+                    }
+                });
+                source_of(&informer, registration)
+            }));
         self
     }
 
@@ -327,10 +328,11 @@ impl<K: Resource> Controller<K> {
                 let work = work.clone();
                 let workers = self.workers;
                 let name = self.name.clone();
-                let callbacks = LeaderCallbacks::new(move |leading: CancellationToken| async move {
-                    tracing::info!(controller = %name, "leading: reconciling");
-                    work.workers(workers, leading).await;
-                });
+                let callbacks =
+                    LeaderCallbacks::new(move |leading: CancellationToken| async move {
+                        tracing::info!(controller = %name, "leading: reconciling");
+                        work.workers(workers, leading).await;
+                    });
                 let ended = elector.run(shutdown.clone(), callbacks).await;
                 if shutdown.is_cancelled() || self.queue.is_shutting_down() {
                     break;
@@ -367,7 +369,6 @@ impl<K: Resource> Controller<K> {
             source.registration.remove();
         }
     }
-
 }
 
 /// Samples the informers' figures every few seconds (to the `metrics` facade when the
@@ -462,10 +463,12 @@ where
             (self.reconcile)(object.clone(), context)
         }));
         let outcome = match called {
-            Ok(future) => AssertUnwindSafe(future)
-                .catch_unwind()
-                .instrument(span.clone())
-                .await,
+            Ok(future) => {
+                AssertUnwindSafe(future)
+                    .catch_unwind()
+                    .instrument(span.clone())
+                    .await
+            }
             Err(panic) => Err(panic),
         };
         let took = started.elapsed();
@@ -490,7 +493,10 @@ where
                 match decided {
                     Ok(action) => self.apply(&key, action),
                     Err(panic) => {
-                        tracing::error!(panic = panic_message(&panic), "the error policy panicked; backing off");
+                        tracing::error!(
+                            panic = panic_message(&panic),
+                            "the error policy panicked; backing off"
+                        );
                         self.apply(&key, Action::backoff());
                     }
                 }

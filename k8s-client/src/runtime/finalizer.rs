@@ -265,10 +265,18 @@ mod tests {
         assert_eq!(add[0]["op"], "test");
         assert_eq!(add[0]["value"], json!(["other"]));
         assert_eq!(add[1]["path"], "/metadata/finalizers/-");
-        let remove = patch_for(&["other".to_string(), f.to_string()], "1", f, Change::Remove)
-            .expect("patch");
+        let remove = patch_for(
+            &["other".to_string(), f.to_string()],
+            "1",
+            f,
+            Change::Remove,
+        )
+        .expect("patch");
         assert_eq!(remove[0]["value"], json!(["other", f]));
-        assert_eq!(remove[1], json!({"op": "remove", "path": "/metadata/finalizers/1"}));
+        assert_eq!(
+            remove[1],
+            json!({"op": "remove", "path": "/metadata/finalizers/1"})
+        );
         let first = patch_for(&[], "7", f, Change::Add).expect("patch");
         assert_eq!(
             first[0],
