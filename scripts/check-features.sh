@@ -14,7 +14,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
-all=latest,gzip,remote,runtime,compact,protobuf
+all=latest,gzip,remote,runtime,compact,protobuf,metrics
 sets=(
   "minimal|--lib --no-default-features --features latest"
   "gzip|--lib --no-default-features --features latest,gzip"
@@ -22,6 +22,7 @@ sets=(
   "runtime|--lib --no-default-features --features latest,runtime"
   "compact|--lib --no-default-features --features latest,compact"
   "protobuf|--lib --no-default-features --features latest,protobuf"
+  "metrics|--lib --no-default-features --features latest,metrics"
   "default|--lib --features latest"
   "all|--all-targets --features $all"
 )
