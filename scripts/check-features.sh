@@ -14,7 +14,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
-all=latest,gzip,remote,runtime,compact,protobuf,derive
+all=latest,gzip,remote,runtime,compact,protobuf,derive,metrics
 sets=(
   "minimal|--lib --no-default-features --features latest"
   "gzip|--lib --no-default-features --features latest,gzip"
@@ -23,6 +23,7 @@ sets=(
   "compact|--lib --no-default-features --features latest,compact"
   "protobuf|--lib --no-default-features --features latest,protobuf"
   "derive|--lib --no-default-features --features latest,derive"
+  "metrics|--lib --no-default-features --features latest,metrics"
   "default|--lib --features latest"
   "all|--all-targets --features $all"
 )

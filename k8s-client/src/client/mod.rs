@@ -7,7 +7,9 @@
 //! ```text
 //! your layers (ClientBuilder::layer), outermost first added last
 //!   -> RetryLayer      the one retry loop, per-attempt timeout, body reading
+//!   -> TraceLayer      a `k8s.request` span per attempt (trace)
 //!   -> RateLimitLayer  client-side token bucket (when configured)
+//!   -> MetricsLayer    request count, latency, rate-limiter wait, retries (feature metrics)
 //!   -> AuthLayer       Authorization, User-Agent, Impersonate-*; 401 refreshes credentials
 //!   -> WarningLayer    the server's Warning headers to the warning handler
 //!   -> GzipLayer       Accept-Encoding: gzip, decompression (feature gzip; unless
@@ -17,6 +19,10 @@
 //! ```
 
 pub mod layer;
+#[cfg(feature = "metrics")]
+#[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
+pub mod metrics;
+pub mod trace;
 
 use std::sync::Arc;
 
@@ -320,10 +326,13 @@ impl Inner {
             self.impersonation.clone(),
         )
         .layer(service);
+        #[cfg(feature = "metrics")]
+        let service = metrics::measured(BoxService::new(service));
         let service = match &self.rate_limiter {
             Some(limiter) => BoxService::new(RateLimitLayer::new(limiter.clone()).layer(service)),
             None => BoxService::new(service),
         };
+        let service = trace::traced(service);
         let mut service =
             BoxService::new(RetryLayer::new(self.config.retry, self.config.timeout).layer(service));
         for layer in &self.outer {

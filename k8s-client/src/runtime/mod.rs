@@ -4,6 +4,7 @@
 pub mod controller;
 pub mod crd;
 pub mod events;
+pub mod finalizer;
 pub mod leader_election;
 pub mod wait;
 pub mod workqueue;

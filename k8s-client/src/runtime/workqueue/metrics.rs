@@ -72,3 +72,43 @@ pub trait QueueMetrics: Send + Sync {
 pub struct NoMetrics;
 
 impl QueueMetrics for NoMetrics {}
+
+/// Sends a queue's figures to the [`metrics`](https://docs.rs/metrics) facade under
+/// client-go's names, labelled `name` (the queue's name): `workqueue_depth`,
+/// `workqueue_adds_total`, `workqueue_queue_duration_seconds`,
+/// `workqueue_work_duration_seconds`, `workqueue_unfinished_work_seconds`,
+/// `workqueue_longest_running_processor_seconds`, `workqueue_retries_total`. Whatever
+/// recorder the program installs (Prometheus, OpenTelemetry, ...) receives them.
+#[cfg(feature = "metrics")]
+#[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct FacadeMetrics;
+
+#[cfg(feature = "metrics")]
+impl QueueMetrics for FacadeMetrics {
+    fn depth(&self, queue: &str, depth: usize) {
+        metrics::gauge!("workqueue_depth", "name" => queue.to_string()).set(depth as f64);
+    }
+    fn add(&self, queue: &str) {
+        metrics::counter!("workqueue_adds_total", "name" => queue.to_string()).increment(1);
+    }
+    fn queue_latency(&self, queue: &str, latency: Duration) {
+        metrics::histogram!("workqueue_queue_duration_seconds", "name" => queue.to_string())
+            .record(latency.as_secs_f64());
+    }
+    fn work_duration(&self, queue: &str, duration: Duration) {
+        metrics::histogram!("workqueue_work_duration_seconds", "name" => queue.to_string())
+            .record(duration.as_secs_f64());
+    }
+    fn unfinished_work(&self, queue: &str, total: Duration) {
+        metrics::gauge!("workqueue_unfinished_work_seconds", "name" => queue.to_string())
+            .set(total.as_secs_f64());
+    }
+    fn longest_running_processor(&self, queue: &str, longest: Duration) {
+        metrics::gauge!("workqueue_longest_running_processor_seconds", "name" => queue.to_string())
+            .set(longest.as_secs_f64());
+    }
+    fn retry(&self, queue: &str) {
+        metrics::counter!("workqueue_retries_total", "name" => queue.to_string()).increment(1);
+    }
+}

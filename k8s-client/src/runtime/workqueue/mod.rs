@@ -42,6 +42,8 @@ mod queue;
 mod rate_limiter;
 mod waiting;
 
+#[cfg(feature = "metrics")]
+pub use metrics::FacadeMetrics;
 pub use metrics::{NoMetrics, QueueMetrics};
 pub use queue::{ItemGuard, WorkQueue, WorkQueueBuilder, DEFAULT_METRICS_UPDATE_PERIOD};
 pub use rate_limiter::{
