@@ -121,8 +121,13 @@ async fn controller_reconciles_retries_requeues_and_sees_deletions() {
     // "periodic" asked to run again twice (without changes), then wrote its annotation.
     eventually("periodic requeued", || get("periodic").calls >= 3).await;
     // "broken": the first attempt and 3 retries, then the controller gives up.
-    eventually("broken given up", || get("broken").calls >= 4).await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Given up = forgotten by the queue (its requeue count back to 0) after the fourth call;
+    // nothing adds the key again, so the count is final once that is seen.
+    let broken_key = format!("{}/broken", ns.name);
+    eventually("broken given up", || {
+        get("broken").calls >= 4 && queue.num_requeues(&broken_key) == 0
+    })
+    .await;
     assert_eq!(get("broken").calls, 4, "{:?}", get("broken"));
     assert_eq!(get("broken").max_retries_seen, 3);
 

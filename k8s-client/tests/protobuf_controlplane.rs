@@ -597,6 +597,12 @@ async fn protobuf_streaming_list_ends_with_a_bookmark() {
         Err(e) if ts::server_minor().await < 34 => {
             assert!(e.is_invalid(), "{e}");
             assert!(e.to_string().contains("sendInitialEvents"), "{e}");
+            eprintln!(
+                "skipped: the protobuf streaming list's initial events and bookmark \
+                 (Kubernetes 1.{} has WatchList off and refused sendInitialEvents with 422, \
+                 as checked)",
+                ts::server_minor().await
+            );
             return;
         }
         Err(e) => panic!("streaming list refused: {e}"),
