@@ -1,5 +1,7 @@
 //! The reflector against a private control plane of its own: an expired resourceVersion
-//! (etcd compacted, watch cache off) makes it relist; a restart of the control plane in the
+//! (etcd compacted, watch cache off) makes it relist, a watch from a compacted version is a
+//! 410, an expired continue token ends `list_pages` and `list_all` with a 410 and makes the
+//! reflector list again; a restart of the control plane in the
 //! middle of a watch is recovered from without help, and deletions made meanwhile arrive.
 
 use std::collections::{BTreeMap, HashMap};
@@ -12,7 +14,7 @@ use futures::future::BoxFuture;
 use futures::StreamExt;
 use k8s_client::api::ResourceVersionMatch;
 use k8s_client::api::{DeleteParams, ListParams, Object, Patch, PatchParams, PostParams};
-use k8s_client::api::{ObjectList, WatchParams};
+use k8s_client::api::{ObjectList, WatchEvent, WatchParams};
 use k8s_client::cache::{
     BoxWatchStream, Event, InformerOptions, ListWatch, SharedInformer, WatchListMode,
 };
@@ -134,8 +136,35 @@ async fn expired_resource_version_makes_the_reflector_relist() {
     );
     eprintln!("expired after {n} noise writes; stats {stats:?}");
 
-    // The same control plane (watch cache off, compaction every second) for continue tokens.
+    // The same control plane (watch cache off, compaction every second): a watch from a
+    // compacted version, and continue tokens.
+    watch_from_a_compacted_version_is_410(&api).await;
     expired_continue_tokens(&client).await;
+}
+
+/// A watch from resourceVersion 1, long compacted (the reflector above saw 410s for far newer
+/// versions): the server answers 410 Expired, as the response status or as an ERROR event.
+/// Anything else (a replay of ADDED events, as for a watch that never sent the version)
+/// fails.
+async fn watch_from_a_compacted_version_is_410(api: &Api<ConfigMap>) {
+    let wp = WatchParams::default().timeout(10);
+    match api.watch(&wp, "1").await {
+        Err(e) => assert!(e.is_gone(), "expected 410 Gone, got {e}"),
+        Ok(events) => {
+            let mut events = Box::pin(events);
+            let ev = tokio::time::timeout(Duration::from_secs(20), events.next())
+                .await
+                .expect("no event within 20s")
+                .expect("the watch ended without an event");
+            match ev {
+                Err(e) => assert!(e.is_gone(), "expected 410 Gone, got {e}"),
+                Ok(WatchEvent::Error(status)) => {
+                    assert_eq!(status.code, Some(410), "{status:?}")
+                }
+                Ok(other) => panic!("expected 410 Gone for resourceVersion 1, got {other:?}"),
+            }
+        }
+    }
 }
 
 /// Writes to `noise` until etcd has compacted away every revision up to now: afterwards a
