@@ -9,9 +9,24 @@ use k8s_client::api::{
 };
 use k8s_client::retry::{retry_on_conflict, Backoff};
 use k8s_client_testsupport as ts;
-use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use k8s_openapi::api::core::v1::{ConfigMap, Pod};
 use serde_json::json;
+
+/// Waits (up to 30 s) until `$check` holds, polling every 100 ms.
+macro_rules! eventually {
+    ($what:expr, $check:expr) => {{
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+        while !$check {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "not within 30 s: {}",
+                $what
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    }};
+}
 
 fn config_map(name: &str, data: &[(&str, &str)], labels: &[(&str, &str)]) -> ConfigMap {
     serde_json::from_value(json!({
@@ -71,7 +86,9 @@ async fn create_get_list_replace_delete() {
         .await
         .unwrap_err();
     assert!(err.is_already_exists(), "{err}");
-    assert!(!err.is_conflict() || err.is_already_exists());
+    // 409 with reason AlreadyExists: not a resourceVersion conflict.
+    assert!(!err.is_conflict(), "{err}");
+    assert_eq!(err.api().map(|s| s.code), Some(409), "{err}");
 
     let got = api.get("one").await.unwrap();
     assert_eq!(data(&got, "k").as_deref(), Some("v1"));
@@ -187,11 +204,22 @@ async fn every_patch_type() {
         .patch(
             "p",
             &pp,
-            &Patch::Json(json!([{"op": "test", "path": "/data/a", "value": "nope"}])),
+            &Patch::Json(json!([
+                {"op": "test", "path": "/data/a", "value": "nope"},
+                {"op": "replace", "path": "/data/a", "value": "12"}
+            ])),
         )
         .await
         .unwrap_err();
-    assert!(err.api().is_some(), "{err}");
+    // 422 Invalid ("testing value /data/a failed"), and the replace after it was not applied.
+    let status = err
+        .api()
+        .unwrap_or_else(|| panic!("not an API error: {err}"));
+    assert_eq!((status.code, status.reason()), (422, "Invalid"), "{err}");
+    assert_eq!(
+        data(&cms.get("p").await.unwrap(), "a").as_deref(),
+        Some("11")
+    );
 
     // Strategic merge patch on a Deployment: containers merge by name (a merge patch would
     // replace the whole list).
@@ -385,23 +413,54 @@ async fn delete_preconditions_and_propagation() {
         "{finalizers:?}"
     );
 
-    // Orphan and Background are accepted too, with a grace period.
-    for (name, policy) in [
-        ("orphan", PropagationPolicy::Orphan),
-        ("background", PropagationPolicy::Background),
-    ] {
-        deployments
-            .create(&PostParams::default(), &deployment(name, 0))
-            .await
-            .unwrap();
-        deployments
-            .delete(
-                name,
-                &DeleteParams::default().propagation(policy).grace_period(0),
-            )
-            .await
-            .unwrap_or_else(|e| panic!("{policy:?}: {e}"));
-    }
+    // Orphan: the answer carries the orphan finalizer; the garbage collector then removes
+    // the owner reference from the ReplicaSet, which survives its Deployment.
+    let replica_sets: Api<ReplicaSet> = Api::namespaced(client.clone(), &ns.name);
+    deployments
+        .create(&PostParams::default(), &deployment("orphan", 0))
+        .await
+        .unwrap();
+    let rs = owned_replica_set(&replica_sets, "orphan").await;
+    let answer = deployments
+        .delete(
+            "orphan",
+            &DeleteParams::default()
+                .propagation(PropagationPolicy::Orphan)
+                .grace_period(0),
+        )
+        .await
+        .unwrap();
+    let Deleted::Object(d) = answer else {
+        panic!("orphan deletion answered with a Status, not the object: {answer:?}");
+    };
+    let finalizers = d.metadata.finalizers.unwrap_or_default();
+    assert!(finalizers.iter().any(|f| f == "orphan"), "{finalizers:?}");
+    eventually!("the Deployment is gone and its ReplicaSet orphaned", {
+        let rs = replica_sets.get_opt(&rs).await.unwrap();
+        deployments.get_opt("orphan").await.unwrap().is_none()
+            && rs.is_some_and(|rs| rs.metadata.owner_references.unwrap_or_default().is_empty())
+    });
+
+    // Background: the Deployment goes at once, the collector deletes its ReplicaSet after.
+    deployments
+        .create(&PostParams::default(), &deployment("background", 0))
+        .await
+        .unwrap();
+    let rs = owned_replica_set(&replica_sets, "background").await;
+    deployments
+        .delete(
+            "background",
+            &DeleteParams::default()
+                .propagation(PropagationPolicy::Background)
+                .grace_period(0),
+        )
+        .await
+        .unwrap();
+    assert!(deployments.get_opt("background").await.unwrap().is_none());
+    eventually!(
+        "the ReplicaSet is collected",
+        replica_sets.get_opt(&rs).await.unwrap().is_none()
+    );
 
     // Pods are deleted gracefully: the answer is the pod.
     let pods: Api<Pod> = Api::namespaced(client, &ns.name);
@@ -413,6 +472,29 @@ async fn delete_preconditions_and_propagation() {
     pods.create(&PostParams::default(), &pod).await.unwrap();
     let answer = pods.delete("p", &DeleteParams::default()).await.unwrap();
     assert!(matches!(answer, Deleted::Object(_)), "{answer:?}");
+}
+
+/// The name of the ReplicaSet the deployment controller made for Deployment `owner`.
+async fn owned_replica_set(replica_sets: &Api<ReplicaSet>, owner: &str) -> String {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let list = replica_sets.list(&ListParams::default()).await.unwrap();
+        let owned = list.items.into_iter().find(|rs| {
+            rs.metadata
+                .owner_references
+                .iter()
+                .flatten()
+                .any(|o| o.kind == "Deployment" && o.name == owner)
+        });
+        if let Some(name) = owned.and_then(|rs| rs.metadata.name) {
+            return name;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no ReplicaSet for Deployment {owner} within 30 s"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
 }
 
 #[tokio::test]

@@ -1,6 +1,7 @@
 //! Lists (label and field selectors, limit/continue paging, resourceVersionMatch) and watches
 //! (ADDED/MODIFIED/DELETED, bookmarks, streaming lists) against the real control plane.
 
+use std::io::Write as _;
 use std::time::Duration;
 
 use futures::{Stream, StreamExt, TryStreamExt};
@@ -178,8 +179,12 @@ async fn list_resource_version_match() {
         .await
         .unwrap();
     assert!(names(newer).contains(&"before".to_string()));
-    // "0": any version, from the watch cache.
-    api.list(&ListParams::default().at("0")).await.unwrap();
+    // "0": any version, from the watch cache. The NotOlderThan list above made the cache
+    // wait for rv, and the cache never goes back: its answer is at rv or newer.
+    let any = api.list(&ListParams::default().at("0")).await.unwrap();
+    let any_rv: u64 = any.resource_version().unwrap().parse().unwrap();
+    assert!(any_rv >= rv.parse::<u64>().unwrap(), "{any_rv} < {rv}");
+    assert!(names(any).contains(&"before".to_string()));
     // Exact with paging works too.
     let paged = api
         .list(
@@ -264,37 +269,9 @@ async fn watch_sees_added_modified_deleted() {
     }
 }
 
-#[tokio::test]
-async fn watch_from_a_too_old_version_is_an_error() {
-    let ns = ts::namespace("api-watch-old").await;
-    let api: Api<ConfigMap> = Api::namespaced(ts::client().await, &ns.name);
-    // resourceVersion 1 is long compacted or older than the watch cache: the server answers
-    // with 410 Expired, as an ERROR event or as the response status.
-    let wp = WatchParams::default().timeout(10);
-    match api.watch(&wp, "1").await {
-        Err(e) => assert!(e.is_gone(), "{e}"),
-        Ok(events) => {
-            let mut events = Box::pin(events);
-            let ev = tokio::time::timeout(Duration::from_secs(20), events.next())
-                .await
-                .expect("no event within 20s")
-                .expect("the watch ended without an event")
-                .unwrap();
-            match ev {
-                WatchEvent::Error(status) => assert_eq!(status.code, Some(410), "{status:?}"),
-                // A young server (started seconds ago, nothing compacted, the watch cache
-                // still holding every event since resourceVersion 1) replays history
-                // instead: then the replay must be of this namespace's own objects. The
-                // deterministic 410 path (forced compaction) is tested with the reflector.
-                WatchEvent::Added(cm) => {
-                    assert_eq!(cm.metadata.namespace.as_deref(), Some(ns.name.as_str()));
-                    eprintln!("note: server still holds history from resourceVersion 1; got a replay, not 410");
-                }
-                other => panic!("expected an ERROR event or a replay, got {other:?}"),
-            }
-        }
-    }
-}
+// A watch from a too old resourceVersion (410 Expired) is tested in cache_private.rs, on a
+// private control plane whose etcd has compacted it: the shared one's watch cache may still
+// hold every event since resourceVersion 1 on a young server, and then replays them.
 
 #[tokio::test]
 async fn watch_sends_bookmarks() {
@@ -368,6 +345,14 @@ async fn streaming_list_sends_initial_events_then_a_bookmark() {
         Err(e) if ts::server_minor().await < 34 => {
             assert!(e.is_invalid(), "{e}");
             assert!(e.to_string().contains("sendInitialEvents"), "{e}");
+            let minor = ts::server_minor().await;
+            // Past the test harness's output capture: shown in every run.
+            let _ = writeln!(
+                std::io::stderr(),
+                "skipped: the streaming list's initial events and bookmark (Kubernetes 1.{} \
+                 has WatchList off and refused sendInitialEvents with 422, as checked)",
+                minor
+            );
             return;
         }
         Err(e) => panic!("streaming list refused: {e}"),

@@ -47,14 +47,20 @@ async fn field_ownership_conflicts_and_force() {
     assert_eq!(out.data.as_ref().unwrap()["shared"], "from-a");
     assert_eq!(owners(&out), ["manager-a"]);
 
-    // Manager A re-applying the same is a no-op, not a conflict.
-    api.patch(
-        "owned",
-        &PatchParams::apply("manager-a"),
-        &apply_config("from-a"),
-    )
-    .await
-    .unwrap();
+    // Manager A re-applying the same is a no-op, not a conflict: nothing is written, so the
+    // resourceVersion stays (managedFields timestamps are not bumped for an unchanged apply).
+    let again = api
+        .patch(
+            "owned",
+            &PatchParams::apply("manager-a"),
+            &apply_config("from-a"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        again.metadata.resource_version, out.metadata.resource_version,
+        "a re-apply of the same configuration wrote the object"
+    );
 
     // Manager B applying another value conflicts...
     let err = api

@@ -1,18 +1,21 @@
 //! Credentials against the real control plane: static tokens, token file rotation, client
-//! certificates from files and data, exec plugins (token, certificate, failure, garbage,
+//! certificates from files and data, exec plugins (token, certificate, failures,
 //! re-run after 401), and no credentials in Debug output. Each test checks who the server
 //! thinks we are with a SelfSubjectReview.
 
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use k8s_client::auth::Authenticator;
+use k8s_client::client::{Body, BoxService, ClientBuilder};
 use k8s_client::config::Secret;
 use k8s_client::config::{
     AuthConfig, ClientCertConfig, Config, ExecConfig, ExecInteractiveMode, Kubeconfig,
 };
 use k8s_client::Client;
 use k8s_client_testsupport as ts;
+use tower::ServiceExt;
 
 /// The test kubeconfig as a file model.
 fn test_kubeconfig() -> Kubeconfig {
@@ -106,23 +109,65 @@ async fn token_from_kubeconfig() {
     let client = Client::try_from(ts::config("restricted").await).unwrap();
     assert_eq!(whoami(&client).await.unwrap(), "restricted");
 
-    // A token the server does not know: 401, not retried forever.
+    // A token the server does not know: 401, and not retried (a static token cannot be
+    // refreshed): one attempt.
     let mut config = anonymous_config().await;
     config.auth.token = Some(Secret::new("not-a-valid-token".into()));
-    let err = whoami(&Client::try_from(config).unwrap())
-        .await
-        .unwrap_err();
+    let (client, attempts) = recording_client(config);
+    let err = whoami(&client).await.unwrap_err();
     assert!(err.is_unauthorized(), "{err:?}");
+    assert_eq!(err.api().map(|e| e.code), Some(401));
+    assert_eq!(
+        *attempts.lock().unwrap(),
+        [(bearer("not-a-valid-token"), 401)]
+    );
 }
 
-#[tokio::test]
+/// Every attempt the transport sends: its `Authorization` header and the status it got.
+type Attempts = Arc<Mutex<Vec<(String, u16)>>>;
+
+/// A client for `config` that records each attempt under its layers (after credentials
+/// were added, before the 401 handling sees the answer).
+fn recording_client(config: Config) -> (Client, Attempts) {
+    let attempts: Attempts = Arc::default();
+    let log = attempts.clone();
+    let layer = tower::layer::layer_fn(move |inner: BoxService| {
+        let log = log.clone();
+        tower::service_fn(move |request: http::Request<Body>| {
+            let (log, inner) = (log.clone(), inner.clone());
+            async move {
+                let auth = request
+                    .headers()
+                    .get(http::header::AUTHORIZATION)
+                    .map(|v| v.to_str().unwrap_or("<not text>").to_string())
+                    .unwrap_or_default();
+                let response = inner.oneshot(request).await?;
+                log.lock().unwrap().push((auth, response.status().as_u16()));
+                Ok::<_, k8s_client::Error>(response)
+            }
+        })
+    });
+    let client = ClientBuilder::new(config)
+        .transport_layer(layer)
+        .build()
+        .unwrap();
+    (client, attempts)
+}
+
+fn bearer(token: &str) -> String {
+    format!("Bearer {token}")
+}
+
+// The clock is paused only around `advance`: the re-read period is measured on tokio's clock,
+// so the test skips the minute instead of sleeping through it.
+#[tokio::test(flavor = "current_thread")]
 async fn token_file_rotation() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("token");
     std::fs::write(&file, format!("{}\n", token_of("admin-token"))).unwrap();
     let mut config = anonymous_config().await;
     config.auth.token_file = Some(file.clone());
-    let client = Client::try_from(config).unwrap();
+    let (client, attempts) = recording_client(config);
     assert_eq!(whoami(&client).await.unwrap(), "admin-token");
 
     // Rotate. The old token stays valid, so no 401 forces a re-read: the file is read
@@ -133,24 +178,51 @@ async fn token_file_rotation() {
         "admin-token",
         "cached within the period"
     );
-    tokio::time::sleep(k8s_client::auth::TOKEN_FILE_REFRESH + Duration::from_secs(1)).await;
+    tokio::time::pause();
+    tokio::time::advance(k8s_client::auth::TOKEN_FILE_REFRESH - Duration::from_secs(1)).await;
+    tokio::time::resume();
+    assert_eq!(
+        whoami(&client).await.unwrap(),
+        "admin-token",
+        "cached until the period has passed"
+    );
+    tokio::time::pause();
+    tokio::time::advance(Duration::from_secs(2)).await;
+    tokio::time::resume();
     assert_eq!(whoami(&client).await.unwrap(), "admin-token-2");
+    let old = bearer(&token_of("admin-token"));
+    let new = bearer(&token_of("admin-token-2"));
+    assert_eq!(
+        *attempts.lock().unwrap(),
+        [
+            (old.clone(), 201),
+            (old.clone(), 201),
+            (old, 201),
+            (new, 201)
+        ]
+    );
 }
 
 #[tokio::test]
 async fn token_file_is_reread_after_401() {
-    // The file holds a token the server rejects; the plugin-free way to recover is that the
-    // file is fixed and the client re-reads it at once after the 401.
+    // The file holds the right token, but the client starts with a wrong one given beside
+    // it: the first attempt carries the stale token and gets 401, the file is re-read at
+    // once, and the retry carries the file's token. Two attempts, in that order.
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("token");
     std::fs::write(&file, token_of("admin-token")).unwrap();
     let mut config = anonymous_config().await;
-    // An initial token that is wrong, with the file holding the right one: the first
-    // request uses the initial token, gets 401, re-reads the file and succeeds.
     config.auth.token = Some(Secret::new("stale-token".into()));
     config.auth.token_file = Some(file);
-    let client = Client::try_from(config).unwrap();
+    let (client, attempts) = recording_client(config);
     assert_eq!(whoami(&client).await.unwrap(), "admin-token");
+    assert_eq!(
+        *attempts.lock().unwrap(),
+        [
+            (bearer("stale-token"), 401),
+            (bearer(&token_of("admin-token")), 201)
+        ]
+    );
 }
 
 #[tokio::test]
@@ -205,28 +277,22 @@ async fn exec_plugin_client_certificate() {
     assert_eq!(whoami(&client).await.unwrap(), "admin");
 }
 
+/// A failing plugin (exit code, garbage output) fails the request with `Error::Auth` before
+/// anything is sent. (What the error says is tested in auth_local.rs.)
 #[tokio::test]
-async fn exec_plugin_failure_shows_exit_code_and_stderr() {
+async fn exec_plugin_failures_send_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let client = exec_client(plugin(
-        dir.path(),
-        "fail.sh",
-        "echo 'session expired, run: plugin login' >&2\nexit 3",
-    ))
-    .await;
-    let err = whoami(&client).await.unwrap_err();
-    let msg = err.to_string();
-    assert!(matches!(err, k8s_client::Error::Auth(_)), "{err:?}");
-    assert!(msg.contains("exit code 3"), "{msg}");
-    assert!(msg.contains("session expired, run: plugin login"), "{msg}");
-}
-
-#[tokio::test]
-async fn exec_plugin_garbage_output() {
-    let dir = tempfile::tempdir().unwrap();
-    let client = exec_client(plugin(dir.path(), "garbage.sh", "echo '<html>oops</html>'")).await;
-    let err = whoami(&client).await.unwrap_err();
-    assert!(err.to_string().contains("not an ExecCredential"), "{err}");
+    for (name, body) in [
+        ("fail.sh", "echo 'session expired' >&2\nexit 3"),
+        ("garbage.sh", "echo '<html>oops</html>'"),
+    ] {
+        let mut config = anonymous_config().await;
+        config.auth.exec = Some(plugin(dir.path(), name, body));
+        let (client, attempts) = recording_client(config);
+        let err = whoami(&client).await.unwrap_err();
+        assert!(matches!(err, k8s_client::Error::Auth(_)), "{name}: {err:?}");
+        assert!(attempts.lock().unwrap().is_empty(), "{name}: sent anyway");
+    }
 }
 
 #[tokio::test]

@@ -172,20 +172,52 @@ async fn exec_credential_expiry() {
         "an expired credential is fetched again"
     );
 
+    // Valid (an hour ahead): cached.
     let dir = tempfile::tempdir().unwrap();
-    let soon = jiff::Timestamp::now() + jiff::SignedDuration::from_millis(1500);
+    let later = jiff::Timestamp::now() + jiff::SignedDuration::from_hours(1);
     let exec = plugin(
         dir.path(),
         "p.sh",
-        &counting_token_script(dir.path(), "brief", Some(&soon.to_string())),
+        &counting_token_script(dir.path(), "lasting", Some(&later.to_string())),
     );
     let auth = Authenticator::new(&exec_config(exec)).unwrap();
     auth.prepare().await.unwrap();
     auth.prepare().await.unwrap();
-    assert_eq!(runs(dir.path()), 1);
-    tokio::time::sleep(Duration::from_millis(1600)).await;
+    assert_eq!(runs(dir.path()), 1, "a valid credential is cached");
+
+    // Valid for one second from the plugin's run (it writes the time it gave), then expired:
+    // once that instant has passed, the next request runs the plugin again. No race: the
+    // test waits for the very instant the plugin chose.
+    let dir = tempfile::tempdir().unwrap();
+    let expiry_file = dir.path().join("expiry");
+    let body = format!(
+        r#"echo run >> '{runs}'
+exp=$(date -u -d '+1 second' +%Y-%m-%dT%H:%M:%S.%NZ)
+echo "$exp" > '{expiry}'
+cat <<EOF
+{{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","status":{{"token":"brief","expirationTimestamp":"$exp"}}}}
+EOF"#,
+        runs = dir.path().join("runs").display(),
+        expiry = expiry_file.display()
+    );
+    let auth = Authenticator::new(&exec_config(plugin(dir.path(), "p.sh", &body))).unwrap();
     auth.prepare().await.unwrap();
-    assert_eq!(runs(dir.path()), 2);
+    assert_eq!(runs(dir.path()), 1);
+    let expiry: jiff::Timestamp = std::fs::read_to_string(&expiry_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let left = expiry.duration_since(jiff::Timestamp::now());
+    if left.is_positive() {
+        tokio::time::sleep(left.unsigned_abs() + Duration::from_millis(10)).await;
+    }
+    auth.prepare().await.unwrap();
+    assert_eq!(
+        runs(dir.path()),
+        2,
+        "an expired credential is fetched again"
+    );
 
     let exec = plugin(
         dir.path(),

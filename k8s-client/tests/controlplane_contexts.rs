@@ -68,6 +68,11 @@ async fn restricted_context_reads_its_namespace_and_cannot_write() {
         .await
         .expect_err("no reads outside its namespace");
     assert!(err.is_forbidden(), "expected 403 Forbidden, got {err}");
+    // The server's own message comes through.
+    assert!(
+        err.api().unwrap().message().contains("cannot list"),
+        "{err}"
+    );
 
     let err = Api::<Namespace>::all(client)
         .create(&PostParams::default(), &namespace("restricted-may-not"))

@@ -1,6 +1,7 @@
 //! Leader election against the real control plane: three candidates, at most one leader at
 //! any sampled instant, takeover after a crashed leader's lease expires, immediate takeover
-//! after a release, and the Lease object's holder and transitions.
+//! after a release, the Lease object's holder and transitions, and a leader cut off from the
+//! server (through a forwarder the test freezes) giving up within its renew deadline.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -313,6 +314,107 @@ async fn leader_that_loses_the_lease_stops_leading() {
     // Losing never releases: the intruder keeps the Lease.
     let lease = leases.get("lost").await.unwrap();
     assert_eq!(spec(&lease).0, "intruder");
+}
+
+/// A TCP forwarder to the control plane that can be frozen: it then keeps its connections
+/// open but passes nothing (a dropped network), so the real server becomes unreachable on
+/// demand.
+async fn freezable_forwarder(target: String) -> (u16, Arc<AtomicBool>) {
+    async fn pump(
+        mut from: tokio::net::tcp::OwnedReadHalf,
+        mut to: tokio::net::tcp::OwnedWriteHalf,
+        frozen: Arc<AtomicBool>,
+    ) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut buf = vec![0u8; 16 * 1024];
+        loop {
+            let n = match from.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => n,
+            };
+            if frozen.load(Ordering::SeqCst) {
+                std::future::pending::<()>().await;
+            }
+            if to.write_all(&buf[..n]).await.is_err() {
+                return;
+            }
+        }
+    }
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let frozen = Arc::new(AtomicBool::new(false));
+    let f = frozen.clone();
+    tokio::spawn(async move {
+        loop {
+            let (client, _) = listener.accept().await.unwrap();
+            let upstream = tokio::net::TcpStream::connect(&target).await.unwrap();
+            let (cr, cw) = client.into_split();
+            let (ur, uw) = upstream.into_split();
+            tokio::spawn(pump(cr, uw, f.clone()));
+            tokio::spawn(pump(ur, cw, f.clone()));
+        }
+    });
+    (port, frozen)
+}
+
+#[tokio::test]
+async fn leader_cut_off_from_the_server_stops_within_the_renew_deadline() {
+    let ns = ts::namespace("leader-cut").await;
+    // The leader reaches the real server through a forwarder the test freezes.
+    let mut client_config = ts::config("admin").await;
+    client_config.rate_limit = None;
+    let target = client_config.cluster_url.authority().unwrap().to_string();
+    let (port, frozen) = freezable_forwarder(target).await;
+    client_config.cluster_url = format!("https://127.0.0.1:{port}").parse().unwrap();
+    let client = Client::try_from(client_config).unwrap();
+    let lock = LeaseLock::new(&ns.name, "cut", "me");
+    let elector = LeaderElector::new(client, lock, config()).unwrap();
+    let log = Arc::new(Log::default());
+    let task = start(&elector, &log, &CancellationToken::new());
+    wait_for("leadership", Duration::from_secs(10), || {
+        elector.is_leader().then_some(())
+    })
+    .await;
+
+    // Wait for a renewal seen on the server, then cut the leader off right after it.
+    let leases: Api<Lease> = Api::namespaced(own_client().await, &ns.name);
+    let first = leases.get("cut").await.unwrap().spec.unwrap().renew_time;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let now = leases.get("cut").await.unwrap().spec.unwrap().renew_time;
+        if now != first {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the leader never renewed");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let cut_at = Instant::now();
+    frozen.store(true, Ordering::SeqCst);
+    let ended = tokio::time::timeout(Duration::from_secs(10), task)
+        .await
+        .expect("the leader never gave up")
+        .unwrap();
+    let took = cut_at.elapsed();
+    assert_eq!(ended, Ended::LostLeadership);
+    assert!(!elector.is_leader());
+    assert!(
+        log.work_ended.load(Ordering::SeqCst),
+        "leading token not cancelled"
+    );
+    assert_eq!(log.stopped.load(Ordering::SeqCst), 1);
+    // The last renewal was at most one retry period before the cut; the leader gives up
+    // renew_deadline after it.
+    assert!(
+        took <= RENEW + Duration::from_millis(300),
+        "gave up {took:?} after the cut (renew deadline {RENEW:?})"
+    );
+    assert!(
+        took >= RENEW - RETRY - Duration::from_millis(200),
+        "gave up after only {took:?}"
+    );
+    // Cut off, it could not release: the server still names it.
+    let lease = leases.get("cut").await.unwrap();
+    assert_eq!(spec(&lease).0, "me");
 }
 
 #[tokio::test]

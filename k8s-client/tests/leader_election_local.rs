@@ -1,6 +1,7 @@
-//! Leader election against a scripted local server that stores one Lease and can be made to
-//! stop answering: the leader must give up within its renew deadline. (The real-server tests
-//! are in `leader_election.rs`; the real API server cannot be made unreachable on demand.)
+//! Leader election against a scripted local server that stores one Lease, speaks JSON only
+//! (a protobuf write gets `415`) and can be made to stop answering: the leader falls back to
+//! JSON and gives up within its renew deadline. (The real-server tests, one with the server
+//! cut off through a frozen forwarder, are in `leader_election.rs`.)
 
 mod rest_support;
 

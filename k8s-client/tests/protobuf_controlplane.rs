@@ -3,6 +3,7 @@
 //! bodies and protobuf `Status` errors.
 
 use std::fmt::Debug;
+use std::io::Write as _;
 use std::time::Duration;
 
 use futures::StreamExt;
@@ -599,6 +600,15 @@ async fn protobuf_streaming_list_ends_with_a_bookmark() {
         Err(e) if ts::server_minor().await < 34 => {
             assert!(e.is_invalid(), "{e}");
             assert!(e.to_string().contains("sendInitialEvents"), "{e}");
+            let minor = ts::server_minor().await;
+            // Past the test harness's output capture: shown in every run.
+            let _ = writeln!(
+                std::io::stderr(),
+                "skipped: the protobuf streaming list's initial events and bookmark \
+                 (Kubernetes 1.{} has WatchList off and refused sendInitialEvents with 422, \
+                 as checked)",
+                minor
+            );
             return;
         }
         Err(e) => panic!("streaming list refused: {e}"),

@@ -1,6 +1,9 @@
 //! Logs end to end: through the real kube-apiserver to KWOK's fake kubelet, which replays a
 //! two-line log file (timestamps 2026-01-01T00:00:00Z and 00:00:01Z) and keeps following it.
+//! The tests that read the file run one at a time: one appends a line to it (and puts it
+//! back) and watches KWOK's open descriptors of it.
 
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use futures::TryStreamExt;
@@ -15,6 +18,7 @@ const LINE2: &str = ts::kwok::LOG_LINES[1];
 
 #[tokio::test]
 async fn logs_get_with_options() {
+    let _serial = LOG_FILE.lock().await;
     let ns = ts::namespace("logs-get").await;
     let pod = ts::kwok::running_pod(&ns, "p").await;
     let pods: Api<Pod> = Api::namespaced(ts::client().await, &ns.name);
@@ -85,11 +89,48 @@ async fn logs_of_a_missing_pod_are_not_found() {
     assert!(err.is_not_found(), "{err:?}");
 }
 
+/// KWOK's log file, shared by every fake pod of the test control plane.
+fn kwok_log_file() -> PathBuf {
+    ts::cluster_dir().join("kwok-pod.log")
+}
+
+/// How many open file descriptors, in any process, point at `path` (KWOK holds the log file
+/// open while it follows it for a request; Linux only).
+fn open_descriptors(path: &Path) -> usize {
+    let Ok(procs) = std::fs::read_dir("/proc") else {
+        return 0;
+    };
+    procs
+        .flatten()
+        .filter_map(|p| std::fs::read_dir(p.path().join("fd")).ok())
+        .flat_map(|fds| fds.flatten())
+        .filter(|fd| std::fs::read_link(fd.path()).is_ok_and(|target| target == path))
+        .count()
+}
+
+/// Puts KWOK's log file back as it was, also when the test fails.
+struct RestoreLog {
+    path: PathBuf,
+    original: Vec<u8>,
+}
+
+impl Drop for RestoreLog {
+    fn drop(&mut self) {
+        let _ = std::fs::write(&self.path, &self.original);
+    }
+}
+
+/// Tests of this file that follow or change KWOK's log file run one at a time.
+static LOG_FILE: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 #[tokio::test]
 async fn followed_log_lines_arrive_and_the_caller_can_stop() {
+    let _serial = LOG_FILE.lock().await;
     let ns = ts::namespace("logs-follow").await;
     let pod = ts::kwok::running_pod(&ns, "p").await;
     let pods: Api<Pod> = Api::namespaced(ts::client().await, &ns.name);
+    let file = kwok_log_file();
+    assert_eq!(open_descriptors(&file), 0, "another log stream is open");
     let mut lines = pods
         .log_stream(&pod.name, &LogParams::default())
         .await
@@ -105,9 +146,46 @@ async fn followed_log_lines_arrive_and_the_caller_can_stop() {
         .unwrap();
     assert_eq!(first.as_deref(), Some(LINE1));
     assert_eq!(second.as_deref(), Some(LINE2));
-    // KWOK keeps following (the container "runs"): nothing more comes for now, and dropping
-    // the stream ends the request.
+    // KWOK follows the file (the container "runs") and holds it open for this request.
+    assert!(
+        open_descriptors(&file) >= 1,
+        "KWOK is not following the log"
+    );
+
+    // The stream stays open for new lines: one written now arrives on it (a request without
+    // follow would have ended after the second line).
+    let restore = RestoreLog {
+        original: std::fs::read(&file).unwrap(),
+        path: file.clone(),
+    };
+    let mut log = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&file)
+        .unwrap();
+    std::io::Write::write_all(
+        &mut log,
+        b"2026-01-01T00:00:02.000000000Z stdout F a line written while following\n",
+    )
+    .unwrap();
+    drop(log);
+    let third = tokio::time::timeout(LIMIT, lines.try_next())
+        .await
+        .expect("a line appended to the log did not arrive on the followed stream")
+        .unwrap();
+    assert_eq!(third.as_deref(), Some("a line written while following"));
+    drop(restore);
+
+    // Dropping the stream ends the request: the apiserver cancels its request to the
+    // kubelet (KWOK), which stops following and closes the file.
     drop(lines);
+    let deadline = std::time::Instant::now() + LIMIT;
+    while open_descriptors(&file) > 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the server side still follows the log {LIMIT:?} after the stream was dropped"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     // The client is still usable afterwards (the HTTP/2 stream was reset, not the connection).
     let again = pods
         .logs(&pod.name, &LogParams::default().tail_lines(1))
@@ -118,6 +196,7 @@ async fn followed_log_lines_arrive_and_the_caller_can_stop() {
 
 #[tokio::test]
 async fn followed_log_ends_when_the_server_ends_it() {
+    let _serial = LOG_FILE.lock().await;
     let ns = ts::namespace("logs-end").await;
     let pod = ts::kwok::running_pod(&ns, "p").await;
     let pods: Api<Pod> = Api::namespaced(ts::client().await, &ns.name);

@@ -122,6 +122,51 @@ async fn port_forward_stream_moves_ten_mebibytes_both_ways() {
 }
 
 #[tokio::test]
+async fn port_forward_three_ports_at_once_carry_data_on_each() {
+    let _locks = (lock(18081).await, lock(18082).await, lock(18083).await);
+    let _echo = (
+        echo_server(18081).await,
+        echo_server(18082).await,
+        echo_server(18083).await,
+    );
+    let (_ns, pod, pods) = setup("pf-three").await;
+    let ports = ts::kwok::FORWARDED_PORTS;
+    let mut forward = pods.port_forward(&pod.name, &ports).await.unwrap();
+    // All three at the same time, each with data of its own: a stream mixed up with another
+    // (or a port's data sent on another's channel) gets the wrong bytes back.
+    const SIZE: usize = 256 * 1024;
+    let mut tasks = Vec::new();
+    for (seed, port) in ports.into_iter().enumerate() {
+        let stream = forward.take_stream(port).unwrap();
+        assert_eq!(stream.port(), port);
+        tasks.push(tokio::spawn(async move {
+            let (mut reader, mut writer) = stream.into_split();
+            let data = pattern(SIZE, seed + 1);
+            let expected = data.clone();
+            let write = tokio::spawn(async move {
+                writer.write_all(&data).await.unwrap();
+                writer
+            });
+            let mut echoed = vec![0u8; SIZE];
+            tokio::time::timeout(LIMIT, reader.read_exact(&mut echoed))
+                .await
+                .unwrap_or_else(|_| panic!("port {port}: no echo in time"))
+                .unwrap();
+            let writer = write.await.unwrap();
+            assert!(echoed == expected, "port {port}: the echoed data differs");
+            drop((reader, writer));
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    tokio::time::timeout(LIMIT, forward.join())
+        .await
+        .expect("the session did not end after its streams were dropped")
+        .unwrap();
+}
+
+#[tokio::test]
 async fn port_forward_two_ports_and_a_typed_error_for_the_closed_one() {
     let _a = lock(18081).await;
     let _b = lock(18083).await;

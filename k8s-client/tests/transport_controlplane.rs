@@ -1,7 +1,7 @@
 //! The transport against the real control plane: HTTP/2 by ALPN, forced HTTP/1.1, gzip, TLS
 //! verification (wrong CA, skipped verification, server name override).
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -43,21 +43,30 @@ async fn http1_when_http2_is_turned_off() {
     assert!(v["gitVersion"].as_str().unwrap().starts_with('v'));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn many_concurrent_requests_share_the_pool() {
-    let client = ts::client().await;
-    let start = Instant::now();
+    // Through a forwarder that counts the TCP connections the client opens.
+    let mut config = ts::config("admin").await;
+    let target = config.cluster_url.authority().unwrap().to_string();
+    let forwarder = Forwarder::start(target).await;
+    config.cluster_url = format!("https://127.0.0.1:{}", forwarder.port)
+        .parse()
+        .unwrap();
+    let client = Client::try_from(config).unwrap();
+    // One request opens the connection (HTTP/2 by ALPN)...
+    assert_eq!(version_of(&client).await, http::Version::HTTP_2);
+    // ...and 16 concurrent ones are multiplexed over it: no second connection.
     let mut tasks = Vec::new();
-    for _ in 0..8 {
+    for _ in 0..16 {
         let c = client.clone();
-        tasks.push(tokio::spawn(async move {
-            c.request::<serde_json::Value>(get("/version")).await
-        }));
+        tasks.push(tokio::spawn(async move { c.send(get("/version")).await }));
     }
     for t in tasks {
-        t.await.unwrap().unwrap();
+        let response = t.await.unwrap().unwrap();
+        assert_eq!(response.status(), 200);
+        assert_eq!(response.version(), http::Version::HTTP_2);
     }
-    assert!(start.elapsed() < Duration::from_secs(10));
+    assert_eq!(forwarder.accepted.load(Ordering::SeqCst), 1);
 }
 
 #[cfg(feature = "gzip")]
@@ -153,39 +162,42 @@ async fn tls_server_name_overrides_the_host() {
     );
 }
 
-#[tokio::test]
-async fn plain_http_with_credentials_is_refused() {
-    let mut config = ts::config("admin-token").await;
-    let url = config
-        .cluster_url
-        .to_string()
-        .replacen("https://", "http://", 1);
-    config.cluster_url = url.parse().unwrap();
-    let err = Client::try_from(config).unwrap_err();
-    assert!(
-        matches!(err, Error::Transport(TransportError::Config(_))),
-        "{err:?}"
-    );
+// Plain http:// with credentials is refused before any connection: tested once, in
+// rest_local_server.rs (no server is contacted).
+
+/// A TCP forwarder to the control plane that counts the connections it accepts and can be
+/// frozen: it then keeps the connections open but passes nothing, as a server that died
+/// without closing its sockets (or a dropped network).
+struct Forwarder {
+    port: u16,
+    frozen: Arc<AtomicBool>,
+    accepted: Arc<AtomicUsize>,
 }
 
-/// A TCP forwarder to `target` that can be frozen: it then keeps the connections open but
-/// passes nothing, as a server that died without closing its sockets (or a dropped network).
-async fn freezable_forwarder(target: String) -> (u16, Arc<AtomicBool>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let frozen = Arc::new(AtomicBool::new(false));
-    let f = frozen.clone();
-    tokio::spawn(async move {
-        loop {
-            let (client, _) = listener.accept().await.unwrap();
-            let upstream = tokio::net::TcpStream::connect(&target).await.unwrap();
-            let (cr, cw) = client.into_split();
-            let (ur, uw) = upstream.into_split();
-            tokio::spawn(pump(cr, uw, f.clone()));
-            tokio::spawn(pump(ur, cw, f.clone()));
+impl Forwarder {
+    async fn start(target: String) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let frozen = Arc::new(AtomicBool::new(false));
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let (f, a) = (frozen.clone(), accepted.clone());
+        tokio::spawn(async move {
+            loop {
+                let (client, _) = listener.accept().await.unwrap();
+                a.fetch_add(1, Ordering::SeqCst);
+                let upstream = tokio::net::TcpStream::connect(&target).await.unwrap();
+                let (cr, cw) = client.into_split();
+                let (ur, uw) = upstream.into_split();
+                tokio::spawn(pump(cr, uw, f.clone()));
+                tokio::spawn(pump(ur, cw, f.clone()));
+            }
+        });
+        Forwarder {
+            port,
+            frozen,
+            accepted,
         }
-    });
-    (port, frozen)
+    }
 }
 
 async fn pump(
@@ -213,8 +225,11 @@ async fn pump(
 async fn keep_alive_pings_notice_a_dead_connection() {
     let mut config = ts::config("admin").await;
     let target = config.cluster_url.authority().unwrap().to_string();
-    let (port, frozen) = freezable_forwarder(target).await;
-    config.cluster_url = format!("https://127.0.0.1:{port}").parse().unwrap();
+    let forwarder = Forwarder::start(target).await;
+    let frozen = forwarder.frozen.clone();
+    config.cluster_url = format!("https://127.0.0.1:{}", forwarder.port)
+        .parse()
+        .unwrap();
     config.keep_alive = Some(Duration::from_millis(300));
     let options = TransportOptions::new().ping_timeout(Duration::from_millis(500));
     let client = Client::try_from_with_options(config, &options).unwrap();

@@ -9,9 +9,10 @@ use k8s_client::runtime::wait::{conditions, wait_until, wait_until_list, WaitErr
 use k8s_client::{Api, Client};
 use k8s_client_testsupport as ts;
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::{ConfigMap, Node, Pod};
+use k8s_openapi::api::core::v1::{ConfigMap, Pod};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use serde_json::json;
+use tokio::sync::oneshot::{self, Receiver};
 
 const LONG: Duration = Duration::from_secs(45);
 
@@ -19,6 +20,54 @@ async fn own_client() -> Client {
     let mut config = ts::config("admin").await;
     config.rate_limit = None;
     Client::try_from(config).unwrap()
+}
+
+/// Wraps `condition` so the returned receiver learns its first answer (on the waiter's
+/// initial read). The tests make their change only after a `false` first answer, so the
+/// waiter's watch path (not its initial read) is what sees the change.
+fn observed<K, C>(mut condition: C) -> (impl FnMut(Option<&K>) -> bool, Receiver<bool>)
+where
+    C: FnMut(Option<&K>) -> bool,
+{
+    let (tx, rx) = oneshot::channel();
+    let mut tx = Some(tx);
+    let wrapped = move |obj: Option<&K>| {
+        let answer = condition(obj);
+        if let Some(tx) = tx.take() {
+            let _ = tx.send(answer);
+        }
+        answer
+    };
+    (wrapped, rx)
+}
+
+/// [`observed`] for a condition on a list.
+fn observed_list<K, C>(mut condition: C) -> (impl FnMut(&[K]) -> bool, Receiver<bool>)
+where
+    C: FnMut(&[K]) -> bool,
+{
+    let (tx, rx) = oneshot::channel();
+    let mut tx = Some(tx);
+    let wrapped = move |all: &[K]| {
+        let answer = condition(all);
+        if let Some(tx) = tx.take() {
+            let _ = tx.send(answer);
+        }
+        answer
+    };
+    (wrapped, rx)
+}
+
+/// Waits for the first answer of an [`observed`] condition and checks it was `false`.
+async fn first_false(first: Receiver<bool>) {
+    let answer = tokio::time::timeout(LONG, first)
+        .await
+        .expect("the waiter never read the initial state")
+        .expect("the waiter ended before asking its condition");
+    assert!(
+        !answer,
+        "the condition was already true on the initial read"
+    );
 }
 
 fn configmap(name: &str, labels: serde_json::Value) -> ConfigMap {
@@ -30,10 +79,12 @@ async fn exists_then_data_then_deleted() {
     let ns = ts::namespace("wait-cm").await;
     let cms: Api<ConfigMap> = Api::namespaced(own_client().await, &ns.name);
 
+    let (exists, first) = observed(conditions::exists::<ConfigMap>);
     let waiter = {
         let cms = cms.clone();
-        tokio::spawn(async move { wait_until(&cms, "cm", LONG, conditions::exists).await })
+        tokio::spawn(async move { wait_until(&cms, "cm", LONG, exists).await })
     };
+    first_false(first).await;
     cms.create(&PostParams::default(), &configmap("cm", json!({})))
         .await
         .unwrap();
@@ -83,10 +134,12 @@ async fn exists_then_data_then_deleted() {
         .unwrap();
     assert!(again.is_some());
 
+    let (deleted, first) = observed(conditions::is_deleted::<ConfigMap>);
     let waiter = {
         let cms = cms.clone();
-        tokio::spawn(async move { wait_until(&cms, "cm", LONG, conditions::is_deleted).await })
+        tokio::spawn(async move { wait_until(&cms, "cm", LONG, deleted).await })
     };
+    first_false(first).await;
     cms.delete("cm", &DeleteParams::default()).await.unwrap();
     assert!(waiter.await.unwrap().unwrap().is_none());
 }
@@ -123,10 +176,12 @@ async fn wait_for_a_labelled_selection() {
     .await
     .unwrap();
     let lp = ListParams::default().labels("app=yes");
+    let (three, first) = observed_list(|all: &[ConfigMap]| all.len() == 3);
     let waiter = {
         let (cms, lp) = (cms.clone(), lp.clone());
-        tokio::spawn(async move { wait_until_list(&cms, &lp, LONG, |all| all.len() == 3).await })
+        tokio::spawn(async move { wait_until_list(&cms, &lp, LONG, three).await })
     };
+    first_false(first).await;
     for i in 0..3 {
         let cm = configmap(&format!("yes-{i}"), json!({"app": "yes"}));
         cms.create(&PostParams::default(), &cm).await.unwrap();
@@ -142,10 +197,12 @@ async fn wait_for_a_labelled_selection() {
     assert_eq!(names, ["yes-0", "yes-1", "yes-2"]);
 
     // Deletions shrink the selection.
+    let (empty, first) = observed_list(|all: &[ConfigMap]| all.is_empty());
     let waiter = {
         let (cms, lp) = (cms.clone(), lp.clone());
-        tokio::spawn(async move { wait_until_list(&cms, &lp, LONG, |all| all.is_empty()).await })
+        tokio::spawn(async move { wait_until_list(&cms, &lp, LONG, empty).await })
     };
+    first_false(first).await;
     cms.delete_collection(&DeleteParams::default(), &lp)
         .await
         .unwrap();
@@ -170,10 +227,24 @@ async fn crd_becomes_established_then_deleted() {
         }
     }))
     .unwrap();
+    // Both waiters start before their change (the CRD is established within milliseconds
+    // of its creation, which an initial read after the create could already see).
+    let (established, first) = observed(conditions::crd_established);
+    let waiter = {
+        let (crds, name) = (crds.clone(), name.clone());
+        tokio::spawn(async move { wait_until(&crds, &name, LONG, established).await })
+    };
+    first_false(first).await;
     let created = crds.create(&PostParams::default(), &crd).await.unwrap();
-    let established = wait_until(&crds, &name, LONG, conditions::crd_established).await;
+    let established = waiter.await.unwrap();
+    let (deleted, first) = observed(conditions::is_deleted::<CustomResourceDefinition>);
+    let waiter = {
+        let (crds, name) = (crds.clone(), name.clone());
+        tokio::spawn(async move { wait_until(&crds, &name, LONG, deleted).await })
+    };
+    first_false(first).await;
     let deleting = crds.delete(&name, &DeleteParams::default()).await;
-    let deleted = wait_until(&crds, &name, LONG, conditions::is_deleted).await;
+    let deleted = waiter.await.unwrap();
 
     assert_eq!(created.metadata.name.as_deref(), Some(name.as_str()));
     let established = established.unwrap().unwrap();
@@ -182,49 +253,25 @@ async fn crd_becomes_established_then_deleted() {
     assert!(deleted.unwrap().is_none());
 }
 
-/// A KWOK fake node, deleted on drop.
-struct FakeNode {
-    name: String,
-    nodes: Api<Node>,
-}
-
-impl FakeNode {
-    async fn new(client: Client, name: String) -> Self {
-        let nodes: Api<Node> = Api::all(client);
-        let node: Node = serde_json::from_value(json!({
-            "metadata": {"name": name, "annotations": {"kwok.x-k8s.io/node": "fake"}}
-        }))
-        .unwrap();
-        nodes.create(&PostParams::default(), &node).await.unwrap();
-        FakeNode { name, nodes }
-    }
-
-    async fn delete(self) {
-        self.nodes
-            .delete(&self.name, &DeleteParams::default())
-            .await
-            .unwrap();
-    }
-}
-
 #[tokio::test]
 async fn pod_runs_on_a_kwok_node() {
     let ns = ts::namespace("wait-pod").await;
     let client = own_client().await;
-    let node = FakeNode::new(client.clone(), format!("kwok-{}", ns.name)).await;
+    let node = ts::kwok::fake_node(&ns).await;
     let pods: Api<Pod> = Api::namespaced(client, &ns.name);
     let pod: Pod = serde_json::from_value(json!({
         "metadata": {"name": "p"},
         "spec": {"nodeName": node.name, "containers": [{"name": "c", "image": "fake"}]}
     }))
     .unwrap();
+    let (running, first) = observed(conditions::pod_running);
     let waiter = {
         let pods = pods.clone();
-        tokio::spawn(async move { wait_until(&pods, "p", LONG, conditions::pod_running).await })
+        tokio::spawn(async move { wait_until(&pods, "p", LONG, running).await })
     };
+    first_false(first).await;
     pods.create(&PostParams::default(), &pod).await.unwrap();
     let running = waiter.await.unwrap();
-    node.delete().await;
     let running = running.unwrap().unwrap();
     assert_eq!(running.status.unwrap().phase.as_deref(), Some("Running"));
     assert!(conditions::pod_phase("Running")(Some(
@@ -236,7 +283,7 @@ async fn pod_runs_on_a_kwok_node() {
 async fn deployment_rolls_out_on_a_kwok_node() {
     let ns = ts::namespace("wait-deploy").await;
     let client = own_client().await;
-    let node = FakeNode::new(client.clone(), format!("kwok-{}", ns.name)).await;
+    let node = ts::kwok::fake_node(&ns).await;
     let deployments: Api<Deployment> = Api::namespaced(client, &ns.name);
     let deployment: Deployment = serde_json::from_value(json!({
         "metadata": {"name": "web"},
@@ -251,6 +298,12 @@ async fn deployment_rolls_out_on_a_kwok_node() {
         }
     }))
     .unwrap();
+    let (rolled_out, first) = observed(conditions::deployment_rolled_out);
+    let waiter = {
+        let deployments = deployments.clone();
+        tokio::spawn(async move { wait_until(&deployments, "web", LONG, rolled_out).await })
+    };
+    first_false(first).await;
     let created = deployments
         .create(&PostParams::default(), &deployment)
         .await
@@ -259,16 +312,24 @@ async fn deployment_rolls_out_on_a_kwok_node() {
         !conditions::deployment_rolled_out(Some(&created)),
         "a new Deployment is not rolled out before the controller saw it"
     );
-    let first = wait_until(&deployments, "web", LONG, conditions::deployment_rolled_out).await;
+    let first = waiter.await.unwrap();
 
-    // A new template: generation 2, rolled out again by the controller.
+    // A new template: generation 2, rolled out again by the controller. The waiter starts
+    // first, on generation 1 (rolled out, but not the generation it waits for).
+    let (rolled_out, first_answer) = observed(|d: Option<&Deployment>| {
+        d.is_some_and(|d| d.metadata.generation >= Some(2)) && conditions::deployment_rolled_out(d)
+    });
+    let waiter = {
+        let deployments = deployments.clone();
+        tokio::spawn(async move { wait_until(&deployments, "web", LONG, rolled_out).await })
+    };
+    first_false(first_answer).await;
     let patch = json!({"spec": {"template": {"spec": {"containers": [
         {"name": "c", "image": "fake:2"}]}}}});
     let patched = deployments
         .patch("web", &PatchParams::default(), &Patch::Strategic(&patch))
         .await;
-    let second = wait_until(&deployments, "web", LONG, conditions::deployment_rolled_out).await;
-    node.delete().await;
+    let second = waiter.await.unwrap();
 
     let first = first.unwrap().unwrap();
     assert_eq!(first.status.as_ref().unwrap().updated_replicas, Some(2));

@@ -7,7 +7,8 @@
 //! certificate during each TLS handshake.
 //!
 //! ```
-//! # async fn run() -> Result<(), k8s_client::auth::AuthError> {
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), k8s_client::auth::AuthError> {
 //! use k8s_client::{auth::Authenticator, Config};
 //! let mut config = Config::new("https://127.0.0.1:6443".parse().unwrap());
 //! config.auth.token = Some("s3cr3t".to_string().into());

@@ -3,7 +3,10 @@
 
 use std::path::PathBuf;
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+// tokio's clock, so tests can skip the re-read period with a paused clock.
+use tokio::time::Instant;
 
 use http::HeaderValue;
 

@@ -13,13 +13,20 @@ use tokio::time::Instant;
 /// contention), and a dropped (cancelled) wait gives its token back.
 ///
 /// ```
-/// # async fn run() {
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+/// # async fn main() {
+/// use std::time::Duration;
 /// use k8s_client::rest::RateLimiter;
+/// use tokio::time::Instant;
 /// let limiter = RateLimiter::new(10.0, 5);
+/// let start = Instant::now();
 /// for _ in 0..5 {
 ///     limiter.acquire().await; // the burst: no wait
 /// }
-/// limiter.acquire().await; // waits about 100 ms
+/// assert_eq!(start.elapsed(), Duration::ZERO);
+/// limiter.acquire().await; // waits 100 ms (1 / qps)
+/// let waited = start.elapsed(); // the clock is paused: no timing noise
+/// assert!(waited >= Duration::from_millis(100) && waited < Duration::from_millis(102));
 /// # }
 /// ```
 #[derive(Debug)]
