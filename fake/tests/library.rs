@@ -8,11 +8,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use k8s_client::api::{Api, ApiResource, ListParams, Patch, PatchParams, PostParams};
-use k8s_client::cache::{InformerOptions, SharedInformer};
+use k8s_client::cache::InformerFactory;
 use k8s_client::discovery::Discovery;
 use k8s_client::dynamic::{DynamicApi, DynamicObject};
 use k8s_client::metadata::MetadataApi;
-use k8s_client::runtime::controller::{Action, Controller, ReconcileRequest};
+use k8s_client::runtime::controller::{Action, Controller};
 use k8s_client::runtime::crd;
 use k8s_client::runtime::events::{reference_of, EventRecord, EventRecorder};
 use k8s_client::runtime::leader_election::{
@@ -121,36 +121,40 @@ async fn informer_and_controller_reconcile_over_the_fake() {
     for name in ["one", "two", "three"] {
         api.create(&PostParams::default(), &cm(name)).await.unwrap();
     }
-    let informer = SharedInformer::new(api.clone(), InformerOptions::default());
-    let controller = Controller::new(informer.clone()).workers(2);
-    let queue = controller.queue();
+    let factory = Arc::new(InformerFactory::new(server.client()));
+    let stop = CancellationToken::new();
+    let controller = Controller::new(&factory, api.clone())
+        .workers(2)
+        .shutdown_on(stop.clone());
+    let informer = controller.informer().clone();
     let seen: Arc<Mutex<HashMap<String, usize>>> = Arc::default();
     let s = seen.clone();
     let writer = api.clone();
-    let run = tokio::spawn(controller.run(move |req: ReconcileRequest<ConfigMap>| {
-        let seen = s.clone();
-        let api = writer.clone();
-        async move {
-            let name = req.key.rsplit('/').next().unwrap_or_default().to_string();
-            *seen.lock().unwrap().entry(name.clone()).or_default() += 1;
-            let Some(obj) = req.object else {
-                return Ok::<_, String>(Action::Done);
-            };
-            if obj
-                .metadata
-                .annotations
-                .as_ref()
-                .is_none_or(|a| !a.contains_key("reconciled"))
-            {
-                let patch =
-                    Patch::Merge(json!({"metadata": {"annotations": {"reconciled": "yes"}}}));
-                api.patch(&name, &PatchParams::default(), &patch)
-                    .await
-                    .map_err(|e| e.to_string())?;
+    let run = tokio::spawn(controller.run(
+        move |obj: Arc<ConfigMap>, _ctx: Arc<()>| {
+            let seen = s.clone();
+            let api = writer.clone();
+            async move {
+                let name = obj.metadata.name.clone().unwrap_or_default();
+                *seen.lock().unwrap().entry(name.clone()).or_default() += 1;
+                if obj
+                    .metadata
+                    .annotations
+                    .as_ref()
+                    .is_none_or(|a| !a.contains_key("reconciled"))
+                {
+                    let patch =
+                        Patch::Merge(json!({"metadata": {"annotations": {"reconciled": "yes"}}}));
+                    api.patch(&name, &PatchParams::default(), &patch)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                }
+                Ok::<_, String>(Action::await_change())
             }
-            Ok(Action::Done)
-        }
-    }));
+        },
+        |_, _, _| Action::backoff(),
+        Arc::new(()),
+    ));
     tokio::time::timeout(Duration::from_secs(20), informer.wait_for_sync())
         .await
         .unwrap();
@@ -179,7 +183,7 @@ async fn informer_and_controller_reconcile_over_the_fake() {
     })
     .await;
     assert_eq!(informer.store().len(), 4);
-    queue.shut_down();
+    stop.cancel();
     tokio::time::timeout(Duration::from_secs(10), run)
         .await
         .unwrap()
