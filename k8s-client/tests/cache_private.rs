@@ -139,7 +139,29 @@ async fn expired_resource_version_makes_the_reflector_relist() {
     // The same control plane (watch cache off, compaction every second): a watch from a
     // compacted version, and continue tokens.
     watch_from_a_compacted_version_is_410(&api).await;
+    retry_watcher_from_a_compacted_version_is_gone(&api).await;
     expired_continue_tokens(&client).await;
+}
+
+/// The retrying watcher from resourceVersion 1, long compacted: it ends with a typed
+/// `WatchError::Gone` naming the version, and nothing after it.
+async fn retry_watcher_from_a_compacted_version_is_gone(api: &Api<ConfigMap>) {
+    use k8s_client::runtime::wait::{RetryWatcher, WatchError};
+    let mut watcher = RetryWatcher::new(api.clone(), WatchParams::default(), "1").unwrap();
+    let first = tokio::time::timeout(Duration::from_secs(20), watcher.next())
+        .await
+        .expect("no answer to a watch from resourceVersion 1")
+        .expect("the stream ended without an error");
+    match first {
+        Err(WatchError::Gone {
+            resource_version, ..
+        }) => assert_eq!(resource_version, "1"),
+        other => panic!("expected Gone, got {other:?}"),
+    }
+    assert!(
+        watcher.next().await.is_none(),
+        "the stream goes on after Gone"
+    );
 }
 
 /// A watch from resourceVersion 1, long compacted (the reflector above saw 410s for far newer

@@ -160,27 +160,9 @@ async fn no_event_lost_or_duplicated_across_server_timeouts() {
     );
 }
 
-#[tokio::test]
-async fn gone_resource_version_ends_with_a_typed_error() {
-    let ns = ts::namespace("retrywatch-gone").await;
-    let cms: Api<ConfigMap> = Api::namespaced(own_client().await, &ns.name);
-    // resourceVersion 1 is far older than anything the server keeps.
-    let mut watcher = RetryWatcher::new(cms, WatchParams::default(), "1").unwrap();
-    let first = tokio::time::timeout(Duration::from_secs(20), watcher.next())
-        .await
-        .expect("no answer to a watch from resourceVersion 1")
-        .expect("the stream ended without an error");
-    match first {
-        Err(WatchError::Gone {
-            resource_version, ..
-        }) => assert_eq!(resource_version, "1"),
-        other => panic!("expected Gone, got {other:?}"),
-    }
-    assert!(
-        watcher.next().await.is_none(),
-        "the stream goes on after Gone"
-    );
-}
+// A watch from a resourceVersion the server no longer has ends with `WatchError::Gone`:
+// tested in cache_private.rs, on a control plane whose etcd compacts every second (a young
+// shared server with the watch cache on may still replay from version 1).
 
 #[tokio::test]
 async fn start_needs_a_definite_resource_version() {
