@@ -130,14 +130,18 @@ async fn followed_log_lines_arrive_and_the_caller_can_stop() {
     let pod = ts::kwok::running_pod(&ns, "p").await;
     let pods: Api<Pod> = Api::namespaced(ts::client().await, &ns.name);
     let file = kwok_log_file();
-    // A stream an earlier test dropped may take a moment to end on KWOK's side.
+    // A stream an earlier request left may take a while to end on KWOK's side (older API
+    // servers cancel their request to the kubelet late): wait a little for it, then count
+    // this test's stream above whatever is still open.
     let start = tokio::time::Instant::now();
-    while open_descriptors(&file) > 0 {
-        assert!(
-            start.elapsed() < LIMIT,
-            "another log stream is still open after {LIMIT:?}"
-        );
+    while open_descriptors(&file) > 0 && start.elapsed() < Duration::from_secs(5) {
         tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let baseline = open_descriptors(&file);
+    if baseline > 0 {
+        eprintln!(
+            "followed logs: {baseline} earlier log stream(s) still open; counting above them"
+        );
     }
     let mut lines = pods
         .log_stream(&pod.name, &LogParams::default())
@@ -156,7 +160,7 @@ async fn followed_log_lines_arrive_and_the_caller_can_stop() {
     assert_eq!(second.as_deref(), Some(LINE2));
     // KWOK follows the file (the container "runs") and holds it open for this request.
     assert!(
-        open_descriptors(&file) >= 1,
+        open_descriptors(&file) > baseline,
         "KWOK is not following the log"
     );
 
@@ -187,7 +191,7 @@ async fn followed_log_lines_arrive_and_the_caller_can_stop() {
     // kubelet (KWOK), which stops following and closes the file.
     drop(lines);
     let deadline = std::time::Instant::now() + LIMIT;
-    while open_descriptors(&file) > 0 {
+    while open_descriptors(&file) > baseline {
         assert!(
             std::time::Instant::now() < deadline,
             "the server side still follows the log {LIMIT:?} after the stream was dropped"

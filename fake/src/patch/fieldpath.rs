@@ -200,6 +200,13 @@ fn walk_compare(
     } else if rhs.is_some_and(Value::is_null) && granular(&ls) {
         (rhs, rs, was_null) = (None, None, true);
     }
+    // A null scalar beside an absent one is the same Go zero value (1.33 and older serialize
+    // an unset `metav1.Time` as null): not a change.
+    if (lhs.is_none() && rhs.is_some_and(Value::is_null))
+        || (rhs.is_none() && lhs.is_some_and(Value::is_null))
+    {
+        return;
+    }
     let root = prefix.is_empty();
     let node = |c: &mut Comparison, prefix: &Path| {
         if root || was_null {

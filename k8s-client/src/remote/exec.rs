@@ -453,7 +453,14 @@ impl Outputs {
             .into_iter()
             .flatten()
         {
-            let _ = tx.try_send(Err(e.clone().into_io()));
+            // After the output already queued (a full queue must not turn the failure into
+            // a clean end of stream).
+            let error = Err(e.clone().into_io());
+            if let Err(mpsc::error::TrySendError::Full(error)) = tx.try_send(error) {
+                tokio::spawn(async move {
+                    let _ = tx.send(error).await;
+                });
+            }
         }
     }
 }

@@ -450,7 +450,14 @@ async fn run(
     if let Some(e) = &first_error {
         for state in &mut ports {
             if let Some(tx) = state.data.take() {
-                let _ = tx.try_send(Err(e.clone().into_io()));
+                // After the data already queued: a full queue must not turn the failure
+                // into a clean end of stream.
+                let error = Err(e.clone().into_io());
+                if let Err(mpsc::error::TrySendError::Full(error)) = tx.try_send(error) {
+                    tokio::spawn(async move {
+                        let _ = tx.send(error).await;
+                    });
+                }
             }
         }
     }
