@@ -239,6 +239,24 @@ impl State {
                 ));
             }
         }
+        if info.group.is_empty() && matches!(info.plural.as_str(), "configmaps" | "secrets") {
+            for field in ["data", "binaryData", "stringData"] {
+                for key in object[field].as_object().into_iter().flat_map(|m| m.keys()) {
+                    let valid = !key.is_empty()
+                        && key.len() <= 253
+                        && key
+                            .chars()
+                            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+                    if !valid {
+                        causes.push((
+                            format!("{field}[{key}]"),
+                            "FieldValueInvalid",
+                            format!("Invalid value: \"{key}\": a valid config key must consist of alphanumeric characters, '-', '_' or '.' (regex used for validation is '[-._a-zA-Z0-9]+')"),
+                        ));
+                    }
+                }
+            }
+        }
         let gvk = k8s_client::api::GroupVersionKind::new(&info.group, &info.version, &info.kind);
         for field in self.schemas.missing_required(&gvk, object) {
             causes.push((field, "FieldValueRequired", "Required value".to_string()));
@@ -1283,7 +1301,8 @@ fn encode_continue(rv: u64, last: &(String, String)) -> String {
 fn decode_continue(token: &str) -> Result<(u64, (String, String))> {
     use base64::Engine;
     let bad = || {
-        StatusError::invalid_query("continue", "continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)")
+        // As the server's storage: a token that does not decode is a bad request.
+        StatusError::bad_request("invalid continue token: continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)")
     };
     let raw = base64::engine::general_purpose::URL_SAFE
         .decode(token)
