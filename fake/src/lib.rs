@@ -114,8 +114,6 @@
 //! finalizers, status and scale subresources, missing namespaces) against kube-apiserver
 //! and against this server and compares the normalized answers. These still differ (each
 //! is asserted to, so a fix shows up there):
-//! - `immutable: true` is not enforced on ConfigMaps and Secrets, and a change of a
-//!   Secret's `type` is accepted (the server answers `422 Invalid`);
 //! - built-in kinds are not validated beyond names, ConfigMap/Secret keys and the
 //!   required fields of the schema: e.g. a Deployment whose selector does not match its
 //!   template's labels is created (server: `422 Invalid`);

@@ -624,6 +624,7 @@ impl State {
         }
         crate::defaults::apply(info, &mut new);
         self.validate(info, &new)?;
+        immutable_fields(info, old, &new)?;
         if has_generation(info) && spec_part(old, info) != spec_part(&new, info) {
             let g = old["metadata"]["generation"].as_i64().unwrap_or(0) + 1;
             new["metadata"]["generation"] = json!(g);
@@ -840,6 +841,7 @@ impl State {
         }
         crate::defaults::apply(info, &mut new);
         self.validate(info, &new)?;
+        immutable_fields(info, old, &new)?;
         if has_generation(info) && spec_part(old, info) != spec_part(&new, info) {
             let g = old["metadata"]["generation"].as_i64().unwrap_or(0) + 1;
             new["metadata"]["generation"] = json!(g);
@@ -1344,5 +1346,45 @@ fn reason_of(code: u16) -> &'static str {
         415 => "UnsupportedMediaType",
         422 => "Invalid",
         _ => "InternalError",
+    }
+}
+
+/// The fields of ConfigMaps and Secrets that cannot change: their content once
+/// `immutable` is true, and a Secret's `type`.
+fn immutable_fields(info: &ResourceInfo, old: &Value, new: &Value) -> Result<()> {
+    if !info.group.is_empty() || !matches!(info.plural.as_str(), "configmaps" | "secrets") {
+        return Ok(());
+    }
+    let name = meta(old, "name");
+    let mut causes = Vec::new();
+    if old["immutable"] == json!(true) {
+        for field in ["data", "binaryData"] {
+            if old.get(field) != new.get(field) {
+                causes.push((
+                    field.to_string(),
+                    "FieldValueForbidden",
+                    "Forbidden: field is immutable when `immutable` is set".to_string(),
+                ));
+            }
+        }
+        if new["immutable"] != json!(true) {
+            causes.push((
+                "immutable".to_string(),
+                "FieldValueForbidden",
+                "Forbidden: field is immutable when `immutable` is set".to_string(),
+            ));
+        }
+    }
+    if info.plural == "secrets" && old.get("type") != new.get("type") {
+        causes.push((
+            "type".to_string(),
+            "FieldValueInvalid",
+            "Invalid value: field is immutable".to_string(),
+        ));
+    }
+    if causes.is_empty() {
+        Ok(())
+    } else {
+        Err(StatusError::invalid(&info.group, &info.kind, name, &causes))
     }
 }

@@ -25,15 +25,6 @@ use serde_json::{json, Map, Value};
 /// Each is asserted to still differ.
 const KNOWN_DIFFERENCES: &[(&str, &str)] = &[
     (
-        "cm immutable",
-        "`immutable: true` is not enforced on ConfigMaps and Secrets: the fake accepts a change \
-         of their data where the server answers 422 Invalid",
-    ),
-    (
-        "secret type is immutable",
-        "a change of a Secret's `type` is accepted where the server answers 422 Invalid",
-    ),
-    (
         "cm finalizers and deletionTimestamp",
         "the write that removes the last finalizer of an object being deleted answers the \
          object with a new resourceVersion; the server answers the last stored one",
