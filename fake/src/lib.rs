@@ -119,9 +119,7 @@
 //!   template's labels is created (server: `422 Invalid`);
 //! - Services are not defaulted (`type`, `sessionAffinity`, ports' `protocol`,
 //!   `ipFamilies`, `ipFamilyPolicy`, `internalTrafficPolicy`, `clusterIPs`,
-//!   `status.loadBalancer`) and get no cluster IP, so their managedFields differ too;
-//! - the write that removes the last finalizer of an object being deleted answers the
-//!   object with a new resourceVersion, where the server answers the last stored one.
+//!   `status.loadBalancer`) and get no cluster IP, so their managedFields differ too.
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 

@@ -667,10 +667,13 @@ impl State {
             && !spec_finalizers
             && !self.graceful_pending(&new)
         {
-            let stored = self.store.commit(&info.key(), ChangeType::Deleted, new);
+            // As the server: the answer carries the last stored resourceVersion (the
+            // DELETED event carries the deletion's).
+            let answer = render(&new, info);
+            self.store.commit(&info.key(), ChangeType::Deleted, new);
             return Ok(Written {
                 code: 200,
-                body: render(&stored, info),
+                body: answer,
             });
         }
         let stored = self.store.commit(&info.key(), ChangeType::Modified, new);

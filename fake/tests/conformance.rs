@@ -25,11 +25,6 @@ use serde_json::{json, Map, Value};
 /// Each is asserted to still differ.
 const KNOWN_DIFFERENCES: &[(&str, &str)] = &[
     (
-        "cm finalizers and deletionTimestamp",
-        "the write that removes the last finalizer of an object being deleted answers the \
-         object with a new resourceVersion; the server answers the last stored one",
-    ),
-    (
         "deploy invalid selector",
         "no validation of built-in kinds beyond names and required fields: a Deployment \
          whose selector does not match its template's labels is created (server: 422)",
