@@ -103,6 +103,9 @@
 //! - the versions of one group-resource share storage without conversion (only
 //!   `apiVersion` is rewritten), and `events.k8s.io` events are stored apart from core
 //!   events;
+//! - validation of built-in kinds covers names, the required fields of the schema,
+//!   ConfigMap and Secret keys and immutability, and workloads' `matchLabels` selecting
+//!   their template only (e.g. no check of container names, ports or resource quantities);
 //! - `fieldValidation` is ignored (unknown fields are kept, not refused or dropped);
 //! - no periodic bookmarks: [`FakeServer::send_bookmarks`] sends them;
 //! - the `kubernetes` Service and the `kube-root-ca.crt` ConfigMaps are not created.
@@ -114,9 +117,6 @@
 //! finalizers, status and scale subresources, missing namespaces) against kube-apiserver
 //! and against this server and compares the normalized answers. These still differ (each
 //! is asserted to, so a fix shows up there):
-//! - built-in kinds are not validated beyond names, ConfigMap/Secret keys and the
-//!   required fields of the schema: e.g. a Deployment whose selector does not match its
-//!   template's labels is created (server: `422 Invalid`);
 //! - Services are not defaulted (`type`, `sessionAffinity`, ports' `protocol`,
 //!   `ipFamilies`, `ipFamilyPolicy`, `internalTrafficPolicy`, `clusterIPs`,
 //!   `status.loadBalancer`) and get no cluster IP, so their managedFields differ too.

@@ -257,6 +257,29 @@ impl State {
                 }
             }
         }
+        if info.group == "apps"
+            && matches!(
+                info.plural.as_str(),
+                "deployments" | "replicasets" | "statefulsets" | "daemonsets"
+            )
+        {
+            // The selector's matchLabels must select the template (matchExpressions are
+            // not checked).
+            let template = &object["spec"]["template"]["metadata"]["labels"];
+            let selects = object["spec"]["selector"]["matchLabels"]
+                .as_object()
+                .is_none_or(|m| m.iter().all(|(k, v)| template.get(k) == Some(v)));
+            if !selects {
+                causes.push((
+                    "spec.template.metadata.labels".to_string(),
+                    "FieldValueInvalid",
+                    format!(
+                        "Invalid value: {}: `selector` does not match template `labels`",
+                        template
+                    ),
+                ));
+            }
+        }
         let gvk = k8s_client::api::GroupVersionKind::new(&info.group, &info.version, &info.kind);
         for field in self.schemas.missing_required(&gvk, object) {
             causes.push((field, "FieldValueRequired", "Required value".to_string()));

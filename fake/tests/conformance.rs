@@ -25,11 +25,6 @@ use serde_json::{json, Map, Value};
 /// Each is asserted to still differ.
 const KNOWN_DIFFERENCES: &[(&str, &str)] = &[
     (
-        "deploy invalid selector",
-        "no validation of built-in kinds beyond names and required fields: a Deployment \
-         whose selector does not match its template's labels is created (server: 422)",
-    ),
-    (
         "svc create headless",
         "Services are not defaulted (type, sessionAffinity, ports' protocol, ipFamilies, \
          ipFamilyPolicy, internalTrafficPolicy, clusterIPs, status.loadBalancer), so their \
