@@ -106,6 +106,7 @@ pub(crate) fn apply(info: &ResourceInfo, object: &mut Value) {
             set(spec, "progressDeadlineSeconds", json!(600));
             pod_spec(&mut spec["template"]["spec"]);
         }
+        ("", "services") => service(object),
         ("", "secrets") => {
             // As the server's conversion: stringData is written into data, base64-encoded.
             use base64::Engine;
@@ -130,4 +131,52 @@ pub(crate) fn apply(info: &ResourceInfo, object: &mut Value) {
         }
         _ => {}
     }
+}
+
+/// Defaults of a Service, and a cluster IP for a ClusterIP, NodePort or LoadBalancer one
+/// (from 10.96.0.0/16, chosen at random).
+fn service(object: &mut Value) {
+    let spec = &mut object["spec"];
+    if !spec.is_object() {
+        return;
+    }
+    set(spec, "type", json!("ClusterIP"));
+    set(spec, "sessionAffinity", json!("None"));
+    if let Some(ports) = spec.get_mut("ports").and_then(Value::as_array_mut) {
+        for p in ports {
+            set(p, "protocol", json!("TCP"));
+            let port = p["port"].clone();
+            set(p, "targetPort", port);
+        }
+    }
+    if spec["type"] != "ExternalName" {
+        set(spec, "internalTrafficPolicy", json!("Cluster"));
+    }
+    set(object, "status", json!({"loadBalancer": {}}));
+}
+
+/// What the server's allocators fill in after the managed fields are recorded (so no
+/// manager owns them): a Service's cluster IP (kept from `old`, else chosen at random in
+/// 10.96.0.0/16) and IP families.
+pub(crate) fn allocate(info: &ResourceInfo, old: Option<&Value>, object: &mut Value) {
+    if info.custom || !info.group.is_empty() || info.plural != "services" {
+        return;
+    }
+    let spec = &mut object["spec"];
+    if !spec.is_object() || spec["type"] == "ExternalName" {
+        return;
+    }
+    for key in ["clusterIP", "clusterIPs", "ipFamilies", "ipFamilyPolicy"] {
+        if let Some(v) = old.and_then(|o| o["spec"].get(key)) {
+            set(spec, key, v.clone());
+        }
+    }
+    if spec.get("clusterIP").is_none_or(Value::is_null) {
+        let n: u16 = rand::random::<u16>().max(2);
+        spec["clusterIP"] = json!(format!("10.96.{}.{}", n >> 8, n & 0xff));
+    }
+    let ip = spec["clusterIP"].clone();
+    set(spec, "clusterIPs", json!([ip]));
+    set(spec, "ipFamilies", json!(["IPv4"]));
+    set(spec, "ipFamilyPolicy", json!("SingleStack"));
 }

@@ -349,6 +349,7 @@ impl State {
         let gvk = Self::gvk(info);
         patch::record_update(&self.schemas, &gvk, None, &mut body, manager, "", &now)
             .map_err(|e| StatusError::internal(e.to_string()))?;
+        crate::defaults::allocate(info, None, &mut body);
         if dry_run {
             body["metadata"]["resourceVersion"] = json!("");
             if let Some(m) = body["metadata"].as_object_mut() {
@@ -656,6 +657,7 @@ impl State {
         let gvk = Self::gvk(info);
         patch::record_update(&self.schemas, &gvk, Some(old), &mut new, manager, sub, &now)
             .map_err(|e| StatusError::internal(e.to_string()))?;
+        crate::defaults::allocate(info, Some(old), &mut new);
         self.commit_update(info, old, new, dry_run)
     }
 
