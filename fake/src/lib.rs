@@ -96,16 +96,39 @@
 //!
 //! Known differences that do not answer an error (kept short on purpose; the conformance
 //! suite lists them with their reasons):
-//! - defaulting of built-in kinds covers Deployments and pod specs (in pods and the
-//!   templates of Deployments, ReplicaSets, StatefulSets, DaemonSets and Jobs) only; no
+//! - defaulting of built-in kinds covers Deployments, Services, Secrets and pod specs (in
+//!   pods and the templates of Deployments, ReplicaSets, StatefulSets, DaemonSets and
+//!   Jobs) only; cluster IPs are chosen at random in 10.96.0.0/16 without a check for
+//!   collisions; no
 //!   admission
 //!   (quotas, limit ranges, service account tokens, RBAC: every request is allowed);
 //! - the versions of one group-resource share storage without conversion (only
 //!   `apiVersion` is rewritten), and `events.k8s.io` events are stored apart from core
 //!   events;
+//! - validation of built-in kinds covers names, the required fields of the schema,
+//!   ConfigMap and Secret keys and immutability, and workloads' `matchLabels` selecting
+//!   their template only (e.g. no check of container names, ports or resource quantities);
 //! - `fieldValidation` is ignored (unknown fields are kept, not refused or dropped);
 //! - no periodic bookmarks: [`FakeServer::send_bookmarks`] sends them;
 //! - the `kubernetes` Service and the `kube-root-ca.crt` ConfigMaps are not created.
+//!
+//! # Differences from kube-apiserver found by the conformance suite
+//! `fake/tests/conformance.rs` runs each of its scenarios (CRUD, AlreadyExists, NotFound,
+//! stale resourceVersions, invalid names, generateName, dryRun, every patch type,
+//! server-side apply ownership and conflicts, label and field selectors, paging,
+//! finalizers, status and scale subresources, missing namespaces) against kube-apiserver
+//! and against this server and compares the normalized answers (the list
+//! `KNOWN_DIFFERENCES` there holds the scenarios that still differ, with the reason, each
+//! asserted to still differ so a fix shows up). At present all 70 scenarios answer alike,
+//! against Kubernetes 1.36. The suite found, and these were fixed: the default field
+//! manager (the User-Agent up to its first `/`, not `unknown`); `null` ports and
+//! initContainers added by defaulting; Secrets' `stringData` not written into `data` and
+//! no default `type`; no check of ConfigMap and Secret keys; empty `labels`,
+//! `annotations` and `data` maps kept; a malformed continue token answered 422 (the server:
+//! 400); `immutable` ConfigMaps and Secrets and a Secret's `type` not enforced; the write
+//! that removes the last finalizer of a deleted object answering a new resourceVersion;
+//! workloads whose selector does not select their template accepted; Services not
+//! defaulted and given no cluster IP.
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 

@@ -419,7 +419,21 @@ impl FakeServer {
             .unwrap_or("")
             .to_string();
         let path = parts.uri.path().to_string();
-        let query = Query::parse(parts.uri.query());
+        let mut query = Query::parse(parts.uri.query());
+        // As kube-apiserver: without a fieldManager, writes other than apply are recorded
+        // under the User-Agent up to its first '/' (apply requires an explicit one).
+        if query.get("fieldManager").is_none() && !content_type.contains("apply-patch") {
+            let agent = parts
+                .headers
+                .get(http::header::USER_AGENT)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|ua| ua.split('/').next())
+                .filter(|p| !p.is_empty());
+            if let Some(agent) = agent {
+                let agent: String = agent.chars().take(128).collect();
+                query.pairs.push(("fieldManager".to_string(), agent));
+            }
+        }
 
         if let Some(answer) = self.discovery(&path, &accept) {
             return respond(answer);

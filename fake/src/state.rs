@@ -239,6 +239,47 @@ impl State {
                 ));
             }
         }
+        if info.group.is_empty() && matches!(info.plural.as_str(), "configmaps" | "secrets") {
+            for field in ["data", "binaryData", "stringData"] {
+                for key in object[field].as_object().into_iter().flat_map(|m| m.keys()) {
+                    let valid = !key.is_empty()
+                        && key.len() <= 253
+                        && key
+                            .chars()
+                            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+                    if !valid {
+                        causes.push((
+                            format!("{field}[{key}]"),
+                            "FieldValueInvalid",
+                            format!("Invalid value: \"{key}\": a valid config key must consist of alphanumeric characters, '-', '_' or '.' (regex used for validation is '[-._a-zA-Z0-9]+')"),
+                        ));
+                    }
+                }
+            }
+        }
+        if info.group == "apps"
+            && matches!(
+                info.plural.as_str(),
+                "deployments" | "replicasets" | "statefulsets" | "daemonsets"
+            )
+        {
+            // The selector's matchLabels must select the template (matchExpressions are
+            // not checked).
+            let template = &object["spec"]["template"]["metadata"]["labels"];
+            let selects = object["spec"]["selector"]["matchLabels"]
+                .as_object()
+                .is_none_or(|m| m.iter().all(|(k, v)| template.get(k) == Some(v)));
+            if !selects {
+                causes.push((
+                    "spec.template.metadata.labels".to_string(),
+                    "FieldValueInvalid",
+                    format!(
+                        "Invalid value: {}: `selector` does not match template `labels`",
+                        template
+                    ),
+                ));
+            }
+        }
         let gvk = k8s_client::api::GroupVersionKind::new(&info.group, &info.version, &info.kind);
         for field in self.schemas.missing_required(&gvk, object) {
             causes.push((field, "FieldValueRequired", "Required value".to_string()));
@@ -308,6 +349,7 @@ impl State {
         let gvk = Self::gvk(info);
         patch::record_update(&self.schemas, &gvk, None, &mut body, manager, "", &now)
             .map_err(|e| StatusError::internal(e.to_string()))?;
+        crate::defaults::allocate(info, None, &mut body);
         if dry_run {
             body["metadata"]["resourceVersion"] = json!("");
             if let Some(m) = body["metadata"].as_object_mut() {
@@ -606,6 +648,7 @@ impl State {
         }
         crate::defaults::apply(info, &mut new);
         self.validate(info, &new)?;
+        immutable_fields(info, old, &new)?;
         if has_generation(info) && spec_part(old, info) != spec_part(&new, info) {
             let g = old["metadata"]["generation"].as_i64().unwrap_or(0) + 1;
             new["metadata"]["generation"] = json!(g);
@@ -614,6 +657,7 @@ impl State {
         let gvk = Self::gvk(info);
         patch::record_update(&self.schemas, &gvk, Some(old), &mut new, manager, sub, &now)
             .map_err(|e| StatusError::internal(e.to_string()))?;
+        crate::defaults::allocate(info, Some(old), &mut new);
         self.commit_update(info, old, new, dry_run)
     }
 
@@ -648,10 +692,13 @@ impl State {
             && !spec_finalizers
             && !self.graceful_pending(&new)
         {
-            let stored = self.store.commit(&info.key(), ChangeType::Deleted, new);
+            // As the server: the answer carries the last stored resourceVersion (the
+            // DELETED event carries the deletion's).
+            let answer = render(&new, info);
+            self.store.commit(&info.key(), ChangeType::Deleted, new);
             return Ok(Written {
                 code: 200,
-                body: render(&stored, info),
+                body: answer,
             });
         }
         let stored = self.store.commit(&info.key(), ChangeType::Modified, new);
@@ -822,6 +869,7 @@ impl State {
         }
         crate::defaults::apply(info, &mut new);
         self.validate(info, &new)?;
+        immutable_fields(info, old, &new)?;
         if has_generation(info) && spec_part(old, info) != spec_part(&new, info) {
             let g = old["metadata"]["generation"].as_i64().unwrap_or(0) + 1;
             new["metadata"]["generation"] = json!(g);
@@ -1283,7 +1331,8 @@ fn encode_continue(rv: u64, last: &(String, String)) -> String {
 fn decode_continue(token: &str) -> Result<(u64, (String, String))> {
     use base64::Engine;
     let bad = || {
-        StatusError::invalid_query("continue", "continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)")
+        // As the server's storage: a token that does not decode is a bad request.
+        StatusError::bad_request("invalid continue token: continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)")
     };
     let raw = base64::engine::general_purpose::URL_SAFE
         .decode(token)
@@ -1325,5 +1374,45 @@ fn reason_of(code: u16) -> &'static str {
         415 => "UnsupportedMediaType",
         422 => "Invalid",
         _ => "InternalError",
+    }
+}
+
+/// The fields of ConfigMaps and Secrets that cannot change: their content once
+/// `immutable` is true, and a Secret's `type`.
+fn immutable_fields(info: &ResourceInfo, old: &Value, new: &Value) -> Result<()> {
+    if !info.group.is_empty() || !matches!(info.plural.as_str(), "configmaps" | "secrets") {
+        return Ok(());
+    }
+    let name = meta(old, "name");
+    let mut causes = Vec::new();
+    if old["immutable"] == json!(true) {
+        for field in ["data", "binaryData"] {
+            if old.get(field) != new.get(field) {
+                causes.push((
+                    field.to_string(),
+                    "FieldValueForbidden",
+                    "Forbidden: field is immutable when `immutable` is set".to_string(),
+                ));
+            }
+        }
+        if new["immutable"] != json!(true) {
+            causes.push((
+                "immutable".to_string(),
+                "FieldValueForbidden",
+                "Forbidden: field is immutable when `immutable` is set".to_string(),
+            ));
+        }
+    }
+    if info.plural == "secrets" && old.get("type") != new.get("type") {
+        causes.push((
+            "type".to_string(),
+            "FieldValueInvalid",
+            "Invalid value: field is immutable".to_string(),
+        ));
+    }
+    if causes.is_empty() {
+        Ok(())
+    } else {
+        Err(StatusError::invalid(&info.group, &info.kind, name, &causes))
     }
 }
