@@ -1,6 +1,7 @@
 //! Shared informers, the factory, indexers, listers and transforms against the real control
 //! plane.
 
+use k8s_client_testsupport::eventually;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -31,18 +32,6 @@ fn name(o: &ConfigMap) -> String {
 
 fn app(o: &ConfigMap) -> Option<String> {
     o.meta().labels.as_ref().and_then(|l| l.get("app").cloned())
-}
-
-/// Waits (up to 30 s) until `cond` holds, polling every 20 ms.
-async fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while !cond() {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 fn names(events: &Mutex<Vec<String>>) -> Vec<String> {

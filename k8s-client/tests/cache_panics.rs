@@ -2,6 +2,7 @@
 //! panic is caught and counted, and the informer keeps its store and its other handlers
 //! current (issue 17 item 3). Async handlers too.
 
+use k8s_client_testsupport::eventually;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -16,18 +17,6 @@ fn cm(name: &str) -> ConfigMap {
     c.metadata.name = Some(name.into());
     c.data = Some([("k".to_string(), name.to_string())].into());
     c
-}
-
-/// Waits (up to 30 s) until `cond` holds, polling every 20 ms.
-async fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while !cond() {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 fn seen(names: &Mutex<Vec<String>>) -> Vec<String> {

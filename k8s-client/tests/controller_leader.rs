@@ -2,6 +2,7 @@
 //! competing for one Lease only the leader reconciles; when it stops (releasing the Lease)
 //! the other takes over and reconciles the keys its cache queued meanwhile.
 
+use k8s_client_testsupport::eventually;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -62,17 +63,6 @@ fn replica(
 
 fn by(log: &Log, who: &str) -> usize {
     log.lock().unwrap().iter().filter(|(w, _)| w == who).count()
-}
-
-async fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(45);
-    while !cond() {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

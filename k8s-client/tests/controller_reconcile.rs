@@ -4,6 +4,7 @@
 //! reconcile (caught, retried, the worker carries on), and graceful shutdown that lets the
 //! reconcile in progress finish.
 
+use k8s_client_testsupport::eventually;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -43,17 +44,6 @@ impl Ctx {
             .get(name)
             .cloned()
             .unwrap_or_default()
-    }
-}
-
-async fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(45);
-    while !cond() {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 

@@ -2,6 +2,7 @@
 //! a child it controls changes or is deleted, `watches` queues what a mapper names, and two
 //! controllers built from one informer factory share the informer of a kind they both use.
 
+use k8s_client_testsupport::eventually;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -19,17 +20,6 @@ type Calls = Arc<Mutex<HashMap<String, u32>>>;
 
 fn count(calls: &Calls, name: &str) -> u32 {
     calls.lock().unwrap().get(name).copied().unwrap_or_default()
-}
-
-async fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(45);
-    while !cond() {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -3,6 +3,7 @@
 //! object (and is retried), the finalizer is removed only after cleanup succeeded, and
 //! another controller's finalizer on the same object is left in place.
 
+use k8s_client_testsupport::eventually;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -24,17 +25,6 @@ struct Ctx {
     cleanups: AtomicU32,
     applied_without_finalizer: AtomicU32,
     api: std::sync::Mutex<Option<Api<ConfigMap>>>,
-}
-
-async fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(45);
-    while !cond() {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

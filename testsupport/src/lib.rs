@@ -260,3 +260,15 @@ fn delete_on_own_thread<K: Deletable>(config: &Config, names: Vec<String>) {
     });
     let _ = handle.join();
 }
+
+/// Waits until `cond` holds, checking every 20 ms; fails the test naming `what` after 45 s.
+pub async fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(45);
+    while !cond() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
