@@ -316,56 +316,13 @@ async fn leader_that_loses_the_lease_stops_leading() {
     assert_eq!(spec(&lease).0, "intruder");
 }
 
-/// A TCP forwarder to the control plane that can be frozen: it then keeps its connections
-/// open but passes nothing (a dropped network), so the real server becomes unreachable on
-/// demand.
-async fn freezable_forwarder(target: String) -> (u16, Arc<AtomicBool>) {
-    async fn pump(
-        mut from: tokio::net::tcp::OwnedReadHalf,
-        mut to: tokio::net::tcp::OwnedWriteHalf,
-        frozen: Arc<AtomicBool>,
-    ) {
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        let mut buf = vec![0u8; 16 * 1024];
-        loop {
-            let n = match from.read(&mut buf).await {
-                Ok(0) | Err(_) => return,
-                Ok(n) => n,
-            };
-            if frozen.load(Ordering::SeqCst) {
-                std::future::pending::<()>().await;
-            }
-            if to.write_all(&buf[..n]).await.is_err() {
-                return;
-            }
-        }
-    }
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let frozen = Arc::new(AtomicBool::new(false));
-    let f = frozen.clone();
-    tokio::spawn(async move {
-        loop {
-            let (client, _) = listener.accept().await.unwrap();
-            let upstream = tokio::net::TcpStream::connect(&target).await.unwrap();
-            let (cr, cw) = client.into_split();
-            let (ur, uw) = upstream.into_split();
-            tokio::spawn(pump(cr, uw, f.clone()));
-            tokio::spawn(pump(ur, cw, f.clone()));
-        }
-    });
-    (port, frozen)
-}
-
 #[tokio::test]
 async fn leader_cut_off_from_the_server_stops_within_the_renew_deadline() {
     let ns = ts::namespace("leader-cut").await;
     // The leader reaches the real server through a forwarder the test freezes.
     let mut client_config = ts::config("admin").await;
     client_config.rate_limit = None;
-    let target = client_config.cluster_url.authority().unwrap().to_string();
-    let (port, frozen) = freezable_forwarder(target).await;
-    client_config.cluster_url = format!("https://127.0.0.1:{port}").parse().unwrap();
+    let proxy = k8s_client_testsupport::faults::FaultProxy::in_front_of(&mut client_config).await;
     let client = Client::try_from(client_config).unwrap();
     let lock = LeaseLock::new(&ns.name, "cut", "me");
     let elector = LeaderElector::new(client, lock, config()).unwrap();
@@ -389,7 +346,7 @@ async fn leader_cut_off_from_the_server_stops_within_the_renew_deadline() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let cut_at = Instant::now();
-    frozen.store(true, Ordering::SeqCst);
+    proxy.stall(true);
     let ended = tokio::time::timeout(Duration::from_secs(10), task)
         .await
         .expect("the leader never gave up")
