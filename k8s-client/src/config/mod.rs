@@ -14,6 +14,7 @@
 //! ```
 
 mod error;
+mod flags;
 mod incluster;
 mod kubeconfig;
 mod load;
