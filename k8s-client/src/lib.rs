@@ -37,6 +37,8 @@
 //! | `runtime` | `cache` (reflectors, informers) and `runtime` (work queues, controllers, leader election, events, waiting) |
 //! | `compact` | compact informer caches, objects packed with LZ4 (turns on `runtime`) |
 //! | `protobuf` | the Kubernetes protobuf encoding of the built-in types (`protobuf`) |
+//! | `derive` | `#[derive(CustomResource)]` and `#[derive(JsonSchema)]`: custom resources and their CRDs from Rust types |
+//! | `metrics` | client-go's metrics (requests, work queues, informers, reconciles) through the `metrics` facade |
 //! | `latest`, `v1_33`, ... | the Kubernetes version of the k8s-openapi types (choose one) |
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]

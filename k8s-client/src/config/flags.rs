@@ -235,7 +235,10 @@ mod tests {
         ])
         .unwrap();
         let i = o.impersonate.unwrap();
-        assert_eq!((i.user.as_str(), i.groups), ("jane", vec!["a".into(), "b".into()]));
+        assert_eq!(
+            (i.user.as_str(), i.groups),
+            ("jane", vec!["a".into(), "b".into()])
+        );
         assert_eq!(o.insecure_skip_tls_verify, Some(true));
         assert_eq!(o.tls_server_name.as_deref(), Some("api"));
         let (o, _) = parse(&["--insecure-skip-tls-verify=false"]).unwrap();
@@ -254,17 +257,29 @@ mod tests {
         for bad in ["", "s", "10x", "1m-", "abc"] {
             assert!(parse_timeout(bad).is_err(), "{bad}");
         }
-        let err = parse(&["--request-timeout", "soon"]).unwrap_err().to_string();
-        assert!(err.contains("command line") && err.contains("--request-timeout"), "{err}");
+        let err = parse(&["--request-timeout", "soon"])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("command line") && err.contains("--request-timeout"),
+            "{err}"
+        );
     }
 
     #[test]
     fn missing_values_are_named() {
-        for args in [&["--context"][..], &["-n"], &["--kubeconfig="], &["--server", ""]] {
+        for args in [
+            &["--context"][..],
+            &["-n"],
+            &["--kubeconfig="],
+            &["--server", ""],
+        ] {
             let err = parse(args).unwrap_err().to_string();
             assert!(err.contains(args[0].split('=').next().unwrap()), "{err}");
         }
-        let err = parse(&["--insecure-skip-tls-verify=maybe"]).unwrap_err().to_string();
+        let err = parse(&["--insecure-skip-tls-verify=maybe"])
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("true or false"), "{err}");
     }
 
