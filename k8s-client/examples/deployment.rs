@@ -52,7 +52,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }))?;
 
     println!("Creating deployment {ns}/{name}...");
-    let created = deployments.create(&PostParams::default(), &deployment).await?;
+    let created = deployments
+        .create(&PostParams::default(), &deployment)
+        .await?;
     println!(
         "Created deployment {:?} (resourceVersion {}).",
         created.metadata.name.unwrap_or_default(),

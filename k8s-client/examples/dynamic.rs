@@ -31,7 +31,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         ..
     } = common::setup().await?;
     if let Some(extra) = args.first() {
-        return Err(format!("unexpected argument {extra:?} (the namespace is -n NAMESPACE)").into());
+        return Err(
+            format!("unexpected argument {extra:?} (the namespace is -n NAMESPACE)").into(),
+        );
     }
 
     // client-go: schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "deployments"}

@@ -15,7 +15,7 @@
 
 mod common;
 
-use k8s_client::config::{Config, InClusterPaths, Kubeconfig, KubeConfigOptions};
+use k8s_client::config::{Config, InClusterPaths, KubeConfigOptions, Kubeconfig};
 use k8s_client::discovery::Discovery;
 use k8s_client::Client;
 
@@ -23,7 +23,10 @@ use k8s_client::Client;
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (options, rest) = KubeConfigOptions::from_args(std::env::args().skip(1))?;
     if let Some(extra) = rest.first() {
-        return Err(format!("unexpected argument {extra:?} (this example takes only kubectl's flags)").into());
+        return Err(format!(
+            "unexpected argument {extra:?} (this example takes only kubectl's flags)"
+        )
+        .into());
     }
 
     // Which files, which context, which user: read from the kubeconfig itself.

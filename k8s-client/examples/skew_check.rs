@@ -60,11 +60,7 @@ async fn run() -> Result<bool, Box<dyn std::error::Error>> {
             places.entry(key).or_default().push(place);
         }
     }
-    println!(
-        "{} kind(s) in {} file(s)",
-        used.len(),
-        setup.args.len()
-    );
+    println!("{} kind(s) in {} file(s)", used.len(), setup.args.len());
 
     let check = used
         .iter()
@@ -75,7 +71,9 @@ async fn run() -> Result<bool, Box<dyn std::error::Error>> {
     println!("server {}", report.server_version);
     for kind in &report.kinds {
         let mark = match &kind.status {
-            KindStatus::Served { deprecated: None, .. } => "ok  ",
+            KindStatus::Served {
+                deprecated: None, ..
+            } => "ok  ",
             KindStatus::Served { .. } => "warn",
             KindStatus::NotServed { .. } => "FAIL",
             KindStatus::Unknown { .. } => "??  ",

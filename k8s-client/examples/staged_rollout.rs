@@ -160,11 +160,7 @@ async fn roll_one(
         {"name": container, "image": plan.image}
     ]}}}});
     let patched = api
-        .patch(
-            name,
-            &PatchParams::default(),
-            &Patch::Strategic(&patch),
-        )
+        .patch(name, &PatchParams::default(), &Patch::Strategic(&patch))
         .await?;
     let generation = patched.metadata.generation.unwrap_or(0);
     println!(
@@ -218,7 +214,9 @@ fn deadline_exceeded(d: &Deployment) -> Option<String> {
         .conditions
         .iter()
         .flatten()
-        .find(|c| c.type_ == "Progressing" && c.reason.as_deref() == Some("ProgressDeadlineExceeded"))
+        .find(|c| {
+            c.type_ == "Progressing" && c.reason.as_deref() == Some("ProgressDeadlineExceeded")
+        })
         .map(|c| c.message.clone().unwrap_or_default())
 }
 

@@ -184,7 +184,10 @@ async fn discovery() {
         "{out}"
     );
     assert!(lines.contains(&"resources of v1:"), "{out}");
-    assert!(lines.contains(&"pods") && lines.contains(&"pods/log"), "{out}");
+    assert!(
+        lines.contains(&"pods") && lines.contains(&"pods/log"),
+        "{out}"
+    );
 
     let out = run_flags("discovery", &["apps/v1"], Duration::from_secs(60)).await;
     let lines: Vec<&str> = out.lines().collect();
@@ -270,10 +273,19 @@ async fn out_of_cluster_config() {
 
     // --kubeconfig, its current context.
     let out = run_flags("out_of_cluster_config", &[], limit).await;
-    let current = kubeconfig().await.current_context.expect("a current context");
-    assert!(out.contains(&format!("kubeconfig files: {path_text}\n")), "{out}");
+    let current = kubeconfig()
+        .await
+        .current_context
+        .expect("a current context");
+    assert!(
+        out.contains(&format!("kubeconfig files: {path_text}\n")),
+        "{out}"
+    );
     assert!(out.contains(&format!("context: {current}\n")), "{out}");
-    assert!(out.contains(&format!("server: {}", server.trim_end_matches('/'))), "{out}");
+    assert!(
+        out.contains(&format!("server: {}", server.trim_end_matches('/'))),
+        "{out}"
+    );
     assert!(out.contains(&version), "{out}");
 
     // --context admin-token -n team-a: a bearer token, shown only as such.
@@ -298,9 +310,16 @@ async fn out_of_cluster_config() {
     )
     .await;
     assert_eq!(ran.code, Some(0), "{ran}");
-    assert!(ran.stdout.contains(&format!("kubeconfig files: {path_text}\n")), "{ran}");
+    assert!(
+        ran.stdout
+            .contains(&format!("kubeconfig files: {path_text}\n")),
+        "{ran}"
+    );
     assert!(ran.stdout.contains(&version), "{ran}");
-    assert!(!ran.stdout.contains(&token) && !ran.stderr.contains(&token), "{ran}");
+    assert!(
+        !ran.stdout.contains(&token) && !ran.stderr.contains(&token),
+        "{ran}"
+    );
 
     // ~/.kube/config, neither flag nor variable.
     let home = tempfile::tempdir().unwrap();
@@ -338,7 +357,10 @@ async fn in_cluster_config() {
     let pod = ts::kwok::running_pod(&ns, "p").await;
     let kc = kubeconfig().await;
     let cluster = &kc.clusters[0].cluster;
-    let ca = match (&cluster.certificate_authority_data, &cluster.certificate_authority) {
+    let ca = match (
+        &cluster.certificate_authority_data,
+        &cluster.certificate_authority,
+    ) {
         (Some(data), _) => base64::engine::general_purpose::STANDARD
             .decode(data.trim())
             .expect("base64 CA data"),
@@ -378,7 +400,12 @@ async fn in_cluster_config() {
     // -n overrides the namespace file.
     let ran = output(
         "in_cluster_config",
-        &["--service-account-dir", dir_arg, "-n", ts::RESTRICTED_NAMESPACE],
+        &[
+            "--service-account-dir",
+            dir_arg,
+            "-n",
+            ts::RESTRICTED_NAMESPACE,
+        ],
         &env,
         limit,
     )
@@ -413,7 +440,10 @@ async fn list_pods() {
     let out = run_flags("list_pods", &["-n", &ns.name], limit).await;
     assert!(out.contains("pods in the cluster"), "{out}");
     assert!(
-        out.contains(&format!("  {}/{} Running {}\n", ns.name, pod.name, pod.node.name)),
+        out.contains(&format!(
+            "  {}/{} Running {}\n",
+            ns.name, pod.name, pod.node.name
+        )),
         "{out}"
     );
     assert!(
@@ -489,13 +519,20 @@ async fn deployment() {
     }
     let client = ts::client().await;
     let deployments: Api<Deployment> = Api::namespaced(client.clone(), &ns.name);
-    assert!(deployments.get_opt("demo-deployment").await.unwrap().is_none());
+    assert!(deployments
+        .get_opt("demo-deployment")
+        .await
+        .unwrap()
+        .is_none());
     let replica_sets: Api<ReplicaSet> = Api::namespaced(client, &ns.name);
     let left = replica_sets.list(&ListParams::default()).await.unwrap();
     assert!(
         left.items.is_empty(),
         "foreground deletion left ReplicaSets: {:?}",
-        left.items.iter().map(|r| &r.metadata.name).collect::<Vec<_>>()
+        left.items
+            .iter()
+            .map(|r| &r.metadata.name)
+            .collect::<Vec<_>>()
     );
 }
 
@@ -579,8 +616,16 @@ async fn server_side_apply() {
     assert_eq!(owns("ssa-example-second"), ["f:color"]);
 
     // Without --keep it cleans up.
-    let out = run_flags("server_side_apply", &["-n", &ns.name, "gone"], Duration::from_secs(60)).await;
-    assert!(out.contains(&format!("deleted configmap {}/gone", ns.name)), "{out}");
+    let out = run_flags(
+        "server_side_apply",
+        &["-n", &ns.name, "gone"],
+        Duration::from_secs(60),
+    )
+    .await;
+    assert!(
+        out.contains(&format!("deleted configmap {}/gone", ns.name)),
+        "{out}"
+    );
     assert!(Api::<ConfigMap>::namespaced(ts::client().await, &ns.name)
         .get_opt("gone")
         .await
@@ -630,7 +675,12 @@ async fn custom_resource() {
     assert_eq!(crd::state(&installed), crd::CrdState::Established);
     let resource = crd::api_resource(&installed, "v1").unwrap();
     let tabs: Api<DynamicObject> = Api::namespaced_with(client.clone(), &ns.name, &resource);
-    assert!(tabs.list(&ListParams::default()).await.unwrap().items.is_empty());
+    assert!(tabs
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items
+        .is_empty());
 
     // Again, installing idempotently over the existing CRD, and removing it at the end.
     let out = run_flags(
@@ -639,7 +689,10 @@ async fn custom_resource() {
         Duration::from_secs(120),
     )
     .await;
-    assert!(out.contains(&format!("Deleted CustomResourceDefinition {CRD}")), "{out}");
+    assert!(
+        out.contains(&format!("Deleted CustomResourceDefinition {CRD}")),
+        "{out}"
+    );
     until("the CRD gone", Duration::from_secs(60), || async {
         crds.get_opt(CRD).await.unwrap().is_none().then_some(())
     })
@@ -750,7 +803,15 @@ async fn staged_rollout() {
     let started = Instant::now();
     let out = run_flags(
         "staged_rollout",
-        &["-n", &ns.name, "--image", "nginx:1.28", "dep-a", "dep-b", "dep-c"],
+        &[
+            "-n",
+            &ns.name,
+            "--image",
+            "nginx:1.28",
+            "dep-a",
+            "dep-b",
+            "dep-c",
+        ],
         Duration::from_secs(180),
     )
     .await;
@@ -770,7 +831,10 @@ async fn staged_rollout() {
         let status = d.status.unwrap();
         assert_eq!(status.updated_replicas, Some(2), "{name}");
         assert_eq!(status.available_replicas, Some(2), "{name}");
-        assert!(status.observed_generation >= d.metadata.generation, "{name}");
+        assert!(
+            status.observed_generation >= d.metadata.generation,
+            "{name}"
+        );
     }
 
     // The stuck one stops the rollout: dep-a gets the image, dep-c does not.
@@ -778,7 +842,14 @@ async fn staged_rollout() {
     let ran = run_flags_failing(
         "staged_rollout",
         &[
-            "-n", &ns.name, "--image", "nginx:1.29", "--timeout", "120s", "dep-a", "dep-stuck",
+            "-n",
+            &ns.name,
+            "--image",
+            "nginx:1.29",
+            "--timeout",
+            "120s",
+            "dep-a",
+            "dep-stuck",
             "dep-c",
         ],
         Duration::from_secs(180),
@@ -795,8 +866,14 @@ async fn staged_rollout() {
     );
     assert!(ran.stdout.contains("not touched: dep-c"), "{ran}");
     assert!(ran.stdout.contains("FAILED at dep-stuck"), "{ran}");
-    assert_eq!(image(&deployments.get("dep-a").await.unwrap()), "nginx:1.29");
-    assert_eq!(image(&deployments.get("dep-stuck").await.unwrap()), "nginx:1.29");
+    assert_eq!(
+        image(&deployments.get("dep-a").await.unwrap()),
+        "nginx:1.29"
+    );
+    assert_eq!(
+        image(&deployments.get("dep-stuck").await.unwrap()),
+        "nginx:1.29"
+    );
     let after_c = deployments.get("dep-c").await.unwrap();
     assert_eq!(image(&after_c), "nginx:1.28");
     assert_eq!(after_c.metadata.generation, before_c.metadata.generation);
@@ -804,7 +881,16 @@ async fn staged_rollout() {
     // A timeout is a failure too, naming the Deployment.
     let ran = run_flags_failing(
         "staged_rollout",
-        &["-n", &ns.name, "--image", "nginx:1.30", "--timeout", "1s", "dep-stuck", "dep-a"],
+        &[
+            "-n",
+            &ns.name,
+            "--image",
+            "nginx:1.30",
+            "--timeout",
+            "1s",
+            "dep-stuck",
+            "dep-a",
+        ],
         Duration::from_secs(60),
     )
     .await;
@@ -813,7 +899,12 @@ async fn staged_rollout() {
     assert!(ran.stdout.contains("not touched: dep-a"), "{ran}");
 
     // Usage errors are exit 2.
-    let ran = run_flags_failing("staged_rollout", &["-n", &ns.name, "dep-a"], Duration::from_secs(30)).await;
+    let ran = run_flags_failing(
+        "staged_rollout",
+        &["-n", &ns.name, "dep-a"],
+        Duration::from_secs(30),
+    )
+    .await;
     assert_eq!(ran.code, Some(2), "{ran}");
     assert!(ran.stderr.contains("--image IMAGE is required"), "{ran}");
 }
