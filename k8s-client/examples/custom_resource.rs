@@ -22,7 +22,6 @@ mod common;
 use std::time::Duration;
 
 use k8s_client::api::{DeleteParams, ListParams, PostParams};
-use k8s_client::custom_resource::JsonSchema;
 use k8s_client::runtime::crd;
 use k8s_client::runtime::wait::{conditions, wait_until};
 use k8s_client::{Api, CustomResource};

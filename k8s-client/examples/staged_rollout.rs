@@ -210,14 +210,13 @@ fn deadline_exceeded(d: &Deployment) -> Option<String> {
     if status.observed_generation.unwrap_or(0) < d.metadata.generation.unwrap_or(0) {
         return None;
     }
-    status
-        .conditions
+    // Read as JSON: the condition's field types differ between Kubernetes versions.
+    let conditions = serde_json::to_value(status.conditions.as_ref()?).ok()?;
+    conditions
+        .as_array()?
         .iter()
-        .flatten()
-        .find(|c| {
-            c.type_ == "Progressing" && c.reason.as_deref() == Some("ProgressDeadlineExceeded")
-        })
-        .map(|c| c.message.clone().unwrap_or_default())
+        .find(|c| c["type"] == "Progressing" && c["reason"] == "ProgressDeadlineExceeded")
+        .map(|c| c["message"].as_str().unwrap_or_default().to_string())
 }
 
 /// `2 of 3 updated replicas are available` and the like, as `kubectl rollout status` says.

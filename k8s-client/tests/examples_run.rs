@@ -710,7 +710,7 @@ async fn skew_check() {
 
     let out = run_flags("skew_check", &[current.to_str().unwrap()], limit).await;
     for line in [
-        "6 kind(s) in 1 file(s)",
+        "5 kind(s) in 1 file(s)",
         "ok   apps/v1 Deployment: served",
         "ok   v1 ConfigMap: served",
         "ok   v1 Service: served",
