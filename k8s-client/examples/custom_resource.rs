@@ -36,7 +36,7 @@ use serde::{Deserialize, Serialize};
     namespaced,
     shortname = "ct",
     printcolumn(name = "Schedule", type = "string", json_path = ".spec.cronSpec"),
-    printcolumn(name = "Image", type = "string", json_path = ".spec.image")
+    printcolumn(name = "Replicas", type = "integer", json_path = ".spec.replicas")
 )]
 #[serde(rename_all = "camelCase")]
 pub struct CronTabSpec {
