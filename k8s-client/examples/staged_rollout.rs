@@ -234,7 +234,7 @@ fn progress(d: &Deployment) -> String {
     if updated < wanted {
         format!("{updated} of {wanted} new replicas updated")
     } else if total > updated {
-        format!("{} old replicas pending termination", total - updated)
+        format!("{} old replica(s) pending termination", total - updated)
     } else if available < updated {
         format!("{available} of {updated} updated replicas available")
     } else {

@@ -824,7 +824,7 @@ async fn staged_rollout() {
         Duration::from_secs(180),
     )
     .await;
-    println!("3 rollouts in {:.1}s", started.elapsed().as_secs_f64());
+    println!("{out}3 rollouts in {:.1}s", started.elapsed().as_secs_f64());
     let done: Vec<usize> = ["dep-a", "dep-b", "dep-c"]
         .iter()
         .map(|n| {
@@ -864,6 +864,7 @@ async fn staged_rollout() {
         Duration::from_secs(180),
     )
     .await;
+    println!("{ran}");
     assert_eq!(ran.code, Some(1), "{ran}");
     assert!(ran.stdout.contains("dep-a: rolled out in "), "{ran}");
     assert!(
