@@ -1,25 +1,40 @@
-//! The seed walkthrough's "Deployment CRUD, the dynamic way", against the cluster of
-//! $KUBECONFIG (or ~/.kube/config, or the pod's service account): create the demo Deployment
-//! from untyped JSON through the dynamic client, read it, update its replicas (retried on
-//! conflict), list Deployments, delete it.
+//! The seed walkthrough's "Deployment CRUD, the dynamic way": create the demo Deployment
+//! from untyped JSON through the dynamic client, read it, update its replicas and image
+//! (retried on conflict), list Deployments, delete it. No Rust type of the object is used:
+//! only its group, version, kind and resource.
 //!
-//! `cargo run -p k8s-client --example dynamic [NAMESPACE]` (default: the context's
-//! namespace).
+//! client-go: `dynamic.NewForConfig` and `client.Resource(deploymentRes).Namespace(ns)`
+//! with `unstructured.Unstructured` (seed 001 section 4, "deployment资源CRUD - dynamic方式").
+//!
+//! ```text
+//! cargo run -p k8s-client --example dynamic -- --context kind-dev -n default
+//! ```
+//!
+//! The cluster is the one of `--kubeconfig`/`$KUBECONFIG`/`~/.kube/config` (or the pod's
+//! service account); the namespace is `-n`, else the context's.
 
 use k8s_client::api::{
     ApiResource, DeleteParams, GroupVersionKind, ListParams, Object, PostParams, PropagationPolicy,
 };
 use k8s_client::dynamic::{DynamicApi, DynamicObject};
 use k8s_client::retry::{retry_on_conflict, Backoff};
-use k8s_client::{Client, Error};
 use serde_json::json;
 
+mod common;
+
 #[tokio::main]
-async fn main() -> Result<(), Error> {
-    let client = Client::try_default().await?;
-    let namespace = std::env::args()
-        .nth(1)
-        .unwrap_or_else(|| client.default_namespace().to_string());
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let common::Setup {
+        client,
+        namespace,
+        args,
+        ..
+    } = common::setup().await?;
+    if let Some(extra) = args.first() {
+        return Err(
+            format!("unexpected argument {extra:?} (the namespace is -n NAMESPACE)").into(),
+        );
+    }
 
     // client-go: schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "deployments"}
     let deployments = ApiResource::from_gvk(
