@@ -73,7 +73,9 @@ async fn run() -> Result<i32, Box<dyn std::error::Error>> {
     let mut process = pods.attach(&pod, &params).await?;
     eprintln!(
         "attached to pod {pod}{}; Ctrl-C to detach",
-        container.map(|c| format!(", container {c}")).unwrap_or_default()
+        container
+            .map(|c| format!(", container {c}"))
+            .unwrap_or_default()
     );
 
     // With a terminal on both sides: keys go out as typed, and sizes follow the window.
@@ -116,7 +118,7 @@ async fn run() -> Result<i32, Box<dyn std::error::Error>> {
             eprintln!("the process ended with exit code {}", status.code());
             Ok(status.code())
         }
-        _ = interrupted => {
+        Ok(Ok(())) = interrupted => {
             // Dropping the session closes the WebSocket; the process keeps running.
             eprintln!("detached from pod {pod}");
             Ok(0)

@@ -82,8 +82,8 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     // One recorder per controller instance: who reports (a qualified controller name) and
     // which replica (here the host name, as a pod name would be in a cluster).
     let instance = std::env::var("HOSTNAME").unwrap_or_else(|_| "events-example-0".to_string());
-    let recorder = EventRecorder::builder(client.clone(), "example.com/events-example", instance)
-        .build()?;
+    let recorder =
+        EventRecorder::builder(client.clone(), "example.com/events-example", instance).build()?;
     recorder.record(
         EventRecord::normal("Configured", "Reconcile", reference_of(&cm))
             .note("the greeting is set"),
@@ -114,7 +114,10 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         .collect();
     found.sort_by(|a, b| a.event_time.cmp(&b.event_time));
     println!("Events about configmap/{name}:");
-    println!("{:<8} {:<12} {:<10} {:>5}  NOTE", "TYPE", "REASON", "ACTION", "COUNT");
+    println!(
+        "{:<8} {:<12} {:<10} {:>5}  NOTE",
+        "TYPE", "REASON", "ACTION", "COUNT"
+    );
     for e in &found {
         // A single Event has no series; a repeated one counts its occurrences there.
         let count = e.series.as_ref().map_or(1, |s| s.count);

@@ -102,6 +102,9 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
             }
         }
     }
+    // Ctrl-C stops the controller (listening from the start, so an early one is not fatal).
+    let interrupted = tokio::spawn(tokio::signal::ctrl_c());
+
     let config = Config::infer_with(&options, &InClusterPaths::from_env()).await?;
     let client = Client::try_from(config)?;
     let namespace = client.default_namespace().to_string();
@@ -131,7 +134,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     };
     tokio::select! {
         _ = run_for => {}
-        interrupted = tokio::signal::ctrl_c() => interrupted?,
+        interrupted = interrupted => interrupted??,
     }
     // Workers finish the key they hold, then see the queue closed.
     queue.shut_down();

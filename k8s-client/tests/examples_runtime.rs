@@ -258,7 +258,11 @@ async fn workqueue_syncs_the_pods_the_informer_sees() {
     // Ctrl-C: the worker finishes, the queue shuts down, the program ends cleanly.
     ex.interrupt().await;
     let out = ex.finish().await;
-    assert!(out.stdout.contains("stopping the Pod controller"), "{}", out.describe());
+    assert!(
+        out.stdout.contains("stopping the Pod controller"),
+        "{}",
+        out.describe()
+    );
     assert!(
         out.stdout.contains(&format!(
             "waiting for the Pod cache of namespace {} to sync",
@@ -286,23 +290,52 @@ async fn leader_election_hands_over_on_release() {
 
     let mut alice = Running::start(
         "leader_election",
-        &["-n", &ns.name, "--identity", "alice", "--lease", lease, "--for", "8"],
+        &[
+            "-n",
+            &ns.name,
+            "--identity",
+            "alice",
+            "--lease",
+            lease,
+            "--for",
+            "8",
+        ],
     );
     alice.wait_for("alice: I am the leader now").await;
     assert_eq!(lease_holder(&leases, lease).await.as_deref(), Some("alice"));
 
     let mut bob = Running::start(
         "leader_election",
-        &["-n", &ns.name, "--identity=bob", "--lease", lease, "--for", "120"],
+        &[
+            "-n",
+            &ns.name,
+            "--identity=bob",
+            "--lease",
+            lease,
+            "--for",
+            "120",
+        ],
     );
     bob.wait_for("bob: the leader is alice").await;
-    assert!(!bob.stdout().contains("bob: I am the leader now"), "{}", bob.stdout());
+    assert!(
+        !bob.stdout().contains("bob: I am the leader now"),
+        "{}",
+        bob.stdout()
+    );
 
     // Alice steps down after 8s and releases the Lease: Bob takes over without waiting
     // for it to expire (6s lease duration).
     let out = alice.finish().await;
-    assert!(out.stdout.contains("8s are up: stepping down"), "{}", out.describe());
-    assert!(out.stdout.contains("election ended: Cancelled"), "{}", out.describe());
+    assert!(
+        out.stdout.contains("8s are up: stepping down"),
+        "{}",
+        out.describe()
+    );
+    assert!(
+        out.stdout.contains("election ended: Cancelled"),
+        "{}",
+        out.describe()
+    );
     let released = tokio::time::Instant::now();
     bob.wait_for("bob: I am the leader now").await;
     let takeover = released.elapsed();
@@ -315,8 +348,16 @@ async fn leader_election_hands_over_on_release() {
     // Ctrl-C: Bob steps down and releases the Lease too.
     bob.interrupt().await;
     let out = bob.finish().await;
-    assert!(out.stdout.contains("interrupted: stepping down"), "{}", out.describe());
-    assert!(out.stdout.contains("bob: leader's work stopped"), "{}", out.describe());
+    assert!(
+        out.stdout.contains("interrupted: stepping down"),
+        "{}",
+        out.describe()
+    );
+    assert!(
+        out.stdout.contains("bob: leader's work stopped"),
+        "{}",
+        out.describe()
+    );
     assert_eq!(lease_holder(&leases, lease).await, None);
 }
 
@@ -363,8 +404,15 @@ async fn events_are_recorded_aggregated_and_listed() {
         .find(|e| e.type_.as_deref() == Some("Warning"))
         .expect("the Warning event");
     assert_eq!(warning.reason.as_deref(), Some("ProbeFailed"));
-    assert_eq!(warning.reporting_controller.as_deref(), Some("example.com/events-example"));
-    assert_eq!(warning.series.as_ref().map(|s| s.count), Some(5), "{warning:#?}");
+    assert_eq!(
+        warning.reporting_controller.as_deref(),
+        Some("example.com/events-example")
+    );
+    assert_eq!(
+        warning.series.as_ref().map(|s| s.count),
+        Some(5),
+        "{warning:#?}"
+    );
     let normal = events
         .iter()
         .find(|e| e.type_.as_deref() == Some("Normal"))
@@ -373,7 +421,11 @@ async fn events_are_recorded_aggregated_and_listed() {
     assert!(normal.series.is_none(), "{normal:#?}");
 
     // A second run reuses the ConfigMap.
-    let again = run("events", &["-n", &ns.name, "--name", "watched", "--repeat", "1"]).await;
+    let again = run(
+        "events",
+        &["-n", &ns.name, "--name", "watched", "--repeat", "1"],
+    )
+    .await;
     assert!(
         again.contains(&format!("using the existing ConfigMap {}/watched", ns.name)),
         "{again}"
@@ -391,11 +443,24 @@ async fn exec_passes_stdout_stdin_and_the_exit_code() {
     .await;
     assert_eq!(out, "hello from exec\n");
 
-    // Our stdin reaches the command, and its end is the command's end of file.
+    // Our stdin reaches the command. (KWOK never closes a command's stdin when the client
+    // does, so `cat` would not end there: the command reads a known number of bytes.)
+    let input = b"piped through the pod\n";
+    let count = input.len().to_string();
     let out = run_with(
         "exec",
-        &["-n", &ns.name, "-c", ts::kwok::CONTAINER, &pod.name, "--", "cat"],
-        b"piped through the pod\n",
+        &[
+            "-n",
+            &ns.name,
+            "-c",
+            ts::kwok::CONTAINER,
+            &pod.name,
+            "--",
+            "head",
+            "-c",
+            &count,
+        ],
+        input,
     )
     .await;
     assert!(out.status.success(), "{}", out.describe());
@@ -404,12 +469,27 @@ async fn exec_passes_stdout_stdin_and_the_exit_code() {
     // The command's exit code is the program's; its stderr is ours.
     let out = run_with(
         "exec",
-        &["-n", &ns.name, &pod.name, "--", "sh", "-c", "echo oops >&2; exit 3"],
+        &[
+            "-n",
+            &ns.name,
+            &pod.name,
+            "--",
+            "sh",
+            "-c",
+            "echo oops >&2; exit 3",
+        ],
         b"",
     )
     .await;
-    assert_eq!(out.status.code(), Some(3), "{}", out.describe());
-    assert_eq!(out.stderr, "oops\n");
+    assert!(out.stderr.starts_with("oops\n"), "{}", out.describe());
+    match out.status.code() {
+        Some(3) => {}
+        // KWOK (v0.8.0) wraps the command's exit error, so the server reports an internal
+        // error naming the exit status instead of the code (remote_exec.rs has the same
+        // case): the example says so and exits with 1.
+        Some(1) => assert!(out.stderr.contains("exit status 3"), "{}", out.describe()),
+        _ => panic!("expected exit code 3 {}", out.describe()),
+    }
 
     // A missing pod: an error naming it, exit code 1.
     let out = run_with("exec", &["-n", &ns.name, "no-such-pod", "--", "true"], b"").await;
@@ -463,7 +543,16 @@ async fn logs_prints_tails_and_follows() {
 
     let out = run(
         "logs",
-        &["-n", &ns.name, "-c", ts::kwok::CONTAINER, "--tail", "1", "--timestamps", &pod.name],
+        &[
+            "-n",
+            &ns.name,
+            "-c",
+            ts::kwok::CONTAINER,
+            "--tail",
+            "1",
+            "--timestamps",
+            &pod.name,
+        ],
     )
     .await;
     let lines: Vec<&str> = out.lines().collect();
@@ -489,7 +578,11 @@ async fn logs_prints_tails_and_follows() {
         "{}",
         out.describe()
     );
-    assert!(out.stderr.contains("stopped following"), "{}", out.describe());
+    assert!(
+        out.stderr.contains("stopped following"),
+        "{}",
+        out.describe()
+    );
     drop(log);
 
     // A missing pod fails, naming it.
@@ -530,9 +623,17 @@ async fn attach_streams_the_containers_output_until_ctrl_c() {
     ex.wait_for(&format!("written while attached {n}")).await;
     ex.interrupt().await;
     let out = ex.finish().await;
-    assert!(out.stderr.contains("detached from pod"), "{}", out.describe());
+    assert!(
+        out.stderr.contains("detached from pod"),
+        "{}",
+        out.describe()
+    );
     // Only output written after attaching arrives (not the log's earlier lines).
-    assert!(!out.stdout.contains(ts::kwok::LOG_LINES[0]), "{}", out.describe());
+    assert!(
+        !out.stdout.contains(ts::kwok::LOG_LINES[0]),
+        "{}",
+        out.describe()
+    );
     drop(log);
 }
 
