@@ -52,13 +52,13 @@ pub async fn scale_selected(
         let Some(name) = listed.metadata.name.clone() else {
             continue;
         };
-        if listed.spec.as_ref().and_then(|s| s.replicas) == Some(replicas) {
+        if listed.spec.replicas == Some(replicas) {
             continue;
         }
         retry_on_conflict(Backoff::default_retry(), || async {
             // Read again on every attempt: a conflict means our copy is stale.
             let mut current = deployments.get(&name).await?;
-            current.spec.get_or_insert_with(Default::default).replicas = Some(replicas);
+            current.spec.replicas = Some(replicas);
             deployments
                 .replace(&name, &PostParams::default(), &current)
                 .await
@@ -127,7 +127,7 @@ async fn replicas(client: Client) -> Result<Vec<(String, i32)>, k8s_client::Erro
         .items
         .into_iter()
         .map(|d| {
-            let replicas = d.spec.and_then(|s| s.replicas).unwrap_or(1);
+            let replicas = d.spec.replicas.unwrap_or(1);
             (d.metadata.name.unwrap_or_default(), replicas)
         })
         .collect();
@@ -150,15 +150,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     });
 
+    server.clear_actions();
     let changed = scale_selected(server.client(), "shop", "tier=frontend", 3).await?;
     println!("scaled tier=frontend to 3: changed {changed:?}");
-    println!("after: {:?}", replicas(server.client()).await?);
-    println!("requests the code made:");
+    println!("requests the code made (the first update of web met a conflict):");
     for action in server.actions() {
-        if action.resource == "deployments" {
-            println!("  {} {} {}", action.verb, action.resource, action.name);
-        }
+        println!("  {} {} {}", action.verb, action.resource, action.name);
     }
+    println!("after: {:?}", replicas(server.client()).await?);
     Ok(())
 }
 
@@ -194,6 +193,8 @@ mod tests {
             .await
             .unwrap();
 
+        // The requests the code made (before the checks below make their own).
+        let requests = deployment_requests(&server);
         // `api` already had 3 replicas and `db` is not selected.
         assert_eq!(changed, ["web"]);
         assert_eq!(
@@ -201,7 +202,6 @@ mod tests {
             [("api".into(), 3), ("db".into(), 1), ("web".into(), 3)]
         );
         // One list with the selector, then a get and an update of `web` only.
-        let requests = deployment_requests(&server);
         assert_eq!(
             requests,
             [req("list", ""), req("get", "web"), req("update", "web")]
@@ -250,6 +250,7 @@ mod tests {
             .await
             .unwrap();
 
+        let requests = deployment_requests(&server);
         // Listed in name order, as kube-apiserver lists.
         assert_eq!(changed, ["api", "web"]);
         assert_eq!(
@@ -259,7 +260,6 @@ mod tests {
         // Three updates for two Deployments: the first was refused, and its Deployment
         // was read again before the second try.
         assert_eq!(conflicts.load(Ordering::SeqCst), 3);
-        let requests = deployment_requests(&server);
         assert_eq!(
             requests,
             [
