@@ -14,8 +14,7 @@
 //! `$KUBECONFIG` or `~/.kube/config`, or the in-cluster account):
 //!
 //! ```sh
-//! kubectl -n Y run shell --image=busybox -it --restart=Never -- sh   # then detach, or:
-//! kubectl -n Y run shell --image=busybox --restart=Never --stdin --tty -- sh
+//! kubectl -n Y run shell --image=busybox --restart=Never --stdin --tty --attach=false -- sh
 //! cargo run -p k8s-client --example attach -- --context X -n Y -i -t shell
 //! cargo run -p k8s-client --example attach -- --context X -n Y [-c CONTAINER] POD   # output only
 //! ```
