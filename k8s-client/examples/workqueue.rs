@@ -1,19 +1,33 @@
-//! client-go's "workqueue" example, in Rust: a controller that watches the Pods of a
-//! namespace through a shared informer, puts the key of every changed Pod on a rate-limited
-//! work queue, and has a worker "sync" each key by printing what the cache holds for it.
-//! A failed sync is retried with backoff up to 5 times, then the key is forgotten.
+//! An informer + work queue controller: client-go's "workqueue" example
+//! (`k8s.io/client-go/examples/workqueue`), in Rust. A shared informer lists and watches
+//! the Pods of a namespace into a local cache; every change it sees puts the Pod's key
+//! (`namespace/name`) on a rate-limited work queue; a worker takes keys off the queue one
+//! at a time and reconciles each by reading the Pod from the cache (the "business logic"
+//! here just prints what it finds). A failed sync is retried with backoff up to 5 times,
+//! then the key is dropped. Several changes to one Pod before the worker gets to it are
+//! reconciled once, and one key is never worked on by two workers at a time.
+//!
+//! client-go: `cache.NewIndexerInformer` + `workqueue.NewTypedRateLimitingQueue`, the
+//! `Controller` with `processNextItem`, `syncToStdout` and `handleErr` of that example.
+//! The same loop, packaged with typed keys and requeue policies, is
+//! [`k8s_client::runtime::controller::Controller`].
+//!
+//! Run it by hand against any cluster (kubectl's connection flags; without them, the
+//! current context of `$KUBECONFIG` or `~/.kube/config`, or the in-cluster account):
 //!
 //! ```sh
-//! cargo run -p k8s-client --features latest --example workqueue -- [NAMESPACE] [--for SECONDS]
+//! cargo run -p k8s-client --example workqueue -- --context X -n Y [--for SECONDS]
 //! ```
 //!
-//! The same loop is packaged as [`k8s_client::runtime::controller::Controller`].
+//! then create, change and delete Pods in namespace Y (`kubectl run p --image=nginx -n Y`)
+//! and watch the controller sync them. It runs until Ctrl-C, or for `--for` seconds.
 
 use std::time::Duration;
 
 use k8s_client::cache::{Event, InformerOptions, SharedInformer, Store};
+use k8s_client::config::{InClusterPaths, KubeConfigOptions};
 use k8s_client::runtime::workqueue::WorkQueue;
-use k8s_client::{Api, Client};
+use k8s_client::{Api, Client, Config};
 use k8s_openapi::api::core::v1::Pod;
 
 /// How often a key may fail before it is dropped.
@@ -58,21 +72,43 @@ async fn run_worker(queue: WorkQueue<String>, store: Store<Pod>) {
 }
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let mut namespace = "default".to_string();
+async fn main() {
+    if let Err(e) = run().await {
+        eprintln!("workqueue: {e}");
+        std::process::exit(1);
+    }
+}
+
+async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    // kubectl's connection flags (--kubeconfig, --context, -n, ...); the rest is ours.
+    let (options, rest) = KubeConfigOptions::from_args(std::env::args().skip(1))?;
     let mut run_for = None;
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
+    let mut rest = rest.into_iter();
+    while let Some(arg) = rest.next() {
         match arg.as_str() {
             "--for" => {
-                let secs = args.next().ok_or("--for needs a number of seconds")?;
-                run_for = Some(Duration::from_secs(secs.parse()?));
+                let secs = rest.next().ok_or("--for needs a number of seconds")?;
+                let secs: u64 = secs
+                    .parse()
+                    .map_err(|e| format!("--for {secs:?}: not a number of seconds: {e}"))?;
+                run_for = Some(Duration::from_secs(secs));
             }
-            ns => namespace = ns.to_string(),
+            other => {
+                return Err(format!(
+                    "unexpected argument {other:?}; usage: workqueue [--kubeconfig FILE] \
+                     [--context NAME] [-n NAMESPACE] [--for SECONDS]"
+                )
+                .into())
+            }
         }
     }
+    // Ctrl-C stops the controller (listening from the start, so an early one is not fatal).
+    let interrupted = tokio::spawn(tokio::signal::ctrl_c());
 
-    let client = Client::try_default().await?;
+    let config = Config::infer_with(&options, &InClusterPaths::from_env()).await?;
+    let client = Client::try_from(config)?;
+    let namespace = client.default_namespace().to_string();
+
     let informer = SharedInformer::new(
         Api::<Pod>::namespaced(client, &namespace),
         InformerOptions::default(),
@@ -90,10 +126,17 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("starting the Pod controller");
 
     let worker = tokio::spawn(run_worker(queue.clone(), informer.store()));
-    match run_for {
-        Some(d) => tokio::time::sleep(d).await,
-        None => std::future::pending::<()>().await,
+    let run_for = async move {
+        match run_for {
+            Some(d) => tokio::time::sleep(d).await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        _ = run_for => {}
+        interrupted = interrupted => interrupted??,
     }
+    // Workers finish the key they hold, then see the queue closed.
     queue.shut_down();
     worker.await?;
     println!("stopping the Pod controller");

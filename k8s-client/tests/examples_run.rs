@@ -919,42 +919,6 @@ async fn staged_rollout() {
     assert!(ran.stderr.contains("--image IMAGE is required"), "{ran}");
 }
 
-#[tokio::test]
-async fn exec() {
-    let ns = ts::namespace("ex-exec").await;
-    let pod = ts::kwok::running_pod(&ns, "p").await;
-    let out = run(
-        "exec",
-        &["-n", &ns.name, &pod.name, "--", "echo", "hello from exec"],
-        Duration::from_secs(60),
-    )
-    .await;
-    assert!(out.contains("hello from exec"), "{out}");
-}
-
-#[tokio::test]
-async fn leader_election() {
-    let ns = ts::namespace("ex-leader").await;
-    let out = run(
-        "leader_election",
-        &["alice", "2", &ns.name, "example-lease"],
-        Duration::from_secs(60),
-    )
-    .await;
-    assert!(out.to_lowercase().contains("alice"), "{out}");
-}
-
-#[tokio::test]
-async fn workqueue() {
-    let ns = ts::namespace("ex-workqueue").await;
-    run(
-        "workqueue",
-        &[&ns.name, "--for", "3"],
-        Duration::from_secs(60),
-    )
-    .await;
-}
-
 /// The operator example, driven as a user would: create a Website, scale it, change its
 /// image, delete it, and check the owned objects, the status, the finalizer's cleanup of
 /// the state file, and the metrics it serves.
