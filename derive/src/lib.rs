@@ -92,6 +92,9 @@
 //! let site = Website::new("blog", WebsiteSpec { image: "nginx".into(), replicas: 2, env: vec![] });
 //! ```
 
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+
 use proc_macro::TokenStream;
 use syn::{parse_macro_input, DeriveInput};
 

@@ -58,6 +58,9 @@ pub mod custom_resource;
 pub mod discovery;
 pub mod dynamic;
 pub mod error;
+// Rendered and doc-tested only (no items); its chapters use the default features.
+#[cfg(all(any(doc, doctest), feature = "runtime", feature = "remote"))]
+pub mod guide;
 pub mod metadata;
 pub mod remote;
 pub mod rest;

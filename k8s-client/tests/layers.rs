@@ -23,6 +23,8 @@ const LAYERS: &[&[&str]] = &[
     &["discovery"],
     &["cache"],
     &["runtime"],
+    // Documentation only (`cfg(doc)`): the guide's chapters, which import nothing.
+    &["guide"],
 ];
 
 /// The crate root's re-exports, by the module they come from.
