@@ -23,8 +23,7 @@ use std::time::Duration;
 
 use futures::TryStreamExt;
 use k8s_client::api::{
-    ApiResource, DeleteParams, ListParams, Patch, PatchParams, PostParams, WatchEvent,
-    WatchParams,
+    ApiResource, DeleteParams, ListParams, Patch, PatchParams, PostParams, WatchEvent, WatchParams,
 };
 use k8s_client::cache::{Event, InformerFactory, InformerOptions, SharedInformer, WatchListMode};
 use k8s_client::client::{Body, BoxService, ClientBuilder};
@@ -33,13 +32,16 @@ use k8s_client::dynamic::{DynamicApi, DynamicObject};
 use k8s_client::metadata::MetadataApi;
 use k8s_client::remote::{AttachParams, LogParams, Protocol};
 use k8s_client::runtime::controller::{Action, Controller};
+use k8s_client::runtime::crd;
 use k8s_client::runtime::leader_election::CancellationToken;
-use k8s_client::{Api, Client};
+use k8s_client::{Api, Client, CustomResource};
 use k8s_client_testsupport as ts;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Pod};
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
-use tokio::io::AsyncReadExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tower::ServiceExt;
 
 /// How a feature fared.
@@ -127,6 +129,71 @@ async fn wait_for(what: &str, mut cond: impl FnMut() -> bool) -> Result<(), Stri
     Ok(())
 }
 
+/// A custom resource for the `crd` smoke test.
+#[derive(CustomResource, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[resource(
+    group = "smoke.k8s-client.test",
+    version = "v1",
+    kind = "Gizmo",
+    namespaced
+)]
+#[schema(validation(rule = "self.low <= self.high", message = "low must not exceed high"))]
+pub struct GizmoSpec {
+    /// Lower bound.
+    #[schema(minimum = 0)]
+    pub low: i32,
+    /// Upper bound.
+    pub high: i32,
+}
+
+#[tokio::test]
+async fn crd() {
+    smoke("crd", async {
+        let client = ts::client().await;
+        let def = Gizmo::crd();
+        let name = def.metadata.name.clone().unwrap_or_default();
+        let mut cleanup = ts::DeleteOnDrop::<CustomResourceDefinition>::new(client.config());
+        cleanup.add(&name);
+        let installed = crd::apply(&client, &def, "smoke", Duration::from_secs(30))
+            .await
+            .map_err(ctx("installing the derived CRD"))?;
+        check(crd::state(&installed) == crd::CrdState::Established, || {
+            format!("not established: {}", crd::describe_conditions(&installed))
+        })?;
+        let ns = ts::namespace("smoke-crd").await;
+        let gizmos: Api<Gizmo> = Api::namespaced(client, &ns.name);
+        let created = gizmos
+            .create(
+                &PostParams::default(),
+                &Gizmo::new("g", GizmoSpec { low: 1, high: 2 }),
+            )
+            .await
+            .map_err(ctx("create"))?;
+        check(created.spec == GizmoSpec { low: 1, high: 2 }, || {
+            format!("{created:?}")
+        })?;
+        let err = match gizmos
+            .create(
+                &PostParams::default(),
+                &Gizmo::new("bad", GizmoSpec { low: 3, high: 2 }),
+            )
+            .await
+        {
+            Ok(o) => return Err(format!("the CEL rule did not refuse {o:?}")),
+            Err(e) => e,
+        };
+        check(err.to_string().contains("low must not exceed high"), || {
+            format!("refused, but not by the rule: {err}")
+        })?;
+        Ok((
+            Outcome::Ok,
+            "CRD from #[derive(CustomResource)] applied and Established; typed create; CEL rule enforced"
+                .into(),
+        ))
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn typed_crud() {
     smoke("typed-crud", async {
@@ -136,14 +203,18 @@ async fn typed_crud() {
             .create(&PostParams::default(), &cm("a", "1"))
             .await
             .map_err(ctx("create"))?;
-        check(created.metadata.uid.is_some(), || "created without a uid".into())?;
+        check(created.metadata.uid.is_some(), || {
+            "created without a uid".into()
+        })?;
         let mut got = api.get("a").await.map_err(ctx("get"))?;
         got.data = Some([("k".to_string(), "2".to_string())].into());
         let replaced = api
             .replace("a", &PostParams::default(), &got)
             .await
             .map_err(ctx("replace"))?;
-        check(data(&replaced) == Some("2"), || format!("replace gave {replaced:?}"))?;
+        check(data(&replaced) == Some("2"), || {
+            format!("replace gave {replaced:?}")
+        })?;
         let patched = api
             .patch(
                 "a",
@@ -152,13 +223,17 @@ async fn typed_crud() {
             )
             .await
             .map_err(ctx("merge patch"))?;
-        check(data(&patched) == Some("3"), || format!("patch gave {patched:?}"))?;
+        check(data(&patched) == Some("3"), || {
+            format!("patch gave {patched:?}")
+        })?;
         let list = api
             .list(&ListParams::default())
             .await
             .map_err(ctx("list"))?;
         check(
-            list.items.iter().any(|c| c.metadata.name.as_deref() == Some("a")),
+            list.items
+                .iter()
+                .any(|c| c.metadata.name.as_deref() == Some("a")),
             || "the list lacks the object".into(),
         )?;
         api.delete("a", &DeleteParams::default())
@@ -246,8 +321,7 @@ async fn metadata_list() {
                 .await
                 .map_err(ctx("create"))?;
         }
-        let api =
-            MetadataApi::namespaced_with(client, &ns.name, &ApiResource::of::<ConfigMap>());
+        let api = MetadataApi::namespaced_with(client, &ns.name, &ApiResource::of::<ConfigMap>());
         let list = api
             .list(&ListParams::default().labels("smoke=yes"))
             .await
@@ -274,10 +348,7 @@ async fn metadata_list() {
 async fn discovery() {
     smoke("discovery", async {
         let discovery = Discovery::new(ts::client().await);
-        let snapshot = discovery
-            .refresh()
-            .await
-            .map_err(ctx("discovery"))?;
+        let snapshot = discovery.refresh().await.map_err(ctx("discovery"))?;
         let deploy = snapshot
             .resolve_kind(&k8s_client::api::GroupVersionKind::of::<Deployment>())
             .map_err(ctx("resolve apps/v1 Deployment"))?;
@@ -297,9 +368,7 @@ async fn discovery() {
             )),
             DiscoveryFormat::AggregatedV2Beta1 => Ok((
                 Outcome::Fallback,
-                format!(
-                    "server lacks apidiscovery.k8s.io/v2; the client used v2beta1: {detail}"
-                ),
+                format!("server lacks apidiscovery.k8s.io/v2; the client used v2beta1: {detail}"),
             )),
             DiscoveryFormat::Legacy => Ok((
                 Outcome::Fallback,
@@ -405,7 +474,9 @@ async fn informer() {
         .map_err(ctx("patch"))?;
         let store = informer.store();
         wait_for("the update in the store", || {
-            store.get_by_key(&key).is_some_and(|c| data(&c) == Some("2"))
+            store
+                .get_by_key(&key)
+                .is_some_and(|c| data(&c) == Some("2"))
         })
         .await?;
         wait_for("the update event", || {
@@ -559,6 +630,69 @@ async fn logs() {
             format!("tail {tail:?}")
         })?;
         Ok((Outcome::Ok, "a KWOK pod's log, whole and --tail=1".into()))
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn port_forward() {
+    smoke("port-forward", async {
+        // KWOK forwards pod port 18083 to 127.0.0.1:18083, where this test runs an echo
+        // server. Other test runs on this machine may hold the port for a moment: wait for it.
+        let port = ts::kwok::FORWARDED_PORTS[2];
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        let listener = loop {
+            match tokio::net::TcpListener::bind(("127.0.0.1", port)).await {
+                Ok(l) => break l,
+                Err(e)
+                    if e.kind() == std::io::ErrorKind::AddrInUse
+                        && tokio::time::Instant::now() < deadline =>
+                {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                Err(e) => return Err(format!("binding the echo server on port {port}: {e}")),
+            }
+        };
+        let echo = tokio::spawn(async move {
+            while let Ok((mut conn, _)) = listener.accept().await {
+                tokio::spawn(async move {
+                    let (mut r, mut w) = conn.split();
+                    let _ = tokio::io::copy(&mut r, &mut w).await;
+                    let _ = w.shutdown().await;
+                });
+            }
+        });
+        let ns = ts::namespace("smoke-pf").await;
+        let pod = ts::kwok::running_pod(&ns, "p").await;
+        let pods: Api<Pod> = Api::namespaced(ts::client().await, &ns.name);
+        let result = async {
+            let mut forward = pods
+                .port_forward(&pod.name, &[port])
+                .await
+                .map_err(ctx("port-forward"))?;
+            let stream = forward
+                .take_stream(port)
+                .ok_or_else(|| format!("no stream for port {port}"))?;
+            let (mut reader, mut writer) = stream.into_split();
+            let sent = b"smoke through port-forward";
+            writer.write_all(sent).await.map_err(ctx("writing"))?;
+            let mut echoed = vec![0u8; sent.len()];
+            reader
+                .read_exact(&mut echoed)
+                .await
+                .map_err(ctx("reading the echo"))?;
+            check(echoed == sent, || {
+                format!("echoed {:?}", String::from_utf8_lossy(&echoed))
+            })?;
+            Ok::<_, String>(())
+        }
+        .await;
+        echo.abort();
+        result?;
+        Ok((
+            Outcome::Ok,
+            "WebSocket port-forward to a KWOK pod's port, bytes echoed back".into(),
+        ))
     })
     .await;
 }
