@@ -21,7 +21,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use futures::TryStreamExt;
+use futures::{FutureExt, TryStreamExt};
 use k8s_client::api::{
     ApiResource, DeleteParams, ListParams, Patch, PatchParams, PostParams, WatchEvent, WatchParams,
 };
@@ -59,16 +59,16 @@ type Verdict = Result<(Outcome, String), String>;
 /// The longest a smoke body may take.
 const LIMIT: Duration = Duration::from_secs(90);
 
-/// Runs `body` on its own task, prints its `SMOKE` line, and fails the test unless the
-/// feature worked (directly or through a fallback). A panic or a timeout is a `fail` too.
+/// Runs `body`, prints its `SMOKE` line, and fails the test unless the feature worked
+/// (directly or through a fallback). A panic or a timeout is a `fail` too.
 async fn smoke<F>(feature: &str, body: F)
 where
-    F: Future<Output = Verdict> + Send + 'static,
+    F: Future<Output = Verdict>,
 {
-    let verdict = match tokio::time::timeout(LIMIT, tokio::spawn(body)).await {
+    let guarded = std::panic::AssertUnwindSafe(body).catch_unwind();
+    let verdict = match tokio::time::timeout(LIMIT, guarded).await {
         Err(_) => Err(format!("did not finish within {LIMIT:?}")),
-        Ok(Err(join)) if join.is_panic() => {
-            let payload = join.into_panic();
+        Ok(Err(payload)) => {
             let message = payload
                 .downcast_ref::<String>()
                 .cloned()
@@ -76,7 +76,6 @@ where
                 .unwrap_or_else(|| "a panic without a message".to_string());
             Err(format!("panicked: {message}"))
         }
-        Ok(Err(join)) => Err(format!("the task ended abnormally: {join}")),
         Ok(Ok(verdict)) => verdict,
     };
     let (result, detail) = match &verdict {
@@ -292,7 +291,7 @@ async fn dynamic() {
         .map_err(ctx("merge patch"))?;
         let got = api.get("d").await.map_err(ctx("get"))?;
         let typed: Deployment = got.try_parse().map_err(ctx("try_parse"))?;
-        check(typed.spec.and_then(|s| s.replicas) == Some(2), || {
+        check(typed.spec.replicas == Some(2), || {
             "the patch did not take".into()
         })?;
         api.delete("d", &DeleteParams::default())
@@ -351,7 +350,7 @@ async fn discovery() {
         let snapshot = discovery.refresh().await.map_err(ctx("discovery"))?;
         let deploy = snapshot
             .resolve_kind(&k8s_client::api::GroupVersionKind::of::<Deployment>())
-            .map_err(ctx("resolve apps/v1 Deployment"))?;
+            .ok_or_else(|| "discovery lacks apps/v1 Deployment".to_string())?;
         check(deploy.subresource("scale").is_some(), || {
             "deployments without scale".into()
         })?;
@@ -604,6 +603,10 @@ async fn exec() {
                 Outcome::Fallback,
                 "server lacks v5.channel.k8s.io; the client spoke v4 (stdin cannot be closed alone)"
                     .into(),
+            )),
+            other => Ok((
+                Outcome::Fallback,
+                format!("the client spoke {other:?} (not v5.channel.k8s.io)"),
             )),
         }
     })
