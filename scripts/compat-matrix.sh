@@ -228,7 +228,13 @@ for n, m, f, r, d in notes:
     section.append(f"{n}. {m}, {f}: {d}")
 if notes:
     section.append("")
-section.append("<!-- compatibility:end -->")
+section += textwrap.wrap(
+    f"The full suite (`scripts/test.sh`) runs on the newest and the oldest of these minors; "
+    "this smoke suite on every one (`scripts/compat-matrix.sh [MINOR...]`, a few minutes, not "
+    "part of CI). When `scripts/check-k8s-versions.sh` (run by CI) reports a newer Kubernetes on "
+    "the Go module proxy, `scripts/add-k8s-minor.sh 1.X` adds it: module files, control plane, "
+    "snapshots for the in-memory server, and its column here.", width=95, break_on_hyphens=False)
+section += ["", "<!-- compatibility:end -->"]
 readme = open(readme_path).read()
 begin, end = "<!-- compatibility:begin -->", "<!-- compatibility:end -->"
 if begin in readme and end in readme:
