@@ -753,7 +753,15 @@ async fn watch_list() {
             .watch(&WatchParams::default().streaming_list().timeout(5), "")
             .await
         {
-            Err(e) => e.to_string(),
+            Err(e) => match e.status() {
+                Some(status) => format!(
+                    "{} {}: {}",
+                    status.code.unwrap_or_default(),
+                    status.reason.clone().unwrap_or_default(),
+                    status.message.clone().unwrap_or_default()
+                ),
+                None => e.to_string(),
+            },
             Ok(stream) => {
                 let first = Box::pin(stream).try_next().await;
                 match first {
@@ -762,12 +770,13 @@ async fn watch_list() {
                 }
             }
         };
-        let refusal: String = refusal.chars().take(160).collect();
+        let refusal: String = refusal.chars().take(200).collect();
         Ok((
             Outcome::Fallback,
             format!(
-                "server refused sendInitialEvents ({refusal}); reflector used paged LIST+WATCH \
-                 ({} list page(s), {} watch(es))",
+                "server refused a streaming watch-list (sendInitialEvents=true): {refusal}; \
+                 the reflector fell back to a paged LIST then a WATCH ({} list page(s), {} \
+                 watch(es)), synced and kept watching",
                 stats.list_pages, stats.watches
             ),
         ))
