@@ -41,7 +41,7 @@ if ! list=$(curl -fsS --max-time 30 "$proxy/k8s.io/kubernetes/@v/list"); then
   echo "add-k8s-minor: cannot list k8s.io/kubernetes on $proxy" >&2; exit 1
 fi
 if [ "$want" = "$minor" ]; then
-  version=$(echo "$list" | grep -E "^v$minor\.[0-9]+$" | sort -V | tail -1 | sed 's/^v//')
+  version=$(echo "$list" | { grep -E "^v$minor\.[0-9]+$" || true; } | sort -V | tail -1 | sed 's/^v//')
   [ -n "$version" ] || { echo "add-k8s-minor: $proxy has no release of Kubernetes $minor yet (only pre-releases or nothing)" >&2; exit 1; }
 else
   version=$want
