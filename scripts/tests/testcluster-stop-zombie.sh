@@ -2,7 +2,7 @@
 # Checks that `scripts/testcluster.sh stop` returns at once when the control plane's pid names
 # a process that has exited but was never reaped (a zombie, as under a PID 1 that does not
 # reap), instead of waiting 30 s and then killing it; and that it still stops a live process.
-# Takes about a second; scripts/test.sh runs it first.
+# Takes about a second; scripts/test.sh runs it first (scripts/tests/run.sh).
 #
 #   scripts/tests/testcluster-stop-zombie.sh
 #   TESTCLUSTER_SH=/path/to/old/testcluster.sh scripts/tests/testcluster-stop-zombie.sh
