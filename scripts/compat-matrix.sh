@@ -17,10 +17,11 @@
 # are kept there in an HTML comment), so one new minor can be added alone.
 #
 # Exits non-zero if any feature of a minor run this time is `fail` (or printed no line).
-# How long: with the control planes built and the test compiled, about 1-1.5 minutes per
-# minor on 2 cores (about 5 minutes for 1.33-1.36); compiling the smoke test the first time
-# adds a few minutes, and a minor whose control plane is not built yet adds a cold build of
-# about 15 minutes. Too slow for every CI run: .ci/run does not run it.
+# How long (measured on 2 shared cores): with the control planes built and the test
+# compiled, about 35 s per minor (start 5-7 s, the smoke suite 2-4 s, the rest is KWOK and
+# the stop), so about 2.5 minutes for 1.33-1.36. Compiling the smoke test the first time adds
+# several minutes, and a minor whose control plane is not built yet a cold build of 15-30
+# minutes. Too slow for every CI run: .ci/run does not run it.
 #
 # `--render-only MINOR...` runs nothing: it rewrites the documents from the results kept in
 # .cache/compat/<minor>.smoke by an earlier run (to change the layout without a rerun).
