@@ -18,8 +18,8 @@
 #
 # Exits non-zero if any feature of a minor run this time is `fail` (or printed no line).
 # How long (measured on 2 shared cores): with the control planes built and the test
-# compiled, about 35 s per minor (start 5-7 s, the smoke suite 2-4 s, the rest is KWOK and
-# the stop), so about 2.5 minutes for 1.33-1.36. Compiling the smoke test the first time adds
+# compiled, about 30 s per minor (start 4-7 s, the smoke suite 2-4 s, the rest is KWOK and
+# the stop): 1 min 56 s for 1.33-1.36. Compiling the smoke test the first time adds
 # several minutes, and a minor whose control plane is not built yet a cold build of 15-30
 # minutes. Too slow for every CI run: .ci/run does not run it.
 #
