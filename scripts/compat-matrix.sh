@@ -24,16 +24,23 @@
 # minutes. Too slow for every CI run: .ci/run does not run it.
 #
 # `--render-only MINOR...` runs nothing: it rewrites the documents from the results kept in
-# .cache/compat/<minor>.smoke by an earlier run (to change the layout without a rerun).
+# .cache/compat/<minor>.smoke by an earlier run (to change the layout without a rerun);
+# `--render-only` alone rewrites them from the records kept in docs/compatibility.md.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 render_only=no
-if [ "${1:-}" = --render-only ]; then render_only=yes; shift; fi
+if [ "${1:-}" = --render-only ]; then
+  render_only=yes; shift
+  # Without minors: from the records in docs/compatibility.md alone (e.g. to put the README's
+  # section back after a merge took another README).
+  if [ $# -eq 0 ]; then set -- --from-doc; fi
+fi
 if [ $# -eq 0 ]; then
   set -- $(cd testcluster && ls go.1.*.mod | sed 's/go\.\(.*\)\.mod/\1/' | sort -V)
 fi
 for minor in "$@"; do
+  [ "$minor" = --from-doc ] && continue
   [ -f "testcluster/go.$minor.mod" ] || { echo "compat-matrix: no testcluster/go.$minor.mod (add a minor with scripts/add-k8s-minor.sh)" >&2; exit 2; }
 done
 features=protobuf,compact,derive,metrics
@@ -118,7 +125,7 @@ fi
 python3 - "$root" "$expected" "$@" <<'PY'
 import os, re, sys, textwrap
 
-root, expected, run = sys.argv[1], sys.argv[2].split(), sys.argv[3:]
+root, expected, run = sys.argv[1], sys.argv[2].split(), [m for m in sys.argv[3:] if m != "--from-doc"]
 doc_path = os.path.join(root, "docs", "compatibility.md")
 readme_path = os.path.join(root, "README.md")
 results = os.path.join(root, ".cache", "compat")
