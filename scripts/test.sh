@@ -14,6 +14,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 minor=${K8S_MINOR:-1.36}
 dir=${K8S_TESTCLUSTER_DIR:-$root/.cache/testcluster-test-$minor}
+"$root/scripts/tests/run.sh" # the scripts themselves (stop with a zombie pid, the new-minor notice): seconds
 "$root/scripts/testcluster.sh" stop "$dir" >/dev/null 2>&1 || true
 trap '"$root/scripts/testcluster.sh" stop "$dir" || true' EXIT
 K8S_MINOR=$minor "$root/scripts/testcluster.sh" start "$dir" --controller-manager --kwok
