@@ -14,8 +14,11 @@ use std::hint::black_box;
 use std::time::Instant;
 
 use anyhow::bail;
-use k8s_client_bench::{ensure_format, flags, ours_api, ours_client, usage};
+use k8s_client_bench::{Allocator, ALLOCATOR, ALLOCATOR_NAME, ensure_format, flags, ours_api, ours_client, usage};
 use k8s_openapi::api::core::v1::Pod;
+
+#[global_allocator]
+static GLOBAL: Allocator = ALLOCATOR;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -38,7 +41,7 @@ async fn main() -> anyhow::Result<()> {
     println!(
         "{}",
         serde_json::json!({
-            "client": client, "format": if format { "protobuf" } else { "json" },
+            "client": client, "allocator": ALLOCATOR_NAME, "format": if format { "protobuf" } else { "json" },
             "objects": objects, "wall_ms": wall * 1e3, "cpu_ms": cpu * 1e3,
             "peak_rss_bytes": usage().max_rss_bytes,
         })
