@@ -7,7 +7,9 @@ use k8s_openapi::api::core::v1::Pod;
 use serde_json::json;
 
 #[cfg(all(feature = "alloc-mimalloc", feature = "alloc-jemalloc"))]
-compile_error!("choose one allocator: the features alloc-mimalloc and alloc-jemalloc exclude each other");
+compile_error!(
+    "choose one allocator: the features alloc-mimalloc and alloc-jemalloc exclude each other"
+);
 
 /// The global allocator the benchmark binaries are built with: the system allocator (glibc's
 /// malloc) unless a feature picks mimalloc (`alloc-mimalloc`) or jemalloc (`alloc-jemalloc`).

@@ -17,7 +17,7 @@ use std::time::Instant;
 
 use anyhow::{bail, Context};
 use k8s_client::protobuf::envelope::{self, Decoded};
-use k8s_client_bench::{Allocator, ALLOCATOR, ALLOCATOR_NAME, flags, usage};
+use k8s_client_bench::{flags, usage, Allocator, ALLOCATOR, ALLOCATOR_NAME};
 use k8s_openapi::api::core::v1::Pod;
 
 #[global_allocator]

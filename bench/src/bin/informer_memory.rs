@@ -91,7 +91,12 @@ fn clocks() -> Clocks {
 }
 
 /// A run's figures from its two clock readings.
-fn measured(n: usize, bytes: usize, (start, cpu_start): Clocks, (end, cpu_end): Clocks) -> Measured {
+fn measured(
+    n: usize,
+    bytes: usize,
+    (start, cpu_start): Clocks,
+    (end, cpu_end): Clocks,
+) -> Measured {
     Measured {
         n,
         bytes,
@@ -101,7 +106,12 @@ fn measured(n: usize, bytes: usize, (start, cpu_start): Clocks, (end, cpu_end): 
 }
 
 fn report(who: &str, strip: bool, m: Measured) -> anyhow::Result<()> {
-    let Measured { n, bytes, took, cpu } = m;
+    let Measured {
+        n,
+        bytes,
+        took,
+        cpu,
+    } = m;
     if n == 0 {
         bail!("{who}: nothing was cached; seed the namespace first (--mode seed)");
     }

@@ -16,7 +16,9 @@ use std::hint::black_box;
 use std::time::Instant;
 
 use anyhow::bail;
-use k8s_client_bench::{Allocator, ALLOCATOR, ALLOCATOR_NAME, ensure_format, flags, ours_api, ours_client, usage};
+use k8s_client_bench::{
+    ensure_format, flags, ours_api, ours_client, usage, Allocator, ALLOCATOR, ALLOCATOR_NAME,
+};
 use k8s_openapi::api::core::v1::Pod;
 
 #[global_allocator]
@@ -30,10 +32,7 @@ async fn main() -> anyhow::Result<()> {
         .cloned()
         .unwrap_or_else(|| "bench-mem-10000".into());
     let protobuf = flags.contains_key("protobuf");
-    let threads: Option<usize> = flags
-        .get("decode-threads")
-        .map(|s| s.parse())
-        .transpose()?;
+    let threads: Option<usize> = flags.get("decode-threads").map(|s| s.parse()).transpose()?;
     let (client, format, measured) = match flags.get("mode").map(String::as_str) {
         Some("ours") => ("k8s-client", protobuf, ours(&ns, protobuf, threads).await?),
         Some("kube-rs") if threads.is_some() => bail!("--decode-threads is for --mode ours"),

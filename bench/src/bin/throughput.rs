@@ -18,7 +18,9 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{bail, Context};
-use k8s_client_bench::{Allocator, ALLOCATOR, ALLOCATOR_NAME, ensure_format, flags, ours_api, ours_client, usage};
+use k8s_client_bench::{
+    ensure_format, flags, ours_api, ours_client, usage, Allocator, ALLOCATOR, ALLOCATOR_NAME,
+};
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
 
 #[global_allocator]
