@@ -2,10 +2,13 @@
 """Markdown tables for bench/run.sh: medians of the JSON lines one row's runs printed.
 
     report.py decode|list|informer|throughput FILE
+    report.py alloc-decode|alloc-list|alloc-informer FILE     (bench/run.sh --allocators)
 
 Every run prints one JSON line with at least "client" ("k8s-client", "kube-rs", "client-go",
 "client-go protobuf", ...). The ratios are against kube-rs (JSON, its only format) and against
 client-go in the same format. A missing median is an error naming the client, not an empty cell.
+The alloc-* tables compare our client built with each global allocator (every line's
+"allocator": "system", "mimalloc", "jemalloc"); their ratios are against the system allocator.
 """
 import json
 import statistics
@@ -149,10 +152,98 @@ def throughput(rows):
               f"| {x(cpu, med('client-go', fmt, 'cpu_us_per_request'))} | {mib(rss)} |")
 
 
+ALLOCATORS = ("system", "mimalloc", "jemalloc")
+
+
+# What the alloc-* tables select runs by; "cache" is the client without its "(allocator)".
+ALLOC_KEYS = {"allocator": lambda r: r["allocator"], "format": fmt_of,
+              "cache": lambda r: r["client"].split(" (")[0],
+              "strip": lambda r: r.get("strip_managed_fields")}
+
+
+def alloc_med(rows, row_name, field, **want):
+    return median_by(rows, row_name, field, ALLOC_KEYS, **want)
+
+
+def spread(rows, field, **want):
+    """The lowest and highest of the runs a median was taken from (after alloc_med found them)."""
+    vals = [r[field] for r in rows if all(ALLOC_KEYS[k](r) == v for k, v in want.items())]
+    return min(vals), max(vals)
+
+
+def ms_range(lo, hi):
+    return f"{lo:,.0f}-{hi:,.0f}"
+
+
+def alloc_decode(rows):
+    n = rows[0]["objects"]
+    print(f"\n## 1. Decode under each allocator\n\nDecoding the same saved list of {n:,} Pods "
+          "(`decode --mode ours`; median of 3 fresh processes, each the mean of 5 decodes after a "
+          "warm-up). CPU/Pod counts all threads (large protobuf lists are decoded on helper "
+          "threads too). Peak RSS: the process's ru_maxrss, with the body and one decoded list alive.\n")
+    print("| format | allocator | MB/s | Pods/s | CPU/Pod | peak RSS | Pods/s vs system | CPU vs system | RSS vs system |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for fmt in ("json", "protobuf"):
+        def med(a, field):
+            return alloc_med(rows, "decode", field, allocator=a, format=fmt)
+        for a in ALLOCATORS:
+            ops, cpu, rss = med(a, "objects_per_s"), med(a, "cpu_seconds_each"), med(a, "peak_rss_bytes")
+            print(f"| {fmt} | {a} | {med(a, 'mb_per_s'):.1f} | {int(ops):,} | {cpu / n * 1e6:.0f} µs | {mib(rss)} "
+                  f"| {x(ops, med('system', 'objects_per_s'))} | {x(cpu, med('system', 'cpu_seconds_each'))} "
+                  f"| {x(rss, med('system', 'peak_rss_bytes'))} |")
+
+
+def alloc_list(rows):
+    n = rows[0]["objects"]
+    print(f"\n## 2. List under each allocator\n\nOne LIST of {n:,} Pods without a limit after a "
+          "`limit=1` LIST that opened the connection (`list --mode ours`; median of 3 fresh "
+          "processes, the lowest-highest wall time in brackets). CPU: user + sys around the LIST; "
+          "peak RSS: ru_maxrss with the list alive.\n")
+    print("| format | allocator | wall | CPU | peak RSS | wall vs system | CPU vs system | RSS vs system |")
+    print("|---|---|---|---|---|---|---|---|")
+    for fmt in ("json", "protobuf"):
+        def med(a, field):
+            return alloc_med(rows, "list", field, allocator=a, format=fmt)
+        for a in ALLOCATORS:
+            wall, cpu, rss = med(a, "wall_ms"), med(a, "cpu_ms"), med(a, "peak_rss_bytes")
+            lo, hi = spread(rows, "wall_ms", allocator=a, format=fmt)
+            print(f"| {fmt} | {a} | {wall:,.0f} ms ({ms_range(lo, hi)}) | {cpu:,.0f} ms | {mib(rss)} "
+                  f"| {x(wall, med('system', 'wall_ms'))} | {x(cpu, med('system', 'cpu_ms'))} "
+                  f"| {x(rss, med('system', 'peak_rss_bytes'))} |")
+
+
+def alloc_informer(rows):
+    n = rows[0]["objects"]
+    print(f"\n## 3. Informer under each allocator\n\nA protobuf informer over {n:,} Pods "
+          "(`informer_memory --mode ours [--compact] [--strip]`): time and CPU (all threads) from "
+          "creating it to synced, the lowest-highest time in brackets; peak RSS; RSS one second "
+          "after sync (what the allocator kept of the peak); live heap bytes per cached Pod "
+          "(median of 3 fresh processes). The live bytes come from a counting `cap::Cap` around "
+          "each allocator and count the sizes asked for, so they match across allocators by "
+          "construction; RSS is where an allocator's own overhead and what it gives back show.\n")
+    print("| cache | managedFields | allocator | time to synced | CPU to synced | peak RSS | RSS after sync "
+          "| bytes/Pod | time vs system | CPU vs system | peak RSS vs system | RSS after vs system |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for cache in ("k8s-client", "k8s-client compact"):
+        for strip in (False, True):
+            def med(a, field):
+                return alloc_med(rows, "informer", field, allocator=a, cache=cache, strip=strip)
+            for a in ALLOCATORS:
+                ms, cpu = med(a, "sync_ms"), med(a, "sync_cpu_ms")
+                peak, rss, b = med(a, "peak_rss_bytes"), med(a, "rss_bytes"), med(a, "bytes_per_object")
+                lo, hi = spread(rows, "sync_ms", allocator=a, cache=cache, strip=strip)
+                label = "compact" if cache.endswith("compact") else "default"
+                print(f"| {label} | {'stripped' if strip else 'kept'} | {a} | {ms:,.0f} ms ({ms_range(lo, hi)}) "
+                      f"| {cpu:,.0f} ms | {mib(peak)} | {mib(rss)} | {b:,.0f} "
+                      f"| {x(ms, med('system', 'sync_ms'))} | {x(cpu, med('system', 'sync_cpu_ms'))} "
+                      f"| {x(peak, med('system', 'peak_rss_bytes'))} | {x(rss, med('system', 'rss_bytes'))} |")
+
+
 if __name__ == "__main__":
-    table = {"decode": decode, "list": list_, "informer": informer, "throughput": throughput}
+    table = {"decode": decode, "list": list_, "informer": informer, "throughput": throughput,
+             "alloc-decode": alloc_decode, "alloc-list": alloc_list, "alloc-informer": alloc_informer}
     if len(sys.argv) != 3 or sys.argv[1] not in table:
-        sys.exit("usage: report.py decode|list|informer|throughput FILE")
+        sys.exit("usage: report.py decode|list|informer|throughput|alloc-decode|alloc-list|alloc-informer FILE")
     rows = load(sys.argv[2])
     if not rows:
         sys.exit(f"bench/run.sh: {sys.argv[1]} row: no results")

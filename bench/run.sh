@@ -17,6 +17,17 @@
 #  5. Build (only with --build; slow): cold release build time and stripped size of a program
 #     that lists Pods (bench/build.sh, bench/build/).
 #
+# --allocators is another report: our client only, built three times with a different global
+# allocator (the system allocator, i.e. glibc's malloc; mimalloc with the bench crate's feature
+# `alloc-mimalloc`; jemalloc with `alloc-jemalloc`), each build's binaries copied to
+# $CARGO_TARGET_DIR/allocators/NAME/. It runs the decode row (JSON, protobuf), the list row
+# (--pods Pods, JSON, protobuf) and the informer row (--pods Pods; default cache and compact
+# cache, managedFields kept and stripped) under each allocator, three fresh processes each with
+# the allocators taken in turn within a round, and prints the medians with ratios vs the system
+# allocator: wall, CPU, peak RSS and, for the informer, the RSS after sync and the live bytes
+# per Pod. It writes bench/results/allocators-latest.md (not latest.md) and notes the load
+# average before and after, since the other rows' figures move with it.
+#
 # Uses the control plane of --kubeconfig FILE, or starts the test control plane (and stops it
 # at the end only when this script started it). Creates the realistic Pods once per namespace
 # (bench-mem-N; Pods that exist are kept). client-go is the Go module in bench/go, built into
@@ -25,12 +36,13 @@
 #
 #   bench/run.sh [--kubeconfig FILE] [--pods N] [--pods-large N] [--requests N]
 #                [--concurrency N] [--build] [--build-rounds N]
+#   bench/run.sh --allocators [--kubeconfig FILE] [--pods N]
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 command_line="bench/run.sh${*:+ $*}"
 kubeconfig=""; pods=10000; pods_large=50000; requests=20000; concurrency=64
-build=false; build_rounds=3
-usage="usage: bench/run.sh [--kubeconfig FILE] [--pods N] [--pods-large N] [--requests N] [--concurrency N] [--build] [--build-rounds N]"
+build=false; build_rounds=3; allocators=false
+usage="usage: bench/run.sh [--kubeconfig FILE] [--pods N] [--pods-large N] [--requests N] [--concurrency N] [--build] [--build-rounds N] | --allocators [--kubeconfig FILE] [--pods N]"
 while [ $# -gt 0 ]; do
   case "$1" in
     --kubeconfig) kubeconfig=$2; shift ;;
@@ -40,6 +52,7 @@ while [ $# -gt 0 ]; do
     --concurrency) concurrency=$2; shift ;;
     --build) build=true ;;
     --build-rounds) build_rounds=$2; shift ;;
+    --allocators) allocators=true ;;
     *) echo "$usage" >&2; exit 2 ;;
   esac
   shift
@@ -62,13 +75,15 @@ if [ -z "$kubeconfig" ]; then
 fi
 export KUBECONFIG=$kubeconfig
 target=${CARGO_TARGET_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/k8s-client/bench-target}
-(cd "$root/bench" && CARGO_TARGET_DIR=$target cargo build --release \
-  --bin informer_memory --bin decode --bin list --bin throughput >&2)
-bin="$target/release"
 gobin=${XDG_CACHE_HOME:-$HOME/.cache}/k8s-client/bench-go
 mkdir -p "$gobin"
-(cd "$root/bench/go" && GOTOOLCHAIN=local go build -trimpath -o "$gobin/" ./cmd/... >&2)
 report_py="$root/bench/report.py"
+if [ "$allocators" = false ]; then
+  (cd "$root/bench" && CARGO_TARGET_DIR=$target cargo build --release \
+    --bin informer_memory --bin decode --bin list --bin throughput >&2)
+  (cd "$root/bench/go" && GOTOOLCHAIN=local go build -trimpath -o "$gobin/" ./cmd/... >&2)
+fi
+bin="$target/release"
 
 # run ROW CLIENT COMMAND...: runs one measurement and keeps its JSON line in $out. A failure,
 # or a run that prints no JSON result, names the row and the client and stops the script.
@@ -84,6 +99,78 @@ run() {
     *) echo "bench/run.sh: $row row: $client printed no JSON result: $*" >&2; exit 1 ;;
   esac
 }
+
+# load: the 1-, 5- and 15-minute load averages, for the report.
+load() { cut -d' ' -f1-3 /proc/loadavg; }
+
+# The --allocators report (see the top of this file), then exit.
+if [ "$allocators" = true ]; then
+  names="system mimalloc jemalloc"
+  # One build per allocator in the same target directory (only the bench crate and the
+  # allocator crate recompile), each build's binaries copied aside before the next.
+  for a in $names; do
+    features=""
+    [ "$a" = system ] || features="--features alloc-$a"
+    echo "bench/run.sh: building the benchmarks with the $a allocator" >&2
+    (cd "$root/bench" && CARGO_TARGET_DIR=$target cargo build --release $features \
+      --bin informer_memory --bin decode --bin list >&2) \
+      || { echo "bench/run.sh: building with the $a allocator failed" >&2; exit 1; }
+    mkdir -p "$target/allocators/$a"
+    cp "$bin/informer_memory" "$bin/decode" "$bin/list" "$target/allocators/$a/"
+  done
+  (cd "$root/bench/go" && GOTOOLCHAIN=local go build -trimpath -o "$gobin/" ./cmd/decode >&2)
+  "$target/allocators/system/informer_memory" --mode seed --namespace "bench-mem-$pods" --pods "$pods" >&2 \
+    || { echo "bench/run.sh: seeding bench-mem-$pods failed" >&2; exit 1; }
+  load_before=$(load)
+  started_at=$(date -u '+%Y-%m-%d %H:%M UTC')
+  "$gobin/decode" --fetch --namespace "bench-mem-$pods" --out "$bodies" \
+    || { echo "bench/run.sh: decode row: client-go failed to fetch the bodies" >&2; exit 1; }
+  : >"$out"
+  echo "bench/run.sh: allocators: decode row" >&2
+  for round in 1 2 3; do
+    for a in $names; do
+      for file in pods.json pods.pb; do
+        run decode "k8s-client ($a)" "$target/allocators/$a/decode" --mode ours --file "$bodies/$file"
+      done
+    done
+  done
+  python3 "$report_py" alloc-decode "$out" >>"$report"
+  : >"$out"
+  echo "bench/run.sh: allocators: list row, $pods Pods" >&2
+  for round in 1 2 3; do
+    for a in $names; do
+      for proto in "" --protobuf; do
+        run list "k8s-client ($a)" "$target/allocators/$a/list" --mode ours $proto --namespace "bench-mem-$pods"
+      done
+    done
+  done
+  python3 "$report_py" alloc-list "$out" >>"$report"
+  : >"$out"
+  echo "bench/run.sh: allocators: informer row, $pods Pods" >&2
+  for round in 1 2 3; do
+    for a in $names; do
+      for strip in "" --strip; do
+        run informer "k8s-client ($a)" "$target/allocators/$a/informer_memory" --mode ours --namespace "bench-mem-$pods" $strip
+        run informer "k8s-client compact ($a)" "$target/allocators/$a/informer_memory" --mode ours --compact --namespace "bench-mem-$pods" $strip
+      done
+    done
+  done
+  python3 "$report_py" alloc-informer "$out" >>"$report"
+  mkdir -p "$root/bench/results"
+  {
+    echo "# k8s-client under three global allocators, $started_at"
+    echo
+    echo "\`$command_line\` on $(nproc) cores, $(uname -sr), $(rustc --version),"
+    echo "server $(kubectl version -o json 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["serverVersion"]["gitVersion"])' 2>/dev/null || echo unknown),"
+    echo "glibc $(ldd --version 2>/dev/null | head -n1 | awk '{print $NF}'); crates: $(cd "$root/bench" && cargo tree -e normal -i mimalloc --features alloc-mimalloc --depth 0 2>/dev/null | head -n1 | cut -d' ' -f1-2), $(cd "$root/bench" && cargo tree -e normal -i tikv-jemallocator --features alloc-jemalloc --depth 0 2>/dev/null | head -n1 | cut -d' ' -f1-2)."
+    echo "Load average (1, 5, 15 min): $load_before before the rows, $(load) after."
+    echo "Every figure is the median of three runs, each in a fresh process; within a round the"
+    echo "allocators run in turn, so a change in the machine's load touches all three alike."
+    cat "$report"
+  } >"$root/bench/results/allocators-latest.md"
+  cat "$root/bench/results/allocators-latest.md"
+  exit 0
+fi
 
 # 5. Build (first, so that a failure shows before the long rows; printed last). It needs no
 # control plane; its table also goes to stderr at once.

@@ -1,9 +1,48 @@
-//! Shared pieces of the benchmarks: realistic test objects and measurement helpers.
+//! Shared pieces of the benchmarks: realistic test objects, measurement helpers and the
+//! global allocator the binaries are built with.
 
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::Pod;
 use serde_json::json;
+
+#[cfg(all(feature = "alloc-mimalloc", feature = "alloc-jemalloc"))]
+compile_error!(
+    "choose one allocator: the features alloc-mimalloc and alloc-jemalloc exclude each other"
+);
+
+/// The global allocator the benchmark binaries are built with: the system allocator (glibc's
+/// malloc) unless a feature picks mimalloc (`alloc-mimalloc`) or jemalloc (`alloc-jemalloc`).
+/// Each binary installs [`ALLOCATOR`] (or wraps it in a counting `cap::Cap`, as
+/// informer_memory does) with `#[global_allocator]`.
+#[cfg(not(any(feature = "alloc-mimalloc", feature = "alloc-jemalloc")))]
+pub type Allocator = std::alloc::System;
+/// The global allocator the benchmark binaries are built with (here mimalloc).
+#[cfg(all(feature = "alloc-mimalloc", not(feature = "alloc-jemalloc")))]
+pub type Allocator = mimalloc::MiMalloc;
+/// The global allocator the benchmark binaries are built with (here jemalloc).
+#[cfg(all(feature = "alloc-jemalloc", not(feature = "alloc-mimalloc")))]
+pub type Allocator = tikv_jemallocator::Jemalloc;
+
+/// The value of [`Allocator`], for `#[global_allocator]` statics.
+#[cfg(not(any(feature = "alloc-mimalloc", feature = "alloc-jemalloc")))]
+pub const ALLOCATOR: Allocator = std::alloc::System;
+/// The value of [`Allocator`], for `#[global_allocator]` statics.
+#[cfg(all(feature = "alloc-mimalloc", not(feature = "alloc-jemalloc")))]
+pub const ALLOCATOR: Allocator = mimalloc::MiMalloc;
+/// The value of [`Allocator`], for `#[global_allocator]` statics.
+#[cfg(all(feature = "alloc-jemalloc", not(feature = "alloc-mimalloc")))]
+pub const ALLOCATOR: Allocator = tikv_jemallocator::Jemalloc;
+
+/// The name of [`Allocator`] as the results print it ("system", "mimalloc", "jemalloc"): every
+/// binary adds it to its JSON line as `"allocator"`.
+pub const ALLOCATOR_NAME: &str = if cfg!(feature = "alloc-mimalloc") {
+    "mimalloc"
+} else if cfg!(feature = "alloc-jemalloc") {
+    "jemalloc"
+} else {
+    "system"
+};
 
 /// A Pod shaped like one a Deployment would make: two containers with env, probes, resources
 /// and volume mounts, labels and annotations (~7.5 KB of JSON once the server adds managedFields
@@ -85,8 +124,19 @@ pub fn realistic_status(i: usize) -> serde_json::Value {
 
 /// The process's peak resident set size in bytes (`VmHWM`), when /proc tells it.
 pub fn peak_rss_bytes() -> Option<u64> {
+    proc_status_bytes("VmHWM:")
+}
+
+/// The process's resident set size now in bytes (`VmRSS`), when /proc tells it: after a
+/// peak, how much of it the allocator kept or gave back.
+pub fn rss_bytes() -> Option<u64> {
+    proc_status_bytes("VmRSS:")
+}
+
+/// A size field (in kB) of /proc/self/status, in bytes.
+fn proc_status_bytes(field: &str) -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let line = status.lines().find(|l| l.starts_with(field))?;
     let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kb * 1024)
 }

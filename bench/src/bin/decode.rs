@@ -9,15 +9,19 @@
 //! ```
 //! The bodies are fetched once by `bench/go/.../decode --fetch` (see bench/run.sh). One warm-up
 //! decode, then N timed ones; prints one line of JSON with the wall time and the CPU time (all
-//! threads: a large protobuf list is decoded on helper threads too) per decode.
+//! threads: a large protobuf list is decoded on helper threads too) per decode, and the
+//! process's peak RSS.
 
 use std::hint::black_box;
 use std::time::Instant;
 
 use anyhow::{bail, Context};
 use k8s_client::protobuf::envelope::{self, Decoded};
-use k8s_client_bench::{flags, usage};
+use k8s_client_bench::{flags, usage, Allocator, ALLOCATOR, ALLOCATOR_NAME};
 use k8s_openapi::api::core::v1::Pod;
+
+#[global_allocator]
+static GLOBAL: Allocator = ALLOCATOR;
 
 /// Decodes one list body, returning how many objects it held.
 type Decoder = fn(&[u8]) -> anyhow::Result<usize>;
@@ -51,10 +55,11 @@ fn main() -> anyhow::Result<()> {
     println!(
         "{}",
         serde_json::json!({
-            "client": client, "format": if protobuf { "protobuf" } else { "json" },
+            "client": client, "allocator": ALLOCATOR_NAME, "format": if protobuf { "protobuf" } else { "json" },
             "bytes": body.len(), "objects": objects, "iterations": iterations,
             "seconds_each": each, "mb_per_s": body.len() as f64 / each / 1e6,
             "objects_per_s": objects as f64 / each, "cpu_seconds_each": cpu_each,
+            "peak_rss_bytes": usage().max_rss_bytes,
         })
     );
     Ok(())

@@ -12,9 +12,10 @@
 //! number of cached Pods. `--strip` drops managedFields before objects are cached (ours: with
 //! `InformerOptions::without_managed_fields`, which skips them while decoding); `--compact`
 //! gives our informer a compact store (objects packed, decoded on read). The
-//! kubeconfig comes from $KUBECONFIG.
+//! kubeconfig comes from $KUBECONFIG. The JSON line also has the CPU time to synced, the
+//! peak RSS and the RSS after the settling second, and the global allocator the binary was
+//! built with (the bench crate's `alloc-*` features; `bench/run.sh --allocators`).
 
-use std::alloc::System;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
@@ -22,11 +23,15 @@ use cap::Cap;
 use futures::StreamExt;
 use k8s_client_bench::{
     ensure_format, flags, ours_api, peak_rss_bytes, pod_name, realistic_pod, realistic_status,
+    rss_bytes, usage, Allocator, ALLOCATOR, ALLOCATOR_NAME,
 };
 use k8s_openapi::api::core::v1::{Namespace, Pod};
 
+/// The allocator the bench crate was built with (system, mimalloc or jemalloc), wrapped to
+/// count live bytes. `Cap` counts the sizes asked for, so bytes/Pod is the same under every
+/// allocator; what each allocator adds on top shows in the RSS figures.
 #[global_allocator]
-static ALLOC: Cap<System> = Cap::new(System, usize::MAX);
+static ALLOC: Cap<Allocator> = Cap::new(ALLOCATOR, usize::MAX);
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -65,10 +70,48 @@ async fn main() -> anyhow::Result<()> {
     }
 }
 
-/// (cached objects, live bytes after sync minus before, time to synced)
-type Measured = (usize, usize, Duration);
+/// What one informer run measured.
+struct Measured {
+    /// Cached objects.
+    n: usize,
+    /// Live heap bytes one second after sync minus before the informer.
+    bytes: usize,
+    /// From creating the informer to synced.
+    took: Duration,
+    /// The process's CPU time (user + sys, all threads) over the same span.
+    cpu: f64,
+}
 
-fn report(who: &str, strip: bool, (n, bytes, took): Measured) -> anyhow::Result<()> {
+/// A reading of the clocks: the wall clock and the process's CPU seconds so far.
+type Clocks = (Instant, f64);
+
+/// Reads the clocks (before the informer is made, and once it has synced).
+fn clocks() -> Clocks {
+    (Instant::now(), usage().cpu_seconds)
+}
+
+/// A run's figures from its two clock readings.
+fn measured(
+    n: usize,
+    bytes: usize,
+    (start, cpu_start): Clocks,
+    (end, cpu_end): Clocks,
+) -> Measured {
+    Measured {
+        n,
+        bytes,
+        took: end.duration_since(start),
+        cpu: cpu_end - cpu_start,
+    }
+}
+
+fn report(who: &str, strip: bool, m: Measured) -> anyhow::Result<()> {
+    let Measured {
+        n,
+        bytes,
+        took,
+        cpu,
+    } = m;
     if n == 0 {
         bail!("{who}: nothing was cached; seed the namespace first (--mode seed)");
     }
@@ -76,9 +119,10 @@ fn report(who: &str, strip: bool, (n, bytes, took): Measured) -> anyhow::Result<
     println!(
         "{}",
         serde_json::json!({
-            "client": who, "strip_managed_fields": strip, "objects": n,
-            "bytes_per_object": bytes / n, "total_bytes": bytes,
-            "sync_ms": took.as_millis() as u64, "peak_rss_bytes": peak_rss_bytes(),
+            "client": who, "allocator": ALLOCATOR_NAME, "strip_managed_fields": strip,
+            "objects": n, "bytes_per_object": bytes / n, "total_bytes": bytes,
+            "sync_ms": took.as_millis() as u64, "sync_cpu_ms": (cpu * 1e3).round() as u64,
+            "peak_rss_bytes": peak_rss_bytes(), "rss_bytes": rss_bytes(),
         })
     );
     Ok(())
@@ -147,7 +191,7 @@ async fn kube_rs(ns: &str, strip: bool) -> anyhow::Result<Measured> {
     let client = kube::Client::try_default().await?;
     let api: kube::Api<Pod> = kube::Api::namespaced(client, ns);
     let before = ALLOC.allocated();
-    let start = Instant::now();
+    let start = clocks();
     let (reader, writer) = reflector::store::<Pod>();
     let events = watcher(api, watcher::Config::default()).default_backoff();
     let events = if strip {
@@ -161,12 +205,12 @@ async fn kube_rs(ns: &str, strip: bool) -> anyhow::Result<Measured> {
     };
     let driver = tokio::spawn(events.reflect(writer).for_each(|_| async {}));
     reader.wait_until_ready().await?;
-    let took = start.elapsed();
+    let synced = clocks();
     tokio::time::sleep(Duration::from_secs(1)).await;
     let n = reader.state().len();
     let bytes = ALLOC.allocated().saturating_sub(before);
     driver.abort();
-    Ok((n, bytes, took))
+    Ok(measured(n, bytes, start, synced))
 }
 
 async fn ours(ns: &str, strip: bool, list_watch: bool, compact: bool) -> anyhow::Result<Measured> {
@@ -175,7 +219,7 @@ async fn ours(ns: &str, strip: bool, list_watch: bool, compact: bool) -> anyhow:
     // Protobuf, our default for built-in kinds, as client-go's typed clients default to it.
     let api = ours_api(k8s_client::Api::<Pod>::namespaced(client, ns), true);
     let before = ALLOC.allocated();
-    let start = Instant::now();
+    let start = clocks();
     let mut options = InformerOptions::default();
     if strip {
         // Our option for it: protobuf decoding skips them instead of building them.
@@ -190,13 +234,13 @@ async fn ours(ns: &str, strip: bool, list_watch: bool, compact: bool) -> anyhow:
     let informer = SharedInformer::new(api.clone(), options);
     informer.start();
     informer.wait_for_sync().await;
-    let took = start.elapsed();
+    let synced = clocks();
     tokio::time::sleep(Duration::from_secs(1)).await;
     let n = informer.store().len();
     let bytes = ALLOC.allocated().saturating_sub(before);
     informer.stop();
     ensure_format(&api, true)?;
-    Ok((n, bytes, took))
+    Ok(measured(n, bytes, start, synced))
 }
 
 /// The same informer over the metadata-only client: what a controller that needs only names,
@@ -208,7 +252,7 @@ async fn ours_metadata(ns: &str, strip: bool) -> anyhow::Result<Measured> {
     let client = k8s_client::Client::try_default().await?;
     let api = MetadataApi::namespaced_with(client, ns, &ApiResource::of::<Pod>());
     let before = ALLOC.allocated();
-    let start = Instant::now();
+    let start = clocks();
     let mut options = InformerOptions::default();
     if strip {
         options = options.transform(strip_managed_fields());
@@ -216,10 +260,10 @@ async fn ours_metadata(ns: &str, strip: bool) -> anyhow::Result<Measured> {
     let informer = SharedInformer::new(api, options);
     informer.start();
     informer.wait_for_sync().await;
-    let took = start.elapsed();
+    let synced = clocks();
     tokio::time::sleep(Duration::from_secs(1)).await;
     let n = informer.store().len();
     let bytes = ALLOC.allocated().saturating_sub(before);
     informer.stop();
-    Ok((n, bytes, took))
+    Ok(measured(n, bytes, start, synced))
 }

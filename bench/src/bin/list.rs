@@ -2,20 +2,27 @@
 //! fresh process: ours (JSON or protobuf) vs kube-rs; bench/go's `list` is client-go.
 //!
 //! ```sh
-//! list --mode ours --namespace bench-mem-10000 [--protobuf]
+//! list --mode ours --namespace bench-mem-10000 [--protobuf] [--decode-threads N]
 //! list --mode kube-rs --namespace bench-mem-10000
 //! ```
 //! Before the timed LIST, one `limit=1` LIST in the same format opens the connection (TLS,
 //! HTTP/2 settings), so the figures are the big LIST alone: wall time, CPU time (user + sys
 //! from getrusage, after minus before) and the process's peak RSS (ru_maxrss) at the end,
 //! with the decoded list still alive. Prints one line of JSON, read by bench/run.sh.
+//! `--decode-threads N` sets our client's `Config::list_decode_threads` (default 4; `1`
+//! decodes a protobuf list on the reading task alone).
 
 use std::hint::black_box;
 use std::time::Instant;
 
 use anyhow::bail;
-use k8s_client_bench::{ensure_format, flags, ours_api, ours_client, usage};
+use k8s_client_bench::{
+    ensure_format, flags, ours_api, ours_client, usage, Allocator, ALLOCATOR, ALLOCATOR_NAME,
+};
 use k8s_openapi::api::core::v1::Pod;
+
+#[global_allocator]
+static GLOBAL: Allocator = ALLOCATOR;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -25,8 +32,10 @@ async fn main() -> anyhow::Result<()> {
         .cloned()
         .unwrap_or_else(|| "bench-mem-10000".into());
     let protobuf = flags.contains_key("protobuf");
+    let threads: Option<usize> = flags.get("decode-threads").map(|s| s.parse()).transpose()?;
     let (client, format, measured) = match flags.get("mode").map(String::as_str) {
-        Some("ours") => ("k8s-client", protobuf, ours(&ns, protobuf).await?),
+        Some("ours") => ("k8s-client", protobuf, ours(&ns, protobuf, threads).await?),
+        Some("kube-rs") if threads.is_some() => bail!("--decode-threads is for --mode ours"),
         Some("kube-rs") if protobuf => bail!("kube-rs has no protobuf"),
         Some("kube-rs") => ("kube-rs", false, kube_rs(&ns).await?),
         other => bail!("--mode ours|kube-rs is required (got {other:?})"),
@@ -38,8 +47,9 @@ async fn main() -> anyhow::Result<()> {
     println!(
         "{}",
         serde_json::json!({
-            "client": client, "format": if format { "protobuf" } else { "json" },
+            "client": client, "allocator": ALLOCATOR_NAME, "format": if format { "protobuf" } else { "json" },
             "objects": objects, "wall_ms": wall * 1e3, "cpu_ms": cpu * 1e3,
+            "decode_threads": threads,
             "peak_rss_bytes": usage().max_rss_bytes,
         })
     );
@@ -71,9 +81,16 @@ where
     Ok((n, wall, after.cpu_seconds - before.cpu_seconds))
 }
 
-async fn ours(ns: &str, protobuf: bool) -> anyhow::Result<Measured> {
+async fn ours(ns: &str, protobuf: bool, threads: Option<usize>) -> anyhow::Result<Measured> {
     use k8s_client::api::{ListParams, ObjectList};
-    let client = ours_client().await?;
+    let client = match threads {
+        None => ours_client().await?,
+        Some(n) => {
+            let mut config = k8s_client::Config::infer().await?;
+            config.list_decode_threads = n;
+            k8s_client::Client::try_from(config)?.with_rate_limiter(None)
+        }
+    };
     let api = ours_api(k8s_client::Api::<Pod>::namespaced(client, ns), protobuf);
     let list = |warm_up: bool| {
         let api = api.clone();

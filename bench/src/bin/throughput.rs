@@ -18,8 +18,13 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{bail, Context};
-use k8s_client_bench::{ensure_format, flags, ours_api, ours_client, usage};
+use k8s_client_bench::{
+    ensure_format, flags, ours_api, ours_client, usage, Allocator, ALLOCATOR, ALLOCATOR_NAME,
+};
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
+
+#[global_allocator]
+static GLOBAL: Allocator = ALLOCATOR;
 
 struct Settings {
     ns: String,
@@ -60,7 +65,7 @@ async fn main() -> anyhow::Result<()> {
     println!(
         "{}",
         serde_json::json!({
-            "client": client, "format": if protobuf { "protobuf" } else { "json" },
+            "client": client, "allocator": ALLOCATOR_NAME, "format": if protobuf { "protobuf" } else { "json" },
             "requests": s.requests, "concurrency": s.concurrency, "wall_s": wall,
             "requests_per_s": s.requests as f64 / wall,
             "cpu_us_per_request": cpu * 1e6 / s.requests as f64,
