@@ -2,7 +2,7 @@
 //! testing, reliability and version skew, plus a migration guide from kube-rs and a map of
 //! client-go's packages.
 //!
-//! The chapters are the Markdown files of `docs/guide/` in the repository, rendered here by
+//! The chapters are the Markdown files of `k8s-client/guide/` in the repository, rendered here by
 //! rustdoc: their links into the API are checked by `cargo doc` and their code blocks are
 //! compiled as doc tests (those that need no cluster also run). This module has no items of
 //! its own, only one submodule per chapter.
@@ -51,7 +51,7 @@ macro_rules! chapter_links {
 macro_rules! chapter {
     ($(#[$attr:meta])* $name:ident, $file:literal) => {
         #[doc = chapter_links!()]
-        #[doc = include_str!(concat!("../../docs/guide/", $file))]
+        #[doc = include_str!(concat!("../guide/", $file))]
         $(#[$attr])*
         pub mod $name {}
     };
