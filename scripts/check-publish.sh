@@ -29,7 +29,8 @@ msrv=$(sed -n 's/^rust-version = "\(.*\)"/\1/p' Cargo.toml)
 [ -n "$msrv" ] || { echo "check-publish: no rust-version in Cargo.toml" >&2; exit 1; }
 if ! rustup run "$msrv" rustc --version >/dev/null 2>&1; then
   echo "check-publish: installing Rust $msrv (the MSRV) with rustup" >&2
-  if ! rustup toolchain install "$msrv" --profile minimal >&2; then
+  if ! rustup toolchain install "$msrv" --profile minimal >&2 \
+      && ! { sleep 5; rustup toolchain install "$msrv" --profile minimal >&2; }; then
     echo "check-publish: FAILED: this machine cannot install Rust $msrv, so the MSRV is not checked" >&2
     exit 1
   fi
