@@ -10,14 +10,15 @@
 # k8s-openapi needs one Kubernetes version feature to build; the packaged crates leave the
 # choice to the application, so the verification builds get it from
 # K8S_OPENAPI_ENABLED_VERSION (k8s-openapi's own switch), as docs.rs gets it from
-# [package.metadata.docs.rs].
+# [package.metadata.docs.rs]. The MSRV build of the workspace gets `latest` from its
+# dev-dependencies, as the tests do.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 target=${CARGO_TARGET_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/k8s-client/cargo-target}
-export K8S_OPENAPI_ENABLED_VERSION=${K8S_OPENAPI_ENABLED_VERSION:-1.36}
 echo "check-publish: cargo package (with verification builds)" >&2
-CARGO_TARGET_DIR=$target/publish cargo package --workspace --exclude k8s-client-testsupport \
+K8S_OPENAPI_ENABLED_VERSION=${K8S_OPENAPI_ENABLED_VERSION:-1.36} \
+  CARGO_TARGET_DIR=$target/publish cargo package --workspace --exclude k8s-client-testsupport \
   --locked "$@"
 for crate in k8s-client k8s-client-derive k8s-client-fake k8s-client-testenv; do
   file=$(ls "$target/publish/package/$crate"-[0-9]*.crate 2>/dev/null | tail -1)
