@@ -53,7 +53,7 @@ async fn run(mode: &'static str) {
                         log.starts.entry(key.clone()).or_default().push(start);
                     }
                     // Work that takes a little time and lets other tasks run.
-                    if (handled + w) % 3 == 0 {
+                    if (handled + w).is_multiple_of(3) {
                         tokio::time::sleep(Duration::from_micros(200)).await;
                     } else {
                         tokio::task::yield_now().await;
