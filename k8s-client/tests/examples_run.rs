@@ -15,26 +15,9 @@ use k8s_client::Api;
 use k8s_client_testsupport as ts;
 use serde_json::json;
 
-/// The example binaries `cargo test` builds beside the test binaries.
-fn example(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("the test binary's path");
-    let dir = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("target/<profile>/deps");
-    let path = dir.join("examples").join(name);
-    assert!(
-        path.is_file(),
-        "example {name} is not built at {}: `cargo test --workspace` builds the examples \
-         (or run `cargo build -p k8s-client --examples` first)",
-        path.display()
-    );
-    path
-}
-
 /// Runs example `name` with `args` and returns its standard output.
 async fn run(name: &str, args: &[&str], limit: Duration) -> String {
-    let mut command = tokio::process::Command::new(example(name));
+    let mut command = tokio::process::Command::new(ts::example(name));
     command
         .args(args)
         .env("KUBECONFIG", ts::kubeconfig_path())
@@ -81,7 +64,7 @@ impl std::fmt::Display for Ran {
 /// `KUBECONFIG`, the in-cluster variables, and with an empty `$HOME`), whatever its exit.
 async fn output(name: &str, args: &[&str], env: &[(&str, OsString)], limit: Duration) -> Ran {
     let home = tempfile::tempdir().expect("a temporary HOME");
-    let mut command = tokio::process::Command::new(example(name));
+    let mut command = tokio::process::Command::new(ts::example(name));
     command
         .args(args)
         .env_remove("KUBECONFIG")
@@ -934,7 +917,7 @@ async fn operator() {
 
     let ns = ts::namespace("ex-operator").await;
     let state = tempfile::tempdir().unwrap();
-    let mut child = tokio::process::Command::new(example("operator"))
+    let mut child = tokio::process::Command::new(ts::example("operator"))
         .args([&ns.name, state.path().to_str().unwrap(), "127.0.0.1:0"])
         .env("KUBECONFIG", ts::kubeconfig_path())
         .stdin(Stdio::null())

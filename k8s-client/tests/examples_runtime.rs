@@ -24,27 +24,10 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
 /// How long one example run may take.
 const LIMIT: Duration = Duration::from_secs(60);
 
-/// The example binaries `cargo test` builds beside the test binaries.
-fn example(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("the test binary's path");
-    let dir = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("target/<profile>/deps");
-    let path = dir.join("examples").join(name);
-    assert!(
-        path.is_file(),
-        "example {name} is not built at {}: `cargo test --workspace` builds the examples \
-         (or run `cargo build -p k8s-client --examples` first)",
-        path.display()
-    );
-    path
-}
-
 /// The example's command: `--kubeconfig <test kubeconfig>` first, then `args`; no
 /// `KUBECONFIG` in its environment.
 fn command(name: &str, args: &[&str]) -> tokio::process::Command {
-    let mut command = tokio::process::Command::new(example(name));
+    let mut command = tokio::process::Command::new(ts::example(name));
     command
         .arg("--kubeconfig")
         .arg(ts::kubeconfig_path())

@@ -57,6 +57,24 @@ pub fn kubeconfig_path() -> PathBuf {
     path
 }
 
+/// The example binary `name` that `cargo test` built beside the test binaries (in
+/// `target/<profile>/examples`); fails the test, naming the path, when it is not there.
+pub fn example(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("the test binary's path");
+    let dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target/<profile>/deps");
+    let path = dir.join("examples").join(name);
+    assert!(
+        path.is_file(),
+        "example {name} is not built at {}: `cargo test --workspace` builds the examples \
+         (or run `cargo build -p k8s-client --examples` first)",
+        path.display()
+    );
+    path
+}
+
 /// The directory of the test control plane (certificates in `pki/`, logs).
 pub fn cluster_dir() -> PathBuf {
     let kc = kubeconfig_path();
